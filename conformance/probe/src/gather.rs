@@ -1,0 +1,229 @@
+//! Reads the process's view from the kernel. Only called inside the
+//! container, by the probe binary.
+
+use crate::{parse_mountinfo_line, Capabilities, Ids, PathReport, Report};
+use std::collections::BTreeMap;
+use std::ffi::CStr;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+
+const NAMESPACES: &[&str] = &["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
+
+pub fn report() -> Report {
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let status_field = |name: &str| -> Option<&str> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    let hex = |name: &str| {
+        status_field(name)
+            .and_then(|v| u64::from_str_radix(v, 16).ok())
+            .unwrap_or(0)
+    };
+    let (hostname, domainname) = uname_names();
+    Report {
+        pid: std::process::id() as i32,
+        ppid: unsafe { libc::getppid() },
+        args: std::env::args().collect(),
+        env: std::env::vars_os()
+            .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
+            .collect(),
+        cwd: std::env::current_dir()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        ids: ids(),
+        umask: status_field("Umask").and_then(|v| u32::from_str_radix(v, 8).ok()),
+        capabilities: Capabilities {
+            inheritable: hex("CapInh"),
+            permitted: hex("CapPrm"),
+            effective: hex("CapEff"),
+            bounding: hex("CapBnd"),
+            ambient: hex("CapAmb"),
+        },
+        no_new_privs: status_field("NoNewPrivs").and_then(|v| v.parse().ok()),
+        seccomp_mode: status_field("Seccomp").and_then(|v| v.parse().ok()),
+        rlimits: rlimits(),
+        oom_score_adj: fs::read_to_string("/proc/self/oom_score_adj")
+            .ok()
+            .and_then(|v| v.trim().parse().ok()),
+        namespaces: NAMESPACES
+            .iter()
+            .filter_map(|ns| Some((ns.to_string(), namespace_inode(ns)?)))
+            .collect(),
+        hostname,
+        domainname,
+        mounts: fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(parse_mountinfo_line)
+            .collect(),
+        cgroup: fs::read_to_string("/proc/self/cgroup")
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect(),
+        extra_fds: extra_fds(),
+        personality: {
+            // 0xffffffff queries the persona without changing it.
+            let p = unsafe { libc::personality(0xffff_ffff) };
+            (p >= 0).then_some(p as u64)
+        },
+    }
+}
+
+fn ids() -> Ids {
+    let mut groups = vec![0 as libc::gid_t; 256];
+    let n = unsafe { libc::getgroups(groups.len() as i32, groups.as_mut_ptr()) };
+    groups.truncate(n.max(0) as usize);
+    groups.sort_unstable();
+    unsafe {
+        Ids {
+            uid: libc::getuid(),
+            euid: libc::geteuid(),
+            gid: libc::getgid(),
+            egid: libc::getegid(),
+            groups,
+        }
+    }
+}
+
+fn uname_names() -> (String, String) {
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut uts) } != 0 {
+        return Default::default();
+    }
+    let field = |f: &[libc::c_char]| {
+        unsafe { CStr::from_ptr(f.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    (field(&uts.nodename), field(&uts.domainname))
+}
+
+/// /proc/self/limits: "Max open files            1024                 1024                 files"
+fn rlimits() -> BTreeMap<String, (Option<u64>, Option<u64>)> {
+    let text = fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let parse = |v: &str| v.parse::<u64>().ok();
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            // The name column is 26 characters wide; values follow.
+            let name = line.get(..26)?.trim().to_string();
+            let mut values = line.get(26..)?.split_whitespace();
+            let soft = values.next()?;
+            let hard = values.next()?;
+            Some((name, (parse(soft), parse(hard))))
+        })
+        .collect()
+}
+
+fn namespace_inode(ns: &str) -> Option<u64> {
+    fs::metadata(format!("/proc/self/ns/{ns}"))
+        .ok()
+        .map(|m| m.ino())
+}
+
+fn extra_fds() -> BTreeMap<i32, String> {
+    // Collect the numbers first; the listing's own fd is closed once the
+    // ReadDir is dropped, so the F_GETFD check below leaves it out.
+    let fds: Vec<i32> = match fs::read_dir("/proc/self/fd") {
+        Ok(dir) => dir
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect(),
+        Err(_) => return BTreeMap::new(),
+    };
+    fds.into_iter()
+        .filter(|fd| *fd > 2 && unsafe { libc::fcntl(*fd, libc::F_GETFD) } != -1)
+        .map(|fd| {
+            let target = fs::read_link(format!("/proc/self/fd/{fd}"))
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            (fd, target)
+        })
+        .collect()
+}
+
+pub fn path(path: &str) -> PathReport {
+    let mut report = PathReport {
+        path: path.to_string(),
+        ..Default::default()
+    };
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return report;
+    };
+    report.exists = true;
+    let ft = meta.file_type();
+    report.file_type = Some(
+        match () {
+            _ if ft.is_symlink() => "symlink",
+            _ if ft.is_dir() => "dir",
+            _ if ft.is_file() => "file",
+            _ if ft.is_char_device() => "char",
+            _ if ft.is_block_device() => "block",
+            _ if ft.is_fifo() => "fifo",
+            _ => "socket",
+        }
+        .to_string(),
+    );
+    report.mode = Some(meta.mode() & 0o7777);
+    report.uid = Some(meta.uid());
+    report.gid = Some(meta.gid());
+    if ft.is_char_device() || ft.is_block_device() {
+        let rdev = meta.rdev();
+        report.major = Some(libc::major(rdev) as u64);
+        report.minor = Some(libc::minor(rdev) as u64);
+    }
+    if ft.is_symlink() {
+        report.symlink_target = fs::read_link(path).ok().map(|t| t.display().to_string());
+    }
+    if ft.is_dir() {
+        if let Ok(dir) = fs::read_dir(path) {
+            report.readable = true;
+            let mut names: Vec<String> = dir
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            report.entries = Some(names);
+        }
+        report.writable = dir_is_writable(path);
+    } else {
+        if let Ok(mut file) = fs::File::open(path) {
+            report.readable = true;
+            if ft.is_file() || path.starts_with("/proc/") {
+                let mut buf = [0u8; 256];
+                let n = file.read(&mut buf).unwrap_or(0);
+                report.content = Some(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        }
+        // Opening for write without O_TRUNC changes nothing; it is the
+        // permission and read-only-mount check we want.
+        report.writable = fs::OpenOptions::new().write(true).open(path).is_ok();
+    }
+    report
+}
+
+fn dir_is_writable(path: &str) -> bool {
+    let probe_file = format!(
+        "{}/.litmus-write-check-{}",
+        path.trim_end_matches('/'),
+        std::process::id()
+    );
+    match fs::File::create(&probe_file) {
+        Ok(_) => {
+            let _ = fs::remove_file(&probe_file);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+pub fn sysctl(key: &str) -> Option<String> {
+    fs::read_to_string(format!("/proc/sys/{}", key.replace('.', "/")))
+        .ok()
+        .map(|v| v.trim().to_string())
+}

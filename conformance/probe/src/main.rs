@@ -1,0 +1,144 @@
+//! litmus-probe: runs as the container process and does what its arguments
+//! say, in order, printing one JSON line per observation.
+//!
+//!   report              everything the process sees (ids, caps, mounts...)
+//!   path P              what is at path P (type, mode, device numbers, rw)
+//!   sysctl KEY          the value of a sysctl (dotted name)
+//!   marker P            create file P (tells the suite "I ran")
+//!   sleep SECS          sleep
+//!   wait-signal         block until a catchable signal arrives, report it
+//!   fork N              try to start N processes, report how many started
+//!   alloc MIB           allocate and touch MIB mebibytes (OOM cases)
+//!   exit N              exit with status N
+//!
+//! Lifecycle cases chain these ("marker /tmp/ran wait-signal exit 3") so
+//! they need no shell tricks and wait on events, not sleeps.
+
+use litmus_probe::{gather, ProbeLine};
+use std::io::Write;
+use std::time::Duration;
+
+fn emit(line: &ProbeLine) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer(&mut out, line);
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+}
+
+fn fail(action: &str, message: String) -> ! {
+    emit(&ProbeLine::Error {
+        action: action.to_string(),
+        message,
+    });
+    std::process::exit(2);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut rest = args.iter();
+    while let Some(action) = rest.next() {
+        let mut operand = || {
+            rest.next()
+                .cloned()
+                .unwrap_or_else(|| fail(action, format!("{action} needs an operand")))
+        };
+        match action.as_str() {
+            "report" => emit(&ProbeLine::Report(Box::new(gather::report()))),
+            "path" => emit(&ProbeLine::Path(gather::path(&operand()))),
+            "sysctl" => {
+                let key = operand();
+                let value = gather::sysctl(&key);
+                emit(&ProbeLine::Sysctl { key, value });
+            }
+            "marker" => {
+                let path = operand();
+                if let Err(e) = std::fs::write(&path, b"ran\n") {
+                    fail(action, format!("writing {path}: {e}"));
+                }
+            }
+            "sleep" => {
+                let secs: f64 = parse(action, &operand());
+                std::thread::sleep(Duration::from_secs_f64(secs));
+            }
+            "wait-signal" => emit(&ProbeLine::Signal {
+                signal: wait_for_signal(),
+            }),
+            "fork" => {
+                let requested: u32 = parse(action, &operand());
+                emit(&ProbeLine::Fork {
+                    requested,
+                    succeeded: fork_children(requested),
+                });
+            }
+            "alloc" => allocate(parse(action, &operand())),
+            "exit" => std::process::exit(parse(action, &operand())),
+            other => fail(other, format!("unknown probe action {other:?}")),
+        }
+    }
+}
+
+fn parse<T: std::str::FromStr>(action: &str, value: &str) -> T {
+    value
+        .parse()
+        .unwrap_or_else(|_| fail(action, format!("bad operand {value:?}")))
+}
+
+/// As pid 1 of a pid namespace, signals without a handler are ignored, so
+/// the probe installs handlers before waiting.
+fn wait_for_signal() -> i32 {
+    const SIGNALS: &[i32] = &[
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGTERM,
+        libc::SIGWINCH,
+    ];
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &sig in SIGNALS {
+            libc::sigaddset(&mut set, sig);
+        }
+        // Block them and take them synchronously: no handler races.
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        let mut received = 0;
+        if libc::sigwait(&set, &mut received) != 0 {
+            fail("wait-signal", "sigwait failed".into());
+        }
+        received
+    }
+}
+
+fn fork_children(requested: u32) -> u32 {
+    let mut children = Vec::new();
+    for _ in 0..requested {
+        match unsafe { libc::fork() } {
+            0 => {
+                unsafe { libc::pause() };
+                unsafe { libc::_exit(0) };
+            }
+            pid if pid > 0 => children.push(pid),
+            _ => break,
+        }
+    }
+    let succeeded = children.len() as u32;
+    for pid in children {
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+    }
+    succeeded
+}
+
+fn allocate(mib: usize) {
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..mib {
+        // Touch every page so the memory is really charged to the cgroup.
+        let block = vec![1u8; 1 << 20];
+        blocks.push(block);
+    }
+    std::hint::black_box(&blocks);
+}

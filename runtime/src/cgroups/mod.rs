@@ -1,0 +1,206 @@
+//! Control groups: one manager, chosen once by what the host mounts.
+//!
+//! - v2 (unified): /sys/fs/cgroup is cgroup2; one directory per container.
+//! - v1 and hybrid: one directory per mounted v1 hierarchy. In hybrid hosts
+//!   the cgroup2 mount at /sys/fs/cgroup/unified carries no controllers we
+//!   use, so it is left alone.
+
+mod v1;
+mod v2;
+
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::LinuxResources;
+use std::path::{Path, PathBuf};
+
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Mount point of each v1 hierarchy, e.g. /sys/fs/cgroup/memory.
+    V1 {
+        hierarchies: Vec<PathBuf>,
+    },
+    V2 {
+        root: PathBuf,
+    },
+}
+
+impl Layout {
+    /// Reads the host's layout from our own mountinfo.
+    pub fn detect() -> Result<Layout> {
+        let mountinfo =
+            std::fs::read_to_string("/proc/self/mountinfo").context("reading mountinfo")?;
+        Ok(Self::from_mountinfo(&mountinfo))
+    }
+
+    fn from_mountinfo(mountinfo: &str) -> Layout {
+        let mut hierarchies = Vec::new();
+        for line in mountinfo.lines() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let Some(dash) = fields.iter().position(|f| *f == "-") else {
+                continue;
+            };
+            let (mount_point, fs_type) = (fields.get(4), fields.get(dash + 1));
+            match (mount_point, fs_type) {
+                (Some(&mp), Some(&"cgroup2")) if mp == CGROUP_ROOT => {
+                    return Layout::V2 {
+                        root: PathBuf::from(mp),
+                    };
+                }
+                (Some(&mp), Some(&"cgroup")) if mp.starts_with(CGROUP_ROOT) => {
+                    hierarchies.push(PathBuf::from(mp));
+                }
+                _ => {}
+            }
+        }
+        Layout::V1 { hierarchies }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Layout::V1 { .. } => "v1",
+            Layout::V2 { .. } => "v2",
+        }
+    }
+}
+
+/// Turns `linux.cgroupsPath` into a path below each hierarchy's root.
+/// Absent means `/litmus/<id>`; relative paths are taken below `/litmus`.
+pub fn container_path(cgroups_path: Option<&Path>, id: &str) -> Result<String> {
+    let path = match cgroups_path {
+        None => format!("/litmus/{id}"),
+        Some(p) if p.is_absolute() => p.display().to_string(),
+        Some(p) => format!("/litmus/{}", p.display()),
+    };
+    if path.split('/').any(|c| c == "..") {
+        bail!("linux.cgroupsPath: {path:?} must not contain '..'");
+    }
+    if path.contains(':') {
+        bail!("linux.cgroupsPath: {path:?} looks like a systemd slice:prefix:name path; --systemd-cgroup is not supported");
+    }
+    Ok(path)
+}
+
+/// The cgroup (one directory per hierarchy) of one container.
+#[derive(Clone, Debug)]
+pub struct Cgroup {
+    layout: Layout,
+    dirs: Vec<PathBuf>,
+}
+
+impl Cgroup {
+    /// The directories `path` names in each hierarchy; nothing is created.
+    pub fn at(layout: &Layout, path: &str) -> Cgroup {
+        let rel = path.trim_start_matches('/');
+        let dirs = match layout {
+            Layout::V1 { hierarchies } => hierarchies.iter().map(|h| h.join(rel)).collect(),
+            Layout::V2 { root } => vec![root.join(rel)],
+        };
+        Cgroup {
+            layout: layout.clone(),
+            dirs,
+        }
+    }
+
+    /// Creates the directories and applies `resources`. On error, whatever
+    /// was created is removed again.
+    pub fn create(
+        layout: &Layout,
+        path: &str,
+        resources: Option<&LinuxResources>,
+    ) -> Result<Cgroup> {
+        let cgroup = Cgroup::at(layout, path);
+        let result = match layout {
+            Layout::V1 { .. } => v1::create(&cgroup.dirs, resources),
+            Layout::V2 { root } => v2::create(root, &cgroup.dirs[0], resources),
+        };
+        if let Err(e) = result {
+            let _ = cgroup.remove();
+            return Err(e).with_context(|| format!("cgroup {path}"));
+        }
+        Ok(cgroup)
+    }
+
+    pub fn add_process(&self, pid: i32) -> Result<()> {
+        for dir in &self.dirs {
+            let procs = dir.join("cgroup.procs");
+            std::fs::write(&procs, pid.to_string())
+                .with_context(|| format!("adding pid {pid} to {}", procs.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Pids of every process in the container's cgroup.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        let Some(dir) = self.dirs.first() else {
+            return Ok(Vec::new());
+        };
+        let procs = dir.join("cgroup.procs");
+        let text = match std::fs::read_to_string(&procs) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", procs.display())),
+        };
+        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    }
+
+    /// Removes the directories. A cgroup with processes cannot be removed;
+    /// callers kill them first.
+    pub fn remove(&self) -> Result<()> {
+        for dir in &self.dirs {
+            match std::fs::remove_dir(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("removing cgroup {}", dir.display()))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+}
+
+/// Writes `value` to `dir/file`, naming both on failure.
+fn write(dir: &Path, file: &str, value: impl std::fmt::Display) -> Result<()> {
+    let path = dir.join(file);
+    std::fs::write(&path, value.to_string())
+        .with_context(|| format!("writing {value} to {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hybrid_hosts_are_v1_and_unified_hosts_are_v2() {
+        let hybrid = "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n\
+                      41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+        assert_eq!(
+            Layout::from_mountinfo(hybrid),
+            Layout::V1 {
+                hierarchies: vec![PathBuf::from("/sys/fs/cgroup/memory")]
+            }
+        );
+        let unified = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
+        assert_eq!(Layout::from_mountinfo(unified).name(), "v2");
+    }
+
+    #[test]
+    fn cgroup_paths_default_and_stay_inside_the_hierarchy() {
+        assert_eq!(container_path(None, "c1").unwrap(), "/litmus/c1");
+        assert_eq!(
+            container_path(Some(Path::new("/a/b")), "c1").unwrap(),
+            "/a/b"
+        );
+        assert_eq!(
+            container_path(Some(Path::new("x")), "c1").unwrap(),
+            "/litmus/x"
+        );
+        assert!(container_path(Some(Path::new("/a/../../etc")), "c1").is_err());
+        assert!(container_path(Some(Path::new("system.slice:litmus:c1")), "c1").is_err());
+    }
+}

@@ -1,0 +1,168 @@
+//! cgroup v1: one directory per hierarchy, each controller's files in its own.
+
+use super::write;
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
+use std::path::{Path, PathBuf};
+
+pub fn create(dirs: &[PathBuf], resources: Option<&LinuxResources>) -> Result<()> {
+    for dir in dirs {
+        create_dir_with_cpuset(dir)?;
+    }
+    let Some(resources) = resources else {
+        return Ok(());
+    };
+    if resources.unified().as_ref().is_some_and(|u| !u.is_empty()) {
+        bail!("linux.resources.unified: needs cgroup v2; this host uses cgroup v1");
+    }
+    let find = |controller: &str| {
+        dirs.iter().find(|d| {
+            d.iter()
+                .nth(4) // /sys/fs/cgroup/<hierarchy>/...
+                .and_then(|h| h.to_str())
+                .is_some_and(|h| h.split(',').any(|c| c == controller))
+        })
+    };
+    let need = |controller: &str, field: &str| {
+        find(controller).with_context(|| {
+            format!("linux.resources.{field}: the {controller} controller is not mounted")
+        })
+    };
+
+    if let Some(memory) = resources.memory() {
+        let dir = need("memory", "memory")?;
+        if let Some(limit) = memory.limit() {
+            write(dir, "memory.limit_in_bytes", limit)?;
+        }
+        if let Some(reservation) = memory.reservation() {
+            write(dir, "memory.soft_limit_in_bytes", reservation)?;
+        }
+        if let Some(swap) = memory.swap() {
+            if !dir.join("memory.memsw.limit_in_bytes").exists() {
+                bail!("linux.resources.memory.swap: swap accounting is not enabled on this host");
+            }
+            write(dir, "memory.memsw.limit_in_bytes", swap)?;
+        }
+        if let Some(swappiness) = memory.swappiness() {
+            if swappiness > 100 {
+                bail!("linux.resources.memory.swappiness: {swappiness} is above 100");
+            }
+            write(dir, "memory.swappiness", swappiness)?;
+        }
+        if memory.disable_oom_killer() == Some(true) {
+            write(dir, "memory.oom_control", 1)?;
+        }
+    }
+    if let Some(pids) = resources.pids() {
+        let limit = pids.limit();
+        let value = if limit > 0 {
+            limit.to_string()
+        } else {
+            "max".to_string()
+        };
+        write(need("pids", "pids")?, "pids.max", value)?;
+    }
+    if let Some(cpu) = resources.cpu() {
+        let dir = need("cpu", "cpu")?;
+        if let Some(shares) = cpu.shares() {
+            write(dir, "cpu.shares", shares)?;
+        }
+        if let Some(period) = cpu.period() {
+            write(dir, "cpu.cfs_period_us", period)?;
+        }
+        if let Some(quota) = cpu.quota() {
+            write(dir, "cpu.cfs_quota_us", quota)?;
+        }
+        if let Some(runtime) = cpu.realtime_runtime() {
+            write(dir, "cpu.rt_runtime_us", runtime)?;
+        }
+        if let Some(period) = cpu.realtime_period() {
+            write(dir, "cpu.rt_period_us", period)?;
+        }
+        if cpu.cpus().is_some() || cpu.mems().is_some() {
+            let dir = need("cpuset", "cpu.cpus")?;
+            if let Some(cpus) = cpu.cpus() {
+                write(dir, "cpuset.cpus", cpus)?;
+            }
+            if let Some(mems) = cpu.mems() {
+                write(dir, "cpuset.mems", mems)?;
+            }
+        }
+    }
+    if let Some(block_io) = resources.block_io() {
+        if let Some(weight) = block_io.weight() {
+            write(need("blkio", "blockIO")?, "blkio.weight", weight)?;
+        }
+    }
+    if let Some(rules) = resources.devices() {
+        if let Some(dir) = find("devices") {
+            for rule in rules {
+                let file = if rule.allow() {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                };
+                write(dir, file, device_rule(rule))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// "c 1:3 rwm"; absent type/major/minor are wildcards.
+pub fn device_rule(rule: &LinuxDeviceCgroup) -> String {
+    let typ = rule
+        .typ()
+        .map(|t| t.as_str().to_string())
+        .unwrap_or_else(|| "a".into());
+    let num = |n: Option<i64>| {
+        n.filter(|n| *n >= 0)
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "*".into())
+    };
+    let access = rule.access().clone().unwrap_or_else(|| "rwm".into());
+    format!("{typ} {}:{} {access}", num(rule.major()), num(rule.minor()))
+}
+
+/// Creates `dir` and its missing parents. A new cpuset cgroup starts with
+/// empty cpus/mems, which makes adding a task fail, so each new level
+/// copies them from its parent.
+fn create_dir_with_cpuset(dir: &Path) -> Result<()> {
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+    for level in missing.into_iter().rev() {
+        std::fs::create_dir(level)
+            .with_context(|| format!("creating cgroup {}", level.display()))?;
+        let parent = level.parent().expect("a created level has a parent");
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            if let Ok(value) = std::fs::read_to_string(parent.join(file)) {
+                write(level, file, value.trim())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxDeviceType};
+
+    #[test]
+    fn device_rules_use_wildcards_for_absent_fields() {
+        let all = LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()
+            .unwrap();
+        assert_eq!(device_rule(&all), "a *:* rwm");
+        let null = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::C)
+            .major(1)
+            .minor(3)
+            .access("rw")
+            .build()
+            .unwrap();
+        assert_eq!(device_rule(&null), "c 1:3 rw");
+    }
+}

@@ -1,0 +1,119 @@
+//! cgroup v2: one directory; controllers enabled down the tree through
+//! cgroup.subtree_control.
+
+use super::write;
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::LinuxResources;
+use std::path::Path;
+
+pub fn create(root: &Path, dir: &Path, resources: Option<&LinuxResources>) -> Result<()> {
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+    for level in missing.into_iter().rev() {
+        let parent = level.parent().expect("a created level has a parent");
+        enable_controllers(parent)?;
+        std::fs::create_dir(level)
+            .with_context(|| format!("creating cgroup {}", level.display()))?;
+    }
+    let _ = root;
+    let Some(resources) = resources else {
+        return Ok(());
+    };
+
+    if let Some(memory) = resources.memory() {
+        if let Some(limit) = memory.limit() {
+            write(dir, "memory.max", limit_or_max(limit))?;
+        }
+        if let Some(reservation) = memory.reservation() {
+            write(dir, "memory.low", limit_or_max(reservation))?;
+        }
+        if let Some(swap) = memory.swap() {
+            // v1's swap is memory+swap; v2's memory.swap.max is swap alone.
+            let value = match (swap, memory.limit()) {
+                (s, _) if s < 0 => "max".to_string(),
+                (s, Some(limit)) if limit >= 0 => (s - limit).max(0).to_string(),
+                _ => bail!("linux.resources.memory.swap: needs memory.limit on cgroup v2"),
+            };
+            write(dir, "memory.swap.max", value)?;
+        }
+        if memory.swappiness().is_some() {
+            bail!("linux.resources.memory.swappiness: not available on cgroup v2");
+        }
+        if memory.disable_oom_killer() == Some(true) {
+            bail!("linux.resources.memory.disableOOMKiller: not available on cgroup v2");
+        }
+    }
+    if let Some(pids) = resources.pids() {
+        write(dir, "pids.max", limit_or_max(pids.limit()))?;
+    }
+    if let Some(cpu) = resources.cpu() {
+        if let Some(shares) = cpu.shares() {
+            write(dir, "cpu.weight", shares_to_weight(shares))?;
+        }
+        if cpu.quota().is_some() || cpu.period().is_some() {
+            let quota = cpu
+                .quota()
+                .map(limit_or_max)
+                .unwrap_or_else(|| "max".into());
+            let period = cpu.period().unwrap_or(100_000);
+            write(dir, "cpu.max", format!("{quota} {period}"))?;
+        }
+        if let Some(cpus) = cpu.cpus() {
+            write(dir, "cpuset.cpus", cpus)?;
+        }
+        if let Some(mems) = cpu.mems() {
+            write(dir, "cpuset.mems", mems)?;
+        }
+    }
+    if let Some(block_io) = resources.block_io() {
+        if let Some(weight) = block_io.weight() {
+            write(dir, "io.weight", format!("default {weight}"))?;
+        }
+    }
+    for (key, value) in resources.unified().iter().flatten() {
+        if key.contains('/') {
+            bail!("linux.resources.unified: key {key:?} must be a file name");
+        }
+        write(dir, key, value)?;
+    }
+    Ok(())
+}
+
+fn limit_or_max(value: i64) -> String {
+    if value < 0 {
+        "max".into()
+    } else {
+        value.to_string()
+    }
+}
+
+/// The conversion runc and crun use: shares 2..262144 onto weight 1..10000.
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 100;
+    }
+    1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142
+}
+
+/// Enables every controller the parent offers for its children.
+fn enable_controllers(parent: &Path) -> Result<()> {
+    let available = std::fs::read_to_string(parent.join("cgroup.controllers")).unwrap_or_default();
+    for controller in available.split_whitespace() {
+        // Some controllers cannot be enabled in some places (e.g. cpu with
+        // realtime tasks); the resources that need them fail with a named
+        // error later instead.
+        let _ = write(parent, "cgroup.subtree_control", format!("+{controller}"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_map_onto_weights_like_runc() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+    }
+}

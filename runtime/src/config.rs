@@ -1,0 +1,324 @@
+//! Loading and validating a bundle's config.json.
+//!
+//! Everything that can be checked without touching the system is checked
+//! here, before any state is created, so that bad input fails fast and leaves
+//! nothing behind. Each error names the offending field.
+
+use crate::namespaces;
+use anyhow::{anyhow, bail, Context, Result};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// Reads `<bundle>/config.json`. Syntax and type errors carry the line and
+/// column serde_json reports.
+pub fn load(bundle: &Path) -> Result<Spec> {
+    let path = bundle.join("config.json");
+    let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound if !bundle.is_dir() => {
+            anyhow!(
+                "bundle {} does not exist or is not a directory",
+                bundle.display()
+            )
+        }
+        std::io::ErrorKind::NotFound => anyhow!("{} not found", path.display()),
+        _ => anyhow!("reading {}: {e}", path.display()),
+    })?;
+    parse(&bytes).with_context(|| format!("invalid {}", path.display()))
+}
+
+pub fn parse(bytes: &[u8]) -> Result<Spec> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        anyhow!(
+            "{} (line {}, column {})",
+            e.to_string()
+                .rsplit_once(" at line")
+                .map(|(msg, _)| msg.to_string())
+                .unwrap_or_else(|| e.to_string()),
+            e.line(),
+            e.column()
+        )
+    })
+}
+
+/// The rootfs path of `spec`, made absolute against the bundle.
+pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| anyhow!("root: missing"))?;
+    let path = root.path();
+    Ok(if path.is_absolute() {
+        path.clone()
+    } else {
+        bundle.join(path)
+    })
+}
+
+/// Checks what must hold before `create` may touch the system.
+pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
+    validate_version(spec.version())?;
+    let rootfs = rootfs_path(spec, bundle)?;
+    if !rootfs.is_dir() {
+        bail!("root.path: {} is not a directory", rootfs.display());
+    }
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| anyhow!("process: missing (required to create a container)"))?;
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        bail!("process.args: must name the program to run");
+    }
+    if !process.cwd().is_absolute() {
+        bail!("process.cwd: {:?} is not an absolute path", process.cwd());
+    }
+    if let Some(env) = process.env() {
+        if let Some(bad) = env.iter().find(|kv| !kv.contains('=')) {
+            bail!("process.env: {bad:?} is not of the form KEY=VALUE");
+        }
+    }
+    if let Some(rlimits) = process.rlimits() {
+        let mut seen = HashSet::new();
+        for rlimit in rlimits {
+            if !seen.insert(rlimit.typ().to_string()) {
+                bail!(
+                    "process.rlimits: {:?} is given more than once",
+                    rlimit.typ()
+                );
+            }
+            if rlimit.soft() > rlimit.hard() {
+                bail!(
+                    "process.rlimits: {:?} soft limit exceeds its hard limit",
+                    rlimit.typ()
+                );
+            }
+        }
+    }
+    for (i, mount) in spec.mounts().iter().flatten().enumerate() {
+        if mount.destination().as_os_str().is_empty() {
+            bail!("mounts[{i}].destination: empty");
+        }
+    }
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| anyhow!("linux: missing (this runtime runs Linux containers)"))?;
+    let namespaces = linux.namespaces().clone().unwrap_or_default();
+    let mut seen = HashSet::new();
+    for ns in &namespaces {
+        if !seen.insert(ns.typ()) {
+            bail!("linux.namespaces: {} is listed more than once", ns.typ());
+        }
+        if let Some(path) = ns.path() {
+            namespaces::check_path(ns.typ(), path)?;
+        }
+    }
+    let has_new = |typ| namespaces.iter().any(|ns| ns.typ() == typ);
+    if !has_new(LinuxNamespaceType::Mount) {
+        bail!("linux.namespaces: a mount namespace is required (this runtime does not set up a rootfs in the host's)");
+    }
+    let has_mappings = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+        || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+    if has_mappings && !has_new(LinuxNamespaceType::User) {
+        bail!("linux.uidMappings/gidMappings: given without a user namespace");
+    }
+    let new_uts = namespaces
+        .iter()
+        .any(|ns| ns.typ() == LinuxNamespaceType::Uts && ns.path().is_none());
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !new_uts {
+        bail!("hostname: cannot be set without a new uts namespace");
+    }
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !new_uts {
+        bail!("domainname: cannot be set without a new uts namespace");
+    }
+    for key in linux.sysctl().iter().flatten().map(|(k, _)| k) {
+        validate_sysctl(key, &namespaces)?;
+    }
+    if linux.seccomp().is_some() {
+        // Refusing is honest; ignoring a seccomp profile would silently run
+        // the container with less confinement than asked for.
+        bail!("linux.seccomp: not supported by this build of litmus-runtime");
+    }
+    Ok(())
+}
+
+/// Accepts 1.x.y (with optional pre-release): the versions this runtime speaks.
+fn validate_version(version: &str) -> Result<()> {
+    let core = version.split(['-', '+']).next().unwrap_or_default();
+    let parts: Vec<&str> = core.split('.').collect();
+    let numeric = parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.parse::<u32>().is_ok());
+    if !numeric {
+        bail!("ociVersion: {version:?} is not a semantic version");
+    }
+    if parts[0] != "1" {
+        bail!("ociVersion: {version} is not supported (this runtime speaks 1.x)");
+    }
+    Ok(())
+}
+
+/// A sysctl may only be set when it lives in a namespace the container owns
+/// (runtime-linux: the runtime MUST NOT change the host's kernel parameters).
+fn validate_sysctl(key: &str, namespaces: &[oci_spec::runtime::LinuxNamespace]) -> Result<()> {
+    let owns = |typ: LinuxNamespaceType| {
+        namespaces
+            .iter()
+            .any(|ns| ns.typ() == typ && ns.path().is_none())
+    };
+    const IPC_KEYS: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let needed = if IPC_KEYS.contains(&key) || key.starts_with("fs.mqueue.") {
+        LinuxNamespaceType::Ipc
+    } else if key.starts_with("net.") {
+        LinuxNamespaceType::Network
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        LinuxNamespaceType::Uts
+    } else {
+        bail!("linux.sysctl: {key} is not namespaced; setting it would change the host");
+    };
+    if !owns(needed) {
+        bail!("linux.sysctl: {key} needs a new {needed} namespace");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{LinuxNamespaceBuilder, Spec};
+
+    fn bundle_with_rootfs() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("rootfs")).unwrap();
+        dir
+    }
+
+    fn valid() -> Spec {
+        let mut spec = Spec::default();
+        spec.set_version("1.2.0".into());
+        spec
+    }
+
+    fn error_of(spec: &Spec) -> String {
+        let bundle = bundle_with_rootfs();
+        format!("{:#}", validate(spec, bundle.path()).unwrap_err())
+    }
+
+    #[test]
+    fn the_default_spec_is_valid() {
+        let bundle = bundle_with_rootfs();
+        validate(&valid(), bundle.path()).unwrap();
+    }
+
+    #[test]
+    fn syntax_errors_give_line_and_column() {
+        let err = parse(b"{\n  \"ociVersion\": \"1.0.0\",\n  oops\n}").unwrap_err();
+        assert!(err.to_string().contains("line 3, column 3"), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let err = parse(br#"{"ociVersion": 1}"#).unwrap_err().to_string();
+        assert!(err.contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn missing_bundle_and_missing_config_are_told_apart() {
+        let err = load(Path::new("/nonexistent/bundle"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("does not exist"), "{err}");
+        let bundle = tempfile::tempdir().unwrap();
+        let err = load(bundle.path()).unwrap_err().to_string();
+        assert!(err.contains("config.json not found"), "{err}");
+    }
+
+    #[test]
+    fn unsupported_versions_are_rejected() {
+        for bad in ["2.0.0", "1.0", "banana", ""] {
+            let mut spec = valid();
+            spec.set_version(bad.into());
+            assert!(error_of(&spec).starts_with("ociVersion"), "{bad}");
+        }
+        validate_version("1.0.2-dev").unwrap();
+    }
+
+    #[test]
+    fn missing_rootfs_names_root_path() {
+        let spec = valid();
+        let empty = tempfile::tempdir().unwrap();
+        let err = validate(&spec, empty.path()).unwrap_err().to_string();
+        assert!(err.starts_with("root.path"), "{err}");
+    }
+
+    #[test]
+    fn relative_cwd_and_empty_args_are_rejected() {
+        let mut spec = valid();
+        spec.process_mut()
+            .as_mut()
+            .unwrap()
+            .set_cwd("relative".into());
+        assert!(error_of(&spec).starts_with("process.cwd"));
+        let mut spec = valid();
+        spec.process_mut().as_mut().unwrap().set_args(Some(vec![]));
+        assert!(error_of(&spec).starts_with("process.args"));
+    }
+
+    #[test]
+    fn duplicate_namespaces_are_rejected() {
+        let mut spec = valid();
+        let linux = spec.linux_mut().as_mut().unwrap();
+        let mut nss = linux.namespaces().clone().unwrap();
+        nss.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::Pid)
+                .build()
+                .unwrap(),
+        );
+        linux.set_namespaces(Some(nss));
+        assert!(
+            error_of(&spec).contains("pid is listed more than once"),
+            "{}",
+            error_of(&spec)
+        );
+    }
+
+    #[test]
+    fn hostname_needs_a_uts_namespace() {
+        let mut spec = valid();
+        let linux = spec.linux_mut().as_mut().unwrap();
+        let nss = linux.namespaces().clone().unwrap();
+        linux.set_namespaces(Some(
+            nss.into_iter()
+                .filter(|n| n.typ() != LinuxNamespaceType::Uts)
+                .collect(),
+        ));
+        assert!(error_of(&spec).starts_with("hostname"));
+    }
+
+    #[test]
+    fn sysctls_outside_the_containers_namespaces_are_rejected() {
+        let nss = oci_spec::runtime::get_default_namespaces();
+        validate_sysctl("net.ipv4.ip_forward", &nss).unwrap();
+        validate_sysctl("kernel.shmmax", &nss).unwrap();
+        let err = validate_sysctl("vm.swappiness", &nss)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not namespaced"), "{err}");
+        let no_net: Vec<_> = nss
+            .into_iter()
+            .filter(|n| n.typ() != LinuxNamespaceType::Network)
+            .collect();
+        assert!(validate_sysctl("net.ipv4.ip_forward", &no_net).is_err());
+    }
+}

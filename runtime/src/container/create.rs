@@ -1,0 +1,297 @@
+//! `create`: validate, record, fork into namespaces, build the container,
+//! and leave its init waiting for `start`.
+//!
+//! Anything that fails after the state directory exists is undone by
+//! [`Undo`]: the processes are killed, the cgroup and the state directory
+//! removed. A failed create leaves nothing behind.
+
+use crate::cgroups::{self, Cgroup, Layout};
+use crate::cli::CreateArgs;
+use crate::config;
+use crate::hooks::{self, Phase};
+use crate::init::{self, InitContext};
+use crate::namespaces::Plan;
+use crate::state::{read_proc_stat, ContainerDir, Record, State, Status};
+use crate::sync::{Channel, Message};
+use anyhow::{bail, Context, Result};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::{ForkResult, Pid};
+use oci_spec::runtime::Spec;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+
+/// The exec socket's name in the container's state directory.
+pub const EXEC_SOCKET: &str = "exec.sock";
+
+/// What a successful create leaves for the caller (`run` waits on the pid).
+pub struct Created {
+    pub pid: i32,
+}
+
+pub fn create(root: &Path, args: &CreateArgs) -> Result<Created> {
+    let bundle = args
+        .bundle
+        .canonicalize()
+        .with_context(|| format!("bundle {} does not exist", args.bundle.display()))?;
+    let spec = config::load(&bundle)?;
+    config::validate(&spec, &bundle)?;
+    if spec.process().as_ref().and_then(|p| p.terminal()) == Some(true) {
+        bail!(
+            "process.terminal: terminals are not supported by this build yet (use terminal: false)"
+        );
+    }
+    let rootfs = config::rootfs_path(&spec, &bundle)?.canonicalize()?;
+
+    let dir = ContainerDir::create(root, &args.id)?;
+    let mut undo = Undo::new(dir);
+    build(&mut undo, args, &spec, &bundle, &rootfs)?;
+    let pid = undo.init.expect("build sets the init pid");
+    undo.disarm();
+    Ok(Created { pid })
+}
+
+fn build(
+    undo: &mut Undo,
+    args: &CreateArgs,
+    spec: &Spec,
+    bundle: &Path,
+    rootfs: &Path,
+) -> Result<()> {
+    let dir = undo.dir.as_ref().expect("armed");
+    dir.save_config(spec)?;
+    let mut record = Record {
+        state: State {
+            oci_version: spec.version().clone(),
+            id: args.id.clone(),
+            status: Status::Creating,
+            pid: 0,
+            bundle: bundle.to_path_buf(),
+            rootfs: rootfs.to_path_buf(),
+            created: now_rfc3339(),
+            owner: String::new(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+        },
+        pid_start_time: 0,
+        cgroup_path: String::new(),
+    };
+    dir.save(&record)?;
+
+    let linux = spec.linux().as_ref().expect("validated: linux present");
+    let layout = Layout::detect()?;
+    record.cgroup_path = cgroups::container_path(linux.cgroups_path().as_deref(), &args.id)?;
+    undo.cgroup = Some(Cgroup::create(
+        &layout,
+        &record.cgroup_path,
+        linux.resources().as_ref(),
+    )?);
+    dir.save(&record)?;
+
+    let exec_socket = UnixListener::bind(dir.path().join(EXEC_SOCKET))
+        .with_context(|| format!("creating the exec socket in {}", dir.path().display()))?;
+    let plan = Plan::new(&linux.namespaces().clone().unwrap_or_default());
+    let cx = InitContext {
+        spec,
+        bundle,
+        rootfs,
+        plan: &plan,
+        exec_socket: &exec_socket,
+        no_pivot: args.no_pivot,
+        preserve_fds: args.preserve_fds,
+    };
+
+    let (mut channel, child_channel) = Channel::pair()?;
+    // Single-threaded here, so fork is safe.
+    let intermediate = match unsafe { nix::unistd::fork() }.context("fork")? {
+        ForkResult::Child => {
+            drop(channel);
+            init::intermediate(child_channel, &cx)
+        }
+        ForkResult::Parent { child } => child,
+    };
+    drop(child_channel);
+    undo.intermediate = Some(intermediate);
+
+    undo.cgroup
+        .as_ref()
+        .expect("created above")
+        .add_process(intermediate.as_raw())?;
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        std::fs::write(
+            format!("/proc/{intermediate}/oom_score_adj"),
+            adj.to_string(),
+        )
+        .context("process.oomScoreAdj")?;
+    }
+    channel.send(&Message::Go)?;
+    let pid = loop {
+        match channel.expect("the container init's pid")? {
+            Message::MapIds { pid } => {
+                write_id_mappings(spec, pid)?;
+                channel.send(&Message::IdsMapped)?;
+            }
+            Message::InitPid { pid } => break pid,
+            other => bail!("sync: unexpected {other:?}"),
+        }
+    };
+    undo.init = Some(pid);
+    let _ = waitpid(intermediate, None);
+    undo.intermediate = None;
+
+    record.state.pid = pid;
+    record.pid_start_time = read_proc_stat(pid).map(|(_, t)| t).unwrap_or_default();
+    dir.save(&record)?;
+    let state_json = serde_json::to_string(&record.state)?;
+    channel.send(&Message::State {
+        json: state_json.clone(),
+    })?;
+
+    match channel.expect("the container to reach the createRuntime hooks")? {
+        Message::RunCreateHooks => {}
+        other => bail!("sync: unexpected {other:?}"),
+    }
+    hooks::run_all(
+        &hooks::of_phase(spec.hooks(), Phase::Prestart),
+        Phase::Prestart,
+        &state_json,
+    )?;
+    hooks::run_all(
+        &hooks::of_phase(spec.hooks(), Phase::CreateRuntime),
+        Phase::CreateRuntime,
+        &state_json,
+    )?;
+    channel.send(&Message::HooksDone)?;
+    match channel.expect("the container to be created")? {
+        Message::Ready => {}
+        other => bail!("sync: unexpected {other:?}"),
+    }
+
+    record.state.status = Status::Created;
+    dir.save(&record)?;
+    if let Some(pid_file) = &args.pid_file {
+        write_pid_file(pid_file, pid)?;
+    }
+    Ok(())
+}
+
+/// uid_map and gid_map of the child's new user namespace, written by us
+/// (its parent, privileged in the parent namespace).
+fn write_id_mappings(spec: &Spec, pid: i32) -> Result<()> {
+    let linux = spec.linux().as_ref().expect("validated");
+    let format = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        maps.iter()
+            .flatten()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect::<String>()
+    };
+    for (file, maps, field) in [
+        ("uid_map", linux.uid_mappings(), "linux.uidMappings"),
+        ("gid_map", linux.gid_mappings(), "linux.gidMappings"),
+    ] {
+        let text = format(maps);
+        if text.is_empty() {
+            continue;
+        }
+        std::fs::write(format!("/proc/{pid}/{file}"), &text)
+            .with_context(|| format!("{field}: writing {file}"))?;
+    }
+    Ok(())
+}
+
+/// The host pid, no newline, written then renamed so readers never see a
+/// partial file.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp: PathBuf = path.with_extension("litmus-tmp");
+    std::fs::write(&tmp, pid.to_string())
+        .with_context(|| format!("--pid-file {}", path.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("--pid-file {}", path.display()))
+}
+
+pub fn now_rfc3339() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (Howard Hinnant's algorithm), UTC.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_nanos()
+    )
+}
+
+/// Undoes a partial create when dropped while armed.
+struct Undo {
+    dir: Option<ContainerDir>,
+    cgroup: Option<Cgroup>,
+    intermediate: Option<Pid>,
+    init: Option<i32>,
+}
+
+impl Undo {
+    fn new(dir: ContainerDir) -> Undo {
+        Undo {
+            dir: Some(dir),
+            cgroup: None,
+            intermediate: None,
+            init: None,
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.dir = None;
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        let Some(dir) = self.dir.take() else { return };
+        for pid in self
+            .intermediate
+            .into_iter()
+            .chain(self.init.map(Pid::from_raw))
+        {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+        if let Some(cgroup) = &self.cgroup {
+            crate::container::kill_all_and_remove(cgroup);
+        }
+        let _ = dir.remove();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        let ts = now_rfc3339();
+        assert_eq!(ts.len(), "2026-11-23T12:00:00.000000000Z".len(), "{ts}");
+        assert!(
+            ts.starts_with("20") && ts.ends_with('Z') && ts.as_bytes()[10] == b'T',
+            "{ts}"
+        );
+    }
+
+    #[test]
+    fn pid_files_hold_the_pid_without_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pid");
+        write_pid_file(&path, 4242).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "4242");
+    }
+}

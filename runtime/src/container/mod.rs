@@ -1,0 +1,191 @@
+//! The lifecycle operations of runtime.md, one function each.
+
+mod create;
+mod run;
+
+pub use create::{create, now_rfc3339, Created, EXEC_SOCKET};
+pub use run::run;
+
+use crate::cgroups::{Cgroup, Layout};
+use crate::hooks::{self, Phase};
+use crate::signal;
+use crate::state::{self, ContainerDir, Status};
+use anyhow::{bail, Context, Result};
+use nix::sys::signal::{kill as send_signal, Signal};
+use nix::unistd::Pid;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Runs the user process of a created container.
+pub fn start(root: &Path, id: &str) -> Result<()> {
+    let dir = ContainerDir::open(root, id)?;
+    let mut record = dir.load()?;
+    let status = record.refreshed_status();
+    if status != Status::Created {
+        bail!(
+            "cannot start a container that is {status} (only a created container can be started)"
+        );
+    }
+    let socket = dir.path().join(EXEC_SOCKET);
+    let mut conn =
+        UnixStream::connect(&socket).context("the container's init is not waiting for start")?;
+    conn.write_all(b"1")
+        .context("signalling the container's init")?;
+    // The socket is close-on-exec in the init: EOF means the exec happened;
+    // any text is the reason it did not.
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply)
+        .context("waiting for the container's init")?;
+    let _ = std::fs::remove_file(&socket);
+    if !reply.trim().is_empty() {
+        bail!("{}", reply.trim());
+    }
+    record.state.status = Status::Running;
+    dir.save(&record)?;
+    let spec = dir.load_config()?;
+    let state_json = serde_json::to_string(&record.current_state())?;
+    // runtime.md: a failing poststart hook is logged, the lifecycle goes on.
+    if let Err(e) = hooks::run_all(
+        &hooks::of_phase(spec.hooks(), Phase::Poststart),
+        Phase::Poststart,
+        &state_json,
+    ) {
+        tracing::warn!("{e:#}");
+    }
+    Ok(())
+}
+
+/// Prints the state as runc does: indented JSON.
+pub fn state(root: &Path, id: &str) -> Result<String> {
+    let dir = ContainerDir::open(root, id)?;
+    let state = dir.load()?.current_state();
+    Ok(serde_json::to_string_pretty(&state)?)
+}
+
+pub fn kill(root: &Path, id: &str, signal_name: &str, all: bool) -> Result<()> {
+    let sig = signal::parse(signal_name)?;
+    let dir = ContainerDir::open(root, id)?;
+    let record = dir.load()?;
+    let status = record.refreshed_status();
+    if !matches!(status, Status::Created | Status::Running | Status::Paused) {
+        bail!("cannot kill a container that is {status}");
+    }
+    if all {
+        let cgroup = Cgroup::at(&Layout::detect()?, &record.cgroup_path);
+        for pid in cgroup.pids()? {
+            let _ = send_signal(Pid::from_raw(pid), sig);
+        }
+        return Ok(());
+    }
+    send_signal(Pid::from_raw(record.state.pid), sig)
+        .with_context(|| format!("sending {sig} to pid {}", record.state.pid))
+}
+
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let dir = match ContainerDir::open(root, id) {
+        Ok(dir) => dir,
+        // runc: `delete --force` of a container that is not there succeeds.
+        Err(_) if force && !root.join(id).join("state.json").exists() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let record = dir.load()?;
+    let status = record.refreshed_status();
+    if status != Status::Stopped && !force {
+        bail!("cannot delete a container that is {status} (stop it first or use --force)");
+    }
+    let cgroup = Cgroup::at(&Layout::detect()?, &record.cgroup_path);
+    if status != Status::Stopped && state::process_is_alive(record.state.pid, record.pid_start_time)
+    {
+        let _ = send_signal(Pid::from_raw(record.state.pid), Signal::SIGKILL);
+    }
+    if !record.cgroup_path.is_empty() {
+        kill_all_and_remove(&cgroup);
+    }
+    wait_until_gone(record.state.pid, record.pid_start_time);
+    let spec = dir.load_config().ok();
+    let mut state = record.current_state();
+    state.status = Status::Stopped;
+    dir.remove()?;
+    // runtime.md: poststop hooks run after the container is deleted; a
+    // failure is logged and delete still succeeds.
+    if let Some(spec) = spec {
+        let state_json = serde_json::to_string(&state)?;
+        if let Err(e) = hooks::run_all(
+            &hooks::of_phase(spec.hooks(), Phase::Poststop),
+            Phase::Poststop,
+            &state_json,
+        ) {
+            tracing::warn!("{e:#}");
+        }
+    }
+    Ok(())
+}
+
+/// Kills every process in the cgroup and removes it, retrying while the
+/// kernel finishes tearing the processes down.
+pub fn kill_all_and_remove(cgroup: &Cgroup) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let pids = cgroup.pids().unwrap_or_default();
+        for pid in &pids {
+            let _ = send_signal(Pid::from_raw(*pid), Signal::SIGKILL);
+        }
+        if pids.is_empty() && cgroup.remove().is_ok() {
+            return;
+        }
+        if Instant::now() > deadline {
+            if let Err(e) = cgroup.remove() {
+                tracing::warn!("{e:#}");
+            }
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn wait_until_gone(pid: i32, start_time: u64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while state::process_is_alive(pid, start_time) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// `list`: runc's table, or the states as a JSON array.
+pub fn list(root: &Path, json: bool, quiet: bool) -> Result<String> {
+    let mut states = Vec::new();
+    for id in state::list_ids(root)? {
+        // A container deleted while we list is simply not listed.
+        if let Ok(dir) = ContainerDir::open(root, &id) {
+            states.push(dir.load()?.current_state());
+        }
+    }
+    if quiet {
+        return Ok(states.iter().map(|s| format!("{}\n", s.id)).collect());
+    }
+    if json {
+        return Ok(serde_json::to_string(&states)?);
+    }
+    let mut out = format!(
+        "{:<12} {:<8} {:<10} {:<40} {:<32} {}\n",
+        "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"
+    );
+    for s in &states {
+        let pid = if s.status == Status::Stopped {
+            0
+        } else {
+            s.pid
+        };
+        out += &format!(
+            "{:<12} {:<8} {:<10} {:<40} {:<32} {}\n",
+            s.id,
+            pid,
+            s.status,
+            s.bundle.display(),
+            s.created,
+            if s.owner.is_empty() { "root" } else { &s.owner }
+        );
+    }
+    Ok(out)
+}

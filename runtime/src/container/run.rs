@@ -1,0 +1,69 @@
+//! `run`: create + start, then (unless detached) wait for the container,
+//! forwarding signals to it, and return its exit status.
+
+use super::{create, delete, start};
+use crate::cli::CreateArgs;
+use anyhow::{Context, Result};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+use std::path::Path;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// The pid signals are forwarded to (0 until the container exists).
+static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = FORWARD_TO.load(Ordering::Relaxed);
+    if pid > 0 {
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// Returns the exit status `run` should exit with.
+pub fn run(root: &Path, args: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
+    // The container's init is our grandchild; as a subreaper we inherit it
+    // when the intermediate process exits, and can wait for it.
+    if !detach {
+        nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
+    }
+    let created = create(root, args)?;
+    if detach {
+        start(root, &args.id)?;
+        return Ok(0);
+    }
+    FORWARD_TO.store(created.pid, Ordering::Relaxed);
+    for sig in [
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGWINCH,
+    ] {
+        unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
+    }
+    if let Err(e) = start(root, &args.id) {
+        let _ = delete(root, &args.id, true);
+        return Err(e);
+    }
+    let status = wait_for(created.pid)?;
+    if !keep {
+        delete(root, &args.id, true)?;
+    }
+    Ok(status)
+}
+
+/// Waits for `pid`; the shell convention for the status: the exit code, or
+/// 128 + the signal that killed it.
+fn wait_for(pid: i32) -> Result<i32> {
+    loop {
+        match waitpid(Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("waiting for the container process"),
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! The two processes `create` forks, in the order they run.
+//!
+//! [`intermediate`] enters and creates the namespaces (a new pid namespace
+//! only applies to children, hence a second fork) and reports the init's pid.
+//! [`container_init`] builds the container inside them, then waits for
+//! `start` on the exec socket and execs the user's program.
+
+use crate::hooks::{self, Phase};
+use crate::namespaces::Plan;
+use crate::sync::{Channel, Message};
+use crate::{process, rootfs};
+use anyhow::{bail, Context, Result};
+use nix::unistd::{ForkResult, Gid, Uid};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+
+/// What the forked processes need from `create`.
+pub struct InitContext<'a> {
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub plan: &'a Plan,
+    pub exec_socket: &'a UnixListener,
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+}
+
+/// Runs in the first child. Never returns: exits with the status to report.
+pub fn intermediate(mut channel: Channel, cx: &InitContext) -> ! {
+    let result = (|channel: &mut Channel| -> Result<()> {
+        channel.expect("the go-ahead")?;
+        cx.plan.join_all()?;
+        nix::sched::unshare(cx.plan.create).context("creating namespaces (unshare)")?;
+        if cx.plan.creates(LinuxNamespaceType::User) {
+            channel.send(&Message::MapIds {
+                pid: nix::unistd::getpid().as_raw(),
+            })?;
+            channel.expect("the id mappings")?;
+            // Become root of the new user namespace (if it maps 0).
+            let _ = nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
+            let _ = nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
+        }
+        match unsafe { nix::unistd::fork() }.context("forking the container init")? {
+            ForkResult::Child => container_init(channel, cx),
+            ForkResult::Parent { child } => channel.send(&Message::InitPid {
+                pid: child.as_raw(),
+            }),
+        }
+    })(&mut channel);
+    exit_reporting(&mut channel, result)
+}
+
+/// Reports `result` to the parent and exits.
+fn exit_reporting(channel: &mut Channel, result: Result<()>) -> ! {
+    match result {
+        Ok(()) => unsafe { libc::_exit(0) },
+        Err(e) => {
+            let _ = channel.send(&Message::Failed {
+                error: format!("{e:#}"),
+            });
+            unsafe { libc::_exit(1) }
+        }
+    }
+}
+
+/// Runs as the container's pid 1 (in a new pid namespace). Never returns.
+fn container_init(channel: &mut Channel, cx: &InitContext) -> ! {
+    let result = build_container(channel, cx);
+    let program = match result {
+        Ok(program) => program,
+        Err(e) => exit_reporting(channel, Err(e)),
+    };
+    channel.close();
+    // From here the parent is gone: errors go to the `start` caller.
+    let error = match wait_for_start_and_exec(cx, &program) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    eprintln!("litmus-runtime: container init: {error:#}");
+    unsafe { libc::_exit(1) }
+}
+
+/// Everything up to "created". Returns the program to exec.
+fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<std::path::PathBuf> {
+    let spec = cx.spec;
+    let process = spec.process().as_ref().expect("validated: process present");
+    nix::unistd::setsid().context("setsid")?;
+    let state_json = match channel.expect("the container state")? {
+        Message::State { json } => json,
+        other => bail!("sync: expected State, got {other:?}"),
+    };
+
+    if cx.plan.creates(LinuxNamespaceType::Uts) {
+        if let Some(hostname) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+            nix::unistd::sethostname(hostname).context("hostname")?;
+        }
+        if let Some(domainname) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+            set_domainname(domainname)?;
+        }
+    }
+    // Namespaced sysctls apply to the writer's namespaces, so the host's
+    // /proc works here, before the container's own /proc exists.
+    for (key, value) in spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.sysctl().clone())
+        .unwrap_or_default()
+    {
+        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, &value)
+            .with_context(|| format!("linux.sysctl: setting {key}={value}"))?;
+    }
+
+    rootfs::prepare(&rootfs::Setup {
+        spec,
+        rootfs: cx.rootfs,
+        bundle: cx.bundle,
+        in_user_namespace: cx.plan.creates(LinuxNamespaceType::User),
+        new_cgroup_namespace: cx.plan.creates(LinuxNamespaceType::Cgroup),
+    })?;
+    rootfs::ensure_dir(cx.rootfs, process.cwd()).context("process.cwd")?;
+
+    // prestart and createRuntime hooks run in the runtime's namespace.
+    channel.send(&Message::RunCreateHooks)?;
+    channel.expect("the createRuntime hooks")?;
+    // createContainer hooks: container namespaces, before pivot_root, so
+    // their path still resolves in the runtime's filesystem.
+    hooks::run_all(
+        &hooks::of_phase(spec.hooks(), Phase::CreateContainer),
+        Phase::CreateContainer,
+        &state_json,
+    )?;
+
+    rootfs::pivot(cx.rootfs, cx.no_pivot)?;
+    rootfs::finalize(spec)?;
+
+    process::set_rlimits(process)?;
+    process::set_identity_and_capabilities(process)?;
+    process::set_no_new_privileges(process)?;
+    process::set_umask(process);
+    nix::unistd::chdir(process.cwd())
+        .with_context(|| format!("process.cwd: entering {}", process.cwd().display()))?;
+    let program = process::find_executable(process)?;
+    install_exit_on_signal();
+    channel.send(&Message::Ready)?;
+    Ok(program)
+}
+
+/// Blocks until `start` connects, runs startContainer hooks, and execs.
+/// The exec socket is close-on-exec: `start` sees EOF when exec succeeded,
+/// or a message when something failed.
+fn wait_for_start_and_exec(cx: &InitContext, program: &Path) -> Result<std::convert::Infallible> {
+    let (mut conn, _) = cx.exec_socket.accept().context("waiting for start")?;
+    let mut go = [0u8; 1];
+    conn.read_exact(&mut go)
+        .context("reading start's request")?;
+    let outcome = (|| {
+        let state = hooks_state_after_start(cx);
+        hooks::run_all(
+            &hooks::of_phase(cx.spec.hooks(), Phase::StartContainer),
+            Phase::StartContainer,
+            &state,
+        )?;
+        reset_signals();
+        close_fds_on_exec(cx.preserve_fds)?;
+        process::exec(program, cx.spec.process().as_ref().expect("validated"))
+    })();
+    let error = outcome.err().expect("exec returned");
+    let _ = writeln!(conn, "{error:#}");
+    Err(error)
+}
+
+/// startContainer hooks see the state `start` put on disk; we only have
+/// the spec here, so we pass the minimal state the hooks need.
+fn hooks_state_after_start(cx: &InitContext) -> String {
+    serde_json::json!({
+        "ociVersion": cx.spec.version(),
+        "status": "running",
+        "bundle": cx.bundle,
+        "pid": nix::unistd::getpid().as_raw(),
+    })
+    .to_string()
+}
+
+fn set_domainname(name: &str) -> Result<()> {
+    let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context("domainname");
+    }
+    Ok(())
+}
+
+/// While it waits for `start`, init is pid 1 of its namespace, where
+/// signals without a handler are ignored. `kill` of a created container
+/// must still stop it, so the usual terminating signals exit.
+fn install_exit_on_signal() {
+    extern "C" fn exit_on(sig: libc::c_int) {
+        unsafe { libc::_exit(128 + sig) };
+    }
+    for sig in [
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ] {
+        unsafe { libc::signal(sig, exit_on as *const () as libc::sighandler_t) };
+    }
+}
+
+/// Rust ignores SIGPIPE at startup and ignored signals survive exec: the
+/// container must start with every disposition at its default and nothing
+/// blocked.
+fn reset_signals() {
+    for sig in 1..libc::SIGRTMAX() {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            unsafe { libc::signal(sig, libc::SIG_DFL) };
+        }
+    }
+    let empty = nix::sys::signal::SigSet::empty();
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&empty),
+        None,
+    );
+}
+
+/// Marks every fd from 3 + preserve_fds on close-on-exec, so nothing of
+/// the runtime's reaches the container.
+fn close_fds_on_exec(preserve_fds: u32) -> Result<()> {
+    let first = 3 + preserve_fds;
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context("close_range");
+    }
+    // Preserved fds must survive exec even if they were opened CLOEXEC.
+    for fd in 3..first {
+        unsafe { libc::fcntl(fd as i32, libc::F_SETFD, 0) };
+    }
+    Ok(())
+}

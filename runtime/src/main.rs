@@ -1,0 +1,106 @@
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use litmus_runtime::cli::{Cli, Command, ListFormat};
+use litmus_runtime::{container, features, logging};
+use std::path::Path;
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = logging::init(cli.log.as_deref(), cli.log_format, cli.debug) {
+        eprintln!("litmus-runtime: {e:#}");
+        std::process::exit(1);
+    }
+    match dispatch(&cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            let message = match container_id(&cli.command) {
+                Some(id) => format!("container {id}: {}: {e:#}", operation(&cli.command)),
+                None => format!("{}: {e:#}", operation(&cli.command)),
+            };
+            tracing::error!("{message}");
+            // With --log the message is in the log; engines also read stderr.
+            if cli.log.is_some() {
+                eprintln!("litmus-runtime: {message}");
+            }
+            std::process::exit(1);
+        }
+    }
+}
+
+fn dispatch(cli: &Cli) -> Result<i32> {
+    if cli.systemd_cgroup {
+        bail!("--systemd-cgroup is not supported by litmus-runtime (it manages cgroupfs directly)");
+    }
+    let root = &cli.root;
+    match &cli.command {
+        Command::Create(args) => container::create(root, args).map(|_| 0),
+        Command::Start { id } => container::start(root, id).map(|_| 0),
+        Command::State { id } => print(container::state(root, id)?),
+        Command::Kill { id, signal, all } => container::kill(root, id, signal, *all).map(|_| 0),
+        Command::Delete { id, force } => container::delete(root, id, *force).map(|_| 0),
+        Command::Run {
+            create,
+            detach,
+            keep,
+        } => container::run(root, create, *detach, *keep),
+        Command::Spec { bundle } => {
+            write_default_spec(bundle, cli.rootless.as_deref() == Some("true")).map(|_| 0)
+        }
+        Command::List { format, quiet } => {
+            let out = container::list(root, *format == ListFormat::Json, *quiet)?;
+            print!("{out}");
+            Ok(0)
+        }
+        Command::Features => print(serde_json::to_string_pretty(&features::features())?),
+    }
+}
+
+fn print(text: String) -> Result<i32> {
+    println!("{text}");
+    Ok(0)
+}
+
+fn operation(command: &Command) -> &'static str {
+    match command {
+        Command::Create(_) => "create",
+        Command::Start { .. } => "start",
+        Command::State { .. } => "state",
+        Command::Kill { .. } => "kill",
+        Command::Delete { .. } => "delete",
+        Command::Run { .. } => "run",
+        Command::Spec { .. } => "spec",
+        Command::List { .. } => "list",
+        Command::Features => "features",
+    }
+}
+
+fn container_id(command: &Command) -> Option<&str> {
+    match command {
+        Command::Create(args) | Command::Run { create: args, .. } => Some(&args.id),
+        Command::Start { id }
+        | Command::State { id }
+        | Command::Kill { id, .. }
+        | Command::Delete { id, .. } => Some(id),
+        _ => None,
+    }
+}
+
+/// `spec`: a config.json like runc's, for a rootfs/ beside it.
+fn write_default_spec(bundle: &Path, rootless: bool) -> Result<()> {
+    let path = bundle.join("config.json");
+    if path.exists() {
+        bail!("{} already exists; remove it first", path.display());
+    }
+    let mut spec = if rootless {
+        oci_spec::runtime::Spec::rootless(
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        )
+    } else {
+        oci_spec::runtime::Spec::default()
+    };
+    spec.set_version(features::OCI_VERSION_MAX.to_string());
+    spec.set_hostname(Some("litmus".into()));
+    let json = serde_json::to_string_pretty(&spec)?;
+    std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))
+}

@@ -1,0 +1,259 @@
+//! The container process's identity and limits: rlimits, user and groups,
+//! capabilities, no_new_privs, umask, cwd, and finding the program to exec.
+//!
+//! Order matters and follows the kernel's rules:
+//! rlimits first (raising a hard limit needs CAP_SYS_RESOURCE), then the
+//! bounding set (needs CAP_SETPCAP), then the uid switch with KEEPCAPS so the
+//! permitted set survives it, then the capability sets, then ambient.
+
+use anyhow::{anyhow, bail, Context, Result};
+use caps::{CapSet, Capability, CapsHashSet};
+use nix::unistd::{Gid, Uid};
+use oci_spec::runtime::{Capabilities, PosixRlimitType, Process};
+use std::ffi::CString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+pub fn set_rlimits(process: &Process) -> Result<()> {
+    for rlimit in process.rlimits().iter().flatten() {
+        let resource = rlimit_resource(rlimit.typ());
+        let limit = libc::rlimit {
+            rlim_cur: rlimit.soft(),
+            rlim_max: rlimit.hard(),
+        };
+        if unsafe { libc::setrlimit(resource as _, &limit) } != 0 {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("process.rlimits: setting {}", rlimit.typ()));
+        }
+    }
+    Ok(())
+}
+
+fn rlimit_resource(typ: PosixRlimitType) -> libc::__rlimit_resource_t {
+    use PosixRlimitType::*;
+    match typ {
+        RlimitCpu => libc::RLIMIT_CPU,
+        RlimitFsize => libc::RLIMIT_FSIZE,
+        RlimitData => libc::RLIMIT_DATA,
+        RlimitStack => libc::RLIMIT_STACK,
+        RlimitCore => libc::RLIMIT_CORE,
+        RlimitRss => libc::RLIMIT_RSS,
+        RlimitNproc => libc::RLIMIT_NPROC,
+        RlimitNofile => libc::RLIMIT_NOFILE,
+        RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        RlimitAs => libc::RLIMIT_AS,
+        RlimitLocks => libc::RLIMIT_LOCKS,
+        RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        RlimitNice => libc::RLIMIT_NICE,
+        RlimitRtprio => libc::RLIMIT_RTPRIO,
+        RlimitRttime => libc::RLIMIT_RTTIME,
+    }
+}
+
+/// The capability sets asked for, in the `caps` crate's terms.
+struct Wanted {
+    bounding: CapsHashSet,
+    effective: CapsHashSet,
+    permitted: CapsHashSet,
+    inheritable: CapsHashSet,
+    ambient: CapsHashSet,
+}
+
+fn to_caps(set: &Option<Capabilities>, field: &str) -> Result<CapsHashSet> {
+    set.iter()
+        .flatten()
+        .map(|cap| {
+            let name = serde_json::to_value(cap)?;
+            let name = name.as_str().unwrap_or_default();
+            name.parse::<Capability>().map_err(|_| {
+                anyhow!("process.capabilities.{field}: {name} is not known to this runtime")
+            })
+        })
+        .collect()
+}
+
+/// Drops the bounding set, switches user and group, and sets the
+/// capability sets. Absent `capabilities` means an empty set everywhere.
+pub fn set_identity_and_capabilities(process: &Process) -> Result<()> {
+    let wanted = match process.capabilities() {
+        Some(c) => Wanted {
+            bounding: to_caps(c.bounding(), "bounding")?,
+            effective: to_caps(c.effective(), "effective")?,
+            permitted: to_caps(c.permitted(), "permitted")?,
+            inheritable: to_caps(c.inheritable(), "inheritable")?,
+            ambient: to_caps(c.ambient(), "ambient")?,
+        },
+        None => Wanted {
+            bounding: CapsHashSet::new(),
+            effective: CapsHashSet::new(),
+            permitted: CapsHashSet::new(),
+            inheritable: CapsHashSet::new(),
+            ambient: CapsHashSet::new(),
+        },
+    };
+    for cap in caps::all() {
+        if !wanted.bounding.contains(&cap)
+            && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false)
+        {
+            caps::drop(None, CapSet::Bounding, cap).with_context(|| {
+                format!("process.capabilities: dropping {cap} from the bounding set")
+            })?;
+        }
+    }
+
+    nix::sys::prctl::set_keepcaps(true).context("PR_SET_KEEPCAPS")?;
+    let user = process.user();
+    let groups: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    // setgroups is refused in a user namespace whose setgroups file says
+    // "deny"; with no extra groups asked for there is nothing to do.
+    if !groups.is_empty() || can_setgroups() {
+        nix::unistd::setgroups(&groups).context("process.user.additionalGids: setgroups")?;
+    }
+    let gid = Gid::from_raw(user.gid());
+    nix::unistd::setresgid(gid, gid, gid)
+        .with_context(|| format!("process.user.gid: setting {gid}"))?;
+    let uid = Uid::from_raw(user.uid());
+    nix::unistd::setresuid(uid, uid, uid)
+        .with_context(|| format!("process.user.uid: setting {uid}"))?;
+
+    // The uid switch cleared the effective set; permitted survived (KEEPCAPS).
+    // Effective is set before permitted shrinks, since effective ⊆ permitted.
+    caps::set(None, CapSet::Effective, &wanted.effective)
+        .context("process.capabilities.effective")?;
+    caps::set(None, CapSet::Permitted, &wanted.permitted)
+        .context("process.capabilities.permitted")?;
+    caps::set(None, CapSet::Inheritable, &wanted.inheritable)
+        .context("process.capabilities.inheritable")?;
+    caps::clear(None, CapSet::Ambient).context("process.capabilities.ambient: clearing")?;
+    for cap in &wanted.ambient {
+        // Ambient needs the cap in permitted and inheritable; the spec
+        // leaves the rest to the kernel's rules, so skip what it refuses.
+        if wanted.permitted.contains(cap) && wanted.inheritable.contains(cap) {
+            caps::raise(None, CapSet::Ambient, *cap)
+                .with_context(|| format!("process.capabilities.ambient: {cap}"))?;
+        }
+    }
+    nix::sys::prctl::set_keepcaps(false).context("PR_SET_KEEPCAPS")?;
+    Ok(())
+}
+
+fn can_setgroups() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
+}
+
+pub fn set_no_new_privileges(process: &Process) -> Result<()> {
+    if process.no_new_privileges() == Some(true) {
+        nix::sys::prctl::set_no_new_privs().context("process.noNewPrivileges")?;
+    }
+    Ok(())
+}
+
+/// runtime-spec: umask defaults to 0022 when absent.
+pub fn set_umask(process: &Process) {
+    let umask = process.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+}
+
+/// Finds `args[0]` the way execvp would with the container's PATH, and
+/// checks it can be executed. The messages match runc's, which engines
+/// (podman) turn into exit statuses 127 and 126.
+pub fn find_executable(process: &Process) -> Result<PathBuf> {
+    let args = process.args().as_ref().expect("validated: args present");
+    let name = &args[0];
+    let candidate = |p: &Path| -> Result<Option<PathBuf>> {
+        match std::fs::metadata(p) {
+            Ok(meta) if meta.is_file() => {
+                if meta.permissions().mode() & 0o111 == 0 {
+                    bail!("exec: {:?}: permission denied", p);
+                }
+                Ok(Some(p.to_path_buf()))
+            }
+            Ok(_) => bail!("exec: {:?}: permission denied (not a regular file)", p),
+            Err(_) => Ok(None),
+        }
+    };
+    if name.contains('/') {
+        return candidate(Path::new(name))?
+            .ok_or_else(|| anyhow!("exec: {name:?}: no such file or directory"));
+    }
+    let path_var = process
+        .env()
+        .iter()
+        .flatten()
+        .find_map(|kv| kv.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path_var.split(':').filter(|d| !d.is_empty()) {
+        if let Some(found) = candidate(&Path::new(dir).join(name))? {
+            return Ok(found);
+        }
+    }
+    bail!("exec: {name:?}: executable file not found in $PATH")
+}
+
+/// Replaces this process with the container's program.
+pub fn exec(program: &Path, process: &Process) -> Result<std::convert::Infallible> {
+    let to_c = |s: &str| CString::new(s).map_err(|_| anyhow!("process: {s:?} contains a NUL byte"));
+    let args = process
+        .args()
+        .iter()
+        .flatten()
+        .map(|a| to_c(a))
+        .collect::<Result<Vec<_>>>()?;
+    let env = process
+        .env()
+        .iter()
+        .flatten()
+        .map(|e| to_c(e))
+        .collect::<Result<Vec<_>>>()?;
+    let program = to_c(&program.to_string_lossy())?;
+    nix::unistd::execve(&program, &args, &env).with_context(|| format!("exec {program:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::ProcessBuilder;
+
+    fn process(args: &[&str], env: &[&str]) -> Process {
+        ProcessBuilder::default()
+            .args(args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .env(env.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn programs_are_found_on_the_containers_path() {
+        let found = find_executable(&process(&["sh"], &["PATH=/nonexistent:/bin"])).unwrap();
+        assert_eq!(found, Path::new("/bin/sh"));
+    }
+
+    #[test]
+    fn missing_and_non_executable_programs_say_so_like_runc() {
+        let err = find_executable(&process(&["no-such-prog"], &["PATH=/bin"])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("executable file not found in $PATH"),
+            "{err}"
+        );
+        let plain = tempfile::NamedTempFile::new().unwrap();
+        std::fs::set_permissions(plain.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = find_executable(&process(&[plain.path().to_str().unwrap()], &[])).unwrap_err();
+        assert!(err.to_string().contains("permission denied"), "{err}");
+        let err = find_executable(&process(&["/no/such"], &[])).unwrap_err();
+        assert!(err.to_string().contains("no such file"), "{err}");
+    }
+
+    #[test]
+    fn capability_names_map_onto_the_kernels() {
+        let set: Capabilities = serde_json::from_str(r#"["CAP_KILL","CAP_CHOWN"]"#).unwrap();
+        let caps = to_caps(&Some(set), "bounding").unwrap();
+        assert!(caps.contains(&Capability::CAP_KILL) && caps.contains(&Capability::CAP_CHOWN));
+    }
+}

@@ -1,0 +1,191 @@
+//! Resolving paths inside the container's rootfs without ever leaving it.
+//!
+//! A rootfs is untrusted: an image may contain `/proc -> /` or a symlink that
+//! a process in another container swaps while we mount (CVE-2021-30465). So
+//! every path is resolved by the kernel with openat2(RESOLVE_IN_ROOT), which
+//! treats the rootfs as "/" for `..` and absolute symlinks alike, and mounts
+//! target the resolved fd through /proc/self/fd/N rather than a path string
+//! that could be swapped between check and use.
+
+use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::Mode;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+/// An open handle on the rootfs directory.
+pub struct Root {
+    fd: OwnedFd,
+}
+
+/// What to create at the end of a path that does not exist yet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Leaf {
+    Dir,
+    File,
+}
+
+impl Root {
+    pub fn open(path: &Path) -> Result<Root> {
+        let fd = nix::fcntl::open(
+            path,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .with_context(|| format!("opening rootfs {}", path.display()))?;
+        Ok(Root { fd })
+    }
+
+    /// Opens `path` (interpreted inside the root) as an O_PATH handle.
+    pub fn resolve(&self, path: &Path) -> Result<OwnedFd, Errno> {
+        let how = OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        openat2(self.fd.as_fd(), &relative(path), how)
+    }
+
+    /// Opens `path`, creating missing directories on the way and `leaf` at
+    /// the end, all resolved inside the root.
+    pub fn create(&self, path: &Path, leaf: Leaf) -> Result<OwnedFd> {
+        self.create_following(path, leaf, 0)
+    }
+
+    /// A dangling symlink on the way (`/run -> /var/run` where /var/run is
+    /// missing) is followed inside the root and its target created; `hops`
+    /// bounds symlink loops as the kernel's ELOOP does.
+    fn create_following(&self, path: &Path, leaf: Leaf, hops: u32) -> Result<OwnedFd> {
+        const MAX_HOPS: u32 = 40;
+        let rel = relative(path);
+        let components: Vec<_> = rel.components().collect();
+        let mut prefix = PathBuf::new();
+        for (i, component) in components.iter().enumerate() {
+            let parent = self
+                .resolve(&prefix)
+                .with_context(|| format!("resolving {} in rootfs", prefix.display()))?;
+            let parent_prefix = prefix.clone();
+            prefix.push(component);
+            match self.resolve(&prefix) {
+                Ok(_) => continue,
+                Err(Errno::ENOENT) => {}
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("resolving {} in rootfs", prefix.display()))
+                }
+            }
+            let parent = reopen_dir(&parent)
+                .with_context(|| format!("opening {}", parent_prefix.display()))?;
+            let name = component.as_os_str();
+            if let Ok(target) = nix::fcntl::readlinkat(parent.as_fd(), name) {
+                if hops >= MAX_HOPS {
+                    anyhow::bail!("too many levels of symbolic links at {}", prefix.display());
+                }
+                let target = PathBuf::from(target);
+                let mut next = if target.is_absolute() {
+                    target
+                } else {
+                    parent_prefix.join(target)
+                };
+                next.extend(&components[i + 1..]);
+                return self.create_following(&next, leaf, hops + 1);
+            }
+            let last = i + 1 == components.len();
+            let created = if last && leaf == Leaf::File {
+                nix::fcntl::openat(
+                    parent.as_fd(),
+                    name,
+                    OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_WRONLY
+                        | OFlag::O_CLOEXEC
+                        | OFlag::O_NOFOLLOW,
+                    Mode::from_bits_truncate(0o644),
+                )
+                .map(drop)
+            } else {
+                nix::sys::stat::mkdirat(parent.as_fd(), name, Mode::from_bits_truncate(0o755))
+            };
+            match created {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("creating {} in rootfs", prefix.display()))
+                }
+            }
+        }
+        self.resolve(&rel)
+            .with_context(|| format!("resolving {} in rootfs", path.display()))
+    }
+}
+
+/// A real directory fd from an O_PATH one (mkdirat/openat need one).
+fn reopen_dir(fd: &OwnedFd) -> Result<OwnedFd, Errno> {
+    nix::fcntl::open(
+        &fd_path(fd),
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// The magic link through which the kernel reaches exactly this open file.
+pub fn fd_path(fd: &impl AsRawFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// `path` without its root, `.` and leading `/` (so "/a/./b" is "a/b").
+fn relative(path: &Path) -> PathBuf {
+    let rel: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, Component::RootDir | Component::CurDir))
+        .collect();
+    if rel.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rel
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn real_path(fd: &OwnedFd) -> PathBuf {
+        std::fs::read_link(fd_path(fd)).unwrap()
+    }
+
+    #[test]
+    fn symlinks_pointing_out_of_the_root_stay_inside() {
+        let root_dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        symlink(outside.path(), root_dir.path().join("escape")).unwrap();
+        symlink("../../../..", root_dir.path().join("dotdot")).unwrap();
+        let root = Root::open(root_dir.path()).unwrap();
+
+        let fd = root.create(Path::new("/escape/sub"), Leaf::Dir).unwrap();
+        let resolved = real_path(&fd);
+        assert!(
+            resolved.starts_with(root_dir.path()),
+            "{}",
+            resolved.display()
+        );
+        assert!(
+            std::fs::read_dir(outside.path()).unwrap().next().is_none(),
+            "wrote outside the root"
+        );
+
+        let fd = root.resolve(Path::new("/dotdot")).unwrap();
+        assert_eq!(real_path(&fd), root_dir.path().canonicalize().unwrap());
+    }
+
+    #[test]
+    fn files_and_parents_are_created() {
+        let root_dir = tempfile::tempdir().unwrap();
+        let root = Root::open(root_dir.path()).unwrap();
+        root.create(Path::new("/etc/x/resolv.conf"), Leaf::File)
+            .unwrap();
+        assert!(root_dir.path().join("etc/x/resolv.conf").is_file());
+        // Existing paths are opened, not recreated.
+        root.create(Path::new("etc/x"), Leaf::Dir).unwrap();
+    }
+}

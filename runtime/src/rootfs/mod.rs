@@ -1,0 +1,443 @@
+//! Building the container's filesystem view, in the container's new mount
+//! namespace:
+//!
+//! 1. [`prepare`]: make mounts stop propagating to the host, bind the rootfs
+//!    onto itself, mount `mounts` in order, create devices and /dev links.
+//! 2. [`pivot`]: make the rootfs "/" (pivot_root, or MS_MOVE + chroot).
+//! 3. [`finalize`]: mask paths, make paths and the root read-only.
+
+mod devices;
+mod inroot;
+mod options;
+
+use anyhow::{bail, Context, Result};
+use inroot::{fd_path, Leaf, Root};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::Mode;
+use oci_spec::runtime::{Mount, Spec};
+pub use options::MountOptions;
+use std::path::{Path, PathBuf};
+
+/// Everything `prepare` needs to know beyond the spec.
+pub struct Setup<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    /// In a new user namespace mknod is not allowed.
+    pub in_user_namespace: bool,
+    /// With a new cgroup namespace, cgroup mounts show the container's cgroup as root.
+    pub new_cgroup_namespace: bool,
+}
+
+pub fn prepare(setup: &Setup) -> Result<()> {
+    let linux = setup.spec.linux().as_ref();
+    let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        Some(name) => options::propagation_flag(name)
+            .with_context(|| format!("linux.rootfsPropagation: unknown value {name:?}"))?,
+        None => MsFlags::MS_SLAVE,
+    };
+    // Nothing we mount may leak back into the host's mount namespace.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | propagation,
+        None::<&str>,
+    )
+    .context("setting propagation of / in the container's mount namespace")?;
+    make_parent_mount_private(setup.rootfs)?;
+    // pivot_root needs the new root to be a mount point.
+    mount(
+        Some(setup.rootfs),
+        setup.rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .with_context(|| format!("bind-mounting rootfs {}", setup.rootfs.display()))?;
+
+    let root = Root::open(setup.rootfs)?;
+    let mounts = setup.spec.mounts().clone().unwrap_or_default();
+    for (i, m) in mounts.iter().enumerate() {
+        mount_one(&root, m, setup)
+            .with_context(|| format!("mounts[{i}] ({})", m.destination().display()))?;
+    }
+
+    let dev_is_bind = mounts.iter().any(|m| {
+        m.destination() == Path::new("/dev")
+            && MountOptions::parse(m.options().as_deref().unwrap_or_default()).bind
+    });
+    let configured = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
+    let mut nodes = Vec::new();
+    if !dev_is_bind {
+        nodes.extend(
+            devices::defaults()
+                .into_iter()
+                .filter(|d| !configured.iter().any(|c| c.path() == &d.path)),
+        );
+    }
+    for device in &configured {
+        nodes.push(devices::Node::from_spec(device)?);
+    }
+    // Device modes are exact: mknod must not be filtered by our umask.
+    let old_umask = nix::sys::stat::umask(Mode::empty());
+    for node in &nodes {
+        devices::create(&root, node, setup.in_user_namespace)?;
+    }
+    nix::sys::stat::umask(old_umask);
+    if !dev_is_bind {
+        devices::create_symlinks(&root)?;
+    }
+    Ok(())
+}
+
+/// Mounts one `mounts` entry at its destination inside the rootfs.
+fn mount_one(root: &Root, m: &Mount, setup: &Setup) -> Result<()> {
+    let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default());
+    let typ = m.typ().as_deref().unwrap_or("");
+    let is_bind = opts.bind || typ == "bind";
+    if typ == "cgroup" && !is_bind {
+        return mount_cgroups(root, m, &opts, setup.new_cgroup_namespace);
+    }
+    let source = m.source().as_ref().map(|s| {
+        if is_bind && s.is_relative() {
+            setup.bundle.join(s)
+        } else {
+            s.clone()
+        }
+    });
+    let leaf = match &source {
+        Some(src) if is_bind && !src.is_dir() => Leaf::File,
+        _ => Leaf::Dir,
+    };
+    if is_bind {
+        let src = source.as_ref().context("a bind mount needs a source")?;
+        if !src.exists() {
+            bail!("bind source {} does not exist", src.display());
+        }
+    }
+    let target = root.create(m.destination(), leaf)?;
+    let target = fd_path(&target);
+    if is_bind {
+        let mut flags = MsFlags::MS_BIND;
+        if opts.recursive {
+            flags |= MsFlags::MS_REC;
+        }
+        mount(
+            source.as_deref(),
+            &target,
+            None::<&str>,
+            flags,
+            None::<&str>,
+        )
+        .context("bind mount")?;
+        // Flags on a bind take a second call (MS_REMOUNT|MS_BIND).
+        if !opts.flags.is_empty() {
+            let top = root.resolve(m.destination())?;
+            remount_bind(&fd_path(&top), opts.flags)?;
+        }
+    } else {
+        mount(
+            source.as_deref().or(Some(Path::new(typ))),
+            &target,
+            Some(typ),
+            opts.flags,
+            opts.data().as_deref(),
+        )
+        .with_context(|| format!("mounting {typ}"))?;
+    }
+    let top = root.resolve(m.destination())?;
+    for flag in &opts.propagation {
+        mount(
+            None::<&str>,
+            &fd_path(&top),
+            None::<&str>,
+            *flag,
+            None::<&str>,
+        )
+        .context("setting propagation")?;
+    }
+    Ok(())
+}
+
+/// Re-applies `flags` to a bind mount, keeping the flags the kernel locks
+/// (nosuid, nodev, noexec, atime) when they are already set on it.
+fn remount_bind(target: &Path, flags: MsFlags) -> Result<()> {
+    let locked = locked_flags(target)?;
+    mount(
+        None::<&str>,
+        target,
+        None::<&str>,
+        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | flags | locked,
+        None::<&str>,
+    )
+    .with_context(|| format!("remounting {} with {flags:?}", target.display()))
+}
+
+fn locked_flags(target: &Path) -> Result<MsFlags> {
+    use nix::sys::statvfs::FsFlags;
+    let st = nix::sys::statvfs::statvfs(target)
+        .with_context(|| format!("statvfs {}", target.display()))?;
+    let f = st.flags();
+    let mut flags = MsFlags::empty();
+    for (fs, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(fs) {
+            flags |= ms;
+        }
+    }
+    Ok(flags)
+}
+
+/// A `cgroup` mount: a tmpfs with one directory per hierarchy, like the
+/// host's /sys/fs/cgroup, each showing the container's own cgroup.
+fn mount_cgroups(root: &Root, m: &Mount, opts: &MountOptions, new_cgroup_ns: bool) -> Result<()> {
+    let dest = m.destination();
+    let own = std::fs::read_to_string("/proc/self/cgroup").context("reading /proc/self/cgroup")?;
+    let unified_only = own.lines().all(|l| l.starts_with("0::"));
+    let base = opts.flags
+        & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RELATIME);
+    // Each fd is kept bound while its /proc/self/fd path is in use.
+    let dest_fd = root.create(dest, Leaf::Dir)?;
+    let target = fd_path(&dest_fd);
+    if unified_only {
+        mount(
+            Some("cgroup2"),
+            &target,
+            Some("cgroup2"),
+            opts.flags,
+            None::<&str>,
+        )
+        .context("mounting cgroup2")?;
+        return Ok(());
+    }
+    mount(
+        Some("tmpfs"),
+        &target,
+        Some("tmpfs"),
+        base,
+        Some("mode=755"),
+    )
+    .context("mounting tmpfs for cgroups")?;
+    for line in own.lines() {
+        let mut fields = line.splitn(3, ':');
+        let (_, controllers, path) = (
+            fields.next(),
+            fields.next().unwrap_or(""),
+            fields.next().unwrap_or("/"),
+        );
+        if controllers.is_empty() {
+            continue; // the hybrid host's cgroup2 line
+        }
+        let dir_name = controllers.strip_prefix("name=").unwrap_or(controllers);
+        let sub = dest.join(dir_name);
+        let sub_fd = root.create(&sub, Leaf::Dir)?;
+        let sub_target = fd_path(&sub_fd);
+        let host_dir = PathBuf::from("/sys/fs/cgroup").join(dir_name);
+        if new_cgroup_ns {
+            let data = if controllers.starts_with("name=") {
+                format!("none,{controllers}")
+            } else {
+                controllers.to_string()
+            };
+            mount(
+                Some("cgroup"),
+                &sub_target,
+                Some("cgroup"),
+                base,
+                Some(data.as_str()),
+            )
+            .with_context(|| format!("mounting cgroup {controllers}"))?;
+        } else {
+            let source = host_dir.join(path.trim_start_matches('/'));
+            mount(
+                Some(&source),
+                &sub_target,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .with_context(|| format!("binding cgroup {}", source.display()))?;
+        }
+        if opts.flags.contains(MsFlags::MS_RDONLY) {
+            let top = root.resolve(&sub)?;
+            remount_bind(&fd_path(&top), MsFlags::MS_RDONLY | base)?;
+        }
+        // cpu,cpuacct is reachable as cpu and cpuacct too, as on the host.
+        if dir_name.contains(',') {
+            let parent = nix::fcntl::open(
+                &target,
+                nix::fcntl::OFlag::O_RDONLY
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )?;
+            for alias in dir_name.split(',') {
+                let _ = nix::unistd::symlinkat(dir_name, &parent, alias);
+            }
+        }
+    }
+    if opts.flags.contains(MsFlags::MS_RDONLY) {
+        let top = root.resolve(dest)?;
+        remount_bind(&fd_path(&top), MsFlags::MS_RDONLY | base)?;
+    }
+    Ok(())
+}
+
+/// pivot_root refuses a new root whose parent mount is shared; a shared
+/// host "/" is common (systemd), so make the parent of the rootfs private.
+fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
+    let parent = rootfs.parent().unwrap_or(Path::new("/"));
+    let mount_point = mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|mp| parent.starts_with(mp))
+        .max_by_key(|mp| mp.len())
+        .unwrap_or("/");
+    mount(
+        None::<&str>,
+        mount_point,
+        None::<&str>,
+        MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .with_context(|| format!("making {mount_point} private"))
+}
+
+/// Makes the rootfs the container's "/".
+pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
+    use nix::fcntl::{open, OFlag};
+    if no_pivot {
+        nix::unistd::chdir(rootfs)?;
+        mount(
+            Some(rootfs),
+            "/",
+            None::<&str>,
+            MsFlags::MS_MOVE,
+            None::<&str>,
+        )
+        .context("moving rootfs to /")?;
+        nix::unistd::chroot(".").context("chroot")?;
+        nix::unistd::chdir("/")?;
+        return Ok(());
+    }
+    let old_root = open(
+        "/",
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let new_root = open(
+        rootfs,
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    // pivot_root(".", ".") stacks the old root on top of the new one; we
+    // then detach it without ever needing a directory to put it in.
+    nix::unistd::fchdir(&new_root)?;
+    nix::unistd::pivot_root(".", ".").context("pivot_root")?;
+    nix::unistd::fchdir(&old_root)?;
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )?;
+    umount2(".", MntFlags::MNT_DETACH).context("detaching the old root")?;
+    nix::unistd::chdir("/")?;
+    Ok(())
+}
+
+/// After the pivot: masked paths, read-only paths, read-only root,
+/// and rootfsPropagation on the new root.
+pub fn finalize(spec: &Spec) -> Result<()> {
+    let root = Root::open(Path::new("/"))?;
+    let linux = spec.linux().as_ref();
+    for path in linux
+        .and_then(|l| l.masked_paths().clone())
+        .unwrap_or_default()
+    {
+        mask(&root, Path::new(&path)).with_context(|| format!("linux.maskedPaths: {path}"))?;
+    }
+    for path in linux
+        .and_then(|l| l.readonly_paths().clone())
+        .unwrap_or_default()
+    {
+        make_readonly(&root, Path::new(&path))
+            .with_context(|| format!("linux.readonlyPaths: {path}"))?;
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        remount_bind(Path::new("/"), MsFlags::MS_RDONLY).context("root.readonly")?;
+    }
+    if let Some(name) = linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        let flag = options::propagation_flag(name).expect("validated in prepare");
+        mount(None::<&str>, "/", None::<&str>, flag, None::<&str>)
+            .context("linux.rootfsPropagation")?;
+    }
+    Ok(())
+}
+
+fn mask(root: &Root, path: &Path) -> Result<()> {
+    let target = match root.resolve(path) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let stat = nix::sys::stat::fstat(&target)?;
+    let is_dir = nix::sys::stat::SFlag::from_bits_truncate(stat.st_mode)
+        & nix::sys::stat::SFlag::S_IFMT
+        == nix::sys::stat::SFlag::S_IFDIR;
+    if is_dir {
+        mount(
+            Some("tmpfs"),
+            &fd_path(&target),
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            None::<&str>,
+        )?;
+    } else {
+        let null = root
+            .resolve(Path::new("/dev/null"))
+            .context("opening /dev/null")?;
+        devices::verify_dev_null(&null)?;
+        mount(
+            Some(&fd_path(&null)),
+            &fd_path(&target),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )?;
+    }
+    Ok(())
+}
+
+fn make_readonly(root: &Root, path: &Path) -> Result<()> {
+    let target = match root.resolve(path) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let target = fd_path(&target);
+    mount(
+        Some(&target),
+        &target,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )?;
+    // The fd still names the mount below; the new bind is reached by path.
+    let top = root.resolve(path)?;
+    remount_bind(&fd_path(&top), MsFlags::MS_RDONLY)
+}
+
+/// Creates `path` (and its parents) inside the rootfs if it is missing.
+pub fn ensure_dir(rootfs: &Path, path: &Path) -> Result<()> {
+    Root::open(rootfs)?.create(path, Leaf::Dir).map(drop)
+}

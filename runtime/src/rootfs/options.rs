@@ -1,0 +1,194 @@
+//! Turning a mount's `options` into mount(2) flags, propagation flags and
+//! filesystem data, the way mount(8) reads them.
+
+use nix::mount::MsFlags;
+
+#[derive(Debug, PartialEq)]
+pub struct MountOptions {
+    /// Flags to set.
+    pub flags: MsFlags,
+    /// Flags whose "no" form was asked for explicitly (e.g. `rw`, `suid`):
+    /// they matter on a bind remount, which otherwise keeps the source's.
+    pub cleared: MsFlags,
+    /// MS_SHARED, MS_PRIVATE, ... possibly with MS_REC; applied in a second call.
+    pub propagation: Vec<MsFlags>,
+    pub bind: bool,
+    pub recursive: bool,
+    /// Everything mount(2) does not know as a flag, passed as data.
+    pub data: Vec<String>,
+}
+
+impl Default for MountOptions {
+    fn default() -> Self {
+        MountOptions {
+            flags: MsFlags::empty(),
+            cleared: MsFlags::empty(),
+            propagation: Vec::new(),
+            bind: false,
+            recursive: false,
+            data: Vec::new(),
+        }
+    }
+}
+
+impl MountOptions {
+    /// Every option name `parse` knows as a flag (the rest go to the filesystem).
+    pub const KNOWN: &'static [&'static str] = &[
+        "defaults",
+        "ro",
+        "rw",
+        "nosuid",
+        "suid",
+        "nodev",
+        "dev",
+        "noexec",
+        "exec",
+        "sync",
+        "async",
+        "dirsync",
+        "remount",
+        "mand",
+        "nomand",
+        "noatime",
+        "atime",
+        "nodiratime",
+        "diratime",
+        "relatime",
+        "norelatime",
+        "strictatime",
+        "nostrictatime",
+        "silent",
+        "loud",
+        "bind",
+        "rbind",
+        "private",
+        "rprivate",
+        "shared",
+        "rshared",
+        "slave",
+        "rslave",
+        "unbindable",
+        "runbindable",
+    ];
+
+    pub fn parse(options: &[String]) -> MountOptions {
+        let mut parsed = MountOptions::default();
+        for option in options {
+            let set = |p: &mut MountOptions, f: MsFlags| {
+                p.flags |= f;
+                p.cleared -= f;
+            };
+            let clear = |p: &mut MountOptions, f: MsFlags| {
+                p.flags -= f;
+                p.cleared |= f;
+            };
+            match option.as_str() {
+                "defaults" => {}
+                "ro" => set(&mut parsed, MsFlags::MS_RDONLY),
+                "rw" => clear(&mut parsed, MsFlags::MS_RDONLY),
+                "nosuid" => set(&mut parsed, MsFlags::MS_NOSUID),
+                "suid" => clear(&mut parsed, MsFlags::MS_NOSUID),
+                "nodev" => set(&mut parsed, MsFlags::MS_NODEV),
+                "dev" => clear(&mut parsed, MsFlags::MS_NODEV),
+                "noexec" => set(&mut parsed, MsFlags::MS_NOEXEC),
+                "exec" => clear(&mut parsed, MsFlags::MS_NOEXEC),
+                "sync" => set(&mut parsed, MsFlags::MS_SYNCHRONOUS),
+                "async" => clear(&mut parsed, MsFlags::MS_SYNCHRONOUS),
+                "dirsync" => set(&mut parsed, MsFlags::MS_DIRSYNC),
+                "remount" => set(&mut parsed, MsFlags::MS_REMOUNT),
+                "mand" => set(&mut parsed, MsFlags::MS_MANDLOCK),
+                "nomand" => clear(&mut parsed, MsFlags::MS_MANDLOCK),
+                "noatime" => set(&mut parsed, MsFlags::MS_NOATIME),
+                "atime" => clear(&mut parsed, MsFlags::MS_NOATIME),
+                "nodiratime" => set(&mut parsed, MsFlags::MS_NODIRATIME),
+                "diratime" => clear(&mut parsed, MsFlags::MS_NODIRATIME),
+                "relatime" => set(&mut parsed, MsFlags::MS_RELATIME),
+                "norelatime" => clear(&mut parsed, MsFlags::MS_RELATIME),
+                "strictatime" => set(&mut parsed, MsFlags::MS_STRICTATIME),
+                "nostrictatime" => clear(&mut parsed, MsFlags::MS_STRICTATIME),
+                "silent" => set(&mut parsed, MsFlags::MS_SILENT),
+                "loud" => clear(&mut parsed, MsFlags::MS_SILENT),
+                "bind" => parsed.bind = true,
+                "rbind" => {
+                    parsed.bind = true;
+                    parsed.recursive = true;
+                }
+                "private" => parsed.propagation.push(MsFlags::MS_PRIVATE),
+                "rprivate" => parsed
+                    .propagation
+                    .push(MsFlags::MS_PRIVATE | MsFlags::MS_REC),
+                "shared" => parsed.propagation.push(MsFlags::MS_SHARED),
+                "rshared" => parsed
+                    .propagation
+                    .push(MsFlags::MS_SHARED | MsFlags::MS_REC),
+                "slave" => parsed.propagation.push(MsFlags::MS_SLAVE),
+                "rslave" => parsed.propagation.push(MsFlags::MS_SLAVE | MsFlags::MS_REC),
+                "unbindable" => parsed.propagation.push(MsFlags::MS_UNBINDABLE),
+                "runbindable" => parsed
+                    .propagation
+                    .push(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC),
+                other => parsed.data.push(other.to_string()),
+            }
+        }
+        parsed
+    }
+
+    /// Filesystem data as one comma-separated string, or None.
+    pub fn data(&self) -> Option<String> {
+        (!self.data.is_empty()).then(|| self.data.join(","))
+    }
+}
+
+/// rootfsPropagation / propagation option names to flags.
+pub fn propagation_flag(name: &str) -> Option<MsFlags> {
+    MountOptions::parse(&[name.to_string()])
+        .propagation
+        .first()
+        .copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(opts: &[&str]) -> MountOptions {
+        MountOptions::parse(&opts.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn flags_propagation_and_data_are_separated() {
+        let o = parse(&[
+            "nosuid",
+            "strictatime",
+            "mode=755",
+            "size=65536k",
+            "rprivate",
+            "ro",
+        ]);
+        assert_eq!(
+            o.flags,
+            MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME | MsFlags::MS_RDONLY
+        );
+        assert_eq!(o.propagation, vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]);
+        assert_eq!(o.data().as_deref(), Some("mode=755,size=65536k"));
+        assert!(!o.bind);
+    }
+
+    #[test]
+    fn later_options_override_earlier_ones() {
+        let o = parse(&["ro", "rw"]);
+        assert!(!o.flags.contains(MsFlags::MS_RDONLY));
+        assert!(o.cleared.contains(MsFlags::MS_RDONLY));
+    }
+
+    #[test]
+    fn rbind_is_a_recursive_bind() {
+        let o = parse(&["rbind"]);
+        assert!(o.bind && o.recursive);
+        assert_eq!(
+            propagation_flag("rslave"),
+            Some(MsFlags::MS_SLAVE | MsFlags::MS_REC)
+        );
+        assert_eq!(propagation_flag("bogus"), None);
+    }
+}
