@@ -68,13 +68,13 @@ fn exit_reporting(channel: &mut Channel, result: Result<()>) -> ! {
 /// Runs as the container's pid 1 (in a new pid namespace). Never returns.
 fn container_init(channel: &mut Channel, cx: &InitContext) -> ! {
     let result = build_container(channel, cx);
-    let program = match result {
-        Ok(program) => program,
+    let (program, state_json) = match result {
+        Ok(built) => built,
         Err(e) => exit_reporting(channel, Err(e)),
     };
     channel.close();
     // From here the parent is gone: errors go to the `start` caller.
-    let error = match wait_for_start_and_exec(cx, &program) {
+    let error = match wait_for_start_and_exec(cx, &program, &state_json) {
         Err(e) => e,
         Ok(never) => match never {},
     };
@@ -82,8 +82,12 @@ fn container_init(channel: &mut Channel, cx: &InitContext) -> ! {
     unsafe { libc::_exit(1) }
 }
 
-/// Everything up to "created". Returns the program to exec.
-fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<std::path::PathBuf> {
+/// Everything up to "created". Returns the program to exec and the state
+/// document the parent sent (for startContainer hooks).
+fn build_container(
+    channel: &mut Channel,
+    cx: &InitContext,
+) -> Result<(std::path::PathBuf, String)> {
     let spec = cx.spec;
     let process = spec.process().as_ref().expect("validated: process present");
     nix::unistd::setsid().context("setsid")?;
@@ -145,19 +149,23 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<std::path:
     let program = process::find_executable(process)?;
     install_exit_on_signal();
     channel.send(&Message::Ready)?;
-    Ok(program)
+    Ok((program, state_json))
 }
 
 /// Blocks until `start` connects, runs startContainer hooks, and execs.
 /// The exec socket is close-on-exec: `start` sees EOF when exec succeeded,
 /// or a message when something failed.
-fn wait_for_start_and_exec(cx: &InitContext, program: &Path) -> Result<std::convert::Infallible> {
+fn wait_for_start_and_exec(
+    cx: &InitContext,
+    program: &Path,
+    created_state: &str,
+) -> Result<std::convert::Infallible> {
     let (mut conn, _) = cx.exec_socket.accept().context("waiting for start")?;
     let mut go = [0u8; 1];
     conn.read_exact(&mut go)
         .context("reading start's request")?;
     let outcome = (|| {
-        let state = hooks_state_after_start(cx);
+        let state = running_state(created_state);
         hooks::run_all(
             &hooks::of_phase(cx.spec.hooks(), Phase::StartContainer),
             Phase::StartContainer,
@@ -172,16 +180,11 @@ fn wait_for_start_and_exec(cx: &InitContext, program: &Path) -> Result<std::conv
     Err(error)
 }
 
-/// startContainer hooks see the state `start` put on disk; we only have
-/// the spec here, so we pass the minimal state the hooks need.
-fn hooks_state_after_start(cx: &InitContext) -> String {
-    serde_json::json!({
-        "ociVersion": cx.spec.version(),
-        "status": "running",
-        "bundle": cx.bundle,
-        "pid": nix::unistd::getpid().as_raw(),
-    })
-    .to_string()
+/// The state startContainer hooks see: the one `create` sent, now running.
+fn running_state(created_state: &str) -> String {
+    let mut state: serde_json::Value = serde_json::from_str(created_state).unwrap_or_default();
+    state["status"] = "running".into();
+    state.to_string()
 }
 
 fn set_domainname(name: &str) -> Result<()> {

@@ -53,3 +53,12 @@ pub fn static_binary(package: &str, bin: &str) -> Result<PathBuf> {
     }
     Ok(path)
 }
+
+/// The static probe for tests: `$LITMUS_PROBE` when set (xtask sets it),
+/// otherwise built here.
+pub fn probe_binary() -> Result<PathBuf> {
+    match std::env::var_os("LITMUS_PROBE") {
+        Some(path) => Ok(PathBuf::from(path)),
+        None => static_binary("litmus-probe", "litmus-probe"),
+    }
+}

@@ -194,7 +194,8 @@ pub fn path(path: &str) -> PathReport {
     } else {
         if let Ok(mut file) = fs::File::open(path) {
             report.readable = true;
-            if ft.is_file() || path.starts_with("/proc/") {
+            // Character devices too: a masked file is a bind of /dev/null.
+            if ft.is_file() || ft.is_char_device() {
                 let mut buf = [0u8; 256];
                 let n = file.read(&mut buf).unwrap_or(0);
                 report.content = Some(String::from_utf8_lossy(&buf[..n]).into_owned());

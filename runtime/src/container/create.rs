@@ -24,6 +24,28 @@ use std::path::{Path, PathBuf};
 /// The exec socket's name in the container's state directory.
 pub const EXEC_SOCKET: &str = "exec.sock";
 
+/// A unix socket path must fit in 108 bytes; state directories of engines
+/// (and long IDs) do not. Going through an open fd of the directory keeps
+/// the path short whatever the directory's length.
+pub struct SocketPath {
+    _dir: std::fs::File,
+    path: PathBuf,
+}
+
+impl SocketPath {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+pub fn short_socket_path(state_dir: &Path) -> Result<SocketPath> {
+    use std::os::fd::AsRawFd;
+    let dir = std::fs::File::open(state_dir)
+        .with_context(|| format!("opening {}", state_dir.display()))?;
+    let path = PathBuf::from(format!("/proc/self/fd/{}/{EXEC_SOCKET}", dir.as_raw_fd()));
+    Ok(SocketPath { _dir: dir, path })
+}
+
 /// What a successful create leaves for the caller (`run` waits on the pid).
 pub struct Created {
     pub pid: i32,
@@ -87,7 +109,7 @@ fn build(
     )?);
     dir.save(&record)?;
 
-    let exec_socket = UnixListener::bind(dir.path().join(EXEC_SOCKET))
+    let exec_socket = UnixListener::bind(short_socket_path(dir.path())?.path())
         .with_context(|| format!("creating the exec socket in {}", dir.path().display()))?;
     let plan = Plan::new(&linux.namespaces().clone().unwrap_or_default());
     let cx = InitContext {

@@ -3,7 +3,7 @@
 mod create;
 mod run;
 
-pub use create::{create, now_rfc3339, Created, EXEC_SOCKET};
+pub use create::{create, now_rfc3339, short_socket_path, Created, EXEC_SOCKET};
 pub use run::run;
 
 use crate::cgroups::{Cgroup, Layout};
@@ -29,8 +29,8 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         );
     }
     let socket = dir.path().join(EXEC_SOCKET);
-    let mut conn =
-        UnixStream::connect(&socket).context("the container's init is not waiting for start")?;
+    let mut conn = UnixStream::connect(short_socket_path(dir.path())?.path())
+        .context("the container's init is not waiting for start")?;
     conn.write_all(b"1")
         .context("signalling the container's init")?;
     // The socket is close-on-exec in the init: EOF means the exec happened;

@@ -1,0 +1,449 @@
+//! What a case is, and the context it runs in: its own bundle directory,
+//! its own `--root`, helpers that drive the runtime and read the probe.
+
+use crate::catalogue::{self, Level};
+use crate::driver::{Invocation, Runtime};
+use anyhow::{anyhow, Context, Result};
+use litmus_bundle::{default_spec, Bundle, RootfsBuilder};
+use litmus_probe::{PathReport, ProbeLine, Report};
+use oci_spec::runtime::Spec;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Area {
+    Lifecycle,
+    Process,
+    Filesystem,
+    Namespaces,
+    Devices,
+    Hooks,
+    Resources,
+}
+
+impl Area {
+    pub const ALL: &'static [Area] = &[
+        Area::Lifecycle,
+        Area::Process,
+        Area::Filesystem,
+        Area::Namespaces,
+        Area::Devices,
+        Area::Hooks,
+        Area::Resources,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Area::Lifecycle => "lifecycle",
+            Area::Process => "process",
+            Area::Filesystem => "filesystem",
+            Area::Namespaces => "namespaces",
+            Area::Devices => "devices",
+            Area::Hooks => "hooks",
+            Area::Resources => "resources",
+        }
+    }
+}
+
+/// One conformance case.
+pub struct Case {
+    pub name: &'static str,
+    pub area: Area,
+    /// Catalogue IDs this case checks; a case must cite at least one.
+    pub requirements: &'static [&'static str],
+    pub run: fn(&mut Ctx) -> Checked,
+}
+
+impl Case {
+    /// The strongest level among the requirements it checks.
+    pub fn level(&self) -> Level {
+        self.requirements
+            .iter()
+            .filter_map(|id| catalogue::find(id))
+            .map(|r| r.level)
+            .min()
+            .unwrap_or(Level::May)
+    }
+
+    /// The newest spec version among its requirements.
+    pub fn since(&self) -> &'static str {
+        self.requirements
+            .iter()
+            .filter_map(|id| catalogue::find(id))
+            .map(|r| r.since)
+            .fold(
+                "1.0.0",
+                |a, b| if catalogue::version_le(a, b) { b } else { a },
+            )
+    }
+}
+
+/// Why a case did not pass.
+#[derive(Debug)]
+pub enum Verdict {
+    Fail { expected: String, seen: String },
+    Skip(String),
+}
+
+pub type Checked = Result<(), Verdict>;
+
+/// Anything that went wrong driving the runtime is the runtime's failure
+/// unless a case says otherwise.
+impl From<anyhow::Error> for Verdict {
+    fn from(e: anyhow::Error) -> Self {
+        Verdict::Fail {
+            expected: "the runtime to carry out the operation".into(),
+            seen: format!("{e:#}"),
+        }
+    }
+}
+
+pub fn fail(expected: impl Into<String>, seen: impl Into<String>) -> Verdict {
+    Verdict::Fail {
+        expected: expected.into(),
+        seen: seen.into(),
+    }
+}
+
+/// Fails unless `seen == expected`, naming `what`.
+pub fn expect_eq<T: PartialEq + std::fmt::Debug>(what: &str, expected: T, seen: T) -> Checked {
+    if expected == seen {
+        Ok(())
+    } else {
+        Err(fail(
+            format!("{what} = {expected:?}"),
+            format!("{what} = {seen:?}"),
+        ))
+    }
+}
+
+/// Fails unless `condition`, describing both sides.
+pub fn expect(condition: bool, expected: impl Into<String>, seen: impl Into<String>) -> Checked {
+    if condition {
+        Ok(())
+    } else {
+        Err(fail(expected, seen))
+    }
+}
+
+/// The per-case environment.
+pub struct Ctx<'a> {
+    pub runtime: Runtime,
+    rootfs: &'a RootfsBuilder,
+    work: PathBuf,
+    bundles: Vec<Bundle>,
+    /// Every ID created, deleted with --force when the case ends.
+    pub created: Vec<String>,
+    /// Every container pid seen, checked for leaks when the case ends.
+    pub pids: Vec<i32>,
+    next_id: u32,
+    case_name: &'static str,
+}
+
+/// What a finished probe container left behind.
+pub struct ProbeRun {
+    pub lines: Vec<ProbeLine>,
+    pub exit_code: Option<i32>,
+    pub raw: String,
+}
+
+impl ProbeRun {
+    pub fn report(&self) -> Result<&Report, Verdict> {
+        self.lines
+            .iter()
+            .find_map(|l| match l {
+                ProbeLine::Report(r) => Some(r.as_ref()),
+                _ => None,
+            })
+            .ok_or_else(|| fail("the probe's report on the container's stdout", self.seen()))
+    }
+
+    pub fn path(&self, path: &str) -> Result<&PathReport, Verdict> {
+        self.lines
+            .iter()
+            .find_map(|l| match l {
+                ProbeLine::Path(p) if p.path == path => Some(p),
+                _ => None,
+            })
+            .ok_or_else(|| fail(format!("the probe's view of {path}"), self.seen()))
+    }
+
+    fn seen(&self) -> String {
+        if self.raw.trim().is_empty() {
+            format!("no output (container exit status {:?})", self.exit_code)
+        } else {
+            self.raw.chars().take(800).collect()
+        }
+    }
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        runtime_binary: &Path,
+        rootfs: &'a RootfsBuilder,
+        work: PathBuf,
+        case_name: &'static str,
+    ) -> Ctx<'a> {
+        let root = work.join("runtime-root");
+        Ctx {
+            runtime: Runtime {
+                binary: runtime_binary.to_path_buf(),
+                root,
+            },
+            rootfs,
+            work,
+            bundles: Vec::new(),
+            created: Vec::new(),
+            pids: Vec::new(),
+            next_id: 0,
+            case_name,
+        }
+    }
+
+    pub fn work(&self) -> &Path {
+        &self.work
+    }
+
+    /// A config running the probe with `probe_args`, with a writable root so
+    /// probes can leave markers.
+    pub fn spec(&self, probe_args: &[&str]) -> Spec {
+        let mut spec = default_spec(probe_args);
+        if let Some(root) = spec.root_mut() {
+            root.set_readonly(Some(false));
+        }
+        spec
+    }
+
+    /// A fresh bundle; returns its index (bundles live until the case ends).
+    pub fn bundle(&mut self, spec: &Spec) -> Result<usize> {
+        self.bundles.push(Bundle::new(self.rootfs, spec)?);
+        Ok(self.bundles.len() - 1)
+    }
+
+    pub fn bundle_path(&self, bundle: usize) -> &Path {
+        self.bundles[bundle].path()
+    }
+
+    pub fn bundle_ref(&self, bundle: usize) -> &Bundle {
+        &self.bundles[bundle]
+    }
+
+    /// A container ID unique to this case.
+    pub fn new_id(&mut self) -> String {
+        self.next_id += 1;
+        format!(
+            "litmus-{}-{}",
+            self.case_name.replace('_', "-"),
+            self.next_id
+        )
+    }
+
+    fn stdout_file(&self, id: &str) -> PathBuf {
+        self.work.join(format!("{id}.out"))
+    }
+
+    /// `create ID --bundle B`, the container's stdout going to a file.
+    pub fn create(&mut self, id: &str, bundle: usize) -> Result<Invocation> {
+        self.created.push(id.to_string());
+        let bundle_path = self.bundles[bundle].path().display().to_string();
+        let out = self.stdout_file(id);
+        let inv = self.runtime.call_with_stdout(
+            &["create", "--bundle", &bundle_path, id],
+            &out,
+            &self.work,
+        )?;
+        if inv.ok() {
+            if let Ok(state) = self.state(id) {
+                self.pids.push(state.pid);
+            }
+        }
+        Ok(inv)
+    }
+
+    /// create, failing the case if the runtime refuses.
+    pub fn create_ok(&mut self, id: &str, bundle: usize) -> Result<(), Verdict> {
+        let inv = self.create(id, bundle)?;
+        expect(inv.ok(), "create to succeed", inv.describe())
+    }
+
+    pub fn call(&self, args: &[&str]) -> Result<Invocation> {
+        self.runtime.call(args, &self.work)
+    }
+
+    pub fn start(&self, id: &str) -> Result<Invocation> {
+        self.call(&["start", id])
+    }
+
+    pub fn start_ok(&self, id: &str) -> Result<(), Verdict> {
+        let inv = self.start(id)?;
+        expect(inv.ok(), "start to succeed", inv.describe())
+    }
+
+    pub fn delete(&self, id: &str) -> Result<Invocation> {
+        self.call(&["delete", id])
+    }
+
+    pub fn kill(&self, id: &str, signal: &str) -> Result<Invocation> {
+        self.call(&["kill", id, signal])
+    }
+
+    /// `state ID`, parsed.
+    pub fn state(&self, id: &str) -> Result<StateView> {
+        let inv = self.call(&["state", id])?;
+        if !inv.ok() {
+            return Err(anyhow!("{}", inv.describe()));
+        }
+        let json: serde_json::Value = serde_json::from_str(&inv.stdout)
+            .with_context(|| format!("state output is not JSON: {}", inv.stdout))?;
+        Ok(StateView {
+            status: json["status"].as_str().unwrap_or_default().to_string(),
+            pid: json["pid"].as_i64().unwrap_or_default() as i32,
+            json,
+        })
+    }
+
+    /// Polls `state` until `status` (or the deadline).
+    pub fn wait_for_status(&self, id: &str, status: &str) -> Result<(), Verdict> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            match self.state(id) {
+                Ok(s) if s.status == status => return Ok(()),
+                Ok(s) => last = s.status,
+                Err(e) => last = format!("{e:#}"),
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Err(fail(
+            format!("status {status}"),
+            format!("status {last} after 10s"),
+        ))
+    }
+
+    /// Waits for the container process `pid` to exit (we are the subreaper
+    /// of every container init) and returns its exit code.
+    pub fn wait_exit(&self, pid: i32) -> Result<Option<i32>, Verdict> {
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            match waitpid(nix::unistd::Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(_, code)) => return Ok(Some(code)),
+                Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(Some(128 + sig as i32)),
+                Ok(_) => {}
+                // Not our child (a runtime that keeps its own monitor
+                // process): fall back to watching /proc.
+                Err(_) => {
+                    if !Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid) {
+                        return Ok(None);
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(fail(
+                    "the container process to exit",
+                    format!("pid {pid} still running after 15s"),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// create + start + wait for exit + read the probe's output + delete.
+    pub fn run_probe(&mut self, spec: &Spec) -> Result<ProbeRun, Verdict> {
+        let bundle = self.bundle(spec)?;
+        let id = self.new_id();
+        self.create_ok(&id, bundle)?;
+        let pid = self.state(&id)?.pid;
+        self.start_ok(&id)?;
+        let exit_code = self.wait_exit(pid)?;
+        let raw = std::fs::read_to_string(self.stdout_file(&id)).unwrap_or_default();
+        let lines = litmus_probe::parse_output(&raw)
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect();
+        let _ = self.delete(&id);
+        Ok(ProbeRun {
+            lines,
+            exit_code,
+            raw,
+        })
+    }
+
+    /// The probe output written so far by container `id`.
+    pub fn output_of(&self, id: &str) -> Vec<ProbeLine> {
+        let raw = std::fs::read_to_string(self.stdout_file(id)).unwrap_or_default();
+        litmus_probe::parse_output(&raw)
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect()
+    }
+
+    /// Waits until container `id` has printed a line matching `pred`.
+    pub fn wait_for_output(
+        &self,
+        id: &str,
+        what: &str,
+        pred: impl Fn(&ProbeLine) -> bool,
+    ) -> Result<ProbeLine, Verdict> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(line) = self.output_of(id).into_iter().find(&pred) {
+                return Ok(line);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Err(fail(what.to_string(), "nothing after 10s"))
+    }
+
+    /// Removes what the case created; returns what the runtime leaked.
+    pub fn clean_up(&mut self) -> Vec<String> {
+        for id in self.created.clone() {
+            let _ = self.call(&["delete", "--force", id.as_str()]);
+        }
+        let mut leaks = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(&self.runtime.root) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if self.created.iter().any(|id| name.contains(id.as_str())) {
+                    leaks.push(format!(
+                        "state entry {} left in --root after delete",
+                        entry.path().display()
+                    ));
+                }
+            }
+        }
+        for &pid in &self.pids {
+            // Reap our own zombies first: they are not leaks.
+            let _ = nix::sys::wait::waitpid(
+                nix::unistd::Pid::from_raw(pid),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            );
+            if pid > 0 && Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid) {
+                leaks.push(format!(
+                    "container process {pid} still alive after delete --force"
+                ));
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        leaks
+    }
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// The fields of `state` that cases look at, plus the whole document.
+pub struct StateView {
+    pub status: String,
+    pub pid: i32,
+    pub json: serde_json::Value,
+}

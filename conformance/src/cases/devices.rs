@@ -1,0 +1,104 @@
+//! config-linux.md "devices" and "default devices", runtime-linux.md /dev links.
+
+use crate::case::{expect_eq, Area, Case, Checked, Ctx};
+use oci_spec::runtime::{LinuxDeviceBuilder, LinuxDeviceType};
+
+pub const CASES: &[Case] = &[
+    Case {
+        name: "default_devices_exist",
+        area: Area::Devices,
+        requirements: &["linux.devices.defaults"],
+        run: default_devices_exist,
+    },
+    Case {
+        name: "dev_symlinks_exist",
+        area: Area::Devices,
+        requirements: &["runtime-linux.dev-symlinks"],
+        run: dev_symlinks_exist,
+    },
+    Case {
+        name: "configured_devices_are_created",
+        area: Area::Devices,
+        requirements: &["linux.devices.create"],
+        run: configured_devices_are_created,
+    },
+];
+
+const DEFAULTS: &[(&str, u64, u64)] = &[
+    ("/dev/null", 1, 3),
+    ("/dev/zero", 1, 5),
+    ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8),
+    ("/dev/urandom", 1, 9),
+    ("/dev/tty", 5, 0),
+];
+
+fn default_devices_exist(cx: &mut Ctx) -> Checked {
+    let mut args = Vec::new();
+    for (path, _, _) in DEFAULTS {
+        args.extend(["path", path]);
+    }
+    args.extend(["path", "/dev/ptmx"]);
+    let spec = cx.spec(&args);
+    let run = cx.run_probe(&spec)?;
+    for (path, major, minor) in DEFAULTS {
+        let seen = run.path(path)?;
+        expect_eq(
+            &format!("{path} type and numbers"),
+            (Some("char"), Some(*major), Some(*minor)),
+            (seen.file_type.as_deref(), seen.major, seen.minor),
+        )?;
+    }
+    let ptmx = run.path("/dev/ptmx")?;
+    expect_eq("/dev/ptmx exists", true, ptmx.exists)
+}
+
+fn dev_symlinks_exist(cx: &mut Ctx) -> Checked {
+    let links = [
+        ("/dev/fd", "/proc/self/fd"),
+        ("/dev/stdin", "/proc/self/fd/0"),
+        ("/dev/stdout", "/proc/self/fd/1"),
+        ("/dev/stderr", "/proc/self/fd/2"),
+    ];
+    let mut args = Vec::new();
+    for (path, _) in links {
+        args.extend(["path", path]);
+    }
+    let spec = cx.spec(&args);
+    let run = cx.run_probe(&spec)?;
+    for (path, target) in links {
+        expect_eq(
+            &format!("{path} symlink target"),
+            Some(target),
+            run.path(path)?.symlink_target.as_deref(),
+        )?;
+    }
+    Ok(())
+}
+
+fn configured_devices_are_created(cx: &mut Ctx) -> Checked {
+    let device = LinuxDeviceBuilder::default()
+        .path("/dev/litmus-null")
+        .typ(LinuxDeviceType::C)
+        .major(1)
+        .minor(3)
+        .file_mode(0o640u32)
+        .uid(1000u32)
+        .gid(1001u32)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let mut spec = cx.spec(&["path", "/dev/litmus-null"]);
+    spec.linux_mut()
+        .as_mut()
+        .expect("fixture linux")
+        .set_devices(Some(vec![device]));
+    let run = cx.run_probe(&spec)?;
+    let seen = run.path("/dev/litmus-null")?;
+    expect_eq(
+        "type, major, minor",
+        (Some("char"), Some(1), Some(3)),
+        (seen.file_type.as_deref(), seen.major, seen.minor),
+    )?;
+    expect_eq("mode", Some(0o640), seen.mode)?;
+    expect_eq("owner", (Some(1000), Some(1001)), (seen.uid, seen.gid))
+}

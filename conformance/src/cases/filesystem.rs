@@ -1,0 +1,215 @@
+//! config.md "root" and "mounts", config-linux.md masked and read-only paths.
+
+use crate::case::{expect, expect_eq, Area, Case, Checked, Ctx};
+use oci_spec::runtime::{Mount, MountBuilder, Spec};
+
+pub const CASES: &[Case] = &[
+    Case {
+        name: "readonly_root_is_readonly",
+        area: Area::Filesystem,
+        requirements: &["config.root.readonly", "config.root.path"],
+        run: readonly_root_is_readonly,
+    },
+    Case {
+        name: "mounts_follow_the_listed_order",
+        area: Area::Filesystem,
+        requirements: &["config.mounts.order", "config.mounts.destination-created"],
+        run: mounts_follow_the_listed_order,
+    },
+    Case {
+        name: "mount_options_are_applied",
+        area: Area::Filesystem,
+        requirements: &["config.mounts.options"],
+        run: mount_options_are_applied,
+    },
+    Case {
+        name: "bind_mounts_show_the_source",
+        area: Area::Filesystem,
+        requirements: &["config.mounts.bind"],
+        run: bind_mounts_show_the_source,
+    },
+    Case {
+        name: "masked_paths_cannot_be_read",
+        area: Area::Filesystem,
+        requirements: &["linux.masked-paths"],
+        run: masked_paths_cannot_be_read,
+    },
+    Case {
+        name: "readonly_paths_cannot_be_written",
+        area: Area::Filesystem,
+        requirements: &["linux.readonly-paths"],
+        run: readonly_paths_cannot_be_written,
+    },
+];
+
+fn tmpfs(destination: &str, options: &[&str]) -> Mount {
+    MountBuilder::default()
+        .destination(destination)
+        .typ("tmpfs")
+        .source("tmpfs")
+        .options(options.iter().map(|o| o.to_string()).collect::<Vec<_>>())
+        .build()
+        .expect("static mount fields")
+}
+
+fn add_mounts(spec: &mut Spec, extra: Vec<Mount>) {
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    mounts.extend(extra);
+    spec.set_mounts(Some(mounts));
+}
+
+fn readonly_root_is_readonly(cx: &mut Ctx) -> Checked {
+    for readonly in [true, false] {
+        let mut spec = cx.spec(&["report", "path", "/etc"]);
+        spec.root_mut()
+            .as_mut()
+            .expect("fixture root")
+            .set_readonly(Some(readonly));
+        let run = cx.run_probe(&spec)?;
+        let root = run.report()?.mount_at("/").cloned();
+        expect(root.is_some(), "a mount at /", "none in mountinfo")?;
+        expect_eq(
+            &format!("/ read-only with root.readonly={readonly}"),
+            readonly,
+            root.expect("checked").is_readonly(),
+        )?;
+        expect_eq(
+            &format!("/etc writable with root.readonly={readonly}"),
+            !readonly,
+            run.path("/etc")?.writable,
+        )?;
+    }
+    Ok(())
+}
+
+fn mounts_follow_the_listed_order(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["report", "path", "/litmus/outer/inner"]);
+    // The inner mount point exists only once the outer tmpfs is mounted,
+    // so mounting out of order would hide "inner" under "outer".
+    add_mounts(
+        &mut spec,
+        vec![
+            tmpfs("/litmus/outer", &["size=1m"]),
+            tmpfs("/litmus/outer/inner", &["size=2m"]),
+        ],
+    );
+    let run = cx.run_probe(&spec)?;
+    let report = run.report()?;
+    let points: Vec<&str> = report
+        .mounts
+        .iter()
+        .map(|m| m.mount_point.as_str())
+        .filter(|p| p.starts_with("/litmus/"))
+        .collect();
+    expect_eq(
+        "mount order",
+        vec!["/litmus/outer", "/litmus/outer/inner"],
+        points,
+    )?;
+    expect_eq(
+        "inner mount visible",
+        true,
+        run.path("/litmus/outer/inner")?.exists,
+    )
+}
+
+fn mount_options_are_applied(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["report"]);
+    add_mounts(
+        &mut spec,
+        vec![tmpfs(
+            "/litmus/opts",
+            &["nosuid", "nodev", "noexec", "ro", "size=1m", "mode=700"],
+        )],
+    );
+    let run = cx.run_probe(&spec)?;
+    let report = run.report()?;
+    let mount = report.mount_at("/litmus/opts");
+    expect(mount.is_some(), "a tmpfs at /litmus/opts", "no such mount")?;
+    let mount = mount.expect("checked");
+    for option in ["nosuid", "nodev", "noexec", "ro"] {
+        expect(
+            mount.has_option(option),
+            format!("option {option}"),
+            format!("options {:?}", mount.options),
+        )?;
+    }
+    expect(
+        mount.has_option("mode=700"),
+        "filesystem option mode=700",
+        format!("super options {:?}", mount.super_options),
+    )
+}
+
+fn bind_mounts_show_the_source(cx: &mut Ctx) -> Checked {
+    let source = cx.work().join("bind-source");
+    std::fs::create_dir_all(&source).map_err(anyhow::Error::from)?;
+    std::fs::write(source.join("hello"), "from the host").map_err(anyhow::Error::from)?;
+    let mut spec = cx.spec(&["path", "/litmus/bind/hello"]);
+    let bind = MountBuilder::default()
+        .destination("/litmus/bind")
+        .typ("bind")
+        .source(&source)
+        .options(vec!["rbind".to_string(), "ro".to_string()])
+        .build()
+        .map_err(anyhow::Error::from)?;
+    add_mounts(&mut spec, vec![bind]);
+    let run = cx.run_probe(&spec)?;
+    let file = run.path("/litmus/bind/hello")?;
+    expect_eq(
+        "content through the bind",
+        Some("from the host"),
+        file.content.as_deref(),
+    )?;
+    expect_eq("writable through a ro bind", false, file.writable)?;
+    let host = std::fs::read_to_string(source.join("hello")).unwrap_or_default();
+    expect_eq("host file untouched", "from the host", host.as_str())
+}
+
+fn masked_paths_cannot_be_read(cx: &mut Ctx) -> Checked {
+    // The probe lives outside /bin, so /bin can be masked under it.
+    let mut spec = cx.spec(&[
+        "path",
+        "/etc/hostname",
+        "path",
+        "/bin",
+        "path",
+        "/litmus-absent",
+    ]);
+    let linux = spec.linux_mut().as_mut().expect("fixture linux");
+    linux.set_masked_paths(Some(vec![
+        "/etc/hostname".into(),
+        "/bin".into(),
+        "/litmus-absent".into(),
+    ]));
+    let run = cx.run_probe(&spec)?;
+    expect_eq(
+        "entries of masked /bin",
+        Some(vec![]),
+        run.path("/bin")?.entries.clone(),
+    )?;
+    let file = run.path("/etc/hostname")?;
+    expect_eq(
+        "content of masked /etc/hostname",
+        Some(""),
+        file.content.as_deref(),
+    )?;
+    expect_eq(
+        "a missing masked path stays missing",
+        false,
+        run.path("/litmus-absent")?.exists,
+    )
+}
+
+fn readonly_paths_cannot_be_written(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["path", "/home", "path", "/tmp"]);
+    let linux = spec.linux_mut().as_mut().expect("fixture linux");
+    linux.set_readonly_paths(Some(vec!["/home".into()]));
+    let run = cx.run_probe(&spec)?;
+    expect_eq("/home writable", false, run.path("/home")?.writable)?;
+    expect_eq(
+        "/tmp writable (not listed)",
+        true,
+        run.path("/tmp")?.writable,
+    )
+}

@@ -1,0 +1,179 @@
+//! config.md "hooks": when each kind runs, in which order, with what on stdin.
+
+use crate::case::{expect, expect_eq, Area, Case, Checked, Ctx};
+use oci_spec::runtime::{Hook, HookBuilder, HooksBuilder};
+use std::path::Path;
+
+pub const CASES: &[Case] = &[
+    Case {
+        name: "hooks_run_in_lifecycle_order_with_state",
+        area: Area::Hooks,
+        requirements: &[
+            "config.hooks.prestart",
+            "config.hooks.create-runtime",
+            "config.hooks.create-container",
+            "config.hooks.start-container",
+            "config.hooks.poststart",
+            "config.hooks.poststop",
+            "config.hooks.state-stdin",
+            "config.hooks.order",
+        ],
+        run: hooks_run_in_lifecycle_order_with_state,
+    },
+    Case {
+        name: "failing_prestart_hook_fails_create",
+        area: Area::Hooks,
+        requirements: &["config.hooks.prestart-failure", "runtime.errors.no-change"],
+        run: failing_prestart_hook_fails_create,
+    },
+    Case {
+        name: "failing_poststop_hook_does_not_fail_delete",
+        area: Area::Hooks,
+        requirements: &["config.hooks.poststop-failure"],
+        run: failing_poststop_hook_does_not_fail_delete,
+    },
+];
+
+/// A hook that appends "<name> state|nostate" to `log`, depending on
+/// whether a state document with the container's id arrived on stdin.
+fn logging_hook(name: &str, log: &Path) -> Hook {
+    let script = format!(
+        r#"s=$(cat); case "$s" in *'"id"'*) w=state;; *) w=nostate;; esac; echo "{name} $w" >> {}"#,
+        log.display()
+    );
+    HookBuilder::default()
+        .path("/bin/sh")
+        .args(vec!["sh".to_string(), "-c".to_string(), script])
+        .build()
+        .expect("static hook fields")
+}
+
+fn failing_hook() -> Hook {
+    HookBuilder::default()
+        .path("/bin/sh")
+        .args(vec![
+            "sh".to_string(),
+            "-c".to_string(),
+            "cat >/dev/null; exit 7".to_string(),
+        ])
+        .build()
+        .expect("static hook fields")
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn hooks_run_in_lifecycle_order_with_state(cx: &mut Ctx) -> Checked {
+    let log = cx.work().join("hooks.log");
+    // startContainer runs inside the container: its log is in the rootfs.
+    let inner_log = Path::new("/litmus-hooks.log");
+    let hooks = HooksBuilder::default()
+        .prestart(vec![
+            logging_hook("prestart-1", &log),
+            logging_hook("prestart-2", &log),
+        ])
+        .create_runtime(vec![logging_hook("createRuntime", &log)])
+        .create_container(vec![logging_hook("createContainer", &log)])
+        .start_container(vec![logging_hook("startContainer", inner_log)])
+        .poststart(vec![logging_hook("poststart", &log)])
+        .poststop(vec![logging_hook("poststop", &log)])
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let mut spec = cx.spec(&["exit", "0"]);
+    spec.set_version("1.0.2".into());
+    spec.set_hooks(Some(hooks));
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    expect_eq(
+        "hooks run by create",
+        vec![
+            "prestart-1 state",
+            "prestart-2 state",
+            "createRuntime state",
+            "createContainer state",
+        ],
+        lines(&log).iter().map(String::as_str).collect::<Vec<_>>(),
+    )?;
+    let pid = cx.state(&id)?.pid;
+    cx.start_ok(&id)?;
+    expect_eq(
+        "poststart ran before start returned",
+        Some("poststart state".to_string()),
+        lines(&log).get(4).cloned(),
+    )?;
+    cx.wait_exit(pid)?;
+    let rootfs = cx.bundle_ref(bundle).rootfs();
+    expect_eq(
+        "startContainer (inside the container)",
+        vec!["startContainer state".to_string()],
+        lines(&rootfs.join("litmus-hooks.log")),
+    )?;
+    let deleted = cx.delete(&id)?;
+    expect(deleted.ok(), "delete to succeed", deleted.describe())?;
+    expect_eq(
+        "poststop ran before delete returned",
+        Some("poststop state".to_string()),
+        lines(&log).get(5).cloned(),
+    )
+}
+
+fn failing_prestart_hook_fails_create(cx: &mut Ctx) -> Checked {
+    let hooks = HooksBuilder::default()
+        .prestart(vec![failing_hook()])
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let mut spec = cx.spec(&["marker", "/ran", "exit", "0"]);
+    spec.set_hooks(Some(hooks));
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    let inv = cx.create(&id, bundle)?;
+    expect(
+        !inv.ok(),
+        "create with a failing prestart hook to fail",
+        inv.describe(),
+    )?;
+    let state = cx.call(&["state", &id])?;
+    expect(
+        !state.ok(),
+        "no container after the failed create",
+        state.stdout.trim().to_string(),
+    )?;
+    expect(
+        !cx.bundle_ref(bundle).rootfs().join("ran").exists(),
+        "the program not to run",
+        "the program ran",
+    )
+}
+
+fn failing_poststop_hook_does_not_fail_delete(cx: &mut Ctx) -> Checked {
+    let hooks = HooksBuilder::default()
+        .poststop(vec![failing_hook()])
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let mut spec = cx.spec(&["exit", "0"]);
+    spec.set_hooks(Some(hooks));
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    let pid = cx.state(&id)?.pid;
+    cx.start_ok(&id)?;
+    cx.wait_exit(pid)?;
+    let inv = cx.delete(&id)?;
+    expect(
+        inv.ok(),
+        "delete to succeed despite the failing poststop hook",
+        inv.describe(),
+    )?;
+    let state = cx.call(&["state", &id])?;
+    expect(
+        !state.ok(),
+        "the container to be gone",
+        state.stdout.trim().to_string(),
+    )
+}

@@ -1,0 +1,428 @@
+//! runtime.md: the operations and the states they move a container through.
+
+use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Ctx};
+use litmus_probe::ProbeLine;
+
+pub const CASES: &[Case] = &[
+    Case {
+        name: "create_leaves_container_created",
+        area: Area::Lifecycle,
+        requirements: &["runtime.create.status", "runtime.state.status-created"],
+        run: create_leaves_container_created,
+    },
+    Case {
+        name: "create_does_not_run_the_program",
+        area: Area::Lifecycle,
+        requirements: &["runtime.create.no-user-program"],
+        run: create_does_not_run_the_program,
+    },
+    Case {
+        name: "start_runs_the_program",
+        area: Area::Lifecycle,
+        requirements: &["runtime.start.runs-program", "runtime.state.status-running"],
+        run: start_runs_the_program,
+    },
+    Case {
+        name: "start_twice_is_an_error",
+        area: Area::Lifecycle,
+        requirements: &["runtime.start.not-created"],
+        run: start_twice_is_an_error,
+    },
+    Case {
+        name: "start_of_missing_container_is_an_error",
+        area: Area::Lifecycle,
+        requirements: &["runtime.start.missing"],
+        run: start_of_missing_container_is_an_error,
+    },
+    Case {
+        name: "state_of_missing_container_is_an_error",
+        area: Area::Lifecycle,
+        requirements: &["runtime.state-op.missing"],
+        run: state_of_missing_container_is_an_error,
+    },
+    Case {
+        name: "state_has_the_spec_fields",
+        area: Area::Lifecycle,
+        requirements: &[
+            "runtime.state.fields",
+            "runtime.state-op.returns-state",
+            "runtime.state.pid-host",
+            "runtime.state.bundle-absolute",
+        ],
+        run: state_has_the_spec_fields,
+    },
+    Case {
+        name: "state_keeps_annotations",
+        area: Area::Lifecycle,
+        requirements: &["runtime.state.annotations", "config.annotations"],
+        run: state_keeps_annotations,
+    },
+    Case {
+        name: "duplicate_id_is_rejected",
+        area: Area::Lifecycle,
+        requirements: &["runtime.create.duplicate-id", "runtime.state.id-unique"],
+        run: duplicate_id_is_rejected,
+    },
+    Case {
+        name: "kill_delivers_the_signal",
+        area: Area::Lifecycle,
+        requirements: &["runtime.kill.sends-signal"],
+        run: kill_delivers_the_signal,
+    },
+    Case {
+        name: "kill_of_stopped_container_is_an_error",
+        area: Area::Lifecycle,
+        requirements: &["runtime.kill.not-running", "runtime.state.status-stopped"],
+        run: kill_of_stopped_container_is_an_error,
+    },
+    Case {
+        name: "delete_of_running_container_is_an_error",
+        area: Area::Lifecycle,
+        requirements: &["runtime.delete.not-stopped"],
+        run: delete_of_running_container_is_an_error,
+    },
+    Case {
+        name: "delete_removes_the_container",
+        area: Area::Lifecycle,
+        requirements: &["runtime.delete.resources", "runtime.lifecycle.delete-undo"],
+        run: delete_removes_the_container,
+    },
+    Case {
+        name: "delete_of_missing_container_is_an_error",
+        area: Area::Lifecycle,
+        requirements: &["runtime.delete.missing"],
+        run: delete_of_missing_container_is_an_error,
+    },
+    Case {
+        name: "config_changes_after_create_are_ignored",
+        area: Area::Lifecycle,
+        requirements: &["runtime.lifecycle.config-immutable"],
+        run: config_changes_after_create_are_ignored,
+    },
+    Case {
+        name: "invalid_config_is_rejected_cleanly",
+        area: Area::Lifecycle,
+        requirements: &["runtime.lifecycle.create-error", "runtime.errors.no-change"],
+        run: invalid_config_is_rejected_cleanly,
+    },
+];
+
+fn create_leaves_container_created(cx: &mut Ctx) -> Checked {
+    let spec = cx.spec(&["exit", "0"]);
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    expect_eq("status after create", "created", &cx.state(&id)?.status)
+}
+
+/// A runtime that runs the program at create would show the probe's
+/// command line on the container's pid, and the probe's marker.
+fn create_does_not_run_the_program(cx: &mut Ctx) -> Checked {
+    let spec = cx.spec(&["marker", "/ran", "report", "wait-signal"]);
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    let pid = cx.state(&id)?.pid;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+    expect(
+        !cmdline.contains("litmus-probe"),
+        "the container process not yet running the program",
+        format!("pid {pid} runs `{cmdline}`"),
+    )?;
+    let marker = cx.bundle_ref(bundle).rootfs().join("ran");
+    expect(
+        !marker.exists(),
+        "no marker before start",
+        "the program ran during create (marker exists)",
+    )?;
+    // The same marker does appear after start: the check above can fail.
+    cx.start_ok(&id)?;
+    cx.wait_for_output(&id, "the probe's report after start", |l| {
+        matches!(l, ProbeLine::Report(_))
+    })?;
+    expect(
+        marker.exists(),
+        "the marker after start",
+        "no marker after start",
+    )
+}
+
+fn start_runs_the_program(cx: &mut Ctx) -> Checked {
+    let spec = cx.spec(&["report", "wait-signal"]);
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    cx.start_ok(&id)?;
+    cx.wait_for_output(&id, "the probe's report after start", |l| {
+        matches!(l, ProbeLine::Report(_))
+    })?;
+    expect_eq(
+        "status while the program runs",
+        "running",
+        &cx.state(&id)?.status,
+    )
+}
+
+fn start_twice_is_an_error(cx: &mut Ctx) -> Checked {
+    let spec = cx.spec(&["report", "wait-signal"]);
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    cx.start_ok(&id)?;
+    cx.wait_for_output(&id, "the probe's report", |l| {
+        matches!(l, ProbeLine::Report(_))
+    })?;
+    let again = cx.start(&id)?;
+    expect(!again.ok(), "a second start to fail", again.describe())?;
+    let reports = cx
+        .output_of(&id)
+        .iter()
+        .filter(|l| matches!(l, ProbeLine::Report(_)))
+        .count();
+    expect_eq("probe reports (program runs)", 1, reports)?;
+    expect_eq(
+        "status after the failed start",
+        "running",
+        &cx.state(&id)?.status,
+    )
+}
+
+fn start_of_missing_container_is_an_error(cx: &mut Ctx) -> Checked {
+    let inv = cx.start("litmus-no-such-container")?;
+    expect(
+        !inv.ok(),
+        "start of a missing container to fail",
+        inv.describe(),
+    )
+}
+
+fn state_of_missing_container_is_an_error(cx: &mut Ctx) -> Checked {
+    let inv = cx.call(&["state", "litmus-no-such-container"])?;
+    expect(
+        !inv.ok(),
+        "state of a missing container to fail",
+        inv.describe(),
+    )
+}
+
+fn state_has_the_spec_fields(cx: &mut Ctx) -> Checked {
+    let spec = cx.spec(&["exit", "0"]);
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    let state = cx.state(&id)?;
+    for field in ["ociVersion", "id", "status", "pid", "bundle"] {
+        expect(
+            state.json.get(field).is_some(),
+            format!("state field {field}"),
+            state.json.to_string(),
+        )?;
+    }
+    expect_eq(
+        "state.id",
+        id.as_str(),
+        state.json["id"].as_str().unwrap_or_default(),
+    )?;
+    let bundle_path = cx
+        .bundle_path(bundle)
+        .canonicalize()
+        .map_err(anyhow::Error::from)?;
+    expect_eq(
+        "state.bundle",
+        bundle_path.display().to_string(),
+        state.json["bundle"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )?;
+    // The pid is the host's view: /proc/<pid> on the host is in the
+    // container's pid namespace, unlike ours.
+    let host_ns = std::fs::read_link("/proc/self/ns/pid").map_err(anyhow::Error::from)?;
+    let container_ns = std::fs::read_link(format!("/proc/{}/ns/pid", state.pid));
+    expect(
+        container_ns.as_ref().is_ok_and(|ns| *ns != host_ns),
+        format!(
+            "state.pid {} to be a host pid of a process in the container's pid namespace",
+            state.pid
+        ),
+        format!("/proc/{}/ns/pid is {container_ns:?}", state.pid),
+    )
+}
+
+fn state_keeps_annotations(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["exit", "0"]);
+    spec.set_annotations(Some(
+        [("org.litmus.case".to_string(), "annotations".to_string())].into(),
+    ));
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    let state = cx.state(&id)?;
+    expect_eq(
+        "state.annotations[org.litmus.case]",
+        Some("annotations"),
+        state.json["annotations"]["org.litmus.case"].as_str(),
+    )
+}
+
+fn duplicate_id_is_rejected(cx: &mut Ctx) -> Checked {
+    let first = cx.spec(&["report", "wait-signal"]);
+    let b1 = cx.bundle(&first)?;
+    let second = cx.spec(&["marker", "/second", "exit", "0"]);
+    let b2 = cx.bundle(&second)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, b1)?;
+    let pid = cx.state(&id)?.pid;
+    let again = cx.create(&id, b2)?;
+    expect(
+        !again.ok(),
+        "a second create with the same ID to fail",
+        again.describe(),
+    )?;
+    let state = cx.state(&id)?;
+    expect_eq("the first container's pid", pid, state.pid)?;
+    expect_eq("the first container's status", "created", &state.status)
+}
+
+fn kill_delivers_the_signal(cx: &mut Ctx) -> Checked {
+    let spec = cx.spec(&["report", "wait-signal"]);
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    cx.start_ok(&id)?;
+    cx.wait_for_output(&id, "the probe to be running", |l| {
+        matches!(l, ProbeLine::Report(_))
+    })?;
+    let inv = cx.kill(&id, "USR1")?;
+    expect(inv.ok(), "kill USR1 to succeed", inv.describe())?;
+    let line = cx.wait_for_output(&id, "the probe to receive a signal", |l| {
+        matches!(l, ProbeLine::Signal { .. })
+    })?;
+    expect_eq(
+        "signal received",
+        ProbeLine::Signal {
+            signal: libc::SIGUSR1,
+        },
+        line,
+    )
+}
+
+fn kill_of_stopped_container_is_an_error(cx: &mut Ctx) -> Checked {
+    let spec = cx.spec(&["exit", "0"]);
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    let pid = cx.state(&id)?.pid;
+    cx.start_ok(&id)?;
+    cx.wait_exit(pid)?;
+    expect_eq(
+        "status after the program exited",
+        "stopped",
+        &cx.state(&id)?.status,
+    )?;
+    let inv = cx.kill(&id, "KILL")?;
+    expect(
+        !inv.ok(),
+        "kill of a stopped container to fail",
+        inv.describe(),
+    )
+}
+
+fn delete_of_running_container_is_an_error(cx: &mut Ctx) -> Checked {
+    let spec = cx.spec(&["report", "wait-signal"]);
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    cx.start_ok(&id)?;
+    cx.wait_for_output(&id, "the probe to be running", |l| {
+        matches!(l, ProbeLine::Report(_))
+    })?;
+    let inv = cx.delete(&id)?;
+    expect(
+        !inv.ok(),
+        "delete of a running container to fail",
+        inv.describe(),
+    )?;
+    expect_eq(
+        "status after the refused delete",
+        "running",
+        &cx.state(&id)?.status,
+    )
+}
+
+fn delete_removes_the_container(cx: &mut Ctx) -> Checked {
+    let spec = cx.spec(&["exit", "0"]);
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    let pid = cx.state(&id)?.pid;
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    cx.start_ok(&id)?;
+    cx.wait_exit(pid)?;
+    let inv = cx.delete(&id)?;
+    expect(
+        inv.ok(),
+        "delete of a stopped container to succeed",
+        inv.describe(),
+    )?;
+    let after = cx.call(&["state", &id])?;
+    expect(!after.ok(), "state to fail after delete", after.describe())?;
+    for dir in crate::cases::host_cgroup_dirs(&cgroups) {
+        expect(
+            !dir.exists(),
+            "the container's cgroup to be removed",
+            format!("{} still exists", dir.display()),
+        )?;
+    }
+    Ok(())
+}
+
+fn delete_of_missing_container_is_an_error(cx: &mut Ctx) -> Checked {
+    let inv = cx.delete("litmus-no-such-container")?;
+    expect(
+        !inv.ok(),
+        "delete of a missing container to fail",
+        inv.describe(),
+    )
+}
+
+fn config_changes_after_create_are_ignored(cx: &mut Ctx) -> Checked {
+    let spec = cx.spec(&["marker", "/original", "exit", "0"]);
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    let pid = cx.state(&id)?.pid;
+    let changed = cx.spec(&["marker", "/changed", "exit", "0"]);
+    cx.bundle_ref(bundle).write_config(&changed)?;
+    cx.start_ok(&id)?;
+    cx.wait_exit(pid)?;
+    let rootfs = cx.bundle_ref(bundle).rootfs();
+    expect(
+        rootfs.join("original").exists() && !rootfs.join("changed").exists(),
+        "the program from config.json at create time",
+        "the edited config.json took effect",
+    )
+}
+
+fn invalid_config_is_rejected_cleanly(cx: &mut Ctx) -> Checked {
+    let spec = cx.spec(&["exit", "0"]);
+    let bundle = cx.bundle(&spec)?;
+    cx.bundle_ref(bundle)
+        .write_raw_config(b"{\"ociVersion\": \"1.0.2\", \"process\": ")?;
+    let id = cx.new_id();
+    let inv = cx.create(&id, bundle)?;
+    expect(
+        !inv.ok(),
+        "create with a truncated config.json to fail",
+        inv.describe(),
+    )?;
+    let state = cx.call(&["state", &id])?;
+    if state.ok() {
+        return Err(fail(
+            "no container after a failed create",
+            format!("state reports: {}", state.stdout.trim()),
+        ));
+    }
+    Ok(())
+}

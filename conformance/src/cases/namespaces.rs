@@ -1,0 +1,304 @@
+//! config-linux.md "namespaces", hostname and domainname, sysctl.
+
+use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Ctx};
+use litmus_probe::ProbeLine;
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, Spec};
+use std::os::unix::fs::MetadataExt;
+
+pub const CASES: &[Case] = &[
+    Case {
+        name: "listed_namespaces_are_new",
+        area: Area::Namespaces,
+        requirements: &["linux.namespaces.create"],
+        run: listed_namespaces_are_new,
+    },
+    Case {
+        name: "unlisted_namespaces_are_inherited",
+        area: Area::Namespaces,
+        requirements: &["linux.namespaces.inherit"],
+        run: unlisted_namespaces_are_inherited,
+    },
+    Case {
+        name: "namespace_path_is_joined",
+        area: Area::Namespaces,
+        requirements: &["linux.namespaces.join"],
+        run: namespace_path_is_joined,
+    },
+    Case {
+        name: "namespace_path_of_wrong_type_is_rejected",
+        area: Area::Namespaces,
+        requirements: &["linux.namespaces.wrong-type", "runtime.errors.no-change"],
+        run: namespace_path_of_wrong_type_is_rejected,
+    },
+    Case {
+        name: "duplicate_namespace_is_rejected",
+        area: Area::Namespaces,
+        requirements: &["linux.namespaces.duplicate"],
+        run: duplicate_namespace_is_rejected,
+    },
+    Case {
+        name: "hostname_is_set",
+        area: Area::Namespaces,
+        requirements: &["config.hostname"],
+        run: hostname_is_set,
+    },
+    Case {
+        name: "domainname_is_set",
+        area: Area::Namespaces,
+        requirements: &["config.domainname"],
+        run: domainname_is_set,
+    },
+    Case {
+        name: "sysctl_is_set_in_the_container",
+        area: Area::Namespaces,
+        requirements: &["linux.sysctl"],
+        run: sysctl_is_set_in_the_container,
+    },
+];
+
+/// /proc/self/ns names of the namespace types.
+fn proc_name(typ: LinuxNamespaceType) -> &'static str {
+    match typ {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+fn host_inode(name: &str) -> Option<u64> {
+    std::fs::metadata(format!("/proc/self/ns/{name}"))
+        .ok()
+        .map(|m| m.ino())
+}
+
+fn namespace(typ: LinuxNamespaceType, path: Option<&str>) -> LinuxNamespace {
+    let builder = LinuxNamespaceBuilder::default().typ(typ);
+    match path {
+        Some(p) => builder.path(p).build(),
+        None => builder.build(),
+    }
+    .expect("static namespace fields")
+}
+
+fn set_namespaces(spec: &mut Spec, namespaces: Vec<LinuxNamespace>) {
+    spec.linux_mut()
+        .as_mut()
+        .expect("fixture linux")
+        .set_namespaces(Some(namespaces));
+}
+
+const NEW: &[LinuxNamespaceType] = &[
+    LinuxNamespaceType::Pid,
+    LinuxNamespaceType::Network,
+    LinuxNamespaceType::Ipc,
+    LinuxNamespaceType::Uts,
+    LinuxNamespaceType::Mount,
+    LinuxNamespaceType::Cgroup,
+];
+
+fn listed_namespaces_are_new(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["report"]);
+    set_namespaces(&mut spec, NEW.iter().map(|t| namespace(*t, None)).collect());
+    let run = cx.run_probe(&spec)?;
+    let report = run.report()?;
+    for typ in NEW {
+        let name = proc_name(*typ);
+        let inside = report.namespaces.get(name).copied();
+        expect(
+            inside.is_some() && inside != host_inode(name),
+            format!("a new {name} namespace"),
+            format!("{name} inode {inside:?}, host {:?}", host_inode(name)),
+        )?;
+    }
+    Ok(())
+}
+
+fn unlisted_namespaces_are_inherited(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["report"]);
+    // No network, ipc or cgroup namespace listed: they are the caller's.
+    set_namespaces(
+        &mut spec,
+        vec![
+            namespace(LinuxNamespaceType::Mount, None),
+            namespace(LinuxNamespaceType::Pid, None),
+            namespace(LinuxNamespaceType::Uts, None),
+        ],
+    );
+    let run = cx.run_probe(&spec)?;
+    let report = run.report()?;
+    for name in ["net", "ipc", "cgroup"] {
+        expect_eq(
+            &format!("{name} namespace inode (the caller's)"),
+            host_inode(name),
+            report.namespaces.get(name).copied(),
+        )?;
+    }
+    Ok(())
+}
+
+/// A process holding a fresh network namespace for the case's duration.
+struct NamespaceHolder(std::process::Child);
+
+impl NamespaceHolder {
+    fn network() -> anyhow::Result<NamespaceHolder> {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new("/bin/sleep");
+        cmd.arg("60");
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let child = cmd.spawn()?;
+        // Wait until the unshare has happened (the child's ns differs).
+        let path = format!("/proc/{}/ns/net", child.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::fs::metadata(&path)
+            .map(|m| Some(m.ino()) == host_inode("net"))
+            .unwrap_or(true)
+        {
+            if std::time::Instant::now() > deadline {
+                anyhow::bail!("helper process did not enter a new network namespace");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        Ok(NamespaceHolder(child))
+    }
+
+    fn path(&self) -> String {
+        format!("/proc/{}/ns/net", self.0.id())
+    }
+}
+
+impl Drop for NamespaceHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn namespace_path_is_joined(cx: &mut Ctx) -> Checked {
+    let holder = NamespaceHolder::network()?;
+    let wanted = std::fs::metadata(holder.path())
+        .map_err(anyhow::Error::from)?
+        .ino();
+    let mut spec = cx.spec(&["report"]);
+    let mut namespaces: Vec<_> = NEW
+        .iter()
+        .filter(|t| **t != LinuxNamespaceType::Network)
+        .map(|t| namespace(*t, None))
+        .collect();
+    namespaces.push(namespace(LinuxNamespaceType::Network, Some(&holder.path())));
+    set_namespaces(&mut spec, namespaces);
+    let run = cx.run_probe(&spec)?;
+    expect_eq(
+        "net namespace inode (the joined one)",
+        Some(wanted),
+        run.report()?.namespaces.get("net").copied(),
+    )
+}
+
+fn namespace_path_of_wrong_type_is_rejected(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["marker", "/ran", "exit", "0"]);
+    let mut namespaces: Vec<_> = NEW
+        .iter()
+        .filter(|t| **t != LinuxNamespaceType::Ipc)
+        .map(|t| namespace(*t, None))
+        .collect();
+    namespaces.push(namespace(
+        LinuxNamespaceType::Ipc,
+        Some("/proc/self/ns/net"),
+    ));
+    set_namespaces(&mut spec, namespaces);
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    let inv = cx.create(&id, bundle)?;
+    expect(
+        !inv.ok(),
+        "create with a net namespace given as ipc to fail",
+        inv.describe(),
+    )?;
+    let state = cx.call(&["state", &id])?;
+    expect(
+        !state.ok(),
+        "no container after the failed create",
+        state.stdout.trim().to_string(),
+    )
+}
+
+fn duplicate_namespace_is_rejected(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["exit", "0"]);
+    let mut namespaces: Vec<_> = NEW.iter().map(|t| namespace(*t, None)).collect();
+    namespaces.push(namespace(LinuxNamespaceType::Uts, None));
+    set_namespaces(&mut spec, namespaces);
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    let inv = cx.create(&id, bundle)?;
+    expect(
+        !inv.ok(),
+        "create with uts listed twice to fail",
+        inv.describe(),
+    )
+}
+
+fn hostname_is_set(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["report"]);
+    spec.set_hostname(Some("litmus-host-check".into()));
+    let run = cx.run_probe(&spec)?;
+    expect_eq(
+        "hostname",
+        "litmus-host-check",
+        run.report()?.hostname.as_str(),
+    )
+}
+
+fn domainname_is_set(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["report"]);
+    spec.set_version("1.2.0".into());
+    spec.set_domainname(Some("litmus.example".into()));
+    let run = cx.run_probe(&spec)?;
+    expect_eq(
+        "domainname",
+        "litmus.example",
+        run.report()?.domainname.as_str(),
+    )
+}
+
+fn sysctl_is_set_in_the_container(cx: &mut Ctx) -> Checked {
+    let host = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .map_err(anyhow::Error::from)?;
+    let wanted = if host.trim() == "123" { "124" } else { "123" };
+    let mut spec = cx.spec(&["sysctl", "net.ipv4.ip_unprivileged_port_start"]);
+    spec.linux_mut()
+        .as_mut()
+        .expect("fixture linux")
+        .set_sysctl(Some(
+            [(
+                "net.ipv4.ip_unprivileged_port_start".to_string(),
+                wanted.to_string(),
+            )]
+            .into(),
+        ));
+    let run = cx.run_probe(&spec)?;
+    let seen = run.lines.iter().find_map(|l| match l {
+        ProbeLine::Sysctl { value, .. } => Some(value.clone()),
+        _ => None,
+    });
+    let Some(seen) = seen else {
+        return Err(fail("the probe's sysctl line", run.raw.clone()));
+    };
+    expect_eq(
+        "net.ipv4.ip_unprivileged_port_start inside",
+        Some(wanted.to_string()),
+        seen,
+    )?;
+    let after = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .map_err(anyhow::Error::from)?;
+    expect_eq("the host's value (unchanged)", host.trim(), after.trim())
+}

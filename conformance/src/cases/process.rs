@@ -1,0 +1,289 @@
+//! config.md "process": what the container's program really gets.
+
+use crate::case::{expect, expect_eq, Area, Case, Checked, Ctx};
+use oci_spec::runtime::{
+    Capability, LinuxCapabilitiesBuilder, PosixRlimitBuilder, PosixRlimitType, UserBuilder,
+};
+use std::collections::HashSet;
+
+pub const CASES: &[Case] = &[
+    Case {
+        name: "args_and_env_reach_the_program",
+        area: Area::Process,
+        requirements: &["config.process.args", "config.process.env"],
+        run: args_and_env_reach_the_program,
+    },
+    Case {
+        name: "cwd_is_set",
+        area: Area::Process,
+        requirements: &["config.process.cwd"],
+        run: cwd_is_set,
+    },
+    Case {
+        name: "user_and_groups_are_set",
+        area: Area::Process,
+        requirements: &["config.process.user"],
+        run: user_and_groups_are_set,
+    },
+    Case {
+        name: "umask_is_set",
+        area: Area::Process,
+        requirements: &["config.process.umask"],
+        run: umask_is_set,
+    },
+    Case {
+        name: "capability_sets_are_exact",
+        area: Area::Process,
+        requirements: &["config.process.capabilities"],
+        run: capability_sets_are_exact,
+    },
+    Case {
+        name: "rlimits_are_set",
+        area: Area::Process,
+        requirements: &["config.process.rlimits"],
+        run: rlimits_are_set,
+    },
+    Case {
+        name: "no_new_privileges_is_set",
+        area: Area::Process,
+        requirements: &["config.process.no-new-privileges"],
+        run: no_new_privileges_is_set,
+    },
+    Case {
+        name: "oom_score_adj_is_set",
+        area: Area::Process,
+        requirements: &["config.process.oom-score-adj"],
+        run: oom_score_adj_is_set,
+    },
+    Case {
+        name: "oom_score_adj_is_inherited_when_unset",
+        area: Area::Process,
+        requirements: &["config.process.oom-score-adj-unset"],
+        run: oom_score_adj_is_inherited_when_unset,
+    },
+    Case {
+        name: "no_runtime_fds_leak_into_the_container",
+        area: Area::Process,
+        requirements: &["runtime-linux.fds"],
+        run: no_runtime_fds_leak_into_the_container,
+    },
+];
+
+fn process_mut(spec: &mut oci_spec::runtime::Spec) -> &mut oci_spec::runtime::Process {
+    spec.process_mut()
+        .as_mut()
+        .expect("fixture specs have a process")
+}
+
+fn args_and_env_reach_the_program(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["report"]);
+    let env = vec![
+        "PATH=/bin:/usr/bin".to_string(),
+        "LITMUS_VALUE=with spaces = and equals".to_string(),
+    ];
+    process_mut(&mut spec).set_env(Some(env.clone()));
+    let run = cx.run_probe(&spec)?;
+    let report = run.report()?;
+    expect_eq(
+        "argv",
+        vec!["/litmus-probe".to_string(), "report".to_string()],
+        report.args.clone(),
+    )?;
+    // Every configured variable, exactly; runtimes may add others (runc
+    // adds HOME), which the spec does not forbid.
+    for kv in &env {
+        let (name, value) = kv.split_once('=').expect("fixture env has '='");
+        expect_eq(&format!("${name}"), Some(value), report.env_var(name))?;
+    }
+    Ok(())
+}
+
+fn cwd_is_set(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["report"]);
+    process_mut(&mut spec).set_cwd("/tmp".into());
+    let run = cx.run_probe(&spec)?;
+    expect_eq("cwd", "/tmp", run.report()?.cwd.as_str())
+}
+
+fn user_and_groups_are_set(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["report"]);
+    let user = UserBuilder::default()
+        .uid(1000u32)
+        .gid(1000u32)
+        .additional_gids(vec![1001u32, 65534])
+        .build()
+        .map_err(anyhow::Error::from)?;
+    process_mut(&mut spec).set_user(user);
+    let run = cx.run_probe(&spec)?;
+    let ids = &run.report()?.ids;
+    expect_eq("uid/euid", (1000, 1000), (ids.uid, ids.euid))?;
+    expect_eq("gid/egid", (1000, 1000), (ids.gid, ids.egid))?;
+    let groups: HashSet<u32> = ids.groups.iter().copied().collect();
+    expect(
+        groups.contains(&1001) && groups.contains(&65534),
+        "supplementary groups 1001 and 65534",
+        format!("groups {:?}", ids.groups),
+    )
+}
+
+fn umask_is_set(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["report"]);
+    let user = UserBuilder::default()
+        .uid(0u32)
+        .gid(0u32)
+        .umask(0o027u32)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    process_mut(&mut spec).set_user(user);
+    let run = cx.run_probe(&spec)?;
+    expect_eq("umask", Some(0o027), run.report()?.umask)
+}
+
+fn mask(caps: &[Capability]) -> u64 {
+    caps.iter()
+        .map(|c| {
+            let name = serde_json::to_value(c).expect("capability serializes");
+            let name = name.as_str().unwrap_or_default().to_string();
+            1u64 << capability_number(&name)
+        })
+        .sum()
+}
+
+/// Kernel capability numbers for the names cases use.
+fn capability_number(name: &str) -> u32 {
+    match name {
+        "CAP_CHOWN" => 0,
+        "CAP_DAC_OVERRIDE" => 1,
+        "CAP_KILL" => 5,
+        "CAP_SETGID" => 6,
+        "CAP_SETUID" => 7,
+        "CAP_NET_BIND_SERVICE" => 10,
+        "CAP_NET_RAW" => 13,
+        other => panic!("capability_number: add {other}"),
+    }
+}
+
+fn capability_sets_are_exact(cx: &mut Ctx) -> Checked {
+    use Capability::*;
+    let bounding = vec![Chown, Kill, NetBindService, NetRaw];
+    let permitted = vec![Chown, Kill, NetBindService];
+    let effective = vec![Chown, Kill];
+    let inheritable = vec![Kill, NetBindService];
+    let ambient = vec![Kill];
+    let caps = LinuxCapabilitiesBuilder::default()
+        .bounding(bounding.iter().copied().collect::<HashSet<_>>())
+        .permitted(permitted.iter().copied().collect::<HashSet<_>>())
+        .effective(effective.iter().copied().collect::<HashSet<_>>())
+        .inheritable(inheritable.iter().copied().collect::<HashSet<_>>())
+        .ambient(ambient.iter().copied().collect::<HashSet<_>>())
+        .build()
+        .map_err(anyhow::Error::from)?;
+    // A non-root user, so exec does not grant root's implicit file
+    // capabilities: after exec, permitted and effective are exactly the
+    // ambient set, while bounding and inheritable pass through unchanged.
+    let mut spec = cx.spec(&["report"]);
+    let user = UserBuilder::default()
+        .uid(1000u32)
+        .gid(1000u32)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    process_mut(&mut spec).set_user(user);
+    process_mut(&mut spec).set_capabilities(Some(caps));
+    let run = cx.run_probe(&spec)?;
+    let seen = &run.report()?.capabilities;
+    let hex = |v: u64| format!("{v:#x}");
+    expect_eq("bounding set", hex(mask(&bounding)), hex(seen.bounding))?;
+    expect_eq(
+        "inheritable set",
+        hex(mask(&inheritable)),
+        hex(seen.inheritable),
+    )?;
+    expect_eq("ambient set", hex(mask(&ambient)), hex(seen.ambient))?;
+    expect_eq(
+        "permitted set (= ambient after exec)",
+        hex(mask(&ambient)),
+        hex(seen.permitted),
+    )?;
+    expect_eq(
+        "effective set (= ambient after exec)",
+        hex(mask(&ambient)),
+        hex(seen.effective),
+    )
+}
+
+fn rlimits_are_set(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["report"]);
+    let rlimits = vec![
+        PosixRlimitBuilder::default()
+            .typ(PosixRlimitType::RlimitNofile)
+            .soft(321u64)
+            .hard(654u64)
+            .build()
+            .map_err(anyhow::Error::from)?,
+        PosixRlimitBuilder::default()
+            .typ(PosixRlimitType::RlimitCore)
+            .soft(0u64)
+            .hard(4096u64)
+            .build()
+            .map_err(anyhow::Error::from)?,
+    ];
+    process_mut(&mut spec).set_rlimits(Some(rlimits));
+    let run = cx.run_probe(&spec)?;
+    let report = run.report()?;
+    expect_eq(
+        "RLIMIT_NOFILE",
+        Some((Some(321), Some(654))),
+        report.rlimits.get("Max open files").copied(),
+    )?;
+    // /proc/self/limits shows RLIMIT_CORE in bytes.
+    expect_eq(
+        "RLIMIT_CORE",
+        Some((Some(0), Some(4096))),
+        report.rlimits.get("Max core file size").copied(),
+    )
+}
+
+fn no_new_privileges_is_set(cx: &mut Ctx) -> Checked {
+    for wanted in [true, false] {
+        let mut spec = cx.spec(&["report"]);
+        process_mut(&mut spec).set_no_new_privileges(Some(wanted));
+        let run = cx.run_probe(&spec)?;
+        expect_eq(
+            &format!("NoNewPrivs with noNewPrivileges={wanted}"),
+            Some(u32::from(wanted)),
+            run.report()?.no_new_privs,
+        )?;
+    }
+    Ok(())
+}
+
+fn oom_score_adj_is_set(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["report"]);
+    process_mut(&mut spec).set_oom_score_adj(Some(345));
+    let run = cx.run_probe(&spec)?;
+    expect_eq("oom_score_adj", Some(345), run.report()?.oom_score_adj)
+}
+
+fn oom_score_adj_is_inherited_when_unset(cx: &mut Ctx) -> Checked {
+    let ours = std::fs::read_to_string("/proc/self/oom_score_adj").map_err(anyhow::Error::from)?;
+    let ours: i32 = ours.trim().parse().unwrap_or(0);
+    let mut spec = cx.spec(&["report"]);
+    process_mut(&mut spec).set_oom_score_adj(None);
+    let run = cx.run_probe(&spec)?;
+    expect_eq(
+        "oom_score_adj (the caller's)",
+        Some(ours),
+        run.report()?.oom_score_adj,
+    )
+}
+
+fn no_runtime_fds_leak_into_the_container(cx: &mut Ctx) -> Checked {
+    let spec = cx.spec(&["report"]);
+    let run = cx.run_probe(&spec)?;
+    let fds = &run.report()?.extra_fds;
+    expect(
+        fds.is_empty(),
+        "only stdin, stdout and stderr open",
+        format!("also open: {fds:?}"),
+    )
+}

@@ -1,0 +1,117 @@
+//! config-linux.md "control groups": limits as the host's cgroupfs shows them.
+
+use crate::case::{expect, expect_eq, Area, Case, Checked, Ctx, Verdict};
+use crate::cases::host_cgroup_dirs;
+use oci_spec::runtime::{LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder, Spec};
+use std::path::PathBuf;
+
+pub const CASES: &[Case] = &[
+    Case {
+        name: "memory_limit_is_applied",
+        area: Area::Resources,
+        requirements: &["linux.resources.memory"],
+        run: memory_limit_is_applied,
+    },
+    Case {
+        name: "pids_limit_is_applied",
+        area: Area::Resources,
+        requirements: &["linux.resources.pids"],
+        run: pids_limit_is_applied,
+    },
+    Case {
+        name: "cgroups_path_is_used",
+        area: Area::Resources,
+        requirements: &["linux.cgroups.path"],
+        run: cgroups_path_is_used,
+    },
+];
+
+/// Creates a container from `spec` and returns the host directories of
+/// its cgroup, read from /proc/<pid>/cgroup.
+fn created_cgroup_dirs(cx: &mut Ctx, spec: &Spec) -> Result<Vec<PathBuf>, Verdict> {
+    let bundle = cx.bundle(spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    let pid = cx.state(&id)?.pid;
+    let text =
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup")).map_err(anyhow::Error::from)?;
+    Ok(host_cgroup_dirs(&text))
+}
+
+/// The first of `dirs` that has `file` (v1: the controller's hierarchy).
+fn read_control(dirs: &[PathBuf], files: &[&str]) -> Result<(String, String), Verdict> {
+    for dir in dirs {
+        for file in files {
+            if let Ok(value) = std::fs::read_to_string(dir.join(file)) {
+                return Ok((file.to_string(), value.trim().to_string()));
+            }
+        }
+    }
+    Err(Verdict::Skip(format!(
+        "no {files:?} in the container's cgroups {dirs:?} (controller not available here)"
+    )))
+}
+
+fn memory_limit_is_applied(cx: &mut Ctx) -> Checked {
+    let limit: i64 = 48 * 1024 * 1024;
+    let resources = LinuxResourcesBuilder::default()
+        .memory(
+            LinuxMemoryBuilder::default()
+                .limit(limit)
+                .build()
+                .map_err(anyhow::Error::from)?,
+        )
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let mut spec = cx.spec(&["exit", "0"]);
+    spec.linux_mut()
+        .as_mut()
+        .expect("fixture linux")
+        .set_resources(Some(resources));
+    let dirs = created_cgroup_dirs(cx, &spec)?;
+    let (file, value) = read_control(&dirs, &["memory.limit_in_bytes", "memory.max"])?;
+    expect_eq(&file, limit.to_string(), value)
+}
+
+fn pids_limit_is_applied(cx: &mut Ctx) -> Checked {
+    let resources = LinuxResourcesBuilder::default()
+        .pids(
+            LinuxPidsBuilder::default()
+                .limit(17)
+                .build()
+                .map_err(anyhow::Error::from)?,
+        )
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let mut spec = cx.spec(&["exit", "0"]);
+    spec.linux_mut()
+        .as_mut()
+        .expect("fixture linux")
+        .set_resources(Some(resources));
+    let dirs = created_cgroup_dirs(cx, &spec)?;
+    let (file, value) = read_control(&dirs, &["pids.max"])?;
+    expect_eq(&file, "17", value.as_str())
+}
+
+fn cgroups_path_is_used(cx: &mut Ctx) -> Checked {
+    let path = format!("/litmus-suite/{}", cx.new_id());
+    let mut spec = cx.spec(&["exit", "0"]);
+    spec.linux_mut()
+        .as_mut()
+        .expect("fixture linux")
+        .set_cgroups_path(Some(path.clone().into()));
+    let dirs = created_cgroup_dirs(cx, &spec)?;
+    expect(
+        !dirs.is_empty(),
+        "the container in a cgroup of its own",
+        "it shares the caller's cgroups",
+    )?;
+    for dir in &dirs {
+        expect(
+            dir.ends_with(path.trim_start_matches('/')),
+            format!("cgroup path ending in {path}"),
+            dir.display().to_string(),
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! The requirement catalogue: normative statements of the OCI runtime-spec
+//! that apply to Linux runtimes, each with a stable ID.
+//!
+//! Texts are condensed from the spec; `anchor` links to the section that
+//! states them. `since` is the spec version that introduced the statement,
+//! so a runtime is never failed on a rule newer than the version it speaks.
+
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Level {
+    Must,
+    Should,
+    May,
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+            Level::May => "MAY",
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Requirement {
+    pub id: &'static str,
+    pub level: Level,
+    /// Spec file and anchor, e.g. "runtime.md#create".
+    pub anchor: &'static str,
+    pub since: &'static str,
+    pub text: &'static str,
+}
+
+/// The spec version links point at.
+pub const SPEC_VERSION: &str = "v1.2.0";
+
+impl Requirement {
+    pub fn link(&self) -> String {
+        format!(
+            "https://github.com/opencontainers/runtime-spec/blob/{SPEC_VERSION}/{}",
+            self.anchor
+        )
+    }
+}
+
+macro_rules! req {
+    ($id:literal, $level:ident, $anchor:literal, $since:literal, $text:literal) => {
+        Requirement {
+            id: $id,
+            level: Level::$level,
+            anchor: $anchor,
+            since: $since,
+            text: $text,
+        }
+    };
+}
+
+pub const CATALOGUE: &[Requirement] = &[
+    // runtime.md: state
+    req!("runtime.state.id-unique", Must, "runtime.md#state", "1.0.0", "The container ID MUST be unique across all containers on this host."),
+    req!("runtime.state.fields", Must, "runtime.md#state", "1.0.0", "State MUST include ociVersion, id, status, pid (created/running) and bundle."),
+    req!("runtime.state.pid-host", Must, "runtime.md#state", "1.0.0", "pid is the ID of the container process as seen by the host."),
+    req!("runtime.state.bundle-absolute", Must, "runtime.md#state", "1.0.0", "bundle is the absolute path to the container's bundle directory."),
+    req!("runtime.state.annotations", Should, "runtime.md#state", "1.0.0", "annotations contains the list of annotations associated with the container."),
+    req!("runtime.state.status-created", Must, "runtime.md#state", "1.0.0", "created: the container has been created but the user-specified program has not yet been executed."),
+    req!("runtime.state.status-running", Must, "runtime.md#state", "1.0.0", "running: the container process has executed the user-specified program but has not exited."),
+    req!("runtime.state.status-stopped", Must, "runtime.md#state", "1.0.0", "stopped: the container process has exited."),
+    // runtime.md: lifecycle
+    req!("runtime.lifecycle.create-env", Must, "runtime.md#lifecycle", "1.0.0", "The container's runtime environment MUST be created according to the configuration in config.json."),
+    req!("runtime.lifecycle.create-error", Must, "runtime.md#lifecycle", "1.0.0", "If the runtime is unable to create the environment specified in config.json, it MUST generate an error."),
+    req!("runtime.lifecycle.config-immutable", Must, "runtime.md#lifecycle", "1.0.0", "Any updates to config.json after create MUST NOT affect the container."),
+    req!("runtime.lifecycle.delete-undo", Must, "runtime.md#lifecycle", "1.0.0", "The container MUST be destroyed by undoing the steps performed during create."),
+    req!("runtime.errors.no-change", Must, "runtime.md#errors", "1.0.0", "Generating an error MUST leave the state of the environment as if the operation were never attempted."),
+    // runtime.md: operations
+    req!("runtime.state-op.missing", Must, "runtime.md#query-state", "1.0.0", "Attempting to query a container that does not exist MUST generate an error."),
+    req!("runtime.state-op.returns-state", Must, "runtime.md#query-state", "1.0.0", "The state operation MUST return the state of a container as specified in the State section."),
+    req!("runtime.create.duplicate-id", Must, "runtime.md#create", "1.0.0", "If the ID is not unique, the runtime MUST generate an error and a new container MUST NOT be created."),
+    req!("runtime.create.no-user-program", Must, "runtime.md#create", "1.0.0", "create MUST create all resources, but the user-specified program MUST NOT be run at this time."),
+    req!("runtime.create.status", Must, "runtime.md#create", "1.0.0", "Upon successful completion of create, status MUST be created."),
+    req!("runtime.start.missing", Must, "runtime.md#start", "1.0.0", "Attempting to start a container that does not exist MUST generate an error."),
+    req!("runtime.start.not-created", Must, "runtime.md#start", "1.0.0", "Attempting to start a container that is not created MUST have no effect on the container and MUST generate an error."),
+    req!("runtime.start.runs-program", Must, "runtime.md#start", "1.0.0", "start MUST run the user-specified program as specified by process."),
+    req!("runtime.kill.not-running", Must, "runtime.md#kill", "1.0.0", "Attempting to send a signal to a container that is neither created nor running MUST have no effect on the container and MUST generate an error."),
+    req!("runtime.kill.sends-signal", Must, "runtime.md#kill", "1.0.0", "kill MUST send the specified signal to the container process."),
+    req!("runtime.delete.missing", Must, "runtime.md#delete", "1.0.0", "Attempting to delete a container that does not exist MUST generate an error."),
+    req!("runtime.delete.not-stopped", Must, "runtime.md#delete", "1.0.0", "Attempting to delete a container that is not stopped MUST have no effect on the container and MUST generate an error."),
+    req!("runtime.delete.resources", Must, "runtime.md#delete", "1.0.0", "Deleting a container MUST delete the resources that were created during create."),
+    req!("runtime.delete.foreign-resources", Must, "runtime.md#delete", "1.0.0", "Resources associated with the container but not created by it MUST NOT be deleted."),
+    // config.md
+    req!("config.root.path", Must, "config.md#root", "1.0.0", "root.path is the container's root filesystem."),
+    req!("config.root.readonly", Must, "config.md#root", "1.0.0", "If root.readonly is true the root filesystem MUST be read-only inside the container."),
+    req!("config.mounts.order", Must, "config.md#mounts", "1.0.0", "The runtime MUST mount entries in the listed order."),
+    req!("config.mounts.options", Must, "config.md#mounts", "1.0.0", "Mount options are applied as mount(8) understands them."),
+    req!("config.mounts.bind", Must, "config.md#mounts", "1.0.0", "A bind mount makes the source visible at the destination with the given options."),
+    req!("config.mounts.destination-created", Should, "config.md#mounts", "1.0.0", "A missing mount destination inside the rootfs is created."),
+    req!("config.process.args", Must, "config.md#process", "1.0.0", "args is the argv of the program run, with execvp semantics for the first entry."),
+    req!("config.process.env", Must, "config.md#process", "1.0.0", "env is the environment of the process."),
+    req!("config.process.cwd", Must, "config.md#process", "1.0.0", "cwd is the working directory that will be set for the executable."),
+    req!("config.process.user", Must, "config.md#user", "1.0.0", "user.uid, user.gid and user.additionalGids are the ids of the process."),
+    req!("config.process.umask", Must, "config.md#user", "1.1.0", "user.umask is the umask of the user."),
+    req!("config.process.capabilities", Must, "config.md#linux-process", "1.0.0", "capabilities sets the five capability sets of the process."),
+    req!("config.process.no-new-privileges", Must, "config.md#linux-process", "1.0.0", "noNewPrivileges set to true prevents the process from gaining additional privileges."),
+    req!("config.process.rlimits", Must, "config.md#posix-process", "1.0.0", "For each rlimit, getrlimit(type) MUST succeed and rlim_cur/rlim_max MUST match soft/hard."),
+    req!("config.process.rlimits-invalid", Must, "config.md#posix-process", "1.0.0", "The runtime MUST generate an error for any rlimit values which cannot be mapped to a kernel interface."),
+    req!("config.process.oom-score-adj", Must, "config.md#linux-process", "1.0.0", "If oomScoreAdj is set, the runtime MUST set oom_score_adj to the given value."),
+    req!("config.process.oom-score-adj-unset", Must, "config.md#linux-process", "1.0.0", "If oomScoreAdj is not set, the runtime MUST NOT change the value of oom_score_adj."),
+    req!("config.hostname", Must, "config.md#hostname", "1.0.0", "hostname specifies the container's hostname as seen by processes inside the container."),
+    req!("config.domainname", Must, "config.md#domainname", "1.2.0", "domainname specifies the container's domainname as seen by processes inside the container."),
+    req!("config.hooks.prestart", Must, "config.md#prestart", "1.0.0", "prestart hooks MUST be called as part of create, after the environment is created and before pivot_root."),
+    req!("config.hooks.create-runtime", Must, "config.md#createruntime-hooks", "1.0.2", "createRuntime hooks MUST be called during create, after the environment is created, before pivot_root."),
+    req!("config.hooks.create-container", Must, "config.md#createcontainer-hooks", "1.0.2", "createContainer hooks MUST be called after createRuntime hooks, before pivot_root, in the container namespace."),
+    req!("config.hooks.start-container", Must, "config.md#startcontainer-hooks", "1.0.2", "startContainer hooks MUST be called before the user-specified program is executed, in the container namespace."),
+    req!("config.hooks.poststart", Must, "config.md#poststart", "1.0.0", "poststart hooks MUST be called after the user-specified process is executed but before start returns."),
+    req!("config.hooks.poststop", Must, "config.md#poststop", "1.0.0", "poststop hooks MUST be called after the container is deleted but before delete returns."),
+    req!("config.hooks.state-stdin", Must, "config.md#posix-platform-hooks", "1.0.0", "Hooks MUST be passed the state of the container over stdin."),
+    req!("config.hooks.order", Must, "config.md#posix-platform-hooks", "1.0.0", "Hooks of one kind MUST be executed in the order listed."),
+    req!("config.hooks.prestart-failure", Must, "config.md#prestart", "1.0.0", "If any prestart hook fails, the runtime MUST generate an error and stop the container."),
+    req!("config.hooks.poststop-failure", Must, "config.md#poststop", "1.0.0", "If any poststop hook fails, the runtime MUST log a warning, and the lifecycle continues."),
+    req!("config.annotations", Should, "config.md#annotations", "1.0.0", "annotations are arbitrary metadata kept with the container."),
+    // config-linux.md
+    req!("linux.namespaces.create", Must, "config-linux.md#namespaces", "1.0.0", "If a namespace has no path, the runtime MUST create a new container namespace of that type."),
+    req!("linux.namespaces.join", Must, "config-linux.md#namespaces", "1.0.0", "If a path is given, the runtime MUST place the container process in that namespace."),
+    req!("linux.namespaces.wrong-type", Must, "config-linux.md#namespaces", "1.0.0", "If path is not a namespace of the given type, the runtime MUST generate an error."),
+    req!("linux.namespaces.inherit", Must, "config-linux.md#namespaces", "1.0.0", "If a namespace type is not listed, the container MUST inherit the runtime's namespace of that type."),
+    req!("linux.namespaces.duplicate", Must, "config-linux.md#namespaces", "1.0.0", "If a namespace type is listed more than once, the runtime MUST generate an error."),
+    req!("linux.devices.create", Must, "config-linux.md#devices", "1.0.0", "Devices listed in linux.devices MUST be available in the container with the given type, numbers, mode and owner."),
+    req!("linux.devices.defaults", Must, "config-linux.md#default-devices", "1.0.0", "The runtime MUST supply /dev/null, zero, full, random, urandom, tty and /dev/ptmx."),
+    req!("linux.sysctl", Must, "config-linux.md#sysctl", "1.0.0", "sysctl parameters are set in the container's namespaces."),
+    req!("linux.masked-paths", Must, "config-linux.md#masked-paths", "1.0.0", "maskedPaths are masked so that they cannot be read."),
+    req!("linux.readonly-paths", Must, "config-linux.md#readonly-paths", "1.0.0", "readonlyPaths are made read-only inside the container."),
+    req!("linux.rootfs-propagation", Must, "config-linux.md#rootfs-mount-propagation", "1.0.0", "rootfsPropagation sets the rootfs's mount propagation."),
+    req!("linux.cgroups.path", Must, "config-linux.md#cgroups-path", "1.0.0", "Given the same cgroupsPath, the runtime MUST consistently attach to the same place in the cgroup hierarchy."),
+    req!("linux.resources.memory", Must, "config-linux.md#memory", "1.0.0", "memory.limit sets the limit of memory usage of the container's cgroup."),
+    req!("linux.resources.pids", Must, "config-linux.md#pids", "1.0.0", "pids.limit sets the maximum number of tasks in the cgroup."),
+    // runtime-linux.md
+    req!("runtime-linux.fds", Should, "runtime-linux.md#file-descriptors", "1.0.0", "By default only stdin, stdout and stderr are kept open for the application."),
+    req!("runtime-linux.dev-symlinks", Must, "runtime-linux.md#dev-symbolic-links", "1.0.0", "Runtimes MUST create /dev/fd, /dev/stdin, /dev/stdout and /dev/stderr symlinks to /proc/self/fd."),
+];
+
+pub fn find(id: &str) -> Option<&'static Requirement> {
+    CATALOGUE.iter().find(|r| r.id == id)
+}
+
+/// Compares dotted versions numerically ("1.0.2" < "1.2.0"); pre-release
+/// suffixes are ignored.
+pub fn version_le(a: &str, b: &str) -> bool {
+    let parse = |v: &str| -> Vec<u32> {
+        v.trim_start_matches('v')
+            .split(['-', '+'])
+            .next()
+            .unwrap_or_default()
+            .split('.')
+            .map(|p| p.parse().unwrap_or(0))
+            .collect()
+    };
+    parse(a) <= parse(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn ids_are_unique_and_anchored_in_spec_files() {
+        let mut seen = HashSet::new();
+        for r in CATALOGUE {
+            assert!(seen.insert(r.id), "duplicate requirement {}", r.id);
+            let file = r.anchor.split('#').next().unwrap();
+            assert!(file.ends_with(".md"), "{} anchors at {}", r.id, r.anchor);
+        }
+    }
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(version_le("1.0.2", "1.2.0"));
+        assert!(version_le("1.2.0", "1.2.0"));
+        assert!(!version_le("1.10.0", "1.2.0"));
+        assert!(version_le("1.0.2-dev", "1.0.2"));
+    }
+}

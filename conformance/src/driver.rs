@@ -1,0 +1,127 @@
+//! Driving a runtime through its command line only: the suite never links a
+//! runtime. Every call has a deadline, and its output goes to files so a
+//! container that inherits stdout cannot stall us.
+
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long one runtime command may take before it counts as hung.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A runtime binary and the private `--root` of one case.
+#[derive(Clone, Debug)]
+pub struct Runtime {
+    pub binary: PathBuf,
+    pub root: PathBuf,
+}
+
+/// The result of one runtime command.
+#[derive(Clone, Debug)]
+pub struct Invocation {
+    pub args: Vec<String>,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub timed_out: bool,
+}
+
+impl Invocation {
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// "`runtime create c1` exited 1: <stderr>", for failure messages.
+    pub fn describe(&self) -> String {
+        let status = match (self.timed_out, self.code) {
+            (true, _) => "timed out".to_string(),
+            (_, Some(c)) => format!("exited {c}"),
+            (_, None) => "was killed by a signal".to_string(),
+        };
+        let stderr = self.stderr.trim();
+        let stderr = if stderr.len() > 600 {
+            &stderr[stderr.len() - 600..]
+        } else {
+            stderr
+        };
+        format!(
+            "`{}` {status}{}",
+            self.args.join(" "),
+            if stderr.is_empty() {
+                String::new()
+            } else {
+                format!(": {stderr}")
+            }
+        )
+    }
+}
+
+impl Runtime {
+    /// Runs `args` with `--root`; the container (if one inherits our stdio)
+    /// writes to `stdout_file`.
+    pub fn call_with_stdout(
+        &self,
+        args: &[&str],
+        stdout_file: &Path,
+        work: &Path,
+    ) -> Result<Invocation> {
+        let stderr_path = unique_file(work, "stderr");
+        let stdout = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(stdout_file)?;
+        let stderr = std::fs::File::create(&stderr_path)?;
+        let mut full = vec!["--root".to_string(), self.root.display().to_string()];
+        full.extend(args.iter().map(|a| a.to_string()));
+        let mut child = Command::new(&self.binary)
+            .args(&full)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .with_context(|| format!("starting {}", self.binary.display()))?;
+        let deadline = Instant::now() + COMMAND_TIMEOUT;
+        let (code, timed_out) = loop {
+            if let Some(status) = child.try_wait()? {
+                break (status.code(), false);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break (None, true);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        let _ = std::fs::remove_file(&stderr_path);
+        let mut display = vec![self
+            .binary
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()];
+        display.extend(args.iter().map(|a| a.to_string()));
+        Ok(Invocation {
+            args: display,
+            code,
+            stdout: String::new(),
+            stderr,
+            timed_out,
+        })
+    }
+
+    /// Runs a command whose stdout we want (state, list, features).
+    pub fn call(&self, args: &[&str], work: &Path) -> Result<Invocation> {
+        let out = unique_file(work, "stdout");
+        let mut inv = self.call_with_stdout(args, &out, work)?;
+        inv.stdout = std::fs::read_to_string(&out).unwrap_or_default();
+        let _ = std::fs::remove_file(&out);
+        Ok(inv)
+    }
+}
+
+fn unique_file(dir: &Path, prefix: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    dir.join(format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed)))
+}

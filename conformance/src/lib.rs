@@ -1,0 +1,15 @@
+//! litmus: an OCI runtime-spec conformance suite that checks any
+//! runc-compatible runtime through its command line.
+//!
+//! [`catalogue`] lists the spec's requirements; [`cases`] holds the checks,
+//! each citing the requirements it proves; [`case`] is the context a case
+//! runs in ([`driver`] calls the runtime, the probe reports from inside);
+//! [`runner`] runs them in parallel with leak checks; [`report`] writes
+//! human, TAP, JUnit and JSON reports.
+
+pub mod case;
+pub mod cases;
+pub mod catalogue;
+pub mod driver;
+pub mod report;
+pub mod runner;

@@ -1,0 +1,146 @@
+//! Running cases: each in its own work directory and `--root`, several at a
+//! time, followed by a leak check that is reported against the runtime.
+
+use crate::case::{Case, Ctx, Verdict};
+use crate::catalogue::{self, Level};
+use litmus_bundle::RootfsBuilder;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "lowercase")]
+pub enum Outcome {
+    Pass,
+    Fail { expected: String, seen: String },
+    Skip { reason: String },
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseResult {
+    pub name: &'static str,
+    pub area: &'static str,
+    pub level: Level,
+    pub requirements: Vec<&'static str>,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    #[serde(rename = "duration_ms", serialize_with = "as_millis")]
+    pub duration: Duration,
+}
+
+fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+pub struct RunOptions<'a> {
+    pub runtime: &'a Path,
+    pub rootfs: &'a RootfsBuilder,
+    pub jobs: usize,
+    /// The runtime-spec version the runtime claims; newer requirements skip.
+    pub spec_version: &'a str,
+    /// Keep the work directory of failed cases.
+    pub keep_failed: bool,
+}
+
+/// Runs `cases`, calling `progress` as each finishes; results come back
+/// in the order of `cases`.
+pub fn run(
+    cases: &[&'static Case],
+    options: &RunOptions,
+    progress: &(dyn Fn(&CaseResult) + Sync),
+) -> Vec<CaseResult> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<CaseResult>>> = Mutex::new(vec![None; cases.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..options.jobs.max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(case) = cases.get(i) else { break };
+                let result = run_one(case, options);
+                progress(&result);
+                results.lock().expect("no poisoned results")[i] = Some(result);
+            });
+        }
+    });
+    remove_suite_cgroup_parents();
+    results
+        .into_inner()
+        .expect("no poisoned results")
+        .into_iter()
+        .map(|r| r.expect("every case ran"))
+        .collect()
+}
+
+fn run_one(case: &'static Case, options: &RunOptions) -> CaseResult {
+    let started = Instant::now();
+    let finish = |outcome| CaseResult {
+        name: case.name,
+        area: case.area.name(),
+        level: case.level(),
+        requirements: case.requirements.to_vec(),
+        outcome,
+        duration: started.elapsed(),
+    };
+    if !catalogue::version_le(case.since(), options.spec_version) {
+        return finish(Outcome::Skip {
+            reason: format!(
+                "needs runtime-spec {}; the runtime speaks {}",
+                case.since(),
+                options.spec_version
+            ),
+        });
+    }
+    let work = match tempfile::Builder::new()
+        .prefix(&format!("litmus-{}-", case.name))
+        .tempdir()
+    {
+        Ok(dir) => dir,
+        Err(e) => {
+            return finish(Outcome::Fail {
+                expected: "a work directory".into(),
+                seen: e.to_string(),
+            })
+        }
+    };
+    let mut cx = Ctx::new(
+        options.runtime,
+        options.rootfs,
+        work.path().to_path_buf(),
+        case.name,
+    );
+    let verdict = (case.run)(&mut cx);
+    let leaks = cx.clean_up();
+    let outcome = match (verdict, leaks.is_empty()) {
+        (Err(Verdict::Fail { expected, seen }), _) => Outcome::Fail { expected, seen },
+        (_, false) => Outcome::Fail {
+            expected: "nothing left behind after delete --force".into(),
+            seen: leaks.join("; "),
+        },
+        (Err(Verdict::Skip(reason)), true) => Outcome::Skip { reason },
+        (Ok(()), true) => Outcome::Pass,
+    };
+    drop(cx);
+    if options.keep_failed && matches!(outcome, Outcome::Fail { .. }) {
+        let kept: PathBuf = work.keep();
+        eprintln!(
+            "litmus: kept work directory of {} at {}",
+            case.name,
+            kept.display()
+        );
+    }
+    finish(outcome)
+}
+
+/// Cases that set cgroupsPath put containers under /litmus-suite; the
+/// runtime removes the leaf on delete, the suite removes the parent.
+fn remove_suite_cgroup_parents() {
+    let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let _ = std::fs::remove_dir(entry.path().join("litmus-suite"));
+    }
+    let _ = std::fs::remove_dir("/sys/fs/cgroup/litmus-suite");
+}
