@@ -175,7 +175,7 @@ fn wait_for_start_and_exec(
         close_fds_on_exec(cx.preserve_fds)?;
         process::exec(program, cx.spec.process().as_ref().expect("validated"))
     })();
-    let error = outcome.err().expect("exec returned");
+    let Err(error) = outcome;
     let _ = writeln!(conn, "{error:#}");
     Err(error)
 }

@@ -154,10 +154,12 @@ pub fn set_no_new_privileges(process: &Process) -> Result<()> {
     Ok(())
 }
 
-/// runtime-spec: umask defaults to 0022 when absent.
+/// config.md: "If unspecified, the umask should not be changed from the
+/// calling process' umask."
 pub fn set_umask(process: &Process) {
-    let umask = process.user().umask().unwrap_or(0o022);
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    if let Some(umask) = process.user().umask() {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    }
 }
 
 /// Finds `args[0]` the way execvp would with the container's PATH, and

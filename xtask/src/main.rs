@@ -60,7 +60,8 @@ fn step(title: &str) {
 }
 
 fn installed(sh: &Shell, package: &str) -> bool {
-    cmd!(sh, "dpkg-query -W -f=${Status} {package}")
+    let format = "-f=${Status}";
+    cmd!(sh, "dpkg-query -W {format} {package}")
         .quiet()
         .ignore_stderr()
         .read()

@@ -166,8 +166,8 @@ fn capability_number(name: &str) -> u32 {
 fn capability_sets_are_exact(cx: &mut Ctx) -> Checked {
     use Capability::*;
     let bounding = vec![Chown, Kill, NetBindService, NetRaw];
-    let permitted = vec![Chown, Kill, NetBindService];
-    let effective = vec![Chown, Kill];
+    let permitted = [Chown, Kill, NetBindService];
+    let effective = [Chown, Kill];
     let inheritable = vec![Kill, NetBindService];
     let ambient = vec![Kill];
     let caps = LinuxCapabilitiesBuilder::default()
