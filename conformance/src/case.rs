@@ -21,6 +21,7 @@ pub enum Area {
     Devices,
     Hooks,
     Resources,
+    Seccomp,
 }
 
 impl Area {
@@ -32,6 +33,7 @@ impl Area {
         Area::Devices,
         Area::Hooks,
         Area::Resources,
+        Area::Seccomp,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,6 +45,7 @@ impl Area {
             Area::Devices => "devices",
             Area::Hooks => "hooks",
             Area::Resources => "resources",
+            Area::Seccomp => "seccomp",
         }
     }
 }

@@ -136,6 +136,13 @@ pub const CATALOGUE: &[Requirement] = &[
     req!("linux.cgroups.path", Must, "config-linux.md#cgroups-path", "1.0.0", "Given the same cgroupsPath, the runtime MUST consistently attach to the same place in the cgroup hierarchy."),
     req!("linux.resources.memory", Must, "config-linux.md#memory", "1.0.0", "memory.limit sets the limit of memory usage of the container's cgroup."),
     req!("linux.resources.pids", Must, "config-linux.md#pids", "1.0.0", "pids.limit sets the maximum number of tasks in the cgroup."),
+    req!("linux.seccomp.syscalls", Must, "config-linux.md#seccomp", "1.0.0", "A syscall matching a rule's names (and args) gets that rule's action."),
+    req!("linux.seccomp.default-action", Must, "config-linux.md#seccomp", "1.0.0", "defaultAction applies to syscalls that match no rule."),
+    req!("linux.seccomp.errno-ret", Must, "config-linux.md#seccomp", "1.0.2", "errnoRet is the errno a matching SCMP_ACT_ERRNO rule returns."),
+    req!("linux.seccomp.errno-default", Must, "config-linux.md#seccomp", "1.0.2", "Without errnoRet, SCMP_ACT_ERRNO returns EPERM."),
+    req!("linux.seccomp.default-errno-ret", Must, "config-linux.md#seccomp", "1.1.0", "defaultErrnoRet is the errno the default SCMP_ACT_ERRNO action returns."),
+    req!("linux.seccomp.args", Must, "config-linux.md#seccomp", "1.0.0", "A rule with args matches only when every argument condition (op, value, valueTwo) holds."),
+    req!("linux.seccomp.notify", Must, "config-linux.md#seccomp", "1.1.0", "With SCMP_ACT_NOTIFY, the runtime sends the seccomp listener fd and the container process state to the agent at listenerPath."),
     // runtime-linux.md
     req!("runtime-linux.fds", Should, "runtime-linux.md#file-descriptors", "1.0.0", "By default only stdin, stdout and stderr are kept open for the application."),
     req!("runtime-linux.dev-symlinks", Must, "runtime-linux.md#dev-symbolic-links", "1.0.0", "Runtimes MUST create /dev/fd, /dev/stdin, /dev/stdout and /dev/stderr symlinks to /proc/self/fd."),

@@ -134,10 +134,12 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
     for key in linux.sysctl().iter().flatten().map(|(k, _)| k) {
         validate_sysctl(key, &namespaces)?;
     }
-    if linux.seccomp().is_some() {
-        // Refusing is honest; ignoring a seccomp profile would silently run
-        // the container with less confinement than asked for.
-        bail!("linux.seccomp: not supported by this build of litmus-runtime");
+    if let Some(seccomp) = linux.seccomp() {
+        // Compiling is the validation: it names the bad field.
+        crate::seccomp::compile(seccomp)?;
+        if crate::seccomp::uses_notify(seccomp) && seccomp.listener_path().is_none() {
+            bail!("linux.seccomp.listenerPath: required when an action is SCMP_ACT_NOTIFY");
+        }
     }
     Ok(())
 }

@@ -8,7 +8,7 @@
 use crate::hooks::{self, Phase};
 use crate::namespaces::Plan;
 use crate::sync::{Channel, Message};
-use crate::{process, rootfs};
+use crate::{process, rootfs, seccomp};
 use anyhow::{bail, Context, Result};
 use nix::unistd::{ForkResult, Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
@@ -68,13 +68,13 @@ fn exit_reporting(channel: &mut Channel, result: Result<()>) -> ! {
 /// Runs as the container's pid 1 (in a new pid namespace). Never returns.
 fn container_init(channel: &mut Channel, cx: &InitContext) -> ! {
     let result = build_container(channel, cx);
-    let (program, state_json) = match result {
+    let built = match result {
         Ok(built) => built,
         Err(e) => exit_reporting(channel, Err(e)),
     };
     channel.close();
     // From here the parent is gone: errors go to the `start` caller.
-    let error = match wait_for_start_and_exec(cx, &program, &state_json) {
+    let error = match wait_for_start_and_exec(cx, built) {
         Err(e) => e,
         Ok(never) => match never {},
     };
@@ -82,12 +82,17 @@ fn container_init(channel: &mut Channel, cx: &InitContext) -> ! {
     unsafe { libc::_exit(1) }
 }
 
-/// Everything up to "created". Returns the program to exec and the state
-/// document the parent sent (for startContainer hooks).
-fn build_container(
-    channel: &mut Channel,
-    cx: &InitContext,
-) -> Result<(std::path::PathBuf, String)> {
+/// What init holds while it waits for `start`.
+struct Built {
+    program: std::path::PathBuf,
+    /// The state document the parent sent (for startContainer hooks).
+    state_json: String,
+    /// A seccomp filter to load right before exec (noNewPrivileges set).
+    late_filter: Option<seccomp::Filter>,
+}
+
+/// Everything up to "created".
+fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
     let spec = cx.spec;
     let process = spec.process().as_ref().expect("validated: process present");
     nix::unistd::setsid().context("setsid")?;
@@ -137,10 +142,29 @@ fn build_container(
         &state_json,
     )?;
 
+    // Compiled and connected to its agent while listenerPath still resolves.
+    let filter = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(profile) => {
+            let mut filter = seccomp::compile(profile)?;
+            filter.connect_agent(profile)?;
+            Some(filter)
+        }
+        None => None,
+    };
+
     rootfs::pivot(cx.rootfs, cx.no_pivot)?;
     rootfs::finalize(spec)?;
 
     process::set_rlimits(process)?;
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
+    // process may be about to lose: load it now, before the identity change.
+    let late_filter = match filter {
+        Some(filter) if process.no_new_privileges() != Some(true) => {
+            filter.load(&state_json)?;
+            None
+        }
+        other => other,
+    };
     process::set_identity_and_capabilities(process)?;
     process::set_no_new_privileges(process)?;
     process::set_umask(process);
@@ -149,23 +173,23 @@ fn build_container(
     let program = process::find_executable(process)?;
     install_exit_on_signal();
     channel.send(&Message::Ready)?;
-    Ok((program, state_json))
+    Ok(Built {
+        program,
+        state_json,
+        late_filter,
+    })
 }
 
 /// Blocks until `start` connects, runs startContainer hooks, and execs.
 /// The exec socket is close-on-exec: `start` sees EOF when exec succeeded,
 /// or a message when something failed.
-fn wait_for_start_and_exec(
-    cx: &InitContext,
-    program: &Path,
-    created_state: &str,
-) -> Result<std::convert::Infallible> {
+fn wait_for_start_and_exec(cx: &InitContext, built: Built) -> Result<std::convert::Infallible> {
     let (mut conn, _) = cx.exec_socket.accept().context("waiting for start")?;
     let mut go = [0u8; 1];
     conn.read_exact(&mut go)
         .context("reading start's request")?;
     let outcome = (|| {
-        let state = running_state(created_state);
+        let state = running_state(&built.state_json);
         hooks::run_all(
             &hooks::of_phase(cx.spec.hooks(), Phase::StartContainer),
             Phase::StartContainer,
@@ -173,7 +197,13 @@ fn wait_for_start_and_exec(
         )?;
         reset_signals();
         close_fds_on_exec(cx.preserve_fds)?;
-        process::exec(program, cx.spec.process().as_ref().expect("validated"))
+        if let Some(filter) = built.late_filter {
+            filter.load(&state)?;
+        }
+        process::exec(
+            &built.program,
+            cx.spec.process().as_ref().expect("validated"),
+        )
     })();
     let Err(error) = outcome;
     let _ = writeln!(conn, "{error:#}");

@@ -318,3 +318,64 @@ fn spec_writes_a_config_that_runs() {
     let spec = Spec::load(dir.path().join("config.json")).unwrap();
     assert_eq!(spec.root().as_ref().unwrap().path(), Path::new("rootfs"));
 }
+
+fn with_seccomp(mut spec: Spec, profile: serde_json::Value) -> Spec {
+    spec.linux_mut()
+        .as_mut()
+        .unwrap()
+        .set_seccomp(Some(serde_json::from_value(profile).unwrap()));
+    spec
+}
+
+#[test]
+fn seccomp_errno_rule_reaches_the_shell() {
+    let env = Env::new();
+    let mut spec = with_seccomp(
+        shell("mkdir /tmp/blocked; echo status=$?"),
+        serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EXDEV}]
+        }),
+    );
+    spec.root_mut().as_mut().unwrap().set_readonly(Some(false));
+    let bundle = env.bundle(&spec);
+    let assert = env
+        .runtime()
+        .args(["run", "--bundle"])
+        .arg(bundle.path())
+        .arg("t-seccomp")
+        .assert()
+        .success()
+        .stdout("status=1\n");
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("cross-device"),
+        "EXDEV from the filter: {stderr}"
+    );
+    assert!(env.state_dirs().is_empty());
+}
+
+#[test]
+fn a_bad_seccomp_profile_is_refused_naming_the_field() {
+    let env = Env::new();
+    let spec = with_seccomp(
+        shell("true"),
+        serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["getpgid"], "action": "SCMP_ACT_ERRNO",
+                          "args": [{"index": 9, "value": 1, "op": "SCMP_CMP_EQ"}]}]
+        }),
+    );
+    let bundle = env.bundle(&spec);
+    let assert = env
+        .runtime()
+        .args(["create", "--bundle"])
+        .arg(bundle.path())
+        .arg("t-badseccomp")
+        .assert()
+        .failure();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("linux.seccomp.syscalls[0]"), "{stderr}");
+    assert!(env.state_dirs().is_empty());
+    assert!(!cgroup_dir("t-badseccomp").exists());
+}

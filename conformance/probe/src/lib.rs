@@ -17,10 +17,29 @@ pub mod gather;
 pub enum ProbeLine {
     Report(Box<Report>),
     Path(PathReport),
-    Sysctl { key: String, value: Option<String> },
-    Signal { signal: i32 },
-    Fork { requested: u32, succeeded: u32 },
-    Error { action: String, message: String },
+    Sysctl {
+        key: String,
+        value: Option<String>,
+    },
+    Signal {
+        signal: i32,
+    },
+    Fork {
+        requested: u32,
+        succeeded: u32,
+    },
+    /// A raw syscall's result: `ret` as the kernel returned it, `errno`
+    /// when it failed (seccomp cases read which errno a filter chose).
+    Syscall {
+        nr: i64,
+        args: Vec<u64>,
+        ret: i64,
+        errno: Option<i32>,
+    },
+    Error {
+        action: String,
+        message: String,
+    },
 }
 
 /// The process's view of itself and its container.

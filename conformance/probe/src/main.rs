@@ -8,6 +8,7 @@
 //!   sleep SECS          sleep
 //!   wait-signal         block until a catchable signal arrives, report it
 //!   fork N              try to start N processes, report how many started
+//!   syscall NR,A0,..    make raw syscall NR with up to six integer args
 //!   alloc MIB           allocate and touch MIB mebibytes (OOM cases)
 //!   exit N              exit with status N
 //!
@@ -70,6 +71,7 @@ fn main() {
                     succeeded: fork_children(requested),
                 });
             }
+            "syscall" => emit(&raw_syscall(action, &operand())),
             "alloc" => allocate(parse(action, &operand())),
             "exit" => std::process::exit(parse(action, &operand())),
             other => fail(other, format!("unknown probe action {other:?}")),
@@ -141,4 +143,26 @@ fn allocate(mib: usize) {
         blocks.push(block);
     }
     std::hint::black_box(&blocks);
+}
+
+/// `syscall NR,A0,A1,...`: one raw syscall with integer arguments.
+fn raw_syscall(action: &str, operand: &str) -> ProbeLine {
+    let mut numbers = operand.split(',').map(|n| parse::<i64>(action, n));
+    let nr = numbers
+        .next()
+        .unwrap_or_else(|| fail(action, "no syscall number".into()));
+    let args: Vec<u64> = numbers.map(|a| a as u64).collect();
+    if args.len() > 6 {
+        fail(action, format!("{} arguments (at most 6)", args.len()));
+    }
+    let mut a = [0u64; 6];
+    a[..args.len()].copy_from_slice(&args);
+    let ret = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
+    let errno = (ret == -1).then(|| std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
+    ProbeLine::Syscall {
+        nr,
+        args,
+        ret,
+        errno,
+    }
 }

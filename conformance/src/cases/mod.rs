@@ -8,6 +8,8 @@ mod lifecycle;
 mod namespaces;
 mod process;
 mod resources;
+mod seccomp;
+mod syscall_names;
 
 use crate::case::Case;
 use std::path::PathBuf;
@@ -20,6 +22,7 @@ const AREAS: &[&[Case]] = &[
     devices::CASES,
     hooks::CASES,
     resources::CASES,
+    seccomp::CASES,
 ];
 
 pub fn all() -> impl Iterator<Item = &'static Case> {

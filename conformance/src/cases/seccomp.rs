@@ -1,0 +1,344 @@
+//! config-linux.md "seccomp": what the filter does to the container's
+//! syscalls, observed by the probe making raw syscalls.
+//!
+//! The syscalls under test are getpgid(2) and getsid(2): harmless, never
+//! used by the probe or a runtime's exec path, and with integer arguments
+//! that argument conditions can match. Errnos are unusual ones (EXDEV,
+//! ENOTBLK) so that a filter that is missing, or applied with a
+//! different errno, cannot pass by accident.
+
+use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Ctx, ProbeRun, Verdict};
+use crate::cases::syscall_names;
+use litmus_probe::ProbeLine;
+use oci_spec::runtime::{LinuxSeccomp, Spec};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+pub const CASES: &[Case] = &[
+    Case {
+        name: "seccomp_rule_returns_its_errno",
+        area: Area::Seccomp,
+        requirements: &["linux.seccomp.syscalls", "linux.seccomp.errno-ret"],
+        run: seccomp_rule_returns_its_errno,
+    },
+    Case {
+        name: "seccomp_errno_defaults_to_eperm",
+        area: Area::Seccomp,
+        requirements: &["linux.seccomp.errno-default"],
+        run: seccomp_errno_defaults_to_eperm,
+    },
+    Case {
+        name: "seccomp_default_action_uses_default_errno",
+        area: Area::Seccomp,
+        requirements: &[
+            "linux.seccomp.default-action",
+            "linux.seccomp.default-errno-ret",
+        ],
+        run: seccomp_default_action_uses_default_errno,
+    },
+    Case {
+        name: "seccomp_argument_conditions_select_calls",
+        area: Area::Seccomp,
+        requirements: &["linux.seccomp.args"],
+        run: seccomp_argument_conditions_select_calls,
+    },
+    Case {
+        name: "seccomp_kill_process_kills",
+        area: Area::Seccomp,
+        requirements: &["linux.seccomp.syscalls"],
+        run: seccomp_kill_process_kills,
+    },
+    Case {
+        name: "seccomp_notify_hands_the_listener_to_the_agent",
+        area: Area::Seccomp,
+        requirements: &["linux.seccomp.notify"],
+        run: seccomp_notify_hands_the_listener_to_the_agent,
+    },
+];
+
+const EXDEV: i32 = libc::EXDEV;
+const ENOTBLK: i32 = libc::ENOTBLK;
+
+/// The probe argument making syscall `nr` with `args`.
+fn call(nr: i64, args: &[u64]) -> String {
+    std::iter::once(nr.to_string())
+        .chain(args.iter().map(u64::to_string))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn with_seccomp(mut spec: Spec, profile: Value) -> Spec {
+    let seccomp: LinuxSeccomp = serde_json::from_value(profile).expect("case profiles are valid");
+    spec.linux_mut()
+        .as_mut()
+        .expect("fixture specs have linux")
+        .set_seccomp(Some(seccomp));
+    spec
+}
+
+/// The errnos of the probe's syscalls, in order (None: it succeeded).
+fn syscall_errnos(run: &ProbeRun, expected_calls: usize) -> Result<Vec<Option<i32>>, Verdict> {
+    let errnos: Vec<Option<i32>> = run
+        .lines
+        .iter()
+        .filter_map(|l| match l {
+            ProbeLine::Syscall { errno, .. } => Some(*errno),
+            _ => None,
+        })
+        .collect();
+    expect(
+        errnos.len() == expected_calls,
+        format!("{expected_calls} syscall results from the probe"),
+        format!("{} (output: {})", errnos.len(), run.raw.trim()),
+    )?;
+    Ok(errnos)
+}
+
+fn seccomp_rule_returns_its_errno(cx: &mut Ctx) -> Checked {
+    let getpgid = call(libc::SYS_getpgid, &[0]);
+    let getsid = call(libc::SYS_getsid, &[0]);
+    let spec = with_seccomp(
+        cx.spec(&["syscall", &getpgid, "syscall", &getsid, "report"]),
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["getpgid"], "action": "SCMP_ACT_ERRNO", "errnoRet": EXDEV}]
+        }),
+    );
+    let run = cx.run_probe(&spec)?;
+    let errnos = syscall_errnos(&run, 2)?;
+    expect_eq(
+        "getpgid's errno (rule: ERRNO, errnoRet EXDEV)",
+        Some(EXDEV),
+        errnos[0],
+    )?;
+    expect_eq("getsid's errno (no rule: allowed)", None, errnos[1])?;
+    expect_eq(
+        "Seccomp mode in /proc/self/status",
+        Some(2),
+        run.report()?.seccomp_mode,
+    )
+}
+
+fn seccomp_errno_defaults_to_eperm(cx: &mut Ctx) -> Checked {
+    let getpgid = call(libc::SYS_getpgid, &[0]);
+    let spec = with_seccomp(
+        cx.spec(&["syscall", &getpgid]),
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["getpgid"], "action": "SCMP_ACT_ERRNO"}]
+        }),
+    );
+    let run = cx.run_probe(&spec)?;
+    let errnos = syscall_errnos(&run, 1)?;
+    expect_eq(
+        "getpgid's errno (ERRNO without errnoRet)",
+        Some(libc::EPERM),
+        errnos[0],
+    )
+}
+
+fn seccomp_default_action_uses_default_errno(cx: &mut Ctx) -> Checked {
+    if !cfg!(target_arch = "x86_64") {
+        return Err(Verdict::Skip(
+            "the allow-list of this case is x86_64's syscall table".into(),
+        ));
+    }
+    // Everything but getpgid is allowed, so the container starts and only
+    // getpgid meets the default action.
+    let allowed: Vec<&str> = syscall_names::X86_64
+        .iter()
+        .copied()
+        .filter(|name| *name != "getpgid")
+        .collect();
+    let getpgid = call(libc::SYS_getpgid, &[0]);
+    let getsid = call(libc::SYS_getsid, &[0]);
+    let spec = with_seccomp(
+        cx.spec(&["syscall", &getpgid, "syscall", &getsid]),
+        json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "defaultErrnoRet": ENOTBLK,
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": allowed, "action": "SCMP_ACT_ALLOW"}]
+        }),
+    );
+    let run = cx.run_probe(&spec)?;
+    let errnos = syscall_errnos(&run, 2)?;
+    expect_eq(
+        "getpgid's errno (default action, defaultErrnoRet ENOTBLK)",
+        Some(ENOTBLK),
+        errnos[0],
+    )?;
+    expect_eq("getsid's errno (allowed by a rule)", None, errnos[1])
+}
+
+fn seccomp_argument_conditions_select_calls(cx: &mut Ctx) -> Checked {
+    // getpgid: ERRNO only when arg0 == 4242. getsid: ERRNO only when
+    // (arg0 & 0xff00) == 0x1200. Unmatched calls reach the kernel, which
+    // answers ESRCH for these pids.
+    let calls = [
+        call(libc::SYS_getpgid, &[4242]),
+        call(libc::SYS_getpgid, &[4243]),
+        call(libc::SYS_getsid, &[0x1234]),
+        call(libc::SYS_getsid, &[0x2234]),
+    ];
+    let mut args = Vec::new();
+    for c in &calls {
+        args.extend(["syscall", c.as_str()]);
+    }
+    let spec = with_seccomp(
+        cx.spec(&args),
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [
+                {"names": ["getpgid"], "action": "SCMP_ACT_ERRNO", "errnoRet": EXDEV,
+                 "args": [{"index": 0, "value": 4242, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["getsid"], "action": "SCMP_ACT_ERRNO", "errnoRet": EXDEV,
+                 "args": [{"index": 0, "value": 0xff00, "valueTwo": 0x1200, "op": "SCMP_CMP_MASKED_EQ"}]}
+            ]
+        }),
+    );
+    let run = cx.run_probe(&spec)?;
+    let errnos = syscall_errnos(&run, 4)?;
+    expect_eq(
+        "getpgid(4242) (SCMP_CMP_EQ 4242 matches)",
+        Some(EXDEV),
+        errnos[0],
+    )?;
+    expect_eq(
+        "getpgid(4243) (no match: the kernel's ESRCH)",
+        Some(libc::ESRCH),
+        errnos[1],
+    )?;
+    expect_eq(
+        "getsid(0x1234) (MASKED_EQ 0xff00/0x1200 matches)",
+        Some(EXDEV),
+        errnos[2],
+    )?;
+    expect_eq(
+        "getsid(0x2234) (no match: the kernel's ESRCH)",
+        Some(libc::ESRCH),
+        errnos[3],
+    )
+}
+
+fn seccomp_kill_process_kills(cx: &mut Ctx) -> Checked {
+    let getpgid = call(libc::SYS_getpgid, &[0]);
+    let spec = with_seccomp(
+        cx.spec(&["syscall", &getpgid, "exit", "0"]),
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["getpgid"], "action": "SCMP_ACT_KILL_PROCESS"}]
+        }),
+    );
+    let run = cx.run_probe(&spec)?;
+    expect(
+        run.lines.is_empty(),
+        "no result from getpgid (the process is killed in the call)",
+        run.raw.trim().to_string(),
+    )?;
+    if let Some(code) = run.exit_code {
+        expect_eq("exit status (128 + SIGSYS)", 128 + libc::SIGSYS, code)?;
+    }
+    Ok(())
+}
+
+fn seccomp_notify_hands_the_listener_to_the_agent(cx: &mut Ctx) -> Checked {
+    let socket_path = cx.work().join("agent.sock");
+    let agent = std::os::unix::net::UnixListener::bind(&socket_path)
+        .map_err(|e| anyhow::anyhow!("binding the agent socket: {e}"))?;
+    agent.set_nonblocking(true).map_err(anyhow::Error::from)?;
+    let getpgid = call(libc::SYS_getpgid, &[0]);
+    let spec = with_seccomp(
+        cx.spec(&["syscall", &getpgid]),
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": socket_path,
+            "listenerMetadata": "litmus-agent-metadata",
+            "syscalls": [{"names": ["getpgid"], "action": "SCMP_ACT_NOTIFY"}]
+        }),
+    );
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    let pid = cx.state(&id)?.pid;
+    // The runtime may connect during create or start; start must not wait
+    // for the agent, so it is called before accepting.
+    cx.start_ok(&id)?;
+    let (message, fds) = receive_from_agent_socket(&agent)?;
+    let doc: Value = serde_json::from_slice(&message).map_err(|e| {
+        fail(
+            "a JSON container process state",
+            format!("{e}: {message:?}"),
+        )
+    })?;
+    expect_eq(
+        "fds in the message",
+        json!(["seccompFd"]),
+        doc["fds"].clone(),
+    )?;
+    expect_eq(
+        "metadata",
+        json!("litmus-agent-metadata"),
+        doc["metadata"].clone(),
+    )?;
+    expect_eq("state.id", json!(id), doc["state"]["id"].clone())?;
+    expect_eq("one fd passed (SCM_RIGHTS)", 1, fds.len())?;
+    let target = std::fs::read_link(format!("/proc/self/fd/{}", fds[0])).unwrap_or_default();
+    expect(
+        target.to_string_lossy().contains("seccomp"),
+        "the passed fd is a seccomp listener (anon_inode:seccomp notify)",
+        target.display().to_string(),
+    )?;
+    // Closing the listener answers pending and future notifications with
+    // ENOSYS, which lets the container finish.
+    for fd in fds {
+        let _ = nix::unistd::close(fd);
+    }
+    cx.wait_exit(pid)?;
+    Ok(())
+}
+
+/// Accepts one connection on the agent socket and reads its message and
+/// the fds passed with it.
+fn receive_from_agent_socket(
+    agent: &std::os::unix::net::UnixListener,
+) -> Result<(Vec<u8>, Vec<std::os::fd::RawFd>), Verdict> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let stream = loop {
+        match agent.accept() {
+            Ok((stream, _)) => break stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => {
+                return Err(fail(
+                    "the runtime to connect to listenerPath",
+                    format!("no connection ({e})"),
+                ))
+            }
+        }
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(anyhow::Error::from)?;
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 8]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buffer)];
+    let msg = recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(|e| fail("a message on the agent socket", e.to_string()))?;
+    let mut fds = Vec::new();
+    for cmsg in msg.cmsgs().map_err(anyhow::Error::from)? {
+        if let ControlMessageOwned::ScmRights(received) = cmsg {
+            fds.extend(received);
+        }
+    }
+    let len = msg.bytes;
+    Ok((buffer[..len].to_vec(), fds))
+}
