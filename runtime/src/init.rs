@@ -184,6 +184,12 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
 /// The exec socket is close-on-exec: `start` sees EOF when exec succeeded,
 /// or a message when something failed.
 fn wait_for_start_and_exec(cx: &InitContext, built: Built) -> Result<std::convert::Infallible> {
+    if crate::fault::active("exec-on-create") {
+        process::exec(
+            &built.program,
+            cx.spec.process().as_ref().expect("validated"),
+        )?;
+    }
     let (mut conn, _) = cx.exec_socket.accept().context("waiting for start")?;
     let mut go = [0u8; 1];
     conn.read_exact(&mut go)
@@ -277,7 +283,12 @@ fn close_fds_on_exec(preserve_fds: u32) -> Result<()> {
         return Err(std::io::Error::last_os_error()).context("close_range");
     }
     // Preserved fds must survive exec even if they were opened CLOEXEC.
-    for fd in 3..first {
+    let keep = if crate::fault::active("leak-runtime-fds") {
+        1024
+    } else {
+        first
+    };
+    for fd in 3..keep {
         unsafe { libc::fcntl(fd as i32, libc::F_SETFD, 0) };
     }
     Ok(())

@@ -5,6 +5,13 @@ use litmus_runtime::{container, features, logging};
 use std::path::Path;
 
 fn main() {
+    // Fault-injection builds list their faults for `cargo xtask faults`.
+    if cfg!(feature = "fault-injection") && std::env::args().nth(1).as_deref() == Some("faults") {
+        for fault in litmus_runtime::fault::FAULTS {
+            println!("{}\t{}", fault.name, fault.breaks.join(","));
+        }
+        return;
+    }
     let cli = Cli::parse();
     if let Err(e) = logging::init(cli.log.as_deref(), cli.log_format, cli.debug) {
         eprintln!("litmus-runtime: {e:#}");

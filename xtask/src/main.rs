@@ -2,6 +2,7 @@
 //!
 //!   deps          install the Debian packages the project needs (as root)
 //!   conformance   build everything and run the suite against litmus-runtime
+//!   faults        prove the suite fails each fault-injected runtime build
 //!   ci            everything CI checks, in order, failing fast
 
 use anyhow::{bail, Context, Result};
@@ -26,6 +27,8 @@ enum Command {
         #[arg(last = true)]
         litmus_args: Vec<String>,
     },
+    /// Run the suite against each fault of a fault-injection build; every fault must be caught
+    Faults,
     /// fmt, clippy, unit and root integration tests, the suite against litmus-runtime
     Ci,
 }
@@ -43,6 +46,10 @@ fn main() -> Result<()> {
         Command::Conformance { litmus_args } => {
             ensure_packages(&sh, BASE_PACKAGES)?;
             conformance(&sh, &litmus_args)
+        }
+        Command::Faults => {
+            ensure_packages(&sh, BASE_PACKAGES)?;
+            faults(&sh)
         }
         Command::Ci => ci(&sh),
     }
@@ -140,5 +147,66 @@ fn ci(sh: &Shell) -> Result<()> {
         .env("LITMUS_PROBE", &probe)
         .run()?;
     step("the suite against litmus-runtime");
-    conformance(sh, &[])
+    conformance(sh, &[])?;
+    faults(sh)
+}
+
+/// The meta-test of the suite: for each fault of a fault-injection build
+/// of litmus-runtime, the cases citing the requirements it breaks must
+/// report a failure. A fault nobody catches means a case that cannot fail.
+fn faults(sh: &Shell) -> Result<()> {
+    let probe = static_probe()?;
+    step("building litmus-runtime with fault injection (target/faults)");
+    cmd!(
+        sh,
+        "cargo build --release --package litmus-runtime --package litmus-conformance --features litmus-runtime/fault-injection --target-dir target/faults"
+    )
+    .run()?;
+    let runtime = workspace_root().join("target/faults/release/litmus-runtime");
+    let litmus = workspace_root().join("target/faults/release/litmus");
+    let list = cmd!(sh, "{runtime} faults").read()?;
+    let mut escaped = Vec::new();
+    let mut total = 0;
+    step("running the suite against each fault");
+    for line in list.lines() {
+        let (name, breaks) = line.split_once('\t').context("fault list line")?;
+        total += 1;
+        let mut caught_by = Vec::new();
+        for requirement in breaks.split(',') {
+            let report = cmd!(
+                sh,
+                "{litmus} run --runtime {runtime} --probe {probe} --requirement {requirement} --format json --jobs 2"
+            )
+            .env("LITMUS_FAULT", name)
+            .ignore_status()
+            .ignore_stderr()
+            .quiet()
+            .read()?;
+            let doc: serde_json::Value = serde_json::from_str(&report)
+                .with_context(|| format!("fault {name}: the suite's JSON report"))?;
+            caught_by.extend(
+                doc["results"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|r| r["outcome"] == "fail")
+                    .filter_map(|r| r["name"].as_str().map(String::from)),
+            );
+        }
+        if caught_by.is_empty() {
+            eprintln!("  ESCAPED  {name:<28} breaks {breaks}: no case failed");
+            escaped.push(name.to_string());
+        } else {
+            eprintln!("  CAUGHT   {name:<28} by {}", caught_by.join(", "));
+        }
+    }
+    let caught = total - escaped.len();
+    eprintln!(
+        "\n{caught} of {total} faults caught ({:.0}%)",
+        100.0 * caught as f64 / total.max(1) as f64
+    );
+    if !escaped.is_empty() {
+        bail!("faults no case caught: {}", escaped.join(", "));
+    }
+    Ok(())
 }

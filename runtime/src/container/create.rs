@@ -56,7 +56,8 @@ pub fn create(root: &Path, args: &CreateArgs) -> Result<Created> {
         .bundle
         .canonicalize()
         .with_context(|| format!("bundle {} does not exist", args.bundle.display()))?;
-    let spec = config::load(&bundle)?;
+    let mut spec = config::load(&bundle)?;
+    crate::fault::distort(&mut spec);
     config::validate(&spec, &bundle)?;
     if spec.process().as_ref().and_then(|p| p.terminal()) == Some(true) {
         bail!(
@@ -190,6 +191,14 @@ fn build(
 
     record.state.status = Status::Created;
     dir.save(&record)?;
+    if crate::fault::active("poststart-during-create") {
+        let json = serde_json::to_string(&record.state)?;
+        hooks::run_all(
+            &hooks::of_phase(spec.hooks(), Phase::Poststart),
+            Phase::Poststart,
+            &json,
+        )?;
+    }
     if let Some(pid_file) = &args.pid_file {
         write_pid_file(pid_file, pid)?;
     }

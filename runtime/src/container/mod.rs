@@ -60,7 +60,10 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
 /// Prints the state as runc does: indented JSON.
 pub fn state(root: &Path, id: &str) -> Result<String> {
     let dir = ContainerDir::open(root, id)?;
-    let state = dir.load()?.current_state();
+    let mut state = dir.load()?.current_state();
+    if crate::fault::active("status-always-running") && state.status == Status::Created {
+        state.status = Status::Running;
+    }
     Ok(serde_json::to_string_pretty(&state)?)
 }
 
@@ -107,7 +110,9 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let spec = dir.load_config().ok();
     let mut state = record.current_state();
     state.status = Status::Stopped;
-    dir.remove()?;
+    if !crate::fault::active("delete-keeps-state") {
+        dir.remove()?;
+    }
     // runtime.md: poststop hooks run after the container is deleted; a
     // failure is logged and delete still succeeds.
     if let Some(spec) = spec {

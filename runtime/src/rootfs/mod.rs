@@ -85,7 +85,7 @@ pub fn prepare(setup: &Setup) -> Result<()> {
         devices::create(&root, node, setup.in_user_namespace)?;
     }
     nix::sys::stat::umask(old_umask);
-    if !dev_is_bind {
+    if !dev_is_bind && !crate::fault::active("no-dev-symlinks") {
         devices::create_symlinks(&root)?;
     }
     Ok(())
