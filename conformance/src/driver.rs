@@ -125,3 +125,44 @@ fn unique_file(dir: &Path, prefix: &str) -> PathBuf {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     dir.join(format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed)))
 }
+
+/// The runtime-spec version a runtime's `features` output declares
+/// (`ociVersionMax`), if it is a version at all. The output is untrusted:
+/// anything else yields None.
+pub fn spec_version_from_features(stdout: &str) -> Option<String> {
+    let features: serde_json::Value = serde_json::from_str(stdout).ok()?;
+    let version = features["ociVersionMax"].as_str()?;
+    let numeric = version.split(['-', '+']).next()?;
+    let parts: Vec<&str> = numeric.split('.').collect();
+    let is_version = parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()));
+    is_version.then(|| version.to_string())
+}
+
+#[cfg(test)]
+mod features_tests {
+    use super::spec_version_from_features;
+
+    #[test]
+    fn reads_oci_version_max_and_refuses_garbage() {
+        assert_eq!(
+            spec_version_from_features(r#"{"ociVersionMax":"1.2.0"}"#).as_deref(),
+            Some("1.2.0")
+        );
+        assert_eq!(
+            spec_version_from_features(r#"{"ociVersionMax":"1.0.2-dev"}"#).as_deref(),
+            Some("1.0.2-dev")
+        );
+        assert_eq!(
+            spec_version_from_features(r#"{"ociVersionMax":"../x"}"#),
+            None
+        );
+        assert_eq!(
+            spec_version_from_features(r#"{"ociVersionMax":"1.99999999999.0"}"#),
+            None
+        );
+        assert_eq!(spec_version_from_features("not json"), None);
+    }
+}

@@ -233,8 +233,7 @@ fn run_info(runtime: &Path, spec_version: Option<String>) -> RunInfo {
         rt.call(&["features"], &work)
             .ok()
             .filter(|i| i.ok())
-            .and_then(|i| serde_json::from_str::<serde_json::Value>(&i.stdout).ok())
-            .and_then(|v| v["ociVersionMax"].as_str().map(String::from))
+            .and_then(|i| driver::spec_version_from_features(&i.stdout))
             .unwrap_or_else(|| "1.0.2".to_string())
     });
     let _ = std::fs::remove_dir_all(work.join("litmus-info-root"));

@@ -2,6 +2,7 @@
 //!
 //!   deps          install the Debian packages the project needs (as root)
 //!   conformance   build everything and run the suite against litmus-runtime
+//!   fuzz          list, run or smoke-test the cargo-fuzz targets (nightly)
 //!   faults        prove the suite fails each fault-injected runtime build
 //!   ci            everything CI checks, in order, failing fast
 
@@ -27,10 +28,37 @@ enum Command {
         #[arg(last = true)]
         litmus_args: Vec<String>,
     },
+    /// The cargo-fuzz targets: `list`, `run TARGET [--time S] [--jobs N]`, `smoke`
+    Fuzz {
+        #[command(subcommand)]
+        action: FuzzAction,
+    },
     /// Run the suite against each fault of a fault-injection build; every fault must be caught
     Faults,
     /// fmt, clippy, unit and root integration tests, the suite against litmus-runtime
     Ci,
+}
+
+#[derive(Subcommand)]
+enum FuzzAction {
+    /// Print the targets
+    List,
+    /// A campaign on one target; the corpus grows in target/fuzz-corpus/TARGET
+    Run {
+        target: String,
+        /// Seconds to run (0: until stopped or a crash)
+        #[arg(long, default_value_t = 0)]
+        time: u64,
+        /// Parallel fuzzing processes (libFuzzer -fork)
+        #[arg(long, default_value_t = 1)]
+        jobs: u32,
+    },
+    /// Every target for a short while, then the replay of seeds and saved crashes
+    Smoke {
+        /// Seconds per target
+        #[arg(long, default_value_t = 30)]
+        time: u64,
+    },
 }
 
 /// Packages every command needs: busybox for rootfs fixtures, libseccomp
@@ -46,6 +74,10 @@ fn main() -> Result<()> {
         Command::Conformance { litmus_args } => {
             ensure_packages(&sh, BASE_PACKAGES)?;
             conformance(&sh, &litmus_args)
+        }
+        Command::Fuzz { action } => {
+            ensure_packages(&sh, BASE_PACKAGES)?;
+            fuzz(&sh, action)
         }
         Command::Faults => {
             ensure_packages(&sh, BASE_PACKAGES)?;
@@ -148,7 +180,102 @@ fn ci(sh: &Shell) -> Result<()> {
         .run()?;
     step("the suite against litmus-runtime");
     conformance(sh, &[])?;
-    faults(sh)
+    faults(sh)?;
+    fuzz(sh, FuzzAction::Smoke { time: 30 })
+}
+
+const FUZZ_DIR: &str = "fuzz";
+
+/// The targets, from fuzz/Cargo.toml's [[bin]] entries.
+fn fuzz_targets(sh: &Shell) -> Result<Vec<String>> {
+    let manifest = sh.read_file(Path::new(FUZZ_DIR).join("Cargo.toml"))?;
+    Ok(manifest
+        .lines()
+        .filter_map(|l| l.strip_prefix("name = \""))
+        .filter_map(|l| l.strip_suffix('"'))
+        .filter(|name| *name != "litmus-fuzz")
+        .map(String::from)
+        .collect())
+}
+
+/// cargo-fuzz needs the nightly toolchain and the cargo-fuzz command.
+fn ensure_fuzz_tools(sh: &Shell) -> Result<()> {
+    let toolchains = cmd!(sh, "rustup toolchain list").quiet().read()?;
+    if !toolchains.lines().any(|l| l.starts_with("nightly")) {
+        bail!("fuzzing needs the nightly toolchain: rustup toolchain install nightly");
+    }
+    if cmd!(sh, "cargo fuzz --version")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .is_err()
+    {
+        step("installing cargo-fuzz");
+        cmd!(sh, "cargo install cargo-fuzz --locked").run()?;
+    }
+    Ok(())
+}
+
+fn fuzz(sh: &Shell, action: FuzzAction) -> Result<()> {
+    let targets = fuzz_targets(sh)?;
+    match action {
+        FuzzAction::List => {
+            for target in &targets {
+                println!("{target}");
+            }
+            Ok(())
+        }
+        FuzzAction::Run { target, time, jobs } => {
+            if !targets.contains(&target) {
+                bail!(
+                    "unknown fuzz target {target:?}; targets: {}",
+                    targets.join(", ")
+                );
+            }
+            ensure_fuzz_tools(sh)?;
+            fuzz_run(sh, &target, time, jobs)
+        }
+        FuzzAction::Smoke { time } => {
+            ensure_fuzz_tools(sh)?;
+            step("building the fuzz targets (nightly, sanitizer)");
+            let _dir = sh.push_dir(FUZZ_DIR);
+            cmd!(sh, "cargo +nightly fuzz build -O").run()?;
+            drop(_dir);
+            for target in &targets {
+                fuzz_run(sh, target, time, 1)?;
+            }
+            step("replaying seeds and saved crashes (cargo test in fuzz/)");
+            cmd!(sh, "cargo test --manifest-path fuzz/Cargo.toml").run()?;
+            Ok(())
+        }
+    }
+}
+
+/// One libFuzzer run: the growing corpus lives under target/ (not in the
+/// repo); the checked-in seeds are read alongside it.
+fn fuzz_run(sh: &Shell, target: &str, seconds: u64, jobs: u32) -> Result<()> {
+    step(&format!("fuzzing {target} for {seconds}s"));
+    let root = workspace_root();
+    let corpus = root.join("target/fuzz-corpus").join(target);
+    sh.create_dir(&corpus)?;
+    let seeds = root.join(FUZZ_DIR).join("corpus").join(target);
+    let dict = root.join(FUZZ_DIR).join("config.dict");
+    let mut flags = vec![
+        format!("-max_total_time={seconds}"),
+        format!("-dict={}", dict.display()),
+        "-rss_limit_mb=2048".to_string(),
+        "-timeout=10".to_string(),
+        "-print_final_stats=1".to_string(),
+    ];
+    if jobs > 1 {
+        flags.push(format!("-fork={jobs}"));
+    }
+    let _dir = sh.push_dir(FUZZ_DIR);
+    cmd!(sh, "cargo +nightly fuzz run -O {target} {corpus} {seeds} -- {flags...}")
+        .run()
+        .with_context(|| {
+            format!("fuzz target {target} found a crash: the input is in fuzz/artifacts/{target}/; fix it and keep the input in fuzz/regressions/{target}/")
+        })
 }
 
 /// The meta-test of the suite: for each fault of a fault-injection build
