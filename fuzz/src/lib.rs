@@ -12,7 +12,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The targets, by name, for the replay test and `cargo xtask fuzz list`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub type Target = fn(&[u8]);
+
+pub const TARGETS: &[(&str, Target)] = &[
     ("config_json", config_json),
     ("config_structured", config_structured),
     ("cli_args", cli_args),
@@ -98,7 +100,7 @@ pub struct Pick {
 impl Pick {
     fn from<'t>(&'t self, table: &'t [&'t str]) -> &'t str {
         match &self.other {
-            Some(other) if self.index % 8 == 0 => other,
+            Some(other) if self.index.is_multiple_of(8) => other,
             _ => table[self.index as usize % table.len()],
         }
     }
