@@ -75,6 +75,90 @@ pub struct CreateArgs {
     pub preserve_fds: u32,
 }
 
+#[derive(clap::Args, Debug, Clone)]
+pub struct ExecArgs {
+    /// Container ID
+    pub id: String,
+    /// A JSON runtime-spec process to run instead of COMMAND
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    /// Allocate a pseudo-terminal (not supported yet: refused)
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Unix socket that receives the pty master with --tty
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    /// Return once the process has started
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Write the process's host pid here
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// Add or override an environment variable (NAME=VALUE)
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// Working directory in the container
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// uid[:gid] to run as
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Additional group ids
+    #[arg(short = 'g', long)]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability to the process's sets (CAP_NAME)
+    #[arg(short, long)]
+    pub cap: Vec<String>,
+    /// Pass N file descriptors after stdio into the process
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Set no_new_privs for the process
+    #[arg(long)]
+    pub no_new_privs: bool,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct UpdateArgs {
+    /// Container ID
+    pub id: String,
+    /// A JSON linux.resources document ("-": standard input)
+    #[arg(short, long)]
+    pub resources: Option<PathBuf>,
+    /// Memory limit (bytes, or with k/m/g)
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// Memory soft limit
+    #[arg(long)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (-1: unlimited)
+    #[arg(long)]
+    pub memory_swap: Option<String>,
+    /// Maximum number of tasks (-1: unlimited)
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// CPU CFS quota in microseconds (-1: unlimited)
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS period in microseconds
+    #[arg(long)]
+    pub cpu_period: Option<u64>,
+    /// CPU shares (relative weight)
+    #[arg(long)]
+    pub cpu_share: Option<u64>,
+    /// CPUs to run on (cpuset)
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes (cpuset)
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    /// Block IO weight (10-1000)
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create a container: set everything up, but do not run the user process
@@ -126,4 +210,31 @@ pub enum Command {
     },
     /// Print the features this build supports (runtime-spec features.json)
     Features,
+    /// Run a new process in a running container
+    Exec(ExecArgs),
+    /// List the processes of a container
+    Ps {
+        id: String,
+        #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+        /// Arguments for ps(1) (default: -ef)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Freeze every process of a container
+    Pause { id: String },
+    /// Thaw a paused container
+    Resume { id: String },
+    /// Change a running container's resource limits
+    Update(UpdateArgs),
+    /// Print container events (OOM) and resource statistics as JSON lines
+    Events {
+        id: String,
+        /// Print one statistics event and exit
+        #[arg(long)]
+        stats: bool,
+        /// Time between statistics events (e.g. 5s, 500ms)
+        #[arg(long, default_value = "5s")]
+        interval: String,
+    },
 }

@@ -66,34 +66,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
         .process()
         .as_ref()
         .ok_or_else(|| anyhow!("process: missing (required to create a container)"))?;
-    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
-        bail!("process.args: must name the program to run");
-    }
-    if !process.cwd().is_absolute() {
-        bail!("process.cwd: {:?} is not an absolute path", process.cwd());
-    }
-    if let Some(env) = process.env() {
-        if let Some(bad) = env.iter().find(|kv| !kv.contains('=')) {
-            bail!("process.env: {bad:?} is not of the form KEY=VALUE");
-        }
-    }
-    if let Some(rlimits) = process.rlimits() {
-        let mut seen = HashSet::new();
-        for rlimit in rlimits {
-            if !seen.insert(rlimit.typ().to_string()) {
-                bail!(
-                    "process.rlimits: {:?} is given more than once",
-                    rlimit.typ()
-                );
-            }
-            if rlimit.soft() > rlimit.hard() {
-                bail!(
-                    "process.rlimits: {:?} soft limit exceeds its hard limit",
-                    rlimit.typ()
-                );
-            }
-        }
-    }
+    validate_process(process)?;
     for (i, mount) in spec.mounts().iter().flatten().enumerate() {
         if mount.destination().as_os_str().is_empty() {
             bail!("mounts[{i}].destination: empty");
@@ -139,6 +112,39 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
         crate::seccomp::compile(seccomp)?;
         if crate::seccomp::uses_notify(seccomp) && seccomp.listener_path().is_none() {
             bail!("linux.seccomp.listenerPath: required when an action is SCMP_ACT_NOTIFY");
+        }
+    }
+    Ok(())
+}
+
+/// The rules for a process, shared by config.json and `exec --process`.
+pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<()> {
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        bail!("process.args: must name the program to run");
+    }
+    if !process.cwd().is_absolute() {
+        bail!("process.cwd: {:?} is not an absolute path", process.cwd());
+    }
+    if let Some(env) = process.env() {
+        if let Some(bad) = env.iter().find(|kv| !kv.contains('=')) {
+            bail!("process.env: {bad:?} is not of the form KEY=VALUE");
+        }
+    }
+    if let Some(rlimits) = process.rlimits() {
+        let mut seen = HashSet::new();
+        for rlimit in rlimits {
+            if !seen.insert(rlimit.typ().to_string()) {
+                bail!(
+                    "process.rlimits: {:?} is given more than once",
+                    rlimit.typ()
+                );
+            }
+            if rlimit.soft() > rlimit.hard() {
+                bail!(
+                    "process.rlimits: {:?} soft limit exceeds its hard limit",
+                    rlimit.typ()
+                );
+            }
         }
     }
     Ok(())

@@ -201,8 +201,8 @@ fn wait_for_start_and_exec(cx: &InitContext, built: Built) -> Result<std::conver
             Phase::StartContainer,
             &state,
         )?;
-        reset_signals();
-        close_fds_on_exec(cx.preserve_fds)?;
+        process::reset_signals();
+        process::close_fds_on_exec(cx.preserve_fds)?;
         if let Some(filter) = built.late_filter {
             filter.load(&state)?;
         }
@@ -248,48 +248,4 @@ fn install_exit_on_signal() {
     ] {
         unsafe { libc::signal(sig, exit_on as *const () as libc::sighandler_t) };
     }
-}
-
-/// Rust ignores SIGPIPE at startup and ignored signals survive exec: the
-/// container must start with every disposition at its default and nothing
-/// blocked.
-fn reset_signals() {
-    for sig in 1..libc::SIGRTMAX() {
-        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            unsafe { libc::signal(sig, libc::SIG_DFL) };
-        }
-    }
-    let empty = nix::sys::signal::SigSet::empty();
-    let _ = nix::sys::signal::sigprocmask(
-        nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&empty),
-        None,
-    );
-}
-
-/// Marks every fd from 3 + preserve_fds on close-on-exec, so nothing of
-/// the runtime's reaches the container.
-fn close_fds_on_exec(preserve_fds: u32) -> Result<()> {
-    let first = 3 + preserve_fds;
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            first,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error()).context("close_range");
-    }
-    // Preserved fds must survive exec even if they were opened CLOEXEC.
-    let keep = if crate::fault::active("leak-runtime-fds") {
-        1024
-    } else {
-        first
-    };
-    for fd in 3..keep {
-        unsafe { libc::fcntl(fd as i32, libc::F_SETFD, 0) };
-    }
-    Ok(())
 }

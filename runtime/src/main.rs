@@ -59,6 +59,26 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Features => print(serde_json::to_string_pretty(&features::features())?),
+        Command::Exec(args) => container::exec(root, args),
+        Command::Ps {
+            id,
+            format,
+            ps_args,
+        } => {
+            print!(
+                "{}",
+                container::ps(root, id, *format == ListFormat::Json, ps_args)?
+            );
+            Ok(0)
+        }
+        Command::Pause { id } => container::pause(root, id).map(|_| 0),
+        Command::Resume { id } => container::resume(root, id).map(|_| 0),
+        Command::Update(args) => container::update(root, args).map(|_| 0),
+        Command::Events {
+            id,
+            stats,
+            interval,
+        } => container::events(root, id, *stats, interval).map(|_| 0),
     }
 }
 
@@ -78,17 +98,29 @@ fn operation(command: &Command) -> &'static str {
         Command::Spec { .. } => "spec",
         Command::List { .. } => "list",
         Command::Features => "features",
+        Command::Exec(_) => "exec",
+        Command::Ps { .. } => "ps",
+        Command::Pause { .. } => "pause",
+        Command::Resume { .. } => "resume",
+        Command::Update(_) => "update",
+        Command::Events { .. } => "events",
     }
 }
 
 fn container_id(command: &Command) -> Option<&str> {
     match command {
         Command::Create(args) | Command::Run { create: args, .. } => Some(&args.id),
+        Command::Exec(args) => Some(&args.id),
+        Command::Update(args) => Some(&args.id),
         Command::Start { id }
         | Command::State { id }
         | Command::Kill { id, .. }
-        | Command::Delete { id, .. } => Some(id),
-        _ => None,
+        | Command::Delete { id, .. }
+        | Command::Ps { id, .. }
+        | Command::Pause { id }
+        | Command::Resume { id }
+        | Command::Events { id, .. } => Some(id),
+        Command::Spec { .. } | Command::List { .. } | Command::Features => None,
     }
 }
 

@@ -217,6 +217,50 @@ pub fn exec(program: &Path, process: &Process) -> Result<std::convert::Infallibl
     nix::unistd::execve(&program, &args, &env).with_context(|| format!("exec {program:?}"))
 }
 
+/// Rust ignores SIGPIPE at startup and ignored signals survive exec: the
+/// container must start with every disposition at its default and nothing
+/// blocked.
+pub fn reset_signals() {
+    for sig in 1..libc::SIGRTMAX() {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            unsafe { libc::signal(sig, libc::SIG_DFL) };
+        }
+    }
+    let empty = nix::sys::signal::SigSet::empty();
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&empty),
+        None,
+    );
+}
+
+/// Marks every fd from 3 + preserve_fds on close-on-exec, so nothing of
+/// the runtime's reaches the container.
+pub fn close_fds_on_exec(preserve_fds: u32) -> Result<()> {
+    let first = 3 + preserve_fds;
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context("close_range");
+    }
+    // Preserved fds must survive exec even if they were opened CLOEXEC.
+    let keep = if crate::fault::active("leak-runtime-fds") {
+        1024
+    } else {
+        first
+    };
+    for fd in 3..keep {
+        unsafe { libc::fcntl(fd as i32, libc::F_SETFD, 0) };
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

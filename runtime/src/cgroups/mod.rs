@@ -5,8 +5,12 @@
 //!   the cgroup2 mount at /sys/fs/cgroup/unified carries no controllers we
 //!   use, so it is left alone.
 
+mod freezer;
+mod stats;
 mod v1;
 mod v2;
+
+pub use stats::{oom_kills, stats};
 
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
@@ -157,6 +161,22 @@ impl Cgroup {
             }
         }
         Ok(())
+    }
+
+    /// Changes the limits of a live cgroup (`update`).
+    pub fn apply(&self, resources: &LinuxResources) -> Result<()> {
+        match &self.layout {
+            Layout::V1 { .. } => v1::apply(&self.dirs, resources),
+            Layout::V2 { .. } => v2::apply(&self.dirs[0], resources),
+        }
+    }
+
+    /// The directory holding `controller`'s files (v2: the one directory).
+    pub fn controller_dir(&self, controller: &str) -> Option<&Path> {
+        match &self.layout {
+            Layout::V1 { .. } => v1::controller_dir(&self.dirs, controller).map(PathBuf::as_path),
+            Layout::V2 { .. } => self.dirs.first().map(PathBuf::as_path),
+        }
     }
 
     pub fn layout(&self) -> &Layout {

@@ -9,20 +9,18 @@ pub fn create(dirs: &[PathBuf], resources: Option<&LinuxResources>) -> Result<()
     for dir in dirs {
         create_dir_with_cpuset(dir)?;
     }
-    let Some(resources) = resources else {
-        return Ok(());
-    };
+    match resources {
+        Some(resources) => apply(dirs, resources),
+        None => Ok(()),
+    }
+}
+
+/// Writes `resources` into the hierarchies' directories (create and update).
+pub fn apply(dirs: &[PathBuf], resources: &LinuxResources) -> Result<()> {
     if resources.unified().as_ref().is_some_and(|u| !u.is_empty()) {
         bail!("linux.resources.unified: needs cgroup v2; this host uses cgroup v1");
     }
-    let find = |controller: &str| {
-        dirs.iter().find(|d| {
-            d.iter()
-                .nth(4) // /sys/fs/cgroup/<hierarchy>/...
-                .and_then(|h| h.to_str())
-                .is_some_and(|h| h.split(',').any(|c| c == controller))
-        })
-    };
+    let find = |controller: &str| controller_dir(dirs, controller);
     let need = |controller: &str, field: &str| {
         find(controller).with_context(|| {
             format!("linux.resources.{field}: the {controller} controller is not mounted")
@@ -107,6 +105,17 @@ pub fn create(dirs: &[PathBuf], resources: Option<&LinuxResources>) -> Result<()
         }
     }
     Ok(())
+}
+
+/// The directory of the hierarchy that has `controller` (v1 mounts each
+/// at /sys/fs/cgroup/<controllers>, e.g. "cpu,cpuacct").
+pub fn controller_dir<'d>(dirs: &'d [PathBuf], controller: &str) -> Option<&'d PathBuf> {
+    dirs.iter().find(|d| {
+        d.iter()
+            .nth(4) // /sys/fs/cgroup/<hierarchy>/...
+            .and_then(|h| h.to_str())
+            .is_some_and(|h| h.split(',').any(|c| c == controller))
+    })
 }
 
 /// "c 1:3 rwm"; absent type/major/minor are wildcards.

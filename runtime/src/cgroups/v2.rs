@@ -15,10 +15,14 @@ pub fn create(root: &Path, dir: &Path, resources: Option<&LinuxResources>) -> Re
             .with_context(|| format!("creating cgroup {}", level.display()))?;
     }
     let _ = root;
-    let Some(resources) = resources else {
-        return Ok(());
-    };
+    match resources {
+        Some(resources) => apply(dir, resources),
+        None => Ok(()),
+    }
+}
 
+/// Writes `resources` into the cgroup's files (create and update).
+pub fn apply(dir: &Path, resources: &LinuxResources) -> Result<()> {
     if let Some(memory) = resources.memory() {
         if let Some(limit) = memory.limit() {
             write(dir, "memory.max", limit_or_max(limit))?;

@@ -1,10 +1,20 @@
 //! The lifecycle operations of runtime.md, one function each.
 
 mod create;
+mod events;
+mod exec;
+mod pause;
+mod ps;
 mod run;
+mod update;
 
 pub use create::{create, now_rfc3339, short_socket_path, Created, EXEC_SOCKET};
+pub use events::events;
+pub use exec::exec;
+pub use pause::{pause, resume};
+pub use ps::ps;
 pub use run::run;
+pub use update::update;
 
 use crate::cgroups::{Cgroup, Layout};
 use crate::hooks::{self, Phase};
@@ -104,6 +114,10 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         let _ = send_signal(Pid::from_raw(record.state.pid), Signal::SIGKILL);
     }
     if !record.cgroup_path.is_empty() {
+        // Frozen tasks cannot act on SIGKILL until thawed.
+        if status == Status::Paused {
+            let _ = cgroup.freeze(false);
+        }
         kill_all_and_remove(&cgroup);
     }
     wait_until_gone(record.state.pid, record.pid_start_time);

@@ -31,18 +31,7 @@ pub fn run(root: &Path, args: &CreateArgs, detach: bool, keep: bool) -> Result<i
         start(root, &args.id)?;
         return Ok(0);
     }
-    FORWARD_TO.store(created.pid, Ordering::Relaxed);
-    for sig in [
-        libc::SIGTERM,
-        libc::SIGINT,
-        libc::SIGHUP,
-        libc::SIGQUIT,
-        libc::SIGUSR1,
-        libc::SIGUSR2,
-        libc::SIGWINCH,
-    ] {
-        unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
-    }
+    forward_signals_to(created.pid);
     if let Err(e) = start(root, &args.id) {
         let _ = delete(root, &args.id, true);
         return Err(e);
@@ -54,9 +43,25 @@ pub fn run(root: &Path, args: &CreateArgs, detach: bool, keep: bool) -> Result<i
     Ok(status)
 }
 
+/// From now on, the signals a shell or engine sends us go to `pid`.
+pub fn forward_signals_to(pid: i32) {
+    FORWARD_TO.store(pid, Ordering::Relaxed);
+    for sig in [
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGWINCH,
+    ] {
+        unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
+    }
+}
+
 /// Waits for `pid`; the shell convention for the status: the exit code, or
 /// 128 + the signal that killed it.
-fn wait_for(pid: i32) -> Result<i32> {
+pub fn wait_for(pid: i32) -> Result<i32> {
     loop {
         match waitpid(Pid::from_raw(pid), None) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(code),

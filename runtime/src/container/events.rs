@@ -1,0 +1,166 @@
+//! `events`: OOM notifications as they happen, and resource statistics
+//! every `--interval`, one JSON object per line in runc's shapes:
+//! `{"type":"oom","id":ID}` and `{"type":"stats","id":ID,"data":{...}}`.
+//!
+//! The kernel wakes us on OOM: on v1 through an eventfd registered on
+//! memory.oom_control, on v2 through inotify on memory.events. Either way
+//! the oom_kill counter decides what is reported, so a wake-up for another
+//! reason (cgroup removal, other memory events) reports nothing.
+
+use crate::cgroups::{self, Cgroup, Layout};
+use crate::state::{self, ContainerDir};
+use anyhow::{bail, Context, Result};
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub fn events(root: &Path, id: &str, stats_once: bool, interval: &str) -> Result<()> {
+    let interval = parse_duration(interval).context("--interval")?;
+    let (cgroup, pid, start_time) = {
+        let dir = ContainerDir::open(root, id)?;
+        let record = dir.load()?;
+        let cgroup = Cgroup::at(&Layout::detect()?, &record.cgroup_path);
+        (cgroup, record.state.pid, record.pid_start_time)
+    };
+    let mut out = std::io::stdout().lock();
+    let mut emit = |event: serde_json::Value| -> Result<()> {
+        writeln!(out, "{event}")?;
+        out.flush()?;
+        Ok(())
+    };
+    let stats = |cgroup: &Cgroup| serde_json::json!({"type": "stats", "id": id, "data": cgroups::stats(cgroup)});
+    if stats_once {
+        return emit(stats(&cgroup));
+    }
+
+    let wakeup = OomWakeup::register(&cgroup)?;
+    let mut seen_kills = cgroups::oom_kills(&cgroup);
+    let mut next_stats = Instant::now() + interval;
+    loop {
+        let alive = state::process_is_alive(pid, start_time);
+        let kills = cgroups::oom_kills(&cgroup);
+        if kills > seen_kills {
+            seen_kills = kills;
+            emit(serde_json::json!({"type": "oom", "id": id}))?;
+        }
+        if !alive {
+            return Ok(());
+        }
+        if Instant::now() >= next_stats {
+            emit(stats(&cgroup))?;
+            next_stats = Instant::now() + interval;
+        }
+        // Wake on OOM, for the next stats, or to notice the container left.
+        let timeout = next_stats
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_millis(200));
+        wakeup.wait(timeout);
+    }
+}
+
+/// A file descriptor that becomes readable when the cgroup sees an OOM.
+struct OomWakeup {
+    fd: OwnedFd,
+    /// v1 keeps memory.oom_control open for the registration's lifetime.
+    _watched: Option<std::fs::File>,
+}
+
+impl OomWakeup {
+    fn register(cgroup: &Cgroup) -> Result<OomWakeup> {
+        let memory = cgroup
+            .controller_dir("memory")
+            .context("the memory controller is not available: no OOM events")?;
+        match cgroup.layout() {
+            Layout::V1 { .. } => {
+                let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+                if efd < 0 {
+                    return Err(std::io::Error::last_os_error()).context("eventfd");
+                }
+                let fd = unsafe { OwnedFd::from_raw_fd(efd) };
+                let control = memory.join("memory.oom_control");
+                let watched = std::fs::File::open(&control)
+                    .with_context(|| format!("opening {}", control.display()))?;
+                let registration = format!("{} {}", fd.as_raw_fd(), watched.as_raw_fd());
+                std::fs::write(memory.join("cgroup.event_control"), registration)
+                    .context("registering for OOM notifications (cgroup.event_control)")?;
+                Ok(OomWakeup {
+                    fd,
+                    _watched: Some(watched),
+                })
+            }
+            Layout::V2 { .. } => {
+                let ifd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
+                if ifd < 0 {
+                    return Err(std::io::Error::last_os_error()).context("inotify_init1");
+                }
+                let fd = unsafe { OwnedFd::from_raw_fd(ifd) };
+                let events = memory.join("memory.events");
+                let path = std::ffi::CString::new(events.as_os_str().as_encoded_bytes())?;
+                if unsafe { libc::inotify_add_watch(ifd, path.as_ptr(), libc::IN_MODIFY) } < 0 {
+                    return Err(std::io::Error::last_os_error())
+                        .with_context(|| format!("watching {}", events.display()));
+                }
+                Ok(OomWakeup { fd, _watched: None })
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for a notification and drains it.
+    fn wait(&self, timeout: Duration) {
+        let mut pollfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        if unsafe { libc::poll(&mut pollfd, 1, ms) } > 0 {
+            let mut buffer = [0u8; 4096];
+            unsafe {
+                libc::read(
+                    self.fd.as_raw_fd(),
+                    buffer.as_mut_ptr().cast(),
+                    buffer.len(),
+                )
+            };
+        }
+    }
+}
+
+/// Go-style durations as runc takes them: "5s", "500ms", "1m", "1.5s".
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .with_context(|| format!("{text:?} has no unit (ms, s, m, h)"))?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .with_context(|| format!("{text:?} is not a duration"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => bail!("{text:?}: unknown unit {unit:?}"),
+    };
+    if !(seconds > 0.0 && seconds < 1e9) {
+        bail!("{text:?} must be positive");
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_go() {
+        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5x").is_err());
+    }
+}

@@ -1,0 +1,374 @@
+//! `exec`: a new process in a running container.
+//!
+//! The process joins the container init's namespaces (from
+//! /proc/<init>/ns, opened before entering any of them) and its cgroup,
+//! then gets the same treatment as the container's own process: rlimits,
+//! user and capabilities, no_new_privs, seccomp. A new pid namespace only
+//! applies to children, hence a fork after setns, as in `create`.
+//!
+//! The exec'd process reports failures before exec on a close-on-exec
+//! socket: EOF means it is running, text is the reason it is not.
+
+use super::run::{forward_signals_to, wait_for};
+use crate::cgroups::{Cgroup, Layout};
+use crate::cli::ExecArgs;
+use crate::namespaces::clone_flag;
+use crate::state::{ContainerDir, Status};
+use crate::{process, seccomp};
+use anyhow::{bail, Context, Result};
+use nix::unistd::ForkResult;
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+/// Returns the exit status `exec` exits with (0 when detached).
+pub fn exec(root: &Path, args: &ExecArgs) -> Result<i32> {
+    if args.tty {
+        bail!("--tty: terminals are not supported by litmus-runtime yet");
+    }
+    let dir = ContainerDir::open(root, &args.id)?;
+    let record = dir.load()?;
+    let status = record.refreshed_status();
+    if !matches!(status, Status::Created | Status::Running) {
+        bail!("cannot exec in a container that is {status}");
+    }
+    let spec = dir.load_config()?;
+    let process = process_to_run(&spec, args)?;
+    let cgroup = Cgroup::at(&Layout::detect()?, &record.cgroup_path);
+    // Detached: the process outlives us and is not ours to wait for.
+    if !args.detach {
+        nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
+    }
+    drop(dir); // release the lock: exec may run for a long time
+
+    let (mut ours, theirs) = UnixStream::pair().context("socketpair")?;
+    match unsafe { nix::unistd::fork() }.context("fork")? {
+        ForkResult::Child => {
+            drop(ours);
+            let result = enter_and_exec(&spec, &process, record.state.pid, &cgroup, args, theirs);
+            match result {
+                Ok(()) => unsafe { libc::_exit(0) },
+                Err(_) => unsafe { libc::_exit(1) },
+            }
+        }
+        ForkResult::Parent { child } => {
+            drop(theirs);
+            let mut reply = String::new();
+            ours.read_to_string(&mut reply)
+                .context("waiting for the exec'd process")?;
+            let _ = nix::sys::wait::waitpid(child, None);
+            let (pid, error) = parse_reply(&reply);
+            if let Some(error) = error {
+                bail!("{error}");
+            }
+            let pid = pid.context("the exec'd process did not report its pid")?;
+            if let Some(pid_file) = &args.pid_file {
+                super::create::write_pid_file(pid_file, pid)?;
+            }
+            if args.detach {
+                return Ok(0);
+            }
+            forward_signals_to(pid);
+            wait_for(pid)
+        }
+    }
+}
+
+/// "pid N" then, if something failed before exec, the error.
+fn parse_reply(reply: &str) -> (Option<i32>, Option<String>) {
+    let mut lines = reply.lines();
+    let pid = lines
+        .next()
+        .and_then(|l| l.strip_prefix("pid "))
+        .and_then(|p| p.parse().ok());
+    let error: String = lines.collect::<Vec<_>>().join("\n");
+    let error = if pid.is_none() && !reply.trim().is_empty() {
+        Some(reply.trim().to_string())
+    } else {
+        Some(error).filter(|e| !e.trim().is_empty())
+    };
+    (pid, error)
+}
+
+/// The process to run: `--process FILE`, or the container's own process
+/// with COMMAND and the flags applied, as runc builds it.
+pub fn process_to_run(spec: &Spec, args: &ExecArgs) -> Result<Process> {
+    if let Some(path) = &args.process {
+        let text = std::fs::read(path)
+            .with_context(|| format!("--process: reading {}", path.display()))?;
+        let process: Process = serde_json::from_slice(&text)
+            .with_context(|| format!("--process: parsing {}", path.display()))?;
+        crate::config::validate_process(&process).context("--process")?;
+        return Ok(process);
+    }
+    if args.command.is_empty() {
+        bail!("exec: a COMMAND or --process is required");
+    }
+    let mut process = spec
+        .process()
+        .clone()
+        .context("config.json has no process")?;
+    process.set_args(Some(args.command.clone()));
+    process.set_terminal(Some(false));
+    let mut env = process.env().clone().unwrap_or_default();
+    for var in &args.env {
+        let name = var.split('=').next().unwrap_or(var);
+        env.retain(|e| e.split('=').next() != Some(name));
+        env.push(var.clone());
+    }
+    process.set_env(Some(env));
+    if let Some(cwd) = &args.cwd {
+        process.set_cwd(cwd.clone());
+    }
+    if let Some(user) = &args.user {
+        let (uid, gid) = match user.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (user.as_str(), None),
+        };
+        let user_mut = process.user_mut();
+        user_mut.set_uid(
+            uid.parse()
+                .with_context(|| format!("--user: bad uid {uid:?}"))?,
+        );
+        if let Some(gid) = gid {
+            user_mut.set_gid(
+                gid.parse()
+                    .with_context(|| format!("--user: bad gid {gid:?}"))?,
+            );
+        }
+    }
+    if !args.additional_gids.is_empty() {
+        process
+            .user_mut()
+            .set_additional_gids(Some(args.additional_gids.clone()));
+    }
+    if !args.cap.is_empty() {
+        add_capabilities(&mut process, &args.cap)?;
+    }
+    if args.no_new_privs {
+        process.set_no_new_privileges(Some(true));
+    }
+    Ok(process)
+}
+
+/// runc's --cap: the capability joins every set but inheritable.
+fn add_capabilities(process: &mut Process, names: &[String]) -> Result<()> {
+    let mut caps = process.capabilities().clone().unwrap_or_default();
+    for name in names {
+        let cap: oci_spec::runtime::Capability = serde_json::from_value(name.clone().into())
+            .with_context(|| format!("--cap: unknown capability {name:?}"))?;
+        let with = |set: &Option<oci_spec::runtime::Capabilities>| {
+            let mut set = set.clone().unwrap_or_default();
+            set.insert(cap);
+            Some(set)
+        };
+        let (bounding, effective) = (with(caps.bounding()), with(caps.effective()));
+        let (permitted, ambient) = (with(caps.permitted()), with(caps.ambient()));
+        caps.set_bounding(bounding)
+            .set_effective(effective)
+            .set_permitted(permitted)
+            .set_ambient(ambient);
+    }
+    process.set_capabilities(Some(caps));
+    Ok(())
+}
+
+/// In the forked child: joins, forks the process, reports, exits.
+fn enter_and_exec(
+    spec: &Spec,
+    process: &Process,
+    init_pid: i32,
+    cgroup: &Cgroup,
+    args: &ExecArgs,
+    mut report: UnixStream,
+) -> Result<()> {
+    let outcome = (|| -> Result<()> {
+        cgroup.add_process(nix::unistd::getpid().as_raw())?;
+        let mut filter = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+            Some(profile) => {
+                let mut filter = seccomp::compile(profile)?;
+                filter.connect_agent(profile)?;
+                Some(filter)
+            }
+            None => None,
+        };
+        join_namespaces(spec, init_pid)?;
+        match unsafe { nix::unistd::fork() }.context("fork")? {
+            ForkResult::Parent { child } => {
+                writeln!(report, "pid {child}")?;
+                Ok(())
+            }
+            ForkResult::Child => {
+                let error = match become_process(process, filter.take(), args.preserve_fds) {
+                    Err(e) => e,
+                    Ok(never) => match never {},
+                };
+                let _ = writeln!(report, "{error:#}");
+                unsafe { libc::_exit(127) }
+            }
+        }
+    })();
+    if let Err(e) = &outcome {
+        let _ = writeln!(report, "{e:#}");
+    }
+    outcome
+}
+
+/// Enters every namespace the container has, user first. All are opened
+/// before any is entered: once in the mount namespace, /proc is the
+/// container's.
+fn join_namespaces(spec: &Spec, init_pid: i32) -> Result<()> {
+    let mut types: Vec<LinuxNamespaceType> = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|ns| ns.typ())
+        .collect();
+    types.sort_by_key(|t| *t != LinuxNamespaceType::User);
+    let mut opened = Vec::new();
+    for typ in types {
+        let path = format!("/proc/{init_pid}/ns/{}", proc_name(typ));
+        let own = std::fs::read_link(format!("/proc/self/ns/{}", proc_name(typ))).ok();
+        // Entering the namespace we are already in fails for user ns.
+        if own.is_some() && std::fs::read_link(&path).ok() == own {
+            continue;
+        }
+        let file = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
+        opened.push((typ, file, path));
+    }
+    for (typ, file, path) in opened {
+        nix::sched::setns(&file, clone_flag(typ)).with_context(|| format!("joining {path}"))?;
+    }
+    Ok(())
+}
+
+fn proc_name(typ: LinuxNamespaceType) -> &'static str {
+    match typ {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// The same steps as the container's own process (see init.rs).
+fn become_process(
+    process: &Process,
+    filter: Option<seccomp::Filter>,
+    preserve_fds: u32,
+) -> Result<std::convert::Infallible> {
+    nix::unistd::chdir(process.cwd())
+        .with_context(|| format!("process.cwd: entering {}", process.cwd().display()))?;
+    process::set_rlimits(process)?;
+    let late_filter = match filter {
+        Some(filter) if process.no_new_privileges() != Some(true) => {
+            filter.load("{}")?;
+            None
+        }
+        other => other,
+    };
+    process::set_identity_and_capabilities(process)?;
+    process::set_no_new_privileges(process)?;
+    process::set_umask(process);
+    let program = process::find_executable(process)?;
+    process::reset_signals();
+    process::close_fds_on_exec(preserve_fds)?;
+    if let Some(filter) = late_filter {
+        filter.load("{}")?;
+    }
+    process::exec(&program, process)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn exec_args(argv: &[&str]) -> ExecArgs {
+        let cli =
+            crate::cli::Cli::try_parse_from(["litmus-runtime", "exec"].iter().chain(argv.iter()))
+                .unwrap();
+        match cli.command {
+            crate::cli::Command::Exec(args) => args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn flags_change_the_containers_process_like_runc() {
+        let spec = Spec::default();
+        let args = exec_args(&[
+            "-e",
+            "PATH=/x",
+            "-e",
+            "NEW=1",
+            "--cwd",
+            "/tmp",
+            "-u",
+            "1000:1001",
+            "-g",
+            "7",
+            "--cap",
+            "CAP_NET_RAW",
+            "--no-new-privs",
+            "c1",
+            "sh",
+            "-c",
+            "echo hi",
+        ]);
+        let process = process_to_run(&spec, &args).unwrap();
+        assert_eq!(process.args().as_ref().unwrap(), &["sh", "-c", "echo hi"]);
+        let env = process.env().clone().unwrap();
+        assert!(env.contains(&"PATH=/x".to_string()));
+        assert!(env.contains(&"NEW=1".to_string()));
+        assert_eq!(env.iter().filter(|e| e.starts_with("PATH=")).count(), 1);
+        assert_eq!(process.cwd(), Path::new("/tmp"));
+        assert_eq!(process.user().uid(), 1000);
+        assert_eq!(process.user().gid(), 1001);
+        assert_eq!(process.user().additional_gids().as_ref().unwrap(), &[7]);
+        let caps = process.capabilities().clone().unwrap();
+        assert!(caps
+            .effective()
+            .as_ref()
+            .unwrap()
+            .contains(&oci_spec::runtime::Capability::NetRaw));
+        assert_eq!(process.no_new_privileges(), Some(true));
+    }
+
+    #[test]
+    fn bad_flags_name_the_flag() {
+        let spec = Spec::default();
+        let error = process_to_run(&spec, &exec_args(&["-u", "bob", "c1", "true"]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--user"), "{error}");
+        let error = process_to_run(&spec, &exec_args(&["--cap", "CAP_BOGUS", "c1", "true"]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--cap"), "{error}");
+        let error = process_to_run(&spec, &exec_args(&["c1"]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("COMMAND or --process"), "{error}");
+    }
+
+    #[test]
+    fn the_reply_carries_pid_or_error() {
+        assert_eq!(parse_reply("pid 42\n"), (Some(42), None));
+        assert_eq!(
+            parse_reply("pid 42\nexec: not found\n"),
+            (Some(42), Some("exec: not found".into()))
+        );
+        assert_eq!(
+            parse_reply("joining x: EPERM\n"),
+            (None, Some("joining x: EPERM".into()))
+        );
+    }
+}
