@@ -3,6 +3,7 @@
 //!   deps          install the Debian packages the project needs (as root)
 //!   conformance   build everything and run the suite against litmus-runtime
 //!   fuzz          list, run or smoke-test the cargo-fuzz targets (nightly)
+//!   bench         startup and OOM benchmarks beside runc and crun, baselines
 //!   faults        prove the suite fails each fault-injected runtime build
 //!   ci            everything CI checks, in order, failing fast
 
@@ -10,6 +11,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use xshell::{cmd, Shell};
+
+mod bench;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask")]
@@ -32,6 +35,27 @@ enum Command {
     Fuzz {
         #[command(subcommand)]
         action: FuzzAction,
+    },
+    /// Startup and OOM benchmarks beside runc and crun; ratios, baselines, regression check
+    Bench {
+        /// Short runs (CI): fewer samples, no run-100
+        #[arg(long)]
+        quick: bool,
+        /// Store this run's ratios as benches/baselines/NAME.json
+        #[arg(long, value_name = "NAME")]
+        save_baseline: Option<String>,
+        /// Fail if litmus-runtime's ratio to crun (or runc) regressed beyond --threshold
+        #[arg(long)]
+        check: bool,
+        /// The baseline --check compares with
+        #[arg(long, default_value = "main")]
+        baseline: String,
+        /// Allowed regression of a ratio, as a fraction (0.3 = 30% worse)
+        #[arg(long, default_value_t = 0.3)]
+        threshold: f64,
+        /// More runtimes to bench: NAME=PATH (repeatable)
+        #[arg(long = "runtime", value_name = "NAME=PATH")]
+        runtimes: Vec<String>,
     },
     /// Run the suite against each fault of a fault-injection build; every fault must be caught
     Faults,
@@ -78,6 +102,27 @@ fn main() -> Result<()> {
         Command::Fuzz { action } => {
             ensure_packages(&sh, BASE_PACKAGES)?;
             fuzz(&sh, action)
+        }
+        Command::Bench {
+            quick,
+            save_baseline,
+            check,
+            baseline,
+            threshold,
+            runtimes,
+        } => {
+            ensure_packages(&sh, BASE_PACKAGES)?;
+            ensure_packages(&sh, &["runc", "crun"])?;
+            bench::run(&sh, quick, &runtimes)?;
+            let table = bench::collect()?;
+            print!("{}", bench::render(&table));
+            if let Some(name) = save_baseline {
+                bench::save_baseline(&table, &name)?;
+            }
+            if check {
+                bench::check(&table, &baseline, threshold)?;
+            }
+            Ok(())
         }
         Command::Faults => {
             ensure_packages(&sh, BASE_PACKAGES)?;

@@ -1,0 +1,89 @@
+//! OOM handling: a container limited to 16 MiB whose process allocates
+//! until the kernel kills it.
+//!   oom-run-137   `run` until it reports exit status 137
+//! and, outside criterion (it is a latency to an event, not a call), the
+//! time from `start` to the OOM line of `events`, written to
+//! target/litmus-bench/oom-event.json (null for runtimes without events).
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use litmus_benches::{bundle, limit_memory, median_of, next_id, quick, rootfs, runtimes, Runtime};
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const LIMIT: i64 = 16 << 20;
+
+fn oom(c: &mut Criterion) {
+    let rootfs = rootfs().expect("rootfs fixture");
+    let runtimes = runtimes().expect("runtimes");
+    let hog = bundle(&rootfs, &["/litmus-probe", "alloc", "256"], |s| {
+        limit_memory(s, LIMIT)
+    })
+    .expect("bundle");
+    let hog_path = hog.path().display().to_string();
+
+    let mut group = c.benchmark_group("oom-run-137");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(if quick() { 3 } else { 10 }));
+    for rt in &runtimes {
+        group.bench_function(&rt.name, |b| {
+            b.iter(|| {
+                let id = next_id("oom");
+                assert_eq!(
+                    rt.status(&["run", "--bundle", &hog_path, &id]).unwrap(),
+                    Some(137)
+                );
+            })
+        });
+    }
+    group.finish();
+
+    let mut latencies = serde_json::Map::new();
+    let samples = if quick() { 3 } else { 11 };
+    for rt in &runtimes {
+        let median = median_of(samples, || start_to_oom_event(rt, &hog_path));
+        let value = match median {
+            Ok(d) => serde_json::json!(d.as_nanos() as u64),
+            Err(e) => {
+                eprintln!("{}: no OOM event latency: {e:#}", rt.name);
+                serde_json::Value::Null
+            }
+        };
+        latencies.insert(rt.name.clone(), value);
+    }
+    let path = litmus_benches::extra_results_dir().join("oom-event.json");
+    std::fs::write(&path, serde_json::Value::Object(latencies).to_string()).expect("writing");
+}
+
+/// create, attach `events`, start: the time until `events` prints the OOM.
+fn start_to_oom_event(rt: &Runtime, bundle: &str) -> anyhow::Result<Duration> {
+    let id = next_id("oomev");
+    rt.ok(&["create", "--bundle", bundle, &id])?;
+    let mut events = rt.command(&["events", &id]);
+    let mut events = events.stdout(Stdio::piped()).spawn()?;
+    let lines = BufReader::new(events.stdout.take().expect("piped"));
+    // A reader thread, so a runtime whose `events` never reports cannot hang us.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.lines().map_while(Result::ok) {
+            if line.contains(r#""type":"oom""#) {
+                let _ = tx.send(Instant::now());
+                return;
+            }
+        }
+    });
+    let began = Instant::now();
+    let outcome = rt.ok(&["start", &id]).and_then(|()| {
+        let seen = rx
+            .recv_timeout(Duration::from_secs(10))
+            .map_err(|_| anyhow::anyhow!("no OOM event within 10s"))?;
+        Ok(seen - began)
+    });
+    let _ = events.kill();
+    let _ = events.wait();
+    let _ = rt.ok(&["delete", "--force", &id]);
+    outcome
+}
+
+criterion_group!(benches, oom);
+criterion_main!(benches);

@@ -1,0 +1,191 @@
+//! What the benchmarks share: the runtimes under test, one bundle per
+//! scenario, and running a runtime command the way an engine would.
+//!
+//! Runtimes: litmus-runtime (release build), and runc and crun when they
+//! are installed. `LITMUS_BENCH_RUNTIMES="name=/path,..."` adds any other,
+//! so users bench their own. Each runtime gets a private `--root`.
+
+use anyhow::{bail, Context, Result};
+use litmus_bundle::{default_spec, Bundle, RootfsBuilder};
+use oci_spec::runtime::Spec;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Runtime {
+    pub name: String,
+    pub binary: PathBuf,
+    pub root: tempfile::TempDir,
+}
+
+impl Runtime {
+    fn new(name: &str, binary: PathBuf) -> Result<Runtime> {
+        Ok(Runtime {
+            name: name.to_string(),
+            binary,
+            root: tempfile::Builder::new()
+                .prefix("litmus-bench-root")
+                .tempdir()?,
+        })
+    }
+
+    /// The runtime with `args`, stdio on /dev/null: a container inherits
+    /// them, so a pipe here would stay open as long as the container.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.binary);
+        cmd.arg("--root").arg(self.root.path()).args(args);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd
+    }
+
+    /// Runs `args`, failing with the runtime's stderr unless it exits 0.
+    /// stderr goes to a file, not a pipe, for the reason above.
+    pub fn ok(&self, args: &[&str]) -> Result<()> {
+        let stderr = tempfile::tempfile()?;
+        let status = self.command(args).stderr(stderr.try_clone()?).status()?;
+        if !status.success() {
+            use std::io::{Read, Seek};
+            let mut stderr = stderr;
+            let mut text = String::new();
+            stderr.rewind()?;
+            stderr.read_to_string(&mut text)?;
+            bail!("{} {}: {}", self.name, args.join(" "), text.trim());
+        }
+        Ok(())
+    }
+
+    /// Runs `args` and returns the exit code.
+    pub fn status(&self, args: &[&str]) -> Result<Option<i32>> {
+        Ok(self.command(args).status()?.code())
+    }
+}
+
+/// litmus-runtime, runc and crun as found, then the user's extra ones.
+pub fn runtimes() -> Result<Vec<Runtime>> {
+    let mut found = Vec::new();
+    let ours = litmus_bundle::workspace_root().join("target/release/litmus-runtime");
+    if !ours.exists() {
+        bail!(
+            "{} is missing: cargo build --release -p litmus-runtime",
+            ours.display()
+        );
+    }
+    found.push(Runtime::new("litmus-runtime", ours)?);
+    for (name, candidates) in [
+        ("runc", &["/usr/sbin/runc", "/usr/bin/runc"][..]),
+        ("crun", &["/usr/bin/crun", "/usr/sbin/crun"][..]),
+    ] {
+        if let Some(path) = candidates.iter().map(PathBuf::from).find(|p| p.exists()) {
+            found.push(Runtime::new(name, path)?);
+        }
+    }
+    if let Ok(extra) = std::env::var("LITMUS_BENCH_RUNTIMES") {
+        for entry in extra.split(',').filter(|e| !e.is_empty()) {
+            let (name, path) = entry
+                .split_once('=')
+                .context("LITMUS_BENCH_RUNTIMES entries are name=/path")?;
+            found.push(Runtime::new(name, PathBuf::from(path))?);
+        }
+    }
+    Ok(found)
+}
+
+/// The shared busybox rootfs (no probe needed beyond the fixture's).
+pub fn rootfs() -> Result<RootfsBuilder> {
+    RootfsBuilder::with_probe(litmus_bundle::probe_binary()?)
+}
+
+/// A bundle running `args`, with a read-only root as engines use.
+pub fn bundle(
+    rootfs: &RootfsBuilder,
+    args: &[&str],
+    edit: impl FnOnce(&mut Spec),
+) -> Result<Bundle> {
+    let mut spec = default_spec(&[]);
+    spec.process_mut()
+        .as_mut()
+        .expect("fixture specs have a process")
+        .set_args(Some(args.iter().map(|a| a.to_string()).collect()));
+    edit(&mut spec);
+    Bundle::new(rootfs, &spec)
+}
+
+/// A memory limit (and the same memory+swap limit, so the kernel cannot
+/// swap instead of killing).
+pub fn limit_memory(spec: &mut Spec, bytes: i64) {
+    let mut memory = oci_spec::runtime::LinuxMemory::default();
+    memory.set_limit(Some(bytes));
+    if Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
+        || Path::new("/sys/fs/cgroup/memory.swap.max").exists()
+    {
+        memory.set_swap(Some(bytes));
+    }
+    let mut resources = oci_spec::runtime::LinuxResources::default();
+    resources.set_memory(Some(memory));
+    spec.linux_mut()
+        .as_mut()
+        .expect("fixture specs have linux")
+        .set_resources(Some(resources));
+}
+
+/// Unique container IDs within one process.
+pub fn next_id(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Criterion settings: quick (for CI) when LITMUS_BENCH_QUICK is set.
+pub fn quick() -> bool {
+    std::env::var_os("LITMUS_BENCH_QUICK").is_some()
+}
+
+/// Where the benches leave the figures that are not timings (peak RSS,
+/// OOM event latency) for `cargo xtask bench`.
+pub fn extra_results_dir() -> PathBuf {
+    let dir = litmus_bundle::workspace_root().join("target/litmus-bench");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+/// Peak RSS in KiB of the runtime process of one `run`, from wait4's
+/// rusage (the process and the children it reaped).
+pub fn peak_rss_kib(runtime: &Runtime, bundle: &Bundle) -> Result<i64> {
+    let id = next_id("rss");
+    let bundle_path = bundle.path().display().to_string();
+    let child = runtime
+        .command(&["run", "--bundle", &bundle_path, &id])
+        .spawn()?;
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    if unsafe { libc::wait4(pid, &mut status, 0, &mut usage) } != pid {
+        bail!("wait4: {}", std::io::Error::last_os_error());
+    }
+    Ok(usage.ru_maxrss)
+}
+
+/// Runs `f` `n` times and returns the median duration.
+pub fn median_of(n: usize, mut f: impl FnMut() -> Result<Duration>) -> Result<Duration> {
+    let mut samples = (0..n).map(|_| f()).collect::<Result<Vec<_>>>()?;
+    samples.sort();
+    Ok(samples[samples.len() / 2])
+}
+
+/// Polls `done` until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        if Instant::now() > deadline {
+            bail!("timed out after {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
