@@ -154,21 +154,30 @@ pub fn extra_results_dir() -> PathBuf {
     dir
 }
 
-/// Peak RSS in KiB of the runtime process of one `run`, from wait4's
-/// rusage (the process and the children it reaped).
+/// Peak RSS in KiB of the runtime process during one `run`: its VmHWM,
+/// sampled until it exits. (wait4's ru_maxrss would be useless here: it
+/// keeps the high-water mark from before exec, i.e. this bench's size.)
 pub fn peak_rss_kib(runtime: &Runtime, bundle: &Bundle) -> Result<i64> {
     let id = next_id("rss");
     let bundle_path = bundle.path().display().to_string();
-    let child = runtime
+    let mut child = runtime
         .command(&["run", "--bundle", &bundle_path, &id])
         .spawn()?;
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    if unsafe { libc::wait4(pid, &mut status, 0, &mut usage) } != pid {
-        bail!("wait4: {}", std::io::Error::last_os_error());
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status) {
+            let hwm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok());
+            peak = peak.max(hwm.unwrap_or(0));
+        }
+        if child.try_wait()?.is_some() {
+            return Ok(peak);
+        }
+        std::thread::sleep(Duration::from_micros(200));
     }
-    Ok(usage.ru_maxrss)
 }
 
 /// Runs `f` `n` times and returns the median duration.

@@ -55,7 +55,14 @@ pub fn events(root: &Path, id: &str, stats_once: bool, interval: &str) -> Result
         let timeout = next_stats
             .saturating_duration_since(Instant::now())
             .min(Duration::from_millis(200));
-        wakeup.wait(timeout);
+        if wakeup.wait(timeout) {
+            // The kernel notifies when the OOM starts; the kill (and its
+            // counter) follows within milliseconds.
+            let deadline = Instant::now() + Duration::from_millis(100);
+            while cgroups::oom_kills(&cgroup) <= seen_kills && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
     }
 }
 
@@ -106,24 +113,22 @@ impl OomWakeup {
         }
     }
 
-    /// Waits up to `timeout` for a notification and drains it.
-    fn wait(&self, timeout: Duration) {
+    /// Waits up to `timeout` for a notification and drains it; true if
+    /// one came.
+    fn wait(&self, timeout: Duration) -> bool {
         let mut pollfd = libc::pollfd {
             fd: self.fd.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        if unsafe { libc::poll(&mut pollfd, 1, ms) } > 0 {
-            let mut buffer = [0u8; 4096];
-            unsafe {
-                libc::read(
-                    self.fd.as_raw_fd(),
-                    buffer.as_mut_ptr().cast(),
-                    buffer.len(),
-                )
-            };
+        if unsafe { libc::poll(&mut pollfd, 1, ms) } <= 0 {
+            return false;
         }
+        let mut buffer = [0u8; 4096];
+        let fd = self.fd.as_raw_fd();
+        unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
+        true
     }
 }
 
