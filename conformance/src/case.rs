@@ -22,6 +22,7 @@ pub enum Area {
     Hooks,
     Resources,
     Seccomp,
+    Robustness,
 }
 
 impl Area {
@@ -34,6 +35,7 @@ impl Area {
         Area::Hooks,
         Area::Resources,
         Area::Seccomp,
+        Area::Robustness,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,6 +48,7 @@ impl Area {
             Area::Hooks => "hooks",
             Area::Resources => "resources",
             Area::Seccomp => "seccomp",
+            Area::Robustness => "robustness",
         }
     }
 }

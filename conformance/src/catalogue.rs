@@ -13,6 +13,10 @@ pub enum Level {
     Must,
     Should,
     May,
+    /// Beyond the spec's wording: known escapes a runtime must not allow.
+    Security,
+    /// Beyond the spec's wording: bad input, crashes and races.
+    Robustness,
 }
 
 impl std::fmt::Display for Level {
@@ -21,6 +25,8 @@ impl std::fmt::Display for Level {
             Level::Must => "MUST",
             Level::Should => "SHOULD",
             Level::May => "MAY",
+            Level::Security => "SECURITY",
+            Level::Robustness => "ROBUSTNESS",
         })
     }
 }
@@ -143,6 +149,13 @@ pub const CATALOGUE: &[Requirement] = &[
     req!("linux.seccomp.default-errno-ret", Must, "config-linux.md#seccomp", "1.1.0", "defaultErrnoRet is the errno the default SCMP_ACT_ERRNO action returns."),
     req!("linux.seccomp.args", Must, "config-linux.md#seccomp", "1.0.0", "A rule with args matches only when every argument condition (op, value, valueTwo) holds."),
     req!("linux.seccomp.notify", Must, "config-linux.md#seccomp", "1.1.0", "With SCMP_ACT_NOTIFY, the runtime sends the seccomp listener fd and the container process state to the agent at listenerPath."),
+    // Robustness: what runtime.md's error rules mean under bad input,
+    // crashes and races. Reported apart from MUST/SHOULD.
+    req!("robustness.bad-config", Robustness, "runtime.md#errors", "1.0.0", "A config with a wrong type, unknown value or broken rule is refused with a non-zero exit and a message naming the field, leaving nothing behind."),
+    req!("robustness.concurrent-create", Robustness, "runtime.md#create", "1.0.0", "Of many concurrent creates of one ID, exactly one succeeds and the others fail cleanly."),
+    req!("robustness.killed-create", Robustness, "runtime.md#errors", "1.0.0", "When the runtime is killed during create, delete --force leaves no process, state or cgroup behind."),
+    req!("robustness.delete-races-kill", Robustness, "runtime.md#delete", "1.0.0", "delete --force racing kill leaves nothing behind."),
+    req!("robustness.exit-during-start", Robustness, "runtime.md#start", "1.0.0", "A process that exits at once still ends stopped and can be deleted."),
     // runtime-linux.md
     req!("runtime-linux.fds", Should, "runtime-linux.md#file-descriptors", "1.0.0", "By default only stdin, stdout and stderr are kept open for the application."),
     req!("runtime-linux.dev-symlinks", Must, "runtime-linux.md#dev-symbolic-links", "1.0.0", "Runtimes MUST create /dev/fd, /dev/stdin, /dev/stdout and /dev/stderr symlinks to /proc/self/fd."),

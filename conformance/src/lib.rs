@@ -11,5 +11,6 @@ pub mod case;
 pub mod cases;
 pub mod catalogue;
 pub mod driver;
+pub mod preflight;
 pub mod report;
 pub mod runner;

@@ -44,6 +44,8 @@ enum Format {
 enum LevelFilter {
     Must,
     Should,
+    Security,
+    Robustness,
 }
 
 #[derive(clap::Args)]
@@ -127,6 +129,8 @@ fn selected(args: &RunArgs) -> Vec<&'static Case> {
             None => true,
             Some(LevelFilter::Must) => c.level() == Level::Must,
             Some(LevelFilter::Should) => c.level() == Level::Should,
+            Some(LevelFilter::Security) => c.level() == Level::Security,
+            Some(LevelFilter::Robustness) => c.level() == Level::Robustness,
         })
         .collect()
 }
@@ -183,6 +187,12 @@ fn run(args: &RunArgs) -> Result<i32> {
         spec_version: &info.spec_version,
         keep_failed: args.keep_failed,
     };
+    if let Err(why) = litmus::preflight::check(&options) {
+        bar.finish_and_clear();
+        eprintln!("litmus: {why}");
+        // Not a conformance verdict: the suite could not run at all.
+        return Ok(2);
+    }
     let results = runner::run(&cases, &options, &progress);
     bar.finish_and_clear();
 

@@ -27,17 +27,25 @@ pub fn load(bundle: &Path) -> Result<Spec> {
     parse(&bytes).with_context(|| format!("invalid {}", path.display()))
 }
 
+/// Parses config.json; errors name the field (as a JSON path) and the
+/// line and column, e.g. `process.user.uid: invalid type: string "root",
+/// expected u32 (line 4, column 20)`.
 pub fn parse(bytes: &[u8]) -> Result<Spec> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        anyhow!(
-            "{} (line {}, column {})",
-            e.to_string()
-                .rsplit_once(" at line")
-                .map(|(msg, _)| msg.to_string())
-                .unwrap_or_else(|| e.to_string()),
-            e.line(),
-            e.column()
-        )
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        let message = message
+            .rsplit_once(" at line")
+            .map(|(m, _)| m.to_string())
+            .unwrap_or(message);
+        let at = format!("(line {}, column {})", inner.line(), inner.column());
+        if field == "." {
+            anyhow!("{message} {at}")
+        } else {
+            anyhow!("{field}: {message} {at}")
+        }
     })
 }
 
@@ -328,5 +336,22 @@ mod tests {
             .filter(|n| n.typ() != LinuxNamespaceType::Network)
             .collect();
         assert!(validate_sysctl("net.ipv4.ip_forward", &no_net).is_err());
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    #[test]
+    fn type_errors_name_the_field_path() {
+        let error = super::parse(
+            br#"{"ociVersion":"1.0.2","process":{"user":{"uid":"root","gid":0},"cwd":"/"}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.starts_with("process.user.uid: invalid type"),
+            "{error}"
+        );
+        assert!(error.contains("line 1"), "{error}");
     }
 }

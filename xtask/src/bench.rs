@@ -25,6 +25,44 @@ const TIMED: &[&str] = &[
 /// metric → runtime → value (ns for times, KiB for rss).
 pub type Table = BTreeMap<String, BTreeMap<String, f64>>;
 
+#[derive(Debug)]
+pub struct Options {
+    pub quick: bool,
+    pub save_baseline: Option<String>,
+    pub check: bool,
+    pub baseline: String,
+    pub threshold: f64,
+    pub runtimes: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            quick: false,
+            save_baseline: None,
+            check: false,
+            baseline: "main".into(),
+            threshold: 0.3,
+            runtimes: Vec::new(),
+        }
+    }
+}
+
+/// The whole command: run, print the table, save and check as asked.
+pub fn bench(sh: &Shell, options: &Options) -> Result<()> {
+    crate::ensure_packages(sh, &["runc", "crun"])?;
+    run(sh, options.quick, &options.runtimes)?;
+    let table = collect()?;
+    print!("{}", render(&table));
+    if let Some(name) = &options.save_baseline {
+        save_baseline(&table, name)?;
+    }
+    if options.check {
+        check(&table, &options.baseline, options.threshold)?;
+    }
+    Ok(())
+}
+
 fn root() -> PathBuf {
     crate::workspace_root()
 }

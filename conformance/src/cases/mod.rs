@@ -8,6 +8,7 @@ mod lifecycle;
 mod namespaces;
 mod process;
 mod resources;
+mod robustness;
 mod seccomp;
 mod syscall_names;
 
@@ -23,6 +24,7 @@ const AREAS: &[&[Case]] = &[
     hooks::CASES,
     resources::CASES,
     seccomp::CASES,
+    robustness::CASES,
 ];
 
 pub fn all() -> impl Iterator<Item = &'static Case> {

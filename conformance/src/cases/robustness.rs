@@ -1,0 +1,359 @@
+//! Robustness: bad input, a runtime killed mid-create, and races. These go
+//! beyond the spec's wording and report under their own level.
+//!
+//! Leftovers are looked for where a sloppy runtime leaves them: processes
+//! whose root is inside the case's bundle, cgroup directories named after
+//! the container, and the runtime's state (the usual per-case leak check).
+
+use crate::case::{expect, fail, Area, Case, Checked, Ctx};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const CASES: &[Case] = &[
+    Case {
+        name: "bad_configs_are_refused_naming_the_field",
+        area: Area::Robustness,
+        requirements: &["robustness.bad-config"],
+        run: bad_configs_are_refused_naming_the_field,
+    },
+    Case {
+        name: "concurrent_creates_of_one_id_have_one_winner",
+        area: Area::Robustness,
+        requirements: &["robustness.concurrent-create"],
+        run: concurrent_creates_of_one_id_have_one_winner,
+    },
+    Case {
+        name: "killed_create_leaves_nothing_after_delete",
+        area: Area::Robustness,
+        requirements: &["robustness.killed-create"],
+        run: killed_create_leaves_nothing_after_delete,
+    },
+    Case {
+        name: "delete_racing_kill_leaves_nothing",
+        area: Area::Robustness,
+        requirements: &["robustness.delete-races-kill"],
+        run: delete_racing_kill_leaves_nothing,
+    },
+    Case {
+        name: "process_exiting_at_start_ends_stopped",
+        area: Area::Robustness,
+        requirements: &["robustness.exit-during-start"],
+        run: process_exiting_at_start_ends_stopped,
+    },
+];
+
+/// (what is wrong, JSON pointer of the field, the bad value, a word the
+/// error must contain: the field's name as the spec spells it).
+type BadConfig = (&'static str, &'static str, fn() -> Value, &'static str);
+
+const BAD_CONFIGS: &[BadConfig] = &[
+    (
+        "uid is a string",
+        "/process/user/uid",
+        || json!("root"),
+        "uid",
+    ),
+    ("args is empty", "/process/args", || json!([]), "args"),
+    ("cwd is relative", "/process/cwd", || json!("tmp"), "cwd"),
+    (
+        "unknown namespace type",
+        "/linux/namespaces/0/type",
+        || json!("bogus"),
+        "bogus",
+    ),
+    (
+        "unknown rlimit",
+        "/process/rlimits",
+        || json!([{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]),
+        "RLIMIT_BOGUS",
+    ),
+    (
+        "root.path missing",
+        "/root/path",
+        || json!("no-such-rootfs"),
+        "no-such-rootfs",
+    ),
+    (
+        "hooks path is a number",
+        "/hooks",
+        || json!({"prestart": [{"path": 42}]}),
+        "path",
+    ),
+    (
+        "mount options not a list",
+        "/mounts/0/options",
+        || json!("nosuid"),
+        "options",
+    ),
+];
+
+fn bad_configs_are_refused_naming_the_field(cx: &mut Ctx) -> Checked {
+    let base = serde_json::to_value(cx.spec(&["exit", "0"])).map_err(anyhow::Error::from)?;
+    for (what, pointer, bad, word) in BAD_CONFIGS {
+        let mut config = base.clone();
+        set_pointer(&mut config, pointer, bad());
+        let spec = cx.spec(&["exit", "0"]);
+        let bundle = cx.bundle(&spec)?;
+        cx.bundle_ref(bundle)
+            .write_raw_config(config.to_string().as_bytes())?;
+        let id = cx.new_id();
+        let inv = cx.create(&id, bundle)?;
+        expect(
+            !inv.ok(),
+            format!("create to refuse a config where {what}"),
+            inv.describe(),
+        )?;
+        expect(
+            inv.stderr.to_lowercase().contains(&word.to_lowercase()),
+            format!("the error for \"{what}\" to name {word:?}"),
+            inv.stderr.trim().to_string(),
+        )?;
+        expect(
+            !cx.call(&["state", &id])?.ok(),
+            format!("no container {id} after the refused create"),
+            "state still answers",
+        )?;
+    }
+    Ok(())
+}
+
+/// Sets the value at a JSON pointer, creating the last key if needed.
+fn set_pointer(doc: &mut Value, pointer: &str, value: Value) {
+    let (parent, key) = pointer.rsplit_once('/').expect("pointers start with /");
+    let parent = doc
+        .pointer_mut(parent)
+        .expect("case pointers exist in the fixture");
+    match parent {
+        Value::Array(items) => items[key.parse::<usize>().expect("array index")] = value,
+        Value::Object(map) => {
+            map.insert(key.to_string(), value);
+        }
+        _ => panic!("pointer {pointer} does not lead into a container"),
+    }
+}
+
+fn concurrent_creates_of_one_id_have_one_winner(cx: &mut Ctx) -> Checked {
+    const RACERS: usize = 20;
+    let spec = cx.spec(&["wait-signal"]);
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.created.push(id.clone());
+    let bundle_path = cx.bundle_path(bundle).display().to_string();
+    let outcomes: Vec<bool> = std::thread::scope(|scope| {
+        let racers: Vec<_> = (0..RACERS)
+            .map(|_| {
+                let cx = &*cx;
+                let (id, bundle_path) = (&id, &bundle_path);
+                scope.spawn(move || {
+                    cx.call(&["create", "--bundle", bundle_path, id])
+                        .map(|inv| inv.ok())
+                        .unwrap_or(false)
+                })
+            })
+            .collect();
+        racers
+            .into_iter()
+            .map(|r| r.join().unwrap_or(false))
+            .collect()
+    });
+    let winners = outcomes.iter().filter(|ok| **ok).count();
+    expect(
+        winners == 1,
+        format!("exactly 1 of {RACERS} concurrent creates of one ID to succeed"),
+        format!("{winners} succeeded"),
+    )?;
+    let state = cx.state(&id)?;
+    cx.pids.push(state.pid);
+    expect(
+        state.status == "created",
+        "the winner's container to be created",
+        state.status,
+    )
+}
+
+fn killed_create_leaves_nothing_after_delete(cx: &mut Ctx) -> Checked {
+    // Kill points spread over create's work: before and after namespaces,
+    // mounts and cgroup setup, wherever they fall for this runtime.
+    for delay_ms in [0u64, 2, 5, 10, 20, 40] {
+        let spec = cx.spec(&["wait-signal"]);
+        let bundle = cx.bundle(&spec)?;
+        let id = cx.new_id();
+        cx.created.push(id.clone());
+        let bundle_path = cx.bundle_path(bundle).to_path_buf();
+        let mut create = Command::new(&cx.runtime.binary)
+            .arg("--root")
+            .arg(&cx.runtime.root)
+            .args(["create", "--bundle"])
+            .arg(&bundle_path)
+            .arg(&id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(anyhow::Error::from)?;
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = create.kill();
+        let _ = create.wait();
+        let _ = cx.call(&["delete", "--force", &id])?;
+        let rootfs = bundle_path.join("rootfs");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let leftovers = loop {
+            let leftovers = leftovers_of(&id, &rootfs);
+            if leftovers.is_empty() || Instant::now() > deadline {
+                break leftovers;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if !leftovers.is_empty() {
+            kill_processes_in(&rootfs);
+            return Err(fail(
+                format!(
+                    "nothing left after create was SIGKILLed at {delay_ms} ms and delete --force"
+                ),
+                leftovers.join("; "),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn delete_racing_kill_leaves_nothing(cx: &mut Ctx) -> Checked {
+    for _ in 0..5 {
+        let spec = cx.spec(&["wait-signal"]);
+        let bundle = cx.bundle(&spec)?;
+        let id = cx.new_id();
+        cx.create_ok(&id, bundle)?;
+        cx.start_ok(&id)?;
+        let rootfs = cx.bundle_path(bundle).join("rootfs");
+        std::thread::scope(|scope| {
+            let cx = &*cx;
+            let id = &id;
+            scope.spawn(move || cx.call(&["kill", id, "KILL"]));
+            scope.spawn(move || cx.call(&["delete", "--force", id]));
+        });
+        // Whichever order they ran in, a final delete --force must finish
+        // the job; then nothing may remain.
+        let _ = cx.call(&["delete", "--force", &id])?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let leftovers = leftovers_of(&id, &rootfs);
+            if leftovers.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(fail(
+                    "nothing left after delete --force racing kill",
+                    leftovers.join("; "),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    Ok(())
+}
+
+fn process_exiting_at_start_ends_stopped(cx: &mut Ctx) -> Checked {
+    let spec = cx.spec(&["exit", "0"]);
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    let pid = cx.state(&id)?.pid;
+    let start = cx.start(&id)?;
+    expect(start.ok(), "start to succeed", start.describe())?;
+    cx.wait_exit(pid)?;
+    cx.wait_for_status(&id, "stopped")?;
+    let delete = cx.delete(&id)?;
+    expect(
+        delete.ok(),
+        "delete of the stopped container to succeed",
+        delete.describe(),
+    )
+}
+
+/// Processes rooted in `rootfs` and cgroup directories named `id`.
+fn leftovers_of(id: &str, rootfs: &Path) -> Vec<String> {
+    let mut found: Vec<String> = processes_in(rootfs)
+        .into_iter()
+        .map(|pid| format!("process {pid} still runs in the container's rootfs"))
+        .collect();
+    found.extend(
+        cgroup_dirs_named(id)
+            .into_iter()
+            .map(|d| format!("cgroup {} still exists", d.display())),
+    );
+    found
+}
+
+fn processes_in(rootfs: &Path) -> Vec<i32> {
+    let Ok(rootfs) = rootfs.canonicalize() else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/root")).is_ok_and(|r| r.starts_with(&rootfs))
+                && !is_zombie(*pid)
+        })
+        .collect()
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
+        .unwrap_or(true)
+}
+
+fn kill_processes_in(rootfs: &Path) {
+    for pid in processes_in(rootfs) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
+/// Cgroup directories whose name is the container ID, at any depth up to
+/// three below each hierarchy (runtimes nest under their own parent).
+fn cgroup_dirs_named(id: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, id: &str, depth: u32, found: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let path = entry.path();
+            if entry.file_name().to_string_lossy() == id {
+                found.push(path.clone());
+            }
+            if depth > 0 {
+                walk(&path, id, depth - 1, found);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(Path::new("/sys/fs/cgroup"), id, 3, &mut found);
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bad_config_pointer_exists_in_the_fixture() {
+        let base = serde_json::to_value(litmus_bundle::default_spec(&["exit", "0"])).unwrap();
+        for (what, pointer, bad, _) in BAD_CONFIGS {
+            let mut doc = base.clone();
+            set_pointer(&mut doc, pointer, bad());
+            assert_eq!(doc.pointer(pointer), Some(&bad()), "{what}");
+        }
+    }
+}

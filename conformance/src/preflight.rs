@@ -1,0 +1,65 @@
+//! Before the cases: can the runtime start the simplest container at all?
+//! If not, every case would fail for one reason; saying that reason once,
+//! with what to do about it, is more useful than sixty failures.
+
+use crate::case::{Ctx, Verdict};
+use crate::runner::RunOptions;
+
+/// Runs the probe with `exit 0`; Err(explanation) if the runtime cannot.
+pub fn check(options: &RunOptions) -> Result<(), String> {
+    let work = tempfile::Builder::new()
+        .prefix("litmus-preflight-")
+        .tempdir()
+        .map_err(|e| format!("creating a work directory: {e}"))?;
+    let mut cx = Ctx::new(
+        options.runtime,
+        options.rootfs,
+        work.path().to_path_buf(),
+        "preflight",
+    );
+    let spec = cx.spec(&["exit", "0"]);
+    let outcome = cx.run_probe(&spec);
+    cx.clean_up();
+    match outcome {
+        Ok(run) if run.exit_code.is_none_or(|c| c == 0) => Ok(()),
+        Ok(run) => Err(format!(
+            "the probe container exited with {:?}",
+            run.exit_code
+        )),
+        Err(Verdict::Fail { seen, .. }) => Err(explain(&seen)),
+        Err(Verdict::Skip(reason)) => Err(reason),
+    }
+}
+
+/// The runtime's words, plus a hint for the failures we know.
+fn explain(seen: &str) -> String {
+    let mut message = format!("the runtime could not run a minimal container: {seen}");
+    if seen.contains("hybrid") && is_hybrid_host() {
+        message += "\n\nThis host mounts cgroup2 at /sys/fs/cgroup/unified beside the v1 \
+                    controllers (a hybrid layout), which this runtime refuses (crun 1.8 does). \
+                    Run the suite where cgroup2 is hidden from it:\n  \
+                    unshare -m sh -c 'umount /sys/fs/cgroup/unified && litmus run --runtime ...'";
+    }
+    message
+}
+
+fn is_hybrid_host() -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.contains(" /sys/fs/cgroup/unified ") && l.contains(" - cgroup2 "))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn known_failures_get_a_hint_and_others_keep_the_runtimes_words() {
+        let plain = super::explain("create failed: boom");
+        assert!(plain.contains("create failed: boom"));
+        assert!(!plain.contains("unshare -m"));
+        let hybrid = super::explain("cgroups in hybrid mode not supported");
+        if super::is_hybrid_host() {
+            assert!(hybrid.contains("umount /sys/fs/cgroup/unified"), "{hybrid}");
+        }
+    }
+}
