@@ -23,6 +23,7 @@ pub enum Area {
     Resources,
     Seccomp,
     Robustness,
+    Security,
 }
 
 impl Area {
@@ -36,6 +37,7 @@ impl Area {
         Area::Resources,
         Area::Seccomp,
         Area::Robustness,
+        Area::Security,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +51,7 @@ impl Area {
             Area::Resources => "resources",
             Area::Seccomp => "seccomp",
             Area::Robustness => "robustness",
+            Area::Security => "security",
         }
     }
 }

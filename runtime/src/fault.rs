@@ -54,6 +54,7 @@ faults! {
     "leak-runtime-fds" => ["runtime-linux.fds"],
     "no-dev-symlinks" => ["runtime-linux.dev-symlinks"],
     "status-always-running" => ["runtime.state.status-created"],
+    "dumpable-runtime" => ["security.cve-2019-5736"],
 }
 
 /// Whether fault `name` is the one this process was asked to inject.

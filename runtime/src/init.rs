@@ -30,6 +30,12 @@ pub struct InitContext<'a> {
 /// Runs in the first child. Never returns: exits with the status to report.
 pub fn intermediate(mut channel: Channel, cx: &InitContext) -> ! {
     let result = (|channel: &mut Channel| -> Result<()> {
+        // The container's init is this binary until it execs the user's
+        // program: keep container processes from ptracing it or opening
+        // its /proc/PID/exe (CVE-2016-9962, CVE-2019-5736).
+        if !crate::fault::active("dumpable-runtime") {
+            nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
+        }
         channel.expect("the go-ahead")?;
         cx.plan.join_all()?;
         nix::sched::unshare(cx.plan.create).context("creating namespaces (unshare)")?;

@@ -36,6 +36,11 @@ pub enum ProbeLine {
         ret: i64,
         errno: Option<i32>,
     },
+    /// Executables of other processes this one could open through
+    /// /proc/PID/exe, as (device, inode): the CVE-2019-5736 foothold.
+    Exes {
+        grabbed: Vec<(u64, u64)>,
+    },
     Error {
         action: String,
         message: String,

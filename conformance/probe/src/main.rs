@@ -9,6 +9,7 @@
 //!   wait-signal         block until a catchable signal arrives, report it
 //!   fork N              try to start N processes, report how many started
 //!   syscall NR,A0,..    make raw syscall NR with up to six integer args
+//!   grab-exe SECS       for SECS, open every other /proc/PID/exe (O_PATH)
 //!   alloc MIB           allocate and touch MIB mebibytes (OOM cases)
 //!   exit N              exit with status N
 //!
@@ -72,6 +73,9 @@ fn main() {
                 });
             }
             "syscall" => emit(&raw_syscall(action, &operand())),
+            "grab-exe" => emit(&ProbeLine::Exes {
+                grabbed: grab_exes(Duration::from_secs_f64(parse(action, &operand()))),
+            }),
             "alloc" => allocate(parse(action, &operand())),
             "exit" => std::process::exit(parse(action, &operand())),
             other => fail(other, format!("unknown probe action {other:?}")),
@@ -165,4 +169,36 @@ fn raw_syscall(action: &str, operand: &str) -> ProbeLine {
         ret,
         errno,
     }
+}
+
+/// What a CVE-2019-5736 attacker does first: get a handle on the binary of
+/// any other process that shows up (a runtime joining the container).
+/// Only O_PATH handles are taken, and nothing is ever written.
+fn grab_exes(duration: Duration) -> Vec<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let me = std::process::id().to_string();
+    let deadline = std::time::Instant::now() + duration;
+    let mut grabbed = std::collections::BTreeSet::new();
+    while std::time::Instant::now() < deadline {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            break;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name == me || !name.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let path = std::ffi::CString::new(format!("/proc/{name}/exe")).expect("no NUL");
+            let fd = unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+            if fd < 0 {
+                continue;
+            }
+            if let Ok(meta) = std::fs::metadata(format!("/proc/self/fd/{fd}")) {
+                grabbed.insert((meta.dev(), meta.ino()));
+            }
+            unsafe { libc::close(fd) };
+        }
+    }
+    grabbed.into_iter().collect()
 }

@@ -10,6 +10,7 @@ mod process;
 mod resources;
 mod robustness;
 mod seccomp;
+mod security;
 mod syscall_names;
 
 use crate::case::Case;
@@ -25,6 +26,7 @@ const AREAS: &[&[Case]] = &[
     resources::CASES,
     seccomp::CASES,
     robustness::CASES,
+    security::CASES,
 ];
 
 pub fn all() -> impl Iterator<Item = &'static Case> {

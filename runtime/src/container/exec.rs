@@ -184,6 +184,13 @@ fn enter_and_exec(
     mut report: UnixStream,
 ) -> Result<()> {
     let outcome = (|| -> Result<()> {
+        // CVE-2016-9962 / CVE-2019-5736: until exec replaces this image,
+        // processes in the container must not ptrace it or open its
+        // /proc/PID/exe (the runtime binary). Non-dumpable forbids both to
+        // anyone without CAP_SYS_PTRACE; exec makes the new image dumpable.
+        if !crate::fault::active("dumpable-runtime") {
+            nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
+        }
         cgroup.add_process(nix::unistd::getpid().as_raw())?;
         let mut filter = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
             Some(profile) => {

@@ -1,0 +1,212 @@
+//! Security: known container escapes, each replayed as an attack from
+//! inside the container (or from a hostile image) that must fail.
+//!
+//! Every attack is safe for the host: it only takes O_PATH handles or
+//! reads, never writes; mounts it provokes live in the container's mount
+//! namespace; the runtime binary under test is only ever stat()ed.
+
+use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Ctx, Verdict};
+use litmus_probe::ProbeLine;
+use std::os::unix::fs::MetadataExt;
+use std::time::{Duration, Instant};
+
+pub const CASES: &[Case] = &[
+    Case {
+        name: "container_cannot_grab_the_runtime_binary",
+        area: Area::Security,
+        requirements: &["security.cve-2019-5736"],
+        run: container_cannot_grab_the_runtime_binary,
+    },
+    Case {
+        name: "cwd_cannot_leave_the_container_through_an_fd",
+        area: Area::Security,
+        requirements: &["security.cve-2024-21626"],
+        run: cwd_cannot_leave_the_container_through_an_fd,
+    },
+    Case {
+        name: "inheritable_capabilities_are_empty_by_default",
+        area: Area::Security,
+        requirements: &["security.cve-2022-29162"],
+        run: inheritable_capabilities_are_empty_by_default,
+    },
+    Case {
+        name: "masked_paths_use_the_real_dev_null",
+        area: Area::Security,
+        requirements: &["security.cve-2025-31133"],
+        run: masked_paths_use_the_real_dev_null,
+    },
+];
+
+/// The container scans /proc for other processes' executables while the
+/// runtime execs into it again and again; a handle on the runtime's own
+/// binary is what CVE-2019-5736 (and CVE-2016-9962's ptrace) built on.
+fn container_cannot_grab_the_runtime_binary(cx: &mut Ctx) -> Checked {
+    let runtime = std::fs::metadata(&cx.runtime.binary).map_err(anyhow::Error::from)?;
+    let target = (runtime.dev(), runtime.ino());
+    let spec = cx.spec(&["grab-exe", "3"]);
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    let pid = cx.state(&id)?.pid;
+    cx.start_ok(&id)?;
+    let deadline = Instant::now() + Duration::from_millis(2500);
+    let mut execs = 0;
+    while Instant::now() < deadline {
+        let inv = cx.call(&["exec", &id, "/litmus-probe", "exit", "0"])?;
+        if !inv.ok() {
+            if execs == 0 {
+                return Err(Verdict::Skip(format!(
+                    "the runtime's exec does not work here: {}",
+                    inv.describe()
+                )));
+            }
+            break;
+        }
+        execs += 1;
+    }
+    cx.wait_exit(pid)?;
+    let grabbed = cx
+        .output_of(&id)
+        .into_iter()
+        .find_map(|line| match line {
+            ProbeLine::Exes { grabbed } => Some(grabbed),
+            _ => None,
+        })
+        .ok_or_else(|| fail("the probe's list of grabbed executables", "no output"))?;
+    expect(
+        !grabbed.contains(&target),
+        format!("no handle on the runtime binary (dev {}, inode {}) during {execs} execs", target.0, target.1),
+        "the container opened /proc/PID/exe of a runtime process: it could overwrite the runtime once it exits",
+    )
+}
+
+/// runc leaked a host directory fd into the container; `cwd:
+/// /proc/self/fd/N` then put the process outside the rootfs.
+fn cwd_cannot_leave_the_container_through_an_fd(cx: &mut Ctx) -> Checked {
+    for fd in 3..=9 {
+        let mut spec = cx.spec(&["report"]);
+        spec.process_mut()
+            .as_mut()
+            .expect("fixture specs have a process")
+            .set_cwd(format!("/proc/self/fd/{fd}").into());
+        let bundle = cx.bundle(&spec)?;
+        let id = cx.new_id();
+        if !cx.create(&id, bundle)?.ok() {
+            continue; // refusing the cwd is a fine answer
+        }
+        let pid = cx.state(&id)?.pid;
+        if !cx.start(&id)?.ok() {
+            continue;
+        }
+        cx.wait_exit(pid)?;
+        let cwd = cx.output_of(&id).into_iter().find_map(|l| match l {
+            ProbeLine::Report(r) => Some(r.cwd.clone()),
+            _ => None,
+        });
+        if let Some(cwd) = cwd {
+            expect(
+                !cwd.starts_with("(unreachable)") && !cwd.is_empty(),
+                format!("cwd /proc/self/fd/{fd} to stay inside the container"),
+                format!("the process's cwd is {cwd:?}, outside its root"),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Before the fix, runc gave the process inheritable capabilities the
+/// config did not ask for, which execve of a file with inheritable file
+/// capabilities could turn into real ones.
+fn inheritable_capabilities_are_empty_by_default(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["report"]);
+    let process = spec
+        .process_mut()
+        .as_mut()
+        .expect("fixture specs have a process");
+    if let Some(mut caps) = process.capabilities().clone() {
+        caps.set_inheritable(None);
+        process.set_capabilities(Some(caps));
+    }
+    let run = cx.run_probe(&spec)?;
+    expect_eq(
+        "CapInh of the container process",
+        "0x0".to_string(),
+        format!("{:#x}", run.report()?.capabilities.inheritable),
+    )
+}
+
+const CANARY: &str = "litmus canary: not /dev/null\n";
+
+/// A hostile image ships /dev/null as a symlink (in the real attack, to a
+/// procfs file like /proc/sys/kernel/core_pattern; here, to a canary in
+/// the rootfs). A runtime that bind-mounts "/dev/null" over masked paths,
+/// or opens it for stdio, without checking it follows the symlink.
+fn masked_paths_use_the_real_dev_null(cx: &mut Ctx) -> Checked {
+    // A masked path this kernel has (the spec's examples; not all exist).
+    let Some(masked) = ["/proc/keys", "/proc/timer_list", "/proc/kcore"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        return Err(Verdict::Skip("no /proc file to mask on this kernel".into()));
+    };
+    let mut spec = cx.spec(&["path", masked]);
+    // No tmpfs on /dev: the image's own /dev is what the runtime sees.
+    let mounts: Vec<_> = spec
+        .mounts()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.destination().as_os_str() != "/dev")
+        .collect();
+    spec.set_mounts(Some(mounts));
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_masked_paths(Some(vec![masked.into()]));
+    }
+    let bundle = cx.bundle(&spec)?;
+    let dev = cx.bundle_ref(bundle).rootfs().join("dev");
+    std::fs::create_dir_all(&dev).map_err(anyhow::Error::from)?;
+    // The symlink points at a canary inside the rootfs, never at a host
+    // file: a vulnerable runtime may write the container's stdio through
+    // /dev/null (runc 1.1.5 does), and that must land in the bundle.
+    std::fs::write(cx.bundle_ref(bundle).rootfs().join("litmus-canary"), CANARY)
+        .map_err(anyhow::Error::from)?;
+    let _ = std::fs::remove_file(dev.join("null"));
+    std::os::unix::fs::symlink("/litmus-canary", dev.join("null")).map_err(anyhow::Error::from)?;
+    let id = cx.new_id();
+    if !cx.create(&id, bundle)?.ok() {
+        return Ok(()); // refusing the hostile image is a fine answer
+    }
+    let pid = cx.state(&id)?.pid;
+    cx.start_ok(&id)?;
+    let exit = cx.wait_exit(pid)?;
+    let seen = cx
+        .output_of(&id)
+        .into_iter()
+        .find_map(|l| match l {
+            ProbeLine::Path(p) => Some(p),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            let canary =
+                std::fs::read_to_string(cx.bundle_ref(bundle).rootfs().join("litmus-canary"))
+                    .unwrap_or_default();
+            let redirected = if canary != CANARY {
+                "; the container's output went into the file the /dev/null symlink points to"
+            } else {
+                ""
+            };
+            fail(
+                format!("the probe's view of {masked}"),
+                format!("no output (the container exited with {exit:?}){redirected}"),
+            )
+        })?;
+    let what = format!(
+        "{:?} {:?}:{:?} content {:?}",
+        seen.file_type, seen.major, seen.minor, seen.content
+    );
+    expect(
+        seen.file_type.as_deref() == Some("char") && seen.major == Some(1) && seen.minor == Some(3),
+        format!("{masked} masked by the real /dev/null (char 1:3)"),
+        what,
+    )
+}
