@@ -20,6 +20,20 @@ pub fn clone_flag(typ: LinuxNamespaceType) -> CloneFlags {
     }
 }
 
+/// The name of `typ` under /proc/PID/ns.
+pub fn proc_name(typ: LinuxNamespaceType) -> &'static str {
+    match typ {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
 /// NS_GET_NSTYPE from linux/nsfs.h: _IO(0xb7, 0x3).
 const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
 

@@ -25,13 +25,25 @@ const TIMED: &[&str] = &[
 /// metric → runtime → value (ns for times, KiB for rss).
 pub type Table = BTreeMap<String, BTreeMap<String, f64>>;
 
-#[derive(Debug)]
+#[derive(Debug, clap::Args)]
 pub struct Options {
+    /// Short runs (CI): fewer samples, no run-100
+    #[arg(long)]
     pub quick: bool,
+    /// Store this run's ratios as benches/baselines/NAME.json
+    #[arg(long, value_name = "NAME")]
     pub save_baseline: Option<String>,
+    /// Fail if litmus-runtime's ratio to crun (or runc) regressed beyond --threshold
+    #[arg(long)]
     pub check: bool,
+    /// The baseline --check compares with
+    #[arg(long, default_value = "main")]
     pub baseline: String,
+    /// Allowed regression of a ratio, as a fraction (0.3 = 30% worse)
+    #[arg(long, default_value_t = 0.3)]
     pub threshold: f64,
+    /// More runtimes to bench: NAME=PATH (repeatable)
+    #[arg(long = "runtime", value_name = "NAME=PATH")]
     pub runtimes: Vec<String>,
 }
 

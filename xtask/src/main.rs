@@ -37,26 +37,7 @@ enum Command {
         action: FuzzAction,
     },
     /// Startup and OOM benchmarks beside runc and crun; ratios, baselines, regression check
-    Bench {
-        /// Short runs (CI): fewer samples, no run-100
-        #[arg(long)]
-        quick: bool,
-        /// Store this run's ratios as benches/baselines/NAME.json
-        #[arg(long, value_name = "NAME")]
-        save_baseline: Option<String>,
-        /// Fail if litmus-runtime's ratio to crun (or runc) regressed beyond --threshold
-        #[arg(long)]
-        check: bool,
-        /// The baseline --check compares with
-        #[arg(long, default_value = "main")]
-        baseline: String,
-        /// Allowed regression of a ratio, as a fraction (0.3 = 30% worse)
-        #[arg(long, default_value_t = 0.3)]
-        threshold: f64,
-        /// More runtimes to bench: NAME=PATH (repeatable)
-        #[arg(long = "runtime", value_name = "NAME=PATH")]
-        runtimes: Vec<String>,
-    },
+    Bench(bench::Options),
     /// Run the suite against each fault of a fault-injection build; every fault must be caught
     Faults,
     /// fmt, clippy, unit and root integration tests, the suite against litmus-runtime
@@ -103,23 +84,8 @@ fn main() -> Result<()> {
             ensure_packages(&sh, BASE_PACKAGES)?;
             fuzz(&sh, action)
         }
-        Command::Bench {
-            quick,
-            save_baseline,
-            check,
-            baseline,
-            threshold,
-            runtimes,
-        } => {
+        Command::Bench(options) => {
             ensure_packages(&sh, BASE_PACKAGES)?;
-            let options = bench::Options {
-                quick,
-                save_baseline,
-                check,
-                baseline,
-                threshold,
-                runtimes,
-            };
             bench::bench(&sh, &options)
         }
         Command::Faults => {

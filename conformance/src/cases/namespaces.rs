@@ -56,7 +56,8 @@ pub const CASES: &[Case] = &[
     },
 ];
 
-/// /proc/self/ns names of the namespace types.
+/// /proc/self/ns names of the namespace types (the suite never links the
+/// runtime crate, so it keeps its own copy of this table).
 fn proc_name(typ: LinuxNamespaceType) -> &'static str {
     match typ {
         LinuxNamespaceType::Mount => "mnt",

@@ -12,7 +12,7 @@
 use super::run::{forward_signals_to, wait_for};
 use crate::cgroups::{Cgroup, Layout};
 use crate::cli::ExecArgs;
-use crate::namespaces::clone_flag;
+use crate::namespaces::{clone_flag, proc_name};
 use crate::state::{ContainerDir, Status};
 use crate::{process, seccomp};
 use anyhow::{bail, Context, Result};
@@ -250,19 +250,6 @@ fn join_namespaces(spec: &Spec, init_pid: i32) -> Result<()> {
         nix::sched::setns(&file, clone_flag(typ)).with_context(|| format!("joining {path}"))?;
     }
     Ok(())
-}
-
-fn proc_name(typ: LinuxNamespaceType) -> &'static str {
-    match typ {
-        LinuxNamespaceType::Mount => "mnt",
-        LinuxNamespaceType::Cgroup => "cgroup",
-        LinuxNamespaceType::Uts => "uts",
-        LinuxNamespaceType::Ipc => "ipc",
-        LinuxNamespaceType::User => "user",
-        LinuxNamespaceType::Pid => "pid",
-        LinuxNamespaceType::Network => "net",
-        LinuxNamespaceType::Time => "time",
-    }
 }
 
 /// The same steps as the container's own process (see init.rs).
