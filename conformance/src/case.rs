@@ -240,11 +240,14 @@ impl<'a> Ctx<'a> {
     }
 
     /// A container ID unique to this case.
+    /// The suite's pid is part of it, so leftovers of an earlier run (a
+    /// runtime that leaked a cgroup) never collide with this run's IDs.
     pub fn new_id(&mut self) -> String {
         self.next_id += 1;
         format!(
-            "litmus-{}-{}",
+            "litmus-{}-{}-{}",
             self.case_name.replace('_', "-"),
+            std::process::id(),
             self.next_id
         )
     }

@@ -133,6 +133,24 @@ impl ContainerDir {
         &self.path
     }
 
+    /// What a create killed before it wrote state.json leaves behind: the
+    /// directory alone (no process or cgroup exists yet at that point).
+    /// Removes it once no live create holds its lock. Returns false if the
+    /// container turned out to be complete after all.
+    pub fn remove_abandoned(root: &Path, id: &str) -> Result<bool> {
+        validate_id(id)?;
+        let path = root.join(id);
+        if !path.exists() {
+            return Ok(true);
+        }
+        let _lock = lock(&path)?;
+        if path.join(STATE_FILE).exists() {
+            return Ok(false);
+        }
+        std::fs::remove_dir_all(&path).with_context(|| format!("removing {}", path.display()))?;
+        Ok(true)
+    }
+
     pub fn exec_fifo(&self) -> PathBuf {
         self.path.join(EXEC_FIFO)
     }

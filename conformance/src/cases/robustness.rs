@@ -170,7 +170,27 @@ fn concurrent_creates_of_one_id_have_one_winner(cx: &mut Ctx) -> Checked {
         state.status == "created",
         "the winner's container to be created",
         state.status,
-    )
+    )?;
+    // The losers must not have left anything running either.
+    cx.call(&["delete", "--force", &id])?;
+    let rootfs = cx.bundle_path(bundle).join("rootfs");
+    wait_for_no_leftovers(&id, &rootfs, "after delete --force of the raced ID")
+}
+
+/// Waits (processes take a moment to die) until nothing of `id` is left.
+fn wait_for_no_leftovers(id: &str, rootfs: &Path, when: &str) -> Checked {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let leftovers = leftovers_of(id, rootfs);
+        if leftovers.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            kill_processes_in(rootfs);
+            return Err(fail(format!("nothing left {when}"), leftovers.join("; ")));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn killed_create_leaves_nothing_after_delete(cx: &mut Ctx) -> Checked {
@@ -197,24 +217,8 @@ fn killed_create_leaves_nothing_after_delete(cx: &mut Ctx) -> Checked {
         let _ = create.kill();
         let _ = create.wait();
         let _ = cx.call(&["delete", "--force", &id])?;
-        let rootfs = bundle_path.join("rootfs");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let leftovers = loop {
-            let leftovers = leftovers_of(&id, &rootfs);
-            if leftovers.is_empty() || Instant::now() > deadline {
-                break leftovers;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        if !leftovers.is_empty() {
-            kill_processes_in(&rootfs);
-            return Err(fail(
-                format!(
-                    "nothing left after create was SIGKILLed at {delay_ms} ms and delete --force"
-                ),
-                leftovers.join("; "),
-            ));
-        }
+        let when = format!("after create was SIGKILLed at {delay_ms} ms and delete --force");
+        wait_for_no_leftovers(&id, &bundle_path.join("rootfs"), &when)?;
     }
     Ok(())
 }
@@ -236,20 +240,7 @@ fn delete_racing_kill_leaves_nothing(cx: &mut Ctx) -> Checked {
         // Whichever order they ran in, a final delete --force must finish
         // the job; then nothing may remain.
         let _ = cx.call(&["delete", "--force", &id])?;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let leftovers = leftovers_of(&id, &rootfs);
-            if leftovers.is_empty() {
-                break;
-            }
-            if Instant::now() > deadline {
-                return Err(fail(
-                    "nothing left after delete --force racing kill",
-                    leftovers.join("; "),
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_no_leftovers(&id, &rootfs, "after delete --force racing kill")?;
     }
     Ok(())
 }

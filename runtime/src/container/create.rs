@@ -98,17 +98,16 @@ fn build(
         pid_start_time: 0,
         cgroup_path: String::new(),
     };
-    dir.save(&record)?;
-
     let linux = spec.linux().as_ref().expect("validated: linux present");
-    let layout = Layout::detect()?;
     record.cgroup_path = cgroups::container_path(linux.cgroups_path().as_deref(), &args.id)?;
+    // Recorded before it exists: if we are killed right after creating it,
+    // `delete --force` still knows to remove it.
+    dir.save(&record)?;
     undo.cgroup = Some(Cgroup::create(
-        &layout,
+        &Layout::detect()?,
         &record.cgroup_path,
         linux.resources().as_ref(),
     )?);
-    dir.save(&record)?;
 
     let exec_socket = UnixListener::bind(short_socket_path(dir.path())?.path())
         .with_context(|| format!("creating the exec socket in {}", dir.path().display()))?;

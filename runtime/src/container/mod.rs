@@ -99,8 +99,10 @@ pub fn kill(root: &Path, id: &str, signal_name: &str, all: bool) -> Result<()> {
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let dir = match ContainerDir::open(root, id) {
         Ok(dir) => dir,
-        // runc: `delete --force` of a container that is not there succeeds.
-        Err(_) if force && !root.join(id).join("state.json").exists() => return Ok(()),
+        // runc: `delete --force` of a container that is not there succeeds;
+        // so does one of a create that was killed before it wrote state.
+        Err(_) if force && ContainerDir::remove_abandoned(root, id)? => return Ok(()),
+        Err(_) if force => ContainerDir::open(root, id)?,
         Err(e) => return Err(e),
     };
     let record = dir.load()?;
