@@ -88,8 +88,15 @@ pub fn run(sh: &Shell, quick: bool, extra: &[String]) -> Result<()> {
     crate::step("running the benches (criterion)");
     // crun 1.8 refuses a hybrid cgroup layout: hide cgroup2 from every
     // runtime alike, in a private mount namespace.
-    let script =
-        "umount /sys/fs/cgroup/unified 2>/dev/null; exec cargo bench --package litmus-benches";
+    // crun then still writes <id>/cgroup.procs into the (now plain tmpfs)
+    // unified directory: the bench's own IDs are removed from there after.
+    let script = "umount /sys/fs/cgroup/unified 2>/dev/null; \
+        cargo bench --package litmus-benches; rc=$?; \
+        if ! mountpoint -q /sys/fs/cgroup/unified; then \
+          for d in /sys/fs/cgroup/unified/*-[0-9]*-[0-9]*; do \
+            [ -d \"$d\" ] && rm -f \"$d/cgroup.procs\" && rmdir \"$d\"; \
+          done; \
+        fi; exit $rc";
     let mut command = cmd!(sh, "unshare --mount sh -c {script}")
         .env("LITMUS_PROBE", &probe)
         .env("LITMUS_BENCH_RUNTIMES", extra.join(","));
