@@ -4,6 +4,7 @@
 //!   conformance   build everything and run the suite against litmus-runtime
 //!   fuzz          list, run or smoke-test the cargo-fuzz targets (nightly)
 //!   bench         startup and OOM benchmarks beside runc and crun, baselines
+//!   vm-test       the suite in QEMU on a pinned kernel, cgroup v2, v1, hybrid
 //!   faults        prove the suite fails each fault-injected runtime build
 //!   ci            everything CI checks, in order, failing fast
 
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use xshell::{cmd, Shell};
 
 mod bench;
+mod vm;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask")]
@@ -38,6 +40,8 @@ enum Command {
     },
     /// Startup and OOM benchmarks beside runc and crun; ratios, baselines, regression check
     Bench(bench::Options),
+    /// The suite in QEMU guests on the pinned Debian kernel: cgroup v2, v1 and hybrid
+    VmTest(vm::Options),
     /// Run the suite against each fault of a fault-injection build; every fault must be caught
     Faults,
     /// fmt, clippy, unit and root integration tests, the suite against litmus-runtime
@@ -88,6 +92,7 @@ fn main() -> Result<()> {
             ensure_packages(&sh, BASE_PACKAGES)?;
             bench::bench(&sh, &options)
         }
+        Command::VmTest(options) => vm::vm_test(&sh, &options),
         Command::Faults => {
             ensure_packages(&sh, BASE_PACKAGES)?;
             faults(&sh)

@@ -1,0 +1,48 @@
+#!/bin/busybox sh
+# The guest's init, in two stages. Stage 1 (on the initramfs) copies
+# everything to a tmpfs and switch_roots into it: pivot_root, which every
+# runtime uses, does not work with the initramfs as root. Stage 2 mounts
+# the cgroup layout named on the kernel command line (litmus.cgroup=...),
+# runs the suite, and writes the results to the second serial port.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mkdir -p /proc /sys /dev /tmp /run
+mount -t proc proc /proc
+if [ ! -e /.stage2 ]; then
+    mkdir /newroot
+    mount -t tmpfs -o size=3g tmpfs /newroot
+    for d in bin etc init; do cp -a /$d /newroot/; done
+    touch /newroot/.stage2
+    umount /proc
+    exec switch_root /newroot /init
+fi
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+ip link set lo up 2>/dev/null
+out=/dev/ttyS1
+mode=$(sed -n 's/.*litmus\.cgroup=\([a-z0-9]*\).*/\1/p' /proc/cmdline)
+mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
+mount_v1() {
+    for c in cpu,cpuacct cpuset memory devices freezer blkio pids; do
+        mkdir -p /sys/fs/cgroup/$c
+        mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c
+    done
+}
+case "$mode" in
+    v2) umount /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup ;;
+    v1) mount_v1 ;;
+    hybrid) mount_v1; mkdir -p /sys/fs/cgroup/unified; mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified ;;
+esac
+echo "=== LITMUS BOOTED mode=$mode uptime=$(cut -d' ' -f1 /proc/uptime)" > $out
+litmus run --runtime /bin/litmus-runtime --probe /bin/litmus-probe --jobs 2 \
+    --format junit --output /tmp/junit.xml > /tmp/summary.txt 2>&1
+rc=$?
+echo "=== LITMUS SUMMARY BEGIN" > $out
+cat /tmp/summary.txt > $out
+echo "=== LITMUS JUNIT BEGIN" > $out
+cat /tmp/junit.xml > $out
+echo "=== LITMUS END rc=$rc uptime=$(cut -d' ' -f1 /proc/uptime)" > $out
+sync
+poweroff -f

@@ -1,0 +1,267 @@
+//! `cargo xtask vm-test`: the privileged tests in a QEMU guest booting the
+//! pinned Debian kernel, once per cgroup layout (v2, v1, hybrid), so the
+//! results do not depend on the host's kernel or cgroup setup.
+//!
+//! Steps, each printed: fetch and verify the kernel (cached in
+//! ~/.cache/litmus), build static litmus-runtime, litmus and probe, pack an
+//! initramfs (busybox + those + vm-tests/guest/init.sh), probe KVM with a
+//! short boot (falling back to TCG), boot each layout under a watchdog, and
+//! read the results from the guest's second serial port.
+
+use anyhow::{bail, Context, Result};
+use litmus_vm_tests::{cpio::Archive, lock::KernelLock, results, GUEST_INIT, MODES};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use xshell::{cmd, Shell};
+
+#[derive(Debug, clap::Args)]
+pub struct Options {
+    /// Which cgroup layouts to boot
+    #[arg(long, default_value = "all", value_parser = ["all", "v2", "v1", "hybrid"])]
+    pub cgroup: String,
+    /// Pin the newest Debian 6.1 kernel on the mirror in vm-tests/kernel.lock
+    #[arg(long)]
+    pub update_kernel: bool,
+    /// Watchdog per boot, in seconds
+    #[arg(long, default_value_t = 900)]
+    pub timeout: u64,
+}
+
+const TARGET: &str = "x86_64-unknown-linux-gnu";
+
+fn out_dir() -> PathBuf {
+    crate::workspace_root().join("target/vm-test")
+}
+
+pub fn vm_test(sh: &Shell, options: &Options) -> Result<()> {
+    crate::ensure_packages(sh, &["qemu-system-x86", "busybox-static", "libseccomp-dev"])?;
+    let lock_path = crate::workspace_root().join("vm-tests/kernel.lock");
+    if options.update_kernel {
+        update_kernel(sh, &lock_path)?;
+    }
+    let lock = KernelLock::parse(&std::fs::read_to_string(&lock_path)?)?;
+    let vmlinuz = fetch_kernel(sh, &lock)?;
+    let binaries = build_static(sh)?;
+    std::fs::create_dir_all(out_dir())?;
+    let initrd = out_dir().join("initrd.cpio");
+    crate::step("packing the initramfs");
+    std::fs::write(&initrd, initramfs(&binaries, GUEST_INIT)?)?;
+    let accel = choose_accelerator(&vmlinuz, &binaries)?;
+
+    let modes: Vec<&str> = match options.cgroup.as_str() {
+        "all" => MODES.to_vec(),
+        one => vec![one],
+    };
+    let mut failures = Vec::new();
+    let mut table = String::new();
+    for mode in modes {
+        crate::step(&format!("booting the {mode} guest ({accel})"));
+        let started = Instant::now();
+        let serial = boot(&vmlinuz, &initrd, mode, accel, Duration::from_secs(options.timeout))?;
+        let wall = started.elapsed();
+        let r = results::parse(&serial);
+        std::fs::write(out_dir().join(format!("{mode}.xml")), &r.junit)?;
+        let summary = r.summary.lines().last().unwrap_or("no summary").to_string();
+        table += &format!(
+            "  {mode:<7} boot {:>6}  suite done {:>7}  wall {:>6.1}s  {summary}\n",
+            r.booted_at.map(|t| format!("{t:.1}s")).unwrap_or("-".into()),
+            r.ended_at.map(|t| format!("{t:.1}s")).unwrap_or("-".into()),
+            wall.as_secs_f64(),
+        );
+        if r.rc != Some(0) {
+            eprint!("{}", r.summary);
+            failures.push(format!(
+                "{mode}: {}",
+                match r.rc {
+                    Some(rc) => format!("the suite exited {rc}"),
+                    None => format!(
+                        "no result (console log: {})",
+                        out_dir().join(format!("{mode}-console.log")).display()
+                    ),
+                }
+            ));
+        }
+    }
+    eprintln!("\nvm-test ({accel}, JUnit in {}):\n{table}", out_dir().display());
+    if !failures.is_empty() {
+        bail!("vm-test failed: {}", failures.join("; "));
+    }
+    Ok(())
+}
+
+/// Downloads the pinned package (once), checks its sha256, extracts it.
+fn fetch_kernel(sh: &Shell, lock: &KernelLock) -> Result<PathBuf> {
+    let cache = PathBuf::from(std::env::var("HOME").unwrap_or("/root".into())).join(".cache/litmus");
+    std::fs::create_dir_all(&cache)?;
+    let deb = cache.join(lock.deb_name());
+    if !deb.exists() {
+        crate::step(&format!("downloading {} {}", lock.package, lock.version));
+        let spec = format!("{}={}", lock.package, lock.version);
+        let _dir = sh.push_dir(&cache);
+        if cmd!(sh, "apt-get download {spec}").run().is_err() {
+            bail!(
+                "the pinned kernel {} {} is no longer on the Debian mirror; \
+                 pin the current one with: cargo xtask vm-test --update-kernel",
+                lock.package,
+                lock.version
+            );
+        }
+    }
+    let sum = cmd!(sh, "sha256sum {deb}").quiet().read()?;
+    if sum.split_whitespace().next() != Some(lock.sha256.as_str()) {
+        bail!("{} does not match the sha256 in vm-tests/kernel.lock", deb.display());
+    }
+    let extracted = cache.join(format!("{}-{}", lock.package, lock.version));
+    let vmlinuz = extracted.join(lock.vmlinuz());
+    if !vmlinuz.exists() {
+        cmd!(sh, "dpkg-deb -x {deb} {extracted}").run()?;
+    }
+    Ok(vmlinuz)
+}
+
+/// Pins the newest linux-image-6.1.0-N-amd64 the mirror has.
+fn update_kernel(sh: &Shell, lock_path: &Path) -> Result<()> {
+    crate::step("finding the newest Debian 6.1 kernel");
+    let _ = cmd!(sh, "apt-get update -qq").run();
+    let names = cmd!(sh, "apt-cache search --names-only ^linux-image-6.1.0-[0-9]+-amd64$").read()?;
+    let package = names
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .max_by_key(|p| {
+            p.trim_start_matches("linux-image-6.1.0-")
+                .trim_end_matches("-amd64")
+                .parse::<u32>()
+                .unwrap_or(0)
+        })
+        .context("no linux-image-6.1.0-*-amd64 on the mirror")?
+        .to_string();
+    let show = cmd!(sh, "apt-cache show {package}").read()?;
+    let stanza = show.split("\n\n").next().unwrap_or_default();
+    let get = |key: &str| {
+        stanza
+            .lines()
+            .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_string()))
+            .with_context(|| format!("apt-cache show {package}: no {key}"))
+    };
+    let (version, sha256) = (get("Version:")?, get("SHA256:")?);
+    let lock = KernelLock {
+        package,
+        version,
+        sha256,
+    };
+    std::fs::write(lock_path, lock.render())?;
+    eprintln!("pinned {} {}", lock.package, lock.version);
+    Ok(())
+}
+
+struct Binaries {
+    busybox: PathBuf,
+    runtime: PathBuf,
+    litmus: PathBuf,
+    probe: PathBuf,
+}
+
+/// The guest has no libc: everything is linked statically, libseccomp too.
+fn build_static(sh: &Shell) -> Result<Binaries> {
+    crate::step("building static litmus-runtime, litmus and litmus-probe (target/vm)");
+    cmd!(
+        sh,
+        "cargo build --release --target {TARGET} --target-dir target/vm --package litmus-runtime --package litmus-conformance --package litmus-probe"
+    )
+    .env("RUSTFLAGS", "-C target-feature=+crt-static")
+    .env("LIBSECCOMP_LINK_TYPE", "static")
+    .env("LIBSECCOMP_LIB_PATH", "/usr/lib/x86_64-linux-gnu")
+    .run()?;
+    let release = crate::workspace_root().join("target/vm").join(TARGET).join("release");
+    Ok(Binaries {
+        busybox: litmus_bundle::find_static_busybox()?,
+        runtime: release.join("litmus-runtime"),
+        litmus: release.join("litmus"),
+        probe: release.join("litmus-probe"),
+    })
+}
+
+fn initramfs(b: &Binaries, init: &str) -> Result<Vec<u8>> {
+    let mut archive = Archive::default();
+    for dir in ["/bin", "/etc", "/proc", "/sys", "/dev", "/tmp", "/run"] {
+        archive.dir(dir);
+    }
+    archive.file("/init", 0o755, init.as_bytes());
+    archive.file("/etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\n");
+    archive.file("/etc/group", 0o644, b"root:x:0:\n");
+    for (path, source) in [
+        ("/bin/busybox", &b.busybox),
+        ("/bin/litmus-runtime", &b.runtime),
+        ("/bin/litmus", &b.litmus),
+        ("/bin/litmus-probe", &b.probe),
+    ] {
+        let data = std::fs::read(source).with_context(|| format!("reading {}", source.display()))?;
+        archive.file(path, 0o755, &data);
+    }
+    Ok(archive.finish())
+}
+
+/// KVM when a short boot proves it works, TCG otherwise (KVM exists but
+/// hangs on some hosts: never trust /dev/kvm alone).
+fn choose_accelerator(vmlinuz: &Path, b: &Binaries) -> Result<&'static str> {
+    if !Path::new("/dev/kvm").exists() {
+        return Ok("tcg");
+    }
+    crate::step("probing KVM with a short boot");
+    let probe_init = "#!/bin/busybox sh\n/bin/busybox mount -t devtmpfs dev /dev\n\
+                      echo '=== LITMUS BOOTED uptime=0' > /dev/ttyS1\n/bin/busybox poweroff -f\n";
+    let initrd = out_dir().join("kvm-probe.cpio");
+    let mut archive = Archive::default();
+    archive.dir("/bin");
+    archive.dir("/dev");
+    archive.file("/init", 0o755, probe_init.as_bytes());
+    archive.file("/bin/busybox", 0o755, &std::fs::read(&b.busybox)?);
+    std::fs::write(&initrd, archive.finish())?;
+    let serial = boot(vmlinuz, &initrd, "probe", "kvm", Duration::from_secs(20))?;
+    Ok(if serial.contains("=== LITMUS BOOTED") { "kvm" } else { "tcg" })
+}
+
+/// One boot under a watchdog; returns what the guest wrote to ttyS1.
+fn boot(vmlinuz: &Path, initrd: &Path, mode: &str, accel: &str, timeout: Duration) -> Result<String> {
+    let console = out_dir().join(format!("{mode}-console.log"));
+    let results = out_dir().join(format!("{mode}-serial.log"));
+    let _ = std::fs::remove_file(&results);
+    let mut qemu = Command::new("qemu-system-x86_64");
+    qemu.args(["-machine", "q35", "-m", "3072", "-smp", "2", "-nographic", "-no-reboot"])
+        .args(["-monitor", "none", "-display", "none"])
+        .arg("-kernel")
+        .arg(vmlinuz)
+        .arg("-initrd")
+        .arg(initrd)
+        .arg("-append")
+        .arg(format!("console=ttyS0 panic=-1 quiet litmus.cgroup={mode}"))
+        .arg("-serial")
+        .arg(format!("file:{}", console.display()))
+        .arg("-serial")
+        .arg(format!("file:{}", results.display()));
+    match accel {
+        "kvm" => qemu.args(["-enable-kvm", "-cpu", "host"]),
+        _ => qemu.args(["-accel", "tcg", "-cpu", "max"]),
+    };
+    let mut child = qemu
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting qemu-system-x86_64")?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        if child.try_wait()?.is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            eprintln!("  watchdog: the {mode} guest was killed after {}s", timeout.as_secs());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(std::fs::read_to_string(&results).unwrap_or_default())
+}
