@@ -58,14 +58,22 @@ pub fn vm_test(sh: &Shell, options: &Options) -> Result<()> {
     for mode in modes {
         crate::step(&format!("booting the {mode} guest ({accel})"));
         let started = Instant::now();
-        let serial = boot(&vmlinuz, &initrd, mode, accel, Duration::from_secs(options.timeout))?;
+        let serial = boot(
+            &vmlinuz,
+            &initrd,
+            mode,
+            accel,
+            Duration::from_secs(options.timeout),
+        )?;
         let wall = started.elapsed();
         let r = results::parse(&serial);
         std::fs::write(out_dir().join(format!("{mode}.xml")), &r.junit)?;
         let summary = r.summary.lines().last().unwrap_or("no summary").to_string();
         table += &format!(
             "  {mode:<7} boot {:>6}  suite done {:>7}  wall {:>6.1}s  {summary}\n",
-            r.booted_at.map(|t| format!("{t:.1}s")).unwrap_or("-".into()),
+            r.booted_at
+                .map(|t| format!("{t:.1}s"))
+                .unwrap_or("-".into()),
             r.ended_at.map(|t| format!("{t:.1}s")).unwrap_or("-".into()),
             wall.as_secs_f64(),
         );
@@ -83,7 +91,10 @@ pub fn vm_test(sh: &Shell, options: &Options) -> Result<()> {
             ));
         }
     }
-    eprintln!("\nvm-test ({accel}, JUnit in {}):\n{table}", out_dir().display());
+    eprintln!(
+        "\nvm-test ({accel}, JUnit in {}):\n{table}",
+        out_dir().display()
+    );
     if !failures.is_empty() {
         bail!("vm-test failed: {}", failures.join("; "));
     }
@@ -92,7 +103,8 @@ pub fn vm_test(sh: &Shell, options: &Options) -> Result<()> {
 
 /// Downloads the pinned package (once), checks its sha256, extracts it.
 fn fetch_kernel(sh: &Shell, lock: &KernelLock) -> Result<PathBuf> {
-    let cache = PathBuf::from(std::env::var("HOME").unwrap_or("/root".into())).join(".cache/litmus");
+    let cache =
+        PathBuf::from(std::env::var("HOME").unwrap_or("/root".into())).join(".cache/litmus");
     std::fs::create_dir_all(&cache)?;
     let deb = cache.join(lock.deb_name());
     if !deb.exists() {
@@ -110,7 +122,10 @@ fn fetch_kernel(sh: &Shell, lock: &KernelLock) -> Result<PathBuf> {
     }
     let sum = cmd!(sh, "sha256sum {deb}").quiet().read()?;
     if sum.split_whitespace().next() != Some(lock.sha256.as_str()) {
-        bail!("{} does not match the sha256 in vm-tests/kernel.lock", deb.display());
+        bail!(
+            "{} does not match the sha256 in vm-tests/kernel.lock",
+            deb.display()
+        );
     }
     let extracted = cache.join(format!("{}-{}", lock.package, lock.version));
     let vmlinuz = extracted.join(lock.vmlinuz());
@@ -124,7 +139,11 @@ fn fetch_kernel(sh: &Shell, lock: &KernelLock) -> Result<PathBuf> {
 fn update_kernel(sh: &Shell, lock_path: &Path) -> Result<()> {
     crate::step("finding the newest Debian 6.1 kernel");
     let _ = cmd!(sh, "apt-get update -qq").run();
-    let names = cmd!(sh, "apt-cache search --names-only ^linux-image-6.1.0-[0-9]+-amd64$").read()?;
+    let names = cmd!(
+        sh,
+        "apt-cache search --names-only ^linux-image-6.1.0-[0-9]+-amd64$"
+    )
+    .read()?;
     let package = names
         .lines()
         .filter_map(|l| l.split_whitespace().next())
@@ -173,7 +192,10 @@ fn build_static(sh: &Shell) -> Result<Binaries> {
     .env("LIBSECCOMP_LINK_TYPE", "static")
     .env("LIBSECCOMP_LIB_PATH", "/usr/lib/x86_64-linux-gnu")
     .run()?;
-    let release = crate::workspace_root().join("target/vm").join(TARGET).join("release");
+    let release = crate::workspace_root()
+        .join("target/vm")
+        .join(TARGET)
+        .join("release");
     Ok(Binaries {
         busybox: litmus_bundle::find_static_busybox()?,
         runtime: release.join("litmus-runtime"),
@@ -196,7 +218,8 @@ fn initramfs(b: &Binaries, init: &str) -> Result<Vec<u8>> {
         ("/bin/litmus", &b.litmus),
         ("/bin/litmus-probe", &b.probe),
     ] {
-        let data = std::fs::read(source).with_context(|| format!("reading {}", source.display()))?;
+        let data =
+            std::fs::read(source).with_context(|| format!("reading {}", source.display()))?;
         archive.file(path, 0o755, &data);
     }
     Ok(archive.finish())
@@ -219,27 +242,46 @@ fn choose_accelerator(vmlinuz: &Path, b: &Binaries) -> Result<&'static str> {
     archive.file("/bin/busybox", 0o755, &std::fs::read(&b.busybox)?);
     std::fs::write(&initrd, archive.finish())?;
     let serial = boot(vmlinuz, &initrd, "probe", "kvm", Duration::from_secs(20))?;
-    Ok(if serial.contains("=== LITMUS BOOTED") { "kvm" } else { "tcg" })
+    Ok(if serial.contains("=== LITMUS BOOTED") {
+        "kvm"
+    } else {
+        "tcg"
+    })
 }
 
 /// One boot under a watchdog; returns what the guest wrote to ttyS1.
-fn boot(vmlinuz: &Path, initrd: &Path, mode: &str, accel: &str, timeout: Duration) -> Result<String> {
+fn boot(
+    vmlinuz: &Path,
+    initrd: &Path,
+    mode: &str,
+    accel: &str,
+    timeout: Duration,
+) -> Result<String> {
     let console = out_dir().join(format!("{mode}-console.log"));
     let results = out_dir().join(format!("{mode}-serial.log"));
     let _ = std::fs::remove_file(&results);
     let mut qemu = Command::new("qemu-system-x86_64");
-    qemu.args(["-machine", "q35", "-m", "3072", "-smp", "2", "-nographic", "-no-reboot"])
-        .args(["-monitor", "none", "-display", "none"])
-        .arg("-kernel")
-        .arg(vmlinuz)
-        .arg("-initrd")
-        .arg(initrd)
-        .arg("-append")
-        .arg(format!("console=ttyS0 panic=-1 quiet litmus.cgroup={mode}"))
-        .arg("-serial")
-        .arg(format!("file:{}", console.display()))
-        .arg("-serial")
-        .arg(format!("file:{}", results.display()));
+    qemu.args([
+        "-machine",
+        "q35",
+        "-m",
+        "3072",
+        "-smp",
+        "2",
+        "-nographic",
+        "-no-reboot",
+    ])
+    .args(["-monitor", "none", "-display", "none"])
+    .arg("-kernel")
+    .arg(vmlinuz)
+    .arg("-initrd")
+    .arg(initrd)
+    .arg("-append")
+    .arg(format!("console=ttyS0 panic=-1 quiet litmus.cgroup={mode}"))
+    .arg("-serial")
+    .arg(format!("file:{}", console.display()))
+    .arg("-serial")
+    .arg(format!("file:{}", results.display()));
     match accel {
         "kvm" => qemu.args(["-enable-kvm", "-cpu", "host"]),
         _ => qemu.args(["-accel", "tcg", "-cpu", "max"]),
@@ -258,7 +300,10 @@ fn boot(vmlinuz: &Path, initrd: &Path, mode: &str, accel: &str, timeout: Duratio
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            eprintln!("  watchdog: the {mode} guest was killed after {}s", timeout.as_secs());
+            eprintln!(
+                "  watchdog: the {mode} guest was killed after {}s",
+                timeout.as_secs()
+            );
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
