@@ -195,7 +195,7 @@ fn ci(sh: &Shell) -> Result<()> {
     step("the suite against litmus-runtime");
     conformance(sh, &[])?;
     faults(sh)?;
-    fuzz(sh, FuzzAction::Smoke { time: 30 })?;
+    fuzz(sh, FuzzAction::Smoke { time: 20 })?;
     // Quick runs on a shared CI machine are noisy: a wider threshold than
     // the default keeps the check meaningful (a real 2x slowdown fails)
     // without failing on noise.
@@ -206,6 +206,14 @@ fn ci(sh: &Shell) -> Result<()> {
             check: true,
             threshold: 0.5,
             ..bench::Options::default()
+        },
+    )?;
+    vm::vm_test(
+        sh,
+        &vm::Options {
+            cgroup: "all".into(),
+            update_kernel: false,
+            timeout: 900,
         },
     )
 }
