@@ -293,6 +293,7 @@ fn fuzz_run(sh: &Shell, target: &str, seconds: u64, jobs: u32) -> Result<()> {
     let corpus = root.join("target/fuzz-corpus").join(target);
     sh.create_dir(&corpus)?;
     let seeds = root.join(FUZZ_DIR).join("corpus").join(target);
+    sh.create_dir(&seeds)?;
     let dict = root.join(FUZZ_DIR).join("config.dict");
     let mut flags = vec![
         format!("-max_total_time={seconds}"),
@@ -308,7 +309,7 @@ fn fuzz_run(sh: &Shell, target: &str, seconds: u64, jobs: u32) -> Result<()> {
     cmd!(sh, "cargo +nightly fuzz run -O {target} {corpus} {seeds} -- {flags...}")
         .run()
         .with_context(|| {
-            format!("fuzz target {target} found a crash: the input is in fuzz/artifacts/{target}/; fix it and keep the input in fuzz/regressions/{target}/")
+            format!("fuzz target {target} failed: a crashing input, if it found one, is in fuzz/artifacts/{target}/; fix the code and keep the input in fuzz/regressions/{target}/")
         })
 }
 
