@@ -2,6 +2,7 @@
 //! its own `--root`, helpers that drive the runtime and read the probe.
 
 use crate::catalogue::{self, Level};
+use crate::console::ConsoleSocket;
 use crate::driver::{Invocation, Runtime};
 use anyhow::{anyhow, Context, Result};
 use litmus_bundle::{default_spec, Bundle, RootfsBuilder};
@@ -179,6 +180,21 @@ impl ProbeRun {
             .ok_or_else(|| fail(format!("the probe's view of {path}"), self.seen()))
     }
 
+    /// The probe's `tty` line: (stdio targets, isatty of each, controlling).
+    pub fn tty(&self) -> Result<(&[String], &[bool], bool), Verdict> {
+        self.lines
+            .iter()
+            .find_map(|l| match l {
+                ProbeLine::Tty {
+                    stdio,
+                    isatty,
+                    controlling,
+                } => Some((stdio.as_slice(), isatty.as_slice(), *controlling)),
+                _ => None,
+            })
+            .ok_or_else(|| fail("the probe's view of its terminal", self.seen()))
+    }
+
     fn seen(&self) -> String {
         if self.raw.trim().is_empty() {
             format!("no output (container exit status {:?})", self.exit_code)
@@ -258,14 +274,18 @@ impl<'a> Ctx<'a> {
 
     /// `create ID --bundle B`, the container's stdout going to a file.
     pub fn create(&mut self, id: &str, bundle: usize) -> Result<Invocation> {
+        self.create_with(id, bundle, &[])
+    }
+
+    /// `create` with extra options (`--console-socket S`, `--pid-file F`).
+    pub fn create_with(&mut self, id: &str, bundle: usize, options: &[&str]) -> Result<Invocation> {
         self.created.push(id.to_string());
         let bundle_path = self.bundles[bundle].path().display().to_string();
         let out = self.stdout_file(id);
-        let inv = self.runtime.call_with_stdout(
-            &["create", "--bundle", &bundle_path, id],
-            &out,
-            &self.work,
-        )?;
+        let mut args = vec!["create", "--bundle", &bundle_path];
+        args.extend_from_slice(options);
+        args.push(id);
+        let inv = self.runtime.call_with_stdout(&args, &out, &self.work)?;
         if inv.ok() {
             if let Ok(state) = self.state(id) {
                 self.pids.push(state.pid);
@@ -371,6 +391,48 @@ impl<'a> Ctx<'a> {
         self.start_ok(&id)?;
         let exit_code = self.wait_exit(pid)?;
         let raw = std::fs::read_to_string(self.stdout_file(&id)).unwrap_or_default();
+        let lines = litmus_probe::parse_output(&raw)
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect();
+        let _ = self.delete(&id);
+        Ok(ProbeRun {
+            lines,
+            exit_code,
+            raw,
+        })
+    }
+
+    /// Like [`Ctx::run_probe`] with `process.terminal: true`: the pty
+    /// master must arrive on `--console-socket`, and the probe's output is
+    /// read from it, as an engine attached to the container would.
+    pub fn run_probe_on_terminal(&mut self, spec: &Spec) -> Result<ProbeRun, Verdict> {
+        let mut spec = spec.clone();
+        if let Some(process) = spec.process_mut() {
+            process.set_terminal(Some(true));
+        }
+        let bundle = self.bundle(&spec)?;
+        let id = self.new_id();
+        let console = ConsoleSocket::bind(&self.work)?;
+        let socket = console.path().display().to_string();
+        let inv = self.create_with(&id, bundle, &["--console-socket", &socket])?;
+        expect(
+            inv.ok(),
+            "create with --console-socket to succeed",
+            inv.describe(),
+        )?;
+        let master = console
+            .receive_master(Duration::from_secs(5))
+            .map_err(|e| fail("the pty master on --console-socket", format!("{e:#}")))?;
+        expect(
+            crate::console::is_pty_master(&master),
+            "the fd sent on the console socket to be a pty master",
+            "an fd TIOCGPTN refuses",
+        )?;
+        let pid = self.state(&id)?.pid;
+        self.start_ok(&id)?;
+        let raw = crate::console::read_until_closed(master, Duration::from_secs(10));
+        let exit_code = self.wait_exit(pid)?;
         let lines = litmus_probe::parse_output(&raw)
             .into_iter()
             .filter_map(Result::ok)

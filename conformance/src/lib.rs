@@ -10,6 +10,7 @@
 pub mod case;
 pub mod cases;
 pub mod catalogue;
+pub mod console;
 pub mod driver;
 pub mod preflight;
 pub mod report;

@@ -82,7 +82,8 @@ pub struct ExecArgs {
     /// A JSON runtime-spec process to run instead of COMMAND
     #[arg(short, long)]
     pub process: Option<PathBuf>,
-    /// Allocate a pseudo-terminal (not supported yet: refused)
+    /// Allocate a pseudo-terminal (its master goes to --console-socket, or
+    /// is relayed to our stdio in the foreground)
     #[arg(short, long)]
     pub tty: bool,
     /// Unix socket that receives the pty master with --tty

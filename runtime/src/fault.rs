@@ -55,6 +55,8 @@ faults! {
     "no-dev-symlinks" => ["runtime-linux.dev-symlinks"],
     "status-always-running" => ["runtime.state.status-created"],
     "dumpable-runtime" => ["security.cve-2019-5736"],
+    "console-not-bound" => ["linux.devices.console"],
+    "pty-not-stdio" => ["config.process.terminal"],
 }
 
 /// Whether fault `name` is the one this process was asked to inject.

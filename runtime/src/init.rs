@@ -8,12 +8,12 @@
 use crate::hooks::{self, Phase};
 use crate::namespaces::Plan;
 use crate::sync::{Channel, Message};
-use crate::{process, rootfs, seccomp};
+use crate::{console, process, rootfs, seccomp};
 use anyhow::{bail, Context, Result};
 use nix::unistd::{ForkResult, Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::io::{Read, Write};
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 
 /// What the forked processes need from `create`.
@@ -25,6 +25,8 @@ pub struct InitContext<'a> {
     pub exec_socket: &'a UnixListener,
     pub no_pivot: bool,
     pub preserve_fds: u32,
+    /// Where the pty master goes when process.terminal is true.
+    pub console: Option<&'a UnixStream>,
 }
 
 /// Runs in the first child. Never returns: exits with the status to report.
@@ -159,6 +161,11 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
     };
 
     rootfs::pivot(cx.rootfs, cx.no_pivot)?;
+    // After the pivot (the pty comes from the container's devpts), before
+    // finalize (which may make /dev read-only).
+    if let Some(socket) = cx.console {
+        console::set_up(socket, true)?;
+    }
     rootfs::finalize(spec)?;
 
     process::set_rlimits(process)?;

@@ -9,6 +9,7 @@
 pub mod cgroups;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod container;
 pub mod fault;
 pub mod features;

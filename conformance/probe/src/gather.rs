@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::ffi::CStr;
 use std::fs;
 use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 
 const NAMESPACES: &[&str] = &["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
 
@@ -192,7 +192,12 @@ pub fn path(path: &str) -> PathReport {
         }
         report.writable = dir_is_writable(path);
     } else {
-        if let Ok(mut file) = fs::File::open(path) {
+        // Non-blocking: reading a terminal (/dev/console) must not wait.
+        let opened = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path);
+        if let Ok(mut file) = opened {
             report.readable = true;
             // Character devices too: a masked file is a bind of /dev/null.
             if ft.is_file() || ft.is_char_device() {
@@ -227,4 +232,26 @@ pub fn sysctl(key: &str) -> Option<String> {
     fs::read_to_string(format!("/proc/sys/{}", key.replace('.', "/")))
         .ok()
         .map(|v| v.trim().to_string())
+}
+
+/// fds 0..=2 as /proc/self/fd names them, whether each is a terminal, and
+/// whether /dev/tty (the controlling terminal) opens.
+pub fn tty() -> crate::ProbeLine {
+    let stdio = (0..=2)
+        .map(|fd| {
+            std::fs::read_link(format!("/proc/self/fd/{fd}"))
+                .map(|t| t.display().to_string())
+                .unwrap_or_else(|e| format!("error: {e}"))
+        })
+        .collect();
+    let isatty = (0..=2).map(|fd| unsafe { libc::isatty(fd) } == 1).collect();
+    let controlling = std::fs::OpenOptions::new()
+        .read(true)
+        .open("/dev/tty")
+        .is_ok();
+    crate::ProbeLine::Tty {
+        stdio,
+        isatty,
+        controlling,
+    }
 }

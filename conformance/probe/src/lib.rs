@@ -36,6 +36,13 @@ pub enum ProbeLine {
         ret: i64,
         errno: Option<i32>,
     },
+    /// The process's terminal: what fds 0, 1 and 2 are (link targets) and
+    /// whether each is a tty, and whether it has a controlling terminal.
+    Tty {
+        stdio: Vec<String>,
+        isatty: Vec<bool>,
+        controlling: bool,
+    },
     /// Executables of other processes this one could open through
     /// /proc/PID/exe, as (device, inode): the CVE-2019-5736 foothold.
     Exes {
@@ -155,8 +162,10 @@ impl Report {
 
 /// Parses probe output: one `ProbeLine` per non-empty line.
 /// Lines that are not probe JSON (a runtime's own chatter) are returned as errors.
+/// A terminal's line discipline ends lines with "\r\n": both are accepted.
 pub fn parse_output(text: &str) -> Vec<Result<ProbeLine, String>> {
     text.lines()
+        .map(|l| l.trim_end_matches('\r'))
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).map_err(|e| format!("{e}: {l}")))
         .collect()
@@ -252,6 +261,17 @@ mod tests {
         let parsed = parse_output(&text);
         assert_eq!(parsed[0].as_ref().unwrap(), &line);
         assert!(parsed[1].as_ref().unwrap_err().contains("not json"));
+    }
+
+    #[test]
+    fn lines_from_a_terminal_end_in_crlf_and_still_parse() {
+        let line = ProbeLine::Tty {
+            stdio: vec!["/dev/pts/0".into(); 3],
+            isatty: vec![true; 3],
+            controlling: true,
+        };
+        let text = format!("{}\r\n", serde_json::to_string(&line).unwrap());
+        assert_eq!(parse_output(&text)[0].as_ref().unwrap(), &line);
     }
 
     #[test]

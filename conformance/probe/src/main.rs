@@ -5,6 +5,7 @@
 //!   path P              what is at path P (type, mode, device numbers, rw)
 //!   sysctl KEY          the value of a sysctl (dotted name)
 //!   marker P            create file P (tells the suite "I ran")
+//!   tty                 what stdio is, and whether there is a controlling tty
 //!   sleep SECS          sleep
 //!   wait-signal         block until a catchable signal arrives, report it
 //!   fork N              try to start N processes, report how many started
@@ -76,6 +77,7 @@ fn main() {
             "grab-exe" => emit(&ProbeLine::Exes {
                 grabbed: grab_exes(Duration::from_secs_f64(parse(action, &operand()))),
             }),
+            "tty" => emit(&gather::tty()),
             "alloc" => allocate(parse(action, &operand())),
             "exit" => std::process::exit(parse(action, &operand())),
             other => fail(other, format!("unknown probe action {other:?}")),

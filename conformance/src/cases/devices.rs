@@ -1,9 +1,15 @@
 //! config-linux.md "devices" and "default devices", runtime-linux.md /dev links.
 
-use crate::case::{expect_eq, Area, Case, Checked, Ctx};
+use crate::case::{expect, expect_eq, Area, Case, Checked, Ctx};
 use oci_spec::runtime::{LinuxDeviceBuilder, LinuxDeviceType};
 
 pub const CASES: &[Case] = &[
+    Case {
+        name: "console_is_the_terminal_when_there_is_one",
+        area: Area::Devices,
+        requirements: &["linux.devices.console"],
+        run: console_is_the_terminal_when_there_is_one,
+    },
     Case {
         name: "default_devices_exist",
         area: Area::Devices,
@@ -101,4 +107,34 @@ fn configured_devices_are_created(cx: &mut Ctx) -> Checked {
     )?;
     expect_eq("mode", Some(0o640), seen.mode)?;
     expect_eq("owner", (Some(1000), Some(1001)), (seen.uid, seen.gid))
+}
+
+/// Unix98 pty slaves have majors 136 to 143 (devices.txt).
+const PTY_SLAVE_MAJORS: std::ops::RangeInclusive<u64> = 136..=143;
+
+/// /dev/console must be the pty the process got (a bind mount of the
+/// slave), not the host's console and not missing.
+fn console_is_the_terminal_when_there_is_one(cx: &mut Ctx) -> Checked {
+    let spec = cx.spec(&["tty", "path", "/dev/console"]);
+    let run = cx.run_probe_on_terminal(&spec)?;
+    let console = run.path("/dev/console")?;
+    let (stdio, _, _) = run.tty()?;
+    expect(
+        console.file_type.as_deref() == Some("char")
+            && console.major.is_some_and(|m| PTY_SLAVE_MAJORS.contains(&m)),
+        "/dev/console a pty slave (char, major 136-143)",
+        format!(
+            "{:?} {:?}:{:?} (stdio is {:?})",
+            console.file_type, console.major, console.minor, stdio
+        ),
+    )?;
+    let stdio_minor = stdio
+        .first()
+        .and_then(|t| t.strip_prefix("/dev/pts/"))
+        .and_then(|n| n.parse::<u64>().ok());
+    expect_eq(
+        "/dev/console's pty number = the process's /dev/pts/N",
+        stdio_minor,
+        console.minor,
+    )
 }

@@ -8,6 +8,12 @@ use std::collections::HashSet;
 
 pub const CASES: &[Case] = &[
     Case {
+        name: "terminal_is_the_process_stdio_and_controlling_tty",
+        area: Area::Process,
+        requirements: &["config.process.terminal"],
+        run: terminal_is_the_process_stdio_and_controlling_tty,
+    },
+    Case {
         name: "args_and_env_reach_the_program",
         area: Area::Process,
         requirements: &["config.process.args", "config.process.env"],
@@ -286,4 +292,23 @@ fn no_runtime_fds_leak_into_the_container(cx: &mut Ctx) -> Checked {
         "only stdin, stdout and stderr open",
         format!("also open: {fds:?}"),
     )
+}
+
+/// The pty's master went to the console socket (checked by the helper);
+/// its slave must be fds 0, 1 and 2 and the controlling terminal.
+fn terminal_is_the_process_stdio_and_controlling_tty(cx: &mut Ctx) -> Checked {
+    let spec = cx.spec(&["tty"]);
+    let run = cx.run_probe_on_terminal(&spec)?;
+    let (stdio, isatty, controlling) = run.tty()?;
+    expect_eq(
+        "isatty(0), isatty(1), isatty(2)",
+        &[true, true, true][..],
+        isatty,
+    )?;
+    expect(
+        stdio.iter().all(|t| t.starts_with("/dev/pts/")) && stdio.windows(2).all(|w| w[0] == w[1]),
+        "fds 0, 1 and 2 on one /dev/pts/N",
+        format!("{stdio:?}"),
+    )?;
+    expect_eq("a controlling terminal (/dev/tty opens)", true, controlling)
 }

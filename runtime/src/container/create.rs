@@ -18,7 +18,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid};
 use oci_spec::runtime::Spec;
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
 /// The exec socket's name in the container's state directory.
@@ -49,9 +49,19 @@ pub fn short_socket_path(state_dir: &Path) -> Result<SocketPath> {
 /// What a successful create leaves for the caller (`run` waits on the pid).
 pub struct Created {
     pub pid: i32,
+    /// The socket the pty master arrived on, when the caller relays the
+    /// terminal itself (foreground `run` without --console-socket).
+    pub console: Option<UnixStream>,
 }
 
+/// `create`: the container outlives this command.
 pub fn create(root: &Path, args: &CreateArgs) -> Result<Created> {
+    create_for(root, args, false)
+}
+
+/// `foreground`: the caller stays attached (`run` without --detach) and
+/// can relay a terminal itself, so process.terminal needs no socket.
+pub fn create_for(root: &Path, args: &CreateArgs, foreground: bool) -> Result<Created> {
     let bundle = args
         .bundle
         .canonicalize()
@@ -59,19 +69,43 @@ pub fn create(root: &Path, args: &CreateArgs) -> Result<Created> {
     let mut spec = config::load(&bundle)?;
     crate::fault::distort(&mut spec);
     config::validate(&spec, &bundle)?;
-    if spec.process().as_ref().and_then(|p| p.terminal()) == Some(true) {
-        bail!(
-            "process.terminal: terminals are not supported by this build yet (use terminal: false)"
-        );
-    }
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
+    let console = console_socket(terminal, args.console_socket.as_deref(), foreground)?;
     let rootfs = config::rootfs_path(&spec, &bundle)?.canonicalize()?;
 
     let dir = ContainerDir::create(root, &args.id)?;
     let mut undo = Undo::new(dir);
-    build(&mut undo, args, &spec, &bundle, &rootfs)?;
+    let for_container = console.as_ref().map(|(theirs, _)| theirs);
+    build(&mut undo, args, &spec, &bundle, &rootfs, for_container)?;
     let pid = undo.init.expect("build sets the init pid");
     undo.disarm();
-    Ok(Created { pid })
+    Ok(Created {
+        pid,
+        console: console.and_then(|(_, ours)| ours),
+    })
+}
+
+/// The socket the container's pty master is sent on, as runc decides it:
+/// a terminal needs a console socket unless we relay it ourselves, and a
+/// console socket without a terminal is a mistake worth reporting.
+pub type ConsoleSockets = (UnixStream, Option<UnixStream>);
+
+pub fn console_socket(
+    terminal: bool,
+    path: Option<&Path>,
+    foreground: bool,
+) -> Result<Option<ConsoleSockets>> {
+    match (terminal, path) {
+        (false, Some(_)) => {
+            bail!("--console-socket: given, but process.terminal is false (no pty to send)")
+        }
+        (false, None) => Ok(None),
+        (true, None) if !foreground => bail!(
+            "--console-socket: required when process.terminal is true and the container \
+             outlives this command"
+        ),
+        (true, path) => crate::console::socket_for(path).map(Some),
+    }
 }
 
 fn build(
@@ -80,6 +114,7 @@ fn build(
     spec: &Spec,
     bundle: &Path,
     rootfs: &Path,
+    console: Option<&UnixStream>,
 ) -> Result<()> {
     let dir = undo.dir.as_ref().expect("armed");
     dir.save_config(spec)?;
@@ -120,6 +155,7 @@ fn build(
         exec_socket: &exec_socket,
         no_pivot: args.no_pivot,
         preserve_fds: args.preserve_fds,
+        console,
     };
 
     let (mut channel, child_channel) = Channel::pair()?;

@@ -9,12 +9,13 @@
 //! The exec'd process reports failures before exec on a close-on-exec
 //! socket: EOF means it is running, text is the reason it is not.
 
+use super::create::console_socket;
 use super::run::{forward_signals_to, wait_for};
 use crate::cgroups::{Cgroup, Layout};
 use crate::cli::ExecArgs;
 use crate::namespaces::{clone_flag, proc_name};
 use crate::state::{ContainerDir, Status};
-use crate::{process, seccomp};
+use crate::{console, process, seccomp};
 use anyhow::{bail, Context, Result};
 use nix::unistd::ForkResult;
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
@@ -24,9 +25,6 @@ use std::path::Path;
 
 /// Returns the exit status `exec` exits with (0 when detached).
 pub fn exec(root: &Path, args: &ExecArgs) -> Result<i32> {
-    if args.tty {
-        bail!("--tty: terminals are not supported by litmus-runtime yet");
-    }
     let dir = ContainerDir::open(root, &args.id)?;
     let record = dir.load()?;
     let status = record.refreshed_status();
@@ -35,6 +33,8 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<i32> {
     }
     let spec = dir.load_config()?;
     let process = process_to_run(&spec, args)?;
+    let terminal = process.terminal() == Some(true);
+    let console = console_socket(terminal, args.console_socket.as_deref(), !args.detach)?;
     let cgroup = Cgroup::at(&Layout::detect()?, &record.cgroup_path);
     // Detached: the process outlives us and is not ours to wait for.
     if !args.detach {
@@ -46,7 +46,16 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<i32> {
     match unsafe { nix::unistd::fork() }.context("fork")? {
         ForkResult::Child => {
             drop(ours);
-            let result = enter_and_exec(&spec, &process, record.state.pid, &cgroup, args, theirs);
+            let console = console.as_ref().map(|(theirs, _)| theirs);
+            let result = enter_and_exec(
+                &spec,
+                &process,
+                record.state.pid,
+                &cgroup,
+                args,
+                theirs,
+                console,
+            );
             match result {
                 Ok(()) => unsafe { libc::_exit(0) },
                 Err(_) => unsafe { libc::_exit(1) },
@@ -70,7 +79,13 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<i32> {
                 return Ok(0);
             }
             forward_signals_to(pid);
-            wait_for(pid)
+            let relay = match console.and_then(|(_, ours)| ours) {
+                Some(socket) => Some(console::relay(console::receive_master(&socket)?)?),
+                None => None,
+            };
+            let status = wait_for(pid);
+            drop(relay);
+            status
         }
     }
 }
@@ -100,6 +115,10 @@ pub fn process_to_run(spec: &Spec, args: &ExecArgs) -> Result<Process> {
         let process: Process = serde_json::from_slice(&text)
             .with_context(|| format!("--process: parsing {}", path.display()))?;
         crate::config::validate_process(&process).context("--process")?;
+        let mut process = process;
+        if args.tty {
+            process.set_terminal(Some(true));
+        }
         return Ok(process);
     }
     if args.command.is_empty() {
@@ -110,7 +129,7 @@ pub fn process_to_run(spec: &Spec, args: &ExecArgs) -> Result<Process> {
         .clone()
         .context("config.json has no process")?;
     process.set_args(Some(args.command.clone()));
-    process.set_terminal(Some(false));
+    process.set_terminal(Some(args.tty));
     let mut env = process.env().clone().unwrap_or_default();
     for var in &args.env {
         let name = var.split('=').next().unwrap_or(var);
@@ -182,6 +201,7 @@ fn enter_and_exec(
     cgroup: &Cgroup,
     args: &ExecArgs,
     mut report: UnixStream,
+    console: Option<&UnixStream>,
 ) -> Result<()> {
     let outcome = (|| -> Result<()> {
         // CVE-2016-9962 / CVE-2019-5736: until exec replaces this image,
@@ -207,7 +227,8 @@ fn enter_and_exec(
                 Ok(())
             }
             ForkResult::Child => {
-                let error = match become_process(process, filter.take(), args.preserve_fds) {
+                let error = match become_process(process, filter.take(), args.preserve_fds, console)
+                {
                     Err(e) => e,
                     Ok(never) => match never {},
                 };
@@ -257,7 +278,13 @@ fn become_process(
     process: &Process,
     filter: Option<seccomp::Filter>,
     preserve_fds: u32,
+    console: Option<&UnixStream>,
 ) -> Result<std::convert::Infallible> {
+    if let Some(socket) = console {
+        // A terminal needs a session of its own to be controlling.
+        nix::unistd::setsid().context("setsid")?;
+        console::set_up(socket, false)?;
+    }
     nix::unistd::chdir(process.cwd())
         .with_context(|| format!("process.cwd: entering {}", process.cwd().display()))?;
     process::set_rlimits(process)?;

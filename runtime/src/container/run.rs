@@ -1,8 +1,10 @@
 //! `run`: create + start, then (unless detached) wait for the container,
 //! forwarding signals to it, and return its exit status.
 
-use super::{create, delete, start};
+use super::create::create_for;
+use super::{delete, start};
 use crate::cli::CreateArgs;
+use crate::console;
 use anyhow::{Context, Result};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
@@ -26,17 +28,22 @@ pub fn run(root: &Path, args: &CreateArgs, detach: bool, keep: bool) -> Result<i
     if !detach {
         nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
     }
-    let created = create(root, args)?;
+    let created = create_for(root, args, !detach)?;
     if detach {
         start(root, &args.id)?;
         return Ok(0);
     }
     forward_signals_to(created.pid);
+    let relay = match &created.console {
+        Some(socket) => Some(console::relay(console::receive_master(socket)?)?),
+        None => None,
+    };
     if let Err(e) = start(root, &args.id) {
         let _ = delete(root, &args.id, true);
         return Err(e);
     }
     let status = wait_for(created.pid)?;
+    drop(relay);
     if !keep {
         delete(root, &args.id, true)?;
     }
