@@ -312,3 +312,33 @@ fn a_bad_seccomp_profile_is_refused_naming_the_field() {
     assert!(env.state_dirs().is_empty());
     assert!(!cgroup_dir("t-badseccomp").exists());
 }
+
+/// podman --read-only puts tmpfs with runc's `tmpcopyup` on /tmp, /run...
+#[test]
+fn a_tmpcopyup_tmpfs_starts_with_what_it_covers() {
+    let env = Env::new();
+    let mut spec = shell("cat /etc/hostname; echo new > /etc/added; ls -ld /etc | cut -c1-10");
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    mounts.push(
+        oci_spec::runtime::MountBuilder::default()
+            .destination("/etc")
+            .typ("tmpfs")
+            .source("tmpfs")
+            .options(vec!["nosuid".into(), "tmpcopyup".into()])
+            .build()
+            .unwrap(),
+    );
+    spec.set_mounts(Some(mounts));
+    let bundle = env.bundle(&spec);
+    env.runtime()
+        .args(["run", "--bundle"])
+        .arg(bundle.path())
+        .arg("t-copyup")
+        .assert()
+        .success()
+        .stdout("litmus\ndrwxr-xr-x\n");
+    assert!(
+        !bundle.rootfs().join("etc/added").exists(),
+        "the write went to the tmpfs, not the rootfs"
+    );
+}

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use xshell::{cmd, Shell};
 
 mod bench;
+mod engines;
 mod vm;
 
 #[derive(Parser)]
@@ -44,6 +45,8 @@ enum Command {
     VmTest(vm::Options),
     /// Run the suite against each fault of a fault-injection build; every fault must be caught
     Faults,
+    /// podman and containerd drive litmus-runtime (and Debian runc, the control) through real scenarios
+    Engines(engines::Options),
     /// fmt, clippy, unit and root integration tests, the suite against litmus-runtime
     Ci,
 }
@@ -97,6 +100,7 @@ fn main() -> Result<()> {
             ensure_packages(&sh, BASE_PACKAGES)?;
             faults(&sh)
         }
+        Command::Engines(options) => run_engines(&sh, &options),
         Command::Ci => ci(&sh),
     }
 }
@@ -179,6 +183,21 @@ fn conformance(sh: &Shell, litmus_args: &[String]) -> Result<()> {
     Ok(())
 }
 
+fn run_engines(sh: &Shell, options: &engines::Options) -> Result<()> {
+    ensure_packages(sh, BASE_PACKAGES)?;
+    ensure_packages(sh, engines::PACKAGES)?;
+    ensure_packages(sh, &["runc"])?;
+    let probe = static_probe()?;
+    step("building litmus-runtime (release)");
+    cmd!(sh, "cargo build --release --package litmus-runtime").run()?;
+    step("podman and containerd scenarios");
+    engines::engines(
+        options,
+        workspace_root().join("target/release/litmus-runtime"),
+        probe,
+    )
+}
+
 fn ci(sh: &Shell) -> Result<()> {
     ensure_packages(sh, BASE_PACKAGES)?;
     step("cargo fmt --check");
@@ -195,6 +214,7 @@ fn ci(sh: &Shell) -> Result<()> {
     step("the suite against litmus-runtime");
     conformance(sh, &[])?;
     faults(sh)?;
+    run_engines(sh, &engines::Options::default())?;
     fuzz(sh, FuzzAction::Smoke { time: 20 })?;
     // Quick runs on a shared CI machine are noisy (ratios moved by up to
     // 40% between runs here): fail only on a real 2x slowdown.

@@ -13,10 +13,43 @@ mod v2;
 pub use stats::{oom_kills, stats};
 
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 use std::path::{Path, PathBuf};
 
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// Appended to a config's device rules, as runc does: whatever the config
+/// denies, the default devices the runtime MUST supply stay usable, mknod
+/// stays possible, and so do the terminal devices.
+pub static DEFAULT_DEVICE_RULES: std::sync::LazyLock<Vec<LinuxDeviceCgroup>> =
+    std::sync::LazyLock::new(|| {
+        use oci_spec::runtime::LinuxDeviceType::{B, C};
+        [
+            (C, None, None, "m"),
+            (B, None, None, "m"),
+            (C, Some(1), Some(3), "rwm"),    // null
+            (C, Some(1), Some(5), "rwm"),    // zero
+            (C, Some(1), Some(7), "rwm"),    // full
+            (C, Some(1), Some(8), "rwm"),    // random
+            (C, Some(1), Some(9), "rwm"),    // urandom
+            (C, Some(5), Some(0), "rwm"),    // tty
+            (C, Some(5), Some(1), "rwm"),    // console
+            (C, Some(5), Some(2), "rwm"),    // ptmx
+            (C, Some(136), None, "rwm"),     // /dev/pts/*
+            (C, Some(10), Some(200), "rwm"), // net/tun
+        ]
+        .into_iter()
+        .map(|(typ, major, minor, access)| {
+            let mut rule = LinuxDeviceCgroup::default();
+            rule.set_allow(true)
+                .set_typ(Some(typ))
+                .set_major(major)
+                .set_minor(minor)
+                .set_access(Some(access.to_string()));
+            rule
+        })
+        .collect()
+    });
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Layout {

@@ -94,7 +94,7 @@ pub fn apply(dirs: &[PathBuf], resources: &LinuxResources) -> Result<()> {
     }
     if let Some(rules) = resources.devices() {
         if let Some(dir) = find("devices") {
-            for rule in rules {
+            for rule in rules.iter().chain(super::DEFAULT_DEVICE_RULES.iter()) {
                 let file = if rule.allow() {
                     "devices.allow"
                 } else {

@@ -137,6 +137,12 @@ fn mount_one(root: &Root, m: &Mount, setup: &Setup) -> Result<()> {
             remount_bind(&fd_path(&top), opts.flags)?;
         }
     } else {
+        // Opened before the mount covers it: the tmpfs is filled from here.
+        let covered = match opts.copy_up {
+            true if typ == "tmpfs" => Some(std::fs::File::open(&target)?),
+            true => bail!("tmpcopyup: only for tmpfs mounts, not {typ}"),
+            false => None,
+        };
         mount(
             source.as_deref().or(Some(Path::new(typ))),
             &target,
@@ -145,6 +151,10 @@ fn mount_one(root: &Root, m: &Mount, setup: &Setup) -> Result<()> {
             opts.data().as_deref(),
         )
         .with_context(|| format!("mounting {typ}"))?;
+        if let Some(covered) = covered {
+            let tmpfs = root.resolve(m.destination())?;
+            copy_up(&fd_path(&covered), &fd_path(&tmpfs)).context("tmpcopyup")?;
+        }
     }
     let top = root.resolve(m.destination())?;
     for flag in &opts.propagation {
@@ -156,6 +166,34 @@ fn mount_one(root: &Root, m: &Mount, setup: &Setup) -> Result<()> {
             None::<&str>,
         )
         .context("setting propagation")?;
+    }
+    Ok(())
+}
+
+/// Copies the tree at `from` into `to` (both directories), keeping modes
+/// and owners, and gives `to` the mode and owner of `from`.
+fn copy_up(from: &Path, to: &Path) -> Result<()> {
+    use std::os::unix::fs::{chown, symlink, MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(from)?;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    chown(to, Some(meta.uid()), Some(meta.gid()))?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_up(&src, &dst)?;
+        } else if kind.is_symlink() {
+            symlink(std::fs::read_link(&src)?, &dst)?;
+            let meta = std::fs::symlink_metadata(&src)?;
+            std::os::unix::fs::lchown(&dst, Some(meta.uid()), Some(meta.gid()))?;
+        } else if kind.is_file() {
+            std::fs::copy(&src, &dst).with_context(|| format!("copying {}", src.display()))?;
+            let meta = entry.metadata()?;
+            chown(&dst, Some(meta.uid()), Some(meta.gid()))?;
+        }
+        // Devices, fifos and sockets are not copied, as runc does not.
     }
     Ok(())
 }

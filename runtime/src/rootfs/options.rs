@@ -14,6 +14,9 @@ pub struct MountOptions {
     pub propagation: Vec<MsFlags>,
     pub bind: bool,
     pub recursive: bool,
+    /// `tmpcopyup` (runc's extension, podman sets it on --read-only's
+    /// tmpfs mounts): the tmpfs starts with the contents it covers.
+    pub copy_up: bool,
     /// Everything mount(2) does not know as a flag, passed as data.
     pub data: Vec<String>,
 }
@@ -26,6 +29,7 @@ impl Default for MountOptions {
             propagation: Vec::new(),
             bind: false,
             recursive: false,
+            copy_up: false,
             data: Vec::new(),
         }
     }
@@ -69,6 +73,7 @@ impl MountOptions {
         "rslave",
         "unbindable",
         "runbindable",
+        "tmpcopyup",
     ];
 
     pub fn parse(options: &[String]) -> MountOptions {
@@ -127,6 +132,7 @@ impl MountOptions {
                 "runbindable" => parsed
                     .propagation
                     .push(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC),
+                "tmpcopyup" => parsed.copy_up = true,
                 other => parsed.data.push(other.to_string()),
             }
         }
@@ -179,6 +185,13 @@ mod tests {
         let o = parse(&["ro", "rw"]);
         assert!(!o.flags.contains(MsFlags::MS_RDONLY));
         assert!(o.cleared.contains(MsFlags::MS_RDONLY));
+    }
+
+    #[test]
+    fn tmpcopyup_is_ours_not_the_filesystems() {
+        let parsed = parse(&["nosuid", "tmpcopyup", "size=1m"]);
+        assert!(parsed.copy_up);
+        assert_eq!(parsed.data(), Some("size=1m".to_string()));
     }
 
     #[test]

@@ -1,0 +1,753 @@
+//! `cargo xtask engines`: the real engines users run drive a runtime, and
+//! what they see is checked: podman (through conmon) and containerd 1.6
+//! (through containerd-shim-runc-v2, `ctr run --runc-binary`).
+//!
+//! Everything is private to one work directory: podman's storage, run
+//! and tmp dirs and its containers.conf, a containerd with its own root,
+//! state and socket. The busybox + probe image is built here (there is no
+//! registry) and imported into both. Debian's runc runs the same
+//! scenarios as the control: a scenario that fails with runc is a broken
+//! scenario, not a runtime finding.
+
+use anyhow::{bail, ensure, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const IMAGE: &str = "localhost/litmus-busybox:latest";
+const NAMESPACE: &str = "litmus-engines";
+/// Packages the engines come from.
+pub const PACKAGES: &[&str] = &["podman", "conmon", "containerd", "uidmap", "catatonit"];
+
+#[derive(clap::Args, Debug, Default)]
+pub struct Options {
+    /// Runtimes to drive, NAME=PATH (default: litmus-runtime and Debian runc)
+    #[arg(long = "runtime")]
+    pub runtimes: Vec<String>,
+    /// Only scenarios whose name contains this
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Keep the work directory (podman storage, containerd state) afterwards
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// The runtime under test, as engines name and find it.
+#[derive(Clone, Debug)]
+pub struct Runtime {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// What one engine command did.
+#[derive(Debug)]
+struct Outcome {
+    line: String,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Outcome {
+    fn describe(&self) -> String {
+        format!(
+            "`{}` exited {:?}\n      stdout: {}\n      stderr: {}",
+            self.line,
+            self.code,
+            self.stdout.trim(),
+            self.stderr.trim()
+        )
+    }
+
+    fn ok(self) -> Result<Outcome> {
+        ensure!(self.code == Some(0), "{}", self.describe());
+        Ok(self)
+    }
+
+    fn code_is(self, code: i32) -> Result<Outcome> {
+        ensure!(
+            self.code == Some(code),
+            "expected exit {code}: {}",
+            self.describe()
+        );
+        Ok(self)
+    }
+
+    fn stdout_is(self, expected: &str) -> Result<Outcome> {
+        ensure!(
+            self.stdout.trim_end_matches(['\r', '\n']) == expected,
+            "expected stdout {expected:?}: {}",
+            self.describe()
+        );
+        Ok(self)
+    }
+}
+
+/// The private engine set-up every scenario runs against.
+pub struct Engines {
+    work: PathBuf,
+    containerd: Option<Child>,
+    keep: bool,
+}
+
+impl Engines {
+    fn podman_base(&self) -> Command {
+        let p = self.work.join("podman");
+        let mut cmd = Command::new("podman");
+        cmd.env("CONTAINERS_CONF", self.work.join("containers.conf"))
+            .arg("--root")
+            .arg(p.join("storage"))
+            .arg("--runroot")
+            .arg(p.join("run"))
+            .arg("--tmpdir")
+            .arg(p.join("tmp"))
+            .args(["--storage-driver", "vfs"]);
+        cmd
+    }
+
+    fn podman(&self, runtime: &Runtime, args: &[&str]) -> Outcome {
+        let mut cmd = self.podman_base();
+        cmd.arg("--runtime").arg(&runtime.path).args(args);
+        run(cmd, Duration::from_secs(120))
+    }
+
+    fn ctr(&self, args: &[&str]) -> Outcome {
+        let mut cmd = Command::new("ctr");
+        cmd.arg("--address")
+            .arg(self.socket())
+            .args(["--namespace", NAMESPACE])
+            .args(args);
+        run(cmd, Duration::from_secs(120))
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.work.join("containerd/containerd.sock")
+    }
+
+    /// Builds the image, writes the engines' configs, starts containerd.
+    fn set_up(work: PathBuf, rootfs: &litmus_bundle::RootfsBuilder, keep: bool) -> Result<Engines> {
+        std::fs::create_dir_all(work.join("podman/tmp"))?;
+        std::fs::create_dir_all(work.join("containerd"))?;
+        let mut engines = Engines {
+            work,
+            containerd: None,
+            keep,
+        };
+        let work = engines.work.clone();
+        std::fs::write(work.join("containers.conf"), containers_conf(&work)?)?;
+        rootfs.build(&work.join("rootfs"))?;
+        let tar = work.join("rootfs.tar");
+        let mut cmd = Command::new("tar");
+        cmd.arg("-C")
+            .arg(work.join("rootfs"))
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".");
+        run(cmd, Duration::from_secs(60)).ok()?;
+        let mut import = engines.podman_base();
+        import
+            .arg("import")
+            .args(["--change", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin"])
+            .arg(&tar)
+            .arg(IMAGE);
+        run(import, Duration::from_secs(120)).ok()?;
+        let archive = work.join("image-oci.tar");
+        let mut save = engines.podman_base();
+        save.args(["save", "--format", "oci-archive", "-o"])
+            .arg(&archive)
+            .arg(IMAGE);
+        run(save, Duration::from_secs(120)).ok()?;
+
+        let config = work.join("containerd/config.toml");
+        std::fs::write(&config, containerd_config(&work))?;
+        let log = std::fs::File::create(work.join("containerd/containerd.log"))?;
+        engines.containerd = Some(
+            Command::new("containerd")
+                .arg("--config")
+                .arg(&config)
+                .stdout(log.try_clone()?)
+                .stderr(log)
+                .spawn()
+                .context("starting containerd")?,
+        );
+        wait_for_socket(&engines.socket(), Duration::from_secs(30))?;
+        let archive = archive.display().to_string();
+        engines
+            .ctr(&[
+                "images",
+                "import",
+                "--snapshotter",
+                "native",
+                "--base-name",
+                "localhost/litmus-busybox",
+                &archive,
+            ])
+            .ok()?;
+        Ok(engines)
+    }
+}
+
+impl Drop for Engines {
+    /// Removes every container and stops containerd, whatever happened.
+    fn drop(&mut self) {
+        let mut rm = self.podman_base();
+        rm.args(["rm", "--all", "--force", "--time", "0"]);
+        let _ = run(rm, Duration::from_secs(120));
+        for task in self.ctr(&["tasks", "list", "--quiet"]).stdout.lines() {
+            let _ = self.ctr(&["tasks", "kill", "--signal", "SIGKILL", task]);
+            let _ = self.ctr(&["tasks", "delete", "--force", task]);
+        }
+        for container in self.ctr(&["containers", "list", "--quiet"]).stdout.lines() {
+            let _ = self.ctr(&["containers", "delete", container]);
+        }
+        if let Some(mut containerd) = self.containerd.take() {
+            let _ = containerd.kill();
+            let _ = containerd.wait();
+        }
+        remove_engine_cgroups();
+        let _ = std::fs::remove_dir(Path::new("/run/containerd/runc").join(NAMESPACE));
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.work);
+        }
+    }
+}
+
+/// The parents engines create (podman's for conmon, containerd's per
+/// namespace), once empty. rmdir of a cgroup in use fails: nothing of
+/// anyone else's can go.
+fn remove_engine_cgroups() {
+    let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    for hierarchy in hierarchies.flatten() {
+        let h = hierarchy.path();
+        for dir in ["libpod_parent/conmon", "libpod_parent", NAMESPACE] {
+            let _ = std::fs::remove_dir(h.join(dir));
+        }
+    }
+}
+
+fn containers_conf(work: &Path) -> Result<String> {
+    // This machine's root has no CAP_SYS_RESOURCE: podman's default
+    // RLIMIT_NOFILE of 2^20 cannot be set by any runtime (runc fails the
+    // same way), so ask for what we have. Podman lowers its own NPROC to
+    // 32768 before starting conmon: no more than that either.
+    let nofile = hard_limit(libc::RLIMIT_NOFILE);
+    let nproc = hard_limit(libc::RLIMIT_NPROC).min(32768);
+    Ok(format!(
+        r#"# Written by `cargo xtask engines`.
+[containers]
+netns = "none"
+default_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "{events}"
+# Podman passes --log-format=json only to runtimes it lists here.
+runtime_supports_json = ["crun", "runc", "kata", "runsc", "youki", "krun", "litmus-runtime"]
+"#,
+        events = work.join("podman/events.log").display()
+    ))
+}
+
+fn hard_limit(resource: libc::__rlimit_resource_t) -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    unsafe { libc::getrlimit(resource, &mut limit) };
+    limit.rlim_max.min(1 << 20)
+}
+
+fn containerd_config(work: &Path) -> String {
+    let c = work.join("containerd");
+    format!(
+        r#"version = 2
+root = "{root}"
+state = "{state}"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "{sock}"
+[ttrpc]
+  address = "{sock}.ttrpc"
+"#,
+        root = c.join("root").display(),
+        state = c.join("state").display(),
+        sock = c.join("containerd.sock").display()
+    )
+}
+
+fn wait_for_socket(socket: &Path, within: Duration) -> Result<()> {
+    let deadline = Instant::now() + within;
+    while std::os::unix::net::UnixStream::connect(socket).is_err() {
+        if Instant::now() > deadline {
+            bail!(
+                "containerd did not listen on {} in {within:?}",
+                socket.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// Runs `cmd` with its output captured, killed after `limit`.
+fn run(mut cmd: Command, limit: Duration) -> Outcome {
+    let line = format!("{cmd:?}").replace('"', "");
+    let dir = tempfile_dir();
+    let (out, err) = (dir.join("stdout"), dir.join("stderr"));
+    let spawned = (|| -> std::io::Result<Child> {
+        cmd.stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out)?)
+            .stderr(std::fs::File::create(&err)?)
+            .spawn()
+    })();
+    let code = match spawned {
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Outcome {
+                line,
+                code: None,
+                stdout: String::new(),
+                stderr: e.to_string(),
+            };
+        }
+        Ok(mut child) => {
+            let deadline = Instant::now() + limit;
+            loop {
+                if let Ok(Some(status)) = child.try_wait() {
+                    break status.code();
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    };
+    let outcome = Outcome {
+        line,
+        code,
+        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    outcome
+}
+
+/// Output goes to files, not pipes: a detached container inherits them and
+/// a pipe would not reach EOF until it exits.
+fn tempfile_dir() -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "litmus-engines-out-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+type Check = fn(&Engines, &Runtime) -> Result<()>;
+
+/// Every scenario: (engine, name, check).
+const SCENARIOS: &[(&str, &str, Check)] = &[
+    ("podman", "echo", podman_echo),
+    ("podman", "exit-codes", podman_exit_codes),
+    ("podman", "env-workdir-user-hostname", podman_process_flags),
+    ("podman", "read-only", podman_read_only),
+    ("podman", "memory-oom-137", podman_oom),
+    ("podman", "pids-limit", podman_pids_limit),
+    ("podman", "cap-drop", podman_cap_drop),
+    ("podman", "bind-volume", podman_bind_volume),
+    ("podman", "detach-exec-stop-rm", podman_detach_exec_stop),
+    ("podman", "pause-unpause", podman_pause),
+    ("podman", "top", podman_top),
+    ("podman", "kill-signal", podman_kill_signal),
+    ("podman", "tty", podman_tty),
+    ("containerd", "run-exit-code", ctr_run_exit_code),
+    ("containerd", "env", ctr_env),
+    (
+        "containerd",
+        "detach-exec-kill-delete",
+        ctr_detach_exec_kill,
+    ),
+    ("containerd", "memory-oom-137", ctr_oom),
+];
+
+fn podman_run(e: &Engines, r: &Runtime, args: &[&str]) -> Outcome {
+    let mut full = vec!["run", "--rm"];
+    full.extend_from_slice(args);
+    e.podman(r, &full)
+}
+
+fn podman_echo(e: &Engines, r: &Runtime) -> Result<()> {
+    podman_run(e, r, &[IMAGE, "echo", "hello"])
+        .ok()?
+        .stdout_is("hello")?;
+    Ok(())
+}
+
+/// Podman maps the runtime's create error to 127 (not found) or 126 (not
+/// executable) by its message, as it does for runc.
+fn podman_exit_codes(e: &Engines, r: &Runtime) -> Result<()> {
+    podman_run(e, r, &[IMAGE, "true"]).code_is(0)?;
+    podman_run(e, r, &[IMAGE, "sh", "-c", "exit 3"]).code_is(3)?;
+    podman_run(e, r, &[IMAGE, "no-such-command"]).code_is(127)?;
+    podman_run(e, r, &[IMAGE, "/etc/passwd"]).code_is(126)?;
+    Ok(())
+}
+
+fn podman_process_flags(e: &Engines, r: &Runtime) -> Result<()> {
+    let script = "echo $FOO; pwd; id -u; id -g; hostname";
+    podman_run(
+        e,
+        r,
+        &[
+            "-e",
+            "FOO=bar",
+            "-w",
+            "/tmp",
+            "-u",
+            "1000:1000",
+            "--hostname",
+            "litmus-h",
+            IMAGE,
+            "sh",
+            "-c",
+            script,
+        ],
+    )
+    .ok()?
+    .stdout_is("bar\n/tmp\n1000\n1000\nlitmus-h")?;
+    Ok(())
+}
+
+fn podman_read_only(e: &Engines, r: &Runtime) -> Result<()> {
+    let out = podman_run(e, r, &["--read-only", IMAGE, "touch", "/written"]);
+    ensure!(
+        out.code != Some(0) && out.stderr.contains("Read-only"),
+        "touch on a --read-only root should fail with EROFS: {}",
+        out.describe()
+    );
+    // podman keeps /tmp and /run writable with tmpcopyup tmpfs mounts.
+    podman_run(
+        e,
+        r,
+        &[
+            "--read-only",
+            IMAGE,
+            "touch",
+            "/tmp/written",
+            "/run/written",
+        ],
+    )
+    .ok()?;
+    podman_run(e, r, &[IMAGE, "touch", "/written"]).ok()?;
+    Ok(())
+}
+
+fn podman_oom(e: &Engines, r: &Runtime) -> Result<()> {
+    let probe = litmus_bundle::PROBE_PATH_IN_ROOTFS;
+    podman_run(
+        e,
+        r,
+        &[
+            "--memory",
+            "32m",
+            "--memory-swap",
+            "32m",
+            IMAGE,
+            probe,
+            "alloc",
+            "256",
+        ],
+    )
+    .code_is(137)?;
+    Ok(())
+}
+
+fn podman_pids_limit(e: &Engines, r: &Runtime) -> Result<()> {
+    let probe = litmus_bundle::PROBE_PATH_IN_ROOTFS;
+    let out = podman_run(e, r, &["--pids-limit", "8", IMAGE, probe, "fork", "40"]).ok()?;
+    let line: serde_json::Value = serde_json::from_str(out.stdout.trim())
+        .with_context(|| format!("probe output: {}", out.describe()))?;
+    let started = line["succeeded"].as_u64().unwrap_or(u64::MAX);
+    ensure!(
+        started < 8,
+        "--pids-limit 8 let {started} of 40 forks through"
+    );
+    Ok(())
+}
+
+fn podman_cap_drop(e: &Engines, r: &Runtime) -> Result<()> {
+    podman_run(e, r, &[IMAGE, "chown", "1", "/tmp"]).ok()?;
+    let out = podman_run(e, r, &["--cap-drop", "CHOWN", IMAGE, "chown", "1", "/tmp"]);
+    ensure!(
+        out.code != Some(0),
+        "chown without CAP_CHOWN should fail: {}",
+        out.describe()
+    );
+    Ok(())
+}
+
+fn podman_bind_volume(e: &Engines, r: &Runtime) -> Result<()> {
+    let dir = e.work.join(format!("volume-{}", r.name));
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("in"), "from the host\n")?;
+    let volume = format!("{}:/data", dir.display());
+    podman_run(
+        e,
+        r,
+        &[
+            "-v",
+            &volume,
+            IMAGE,
+            "sh",
+            "-c",
+            "cat /data/in; echo back > /data/out",
+        ],
+    )
+    .ok()?
+    .stdout_is("from the host")?;
+    ensure!(std::fs::read_to_string(dir.join("out"))? == "back\n");
+    Ok(())
+}
+
+/// A container name per runtime, so runs never collide.
+fn name(r: &Runtime, what: &str) -> String {
+    format!("litmus-{what}-{}", r.name)
+}
+
+fn podman_detach_exec_stop(e: &Engines, r: &Runtime) -> Result<()> {
+    let c = name(r, "detach");
+    e.podman(r, &["run", "-d", "--name", &c, IMAGE, "sleep", "1000"])
+        .ok()?;
+    e.podman(r, &["exec", &c, "sh", "-c", "echo in; exit 4"])
+        .code_is(4)?
+        .stdout_is("in")?;
+    e.podman(
+        r,
+        &[
+            "exec",
+            "-e",
+            "X=1",
+            "-w",
+            "/tmp",
+            &c,
+            "sh",
+            "-c",
+            "echo $X $PWD",
+        ],
+    )
+    .ok()?
+    .stdout_is("1 /tmp")?;
+    e.podman(r, &["stop", "--time", "2", &c]).ok()?;
+    e.podman(r, &["inspect", "--format", "{{.State.Status}}", &c])
+        .ok()?
+        .stdout_is("exited")?;
+    e.podman(r, &["rm", &c]).ok()?;
+    Ok(())
+}
+
+fn podman_pause(e: &Engines, r: &Runtime) -> Result<()> {
+    let c = name(r, "pause");
+    e.podman(r, &["run", "-d", "--name", &c, IMAGE, "sleep", "1000"])
+        .ok()?;
+    e.podman(r, &["pause", &c]).ok()?;
+    e.podman(r, &["inspect", "--format", "{{.State.Status}}", &c])
+        .ok()?
+        .stdout_is("paused")?;
+    e.podman(r, &["unpause", &c]).ok()?;
+    e.podman(r, &["inspect", "--format", "{{.State.Status}}", &c])
+        .ok()?
+        .stdout_is("running")?;
+    e.podman(r, &["rm", "--force", "--time", "0", &c]).ok()?;
+    Ok(())
+}
+
+fn podman_top(e: &Engines, r: &Runtime) -> Result<()> {
+    let c = name(r, "top");
+    e.podman(r, &["run", "-d", "--name", &c, IMAGE, "sleep", "1000"])
+        .ok()?;
+    let out = e.podman(r, &["top", &c]).ok()?;
+    ensure!(out.stdout.contains("sleep 1000"), "{}", out.describe());
+    e.podman(r, &["rm", "--force", "--time", "0", &c]).ok()?;
+    Ok(())
+}
+
+fn podman_kill_signal(e: &Engines, r: &Runtime) -> Result<()> {
+    let c = name(r, "kill");
+    let script = "trap 'exit 42' USR1; while :; do sleep 0.1; done";
+    e.podman(r, &["run", "-d", "--name", &c, IMAGE, "sh", "-c", script])
+        .ok()?;
+    // The trap must be installed before the signal: wait until sh runs it.
+    std::thread::sleep(Duration::from_millis(500));
+    e.podman(r, &["kill", "--signal", "USR1", &c]).ok()?;
+    e.podman(r, &["wait", &c]).ok()?.stdout_is("42")?;
+    e.podman(r, &["rm", &c]).ok()?;
+    Ok(())
+}
+
+/// -t: conmon receives the pty master over --console-socket.
+fn podman_tty(e: &Engines, r: &Runtime) -> Result<()> {
+    let out = podman_run(e, r, &["-t", IMAGE, "sh", "-c", "tty; echo done"]).ok()?;
+    ensure!(
+        out.stdout.starts_with("/dev/pts/") && out.stdout.contains("done\r\n"),
+        "a pty on stdout: {}",
+        out.describe()
+    );
+    Ok(())
+}
+
+fn ctr_run(e: &Engines, r: &Runtime, flags: &[&str], id: &str, argv: &[&str]) -> Outcome {
+    let binary = r.path.display().to_string();
+    let mut full = vec!["run", "--snapshotter", "native", "--runc-binary", &binary];
+    full.extend_from_slice(flags);
+    full.push(IMAGE);
+    full.push(id);
+    full.extend_from_slice(argv);
+    e.ctr(&full)
+}
+
+fn ctr_run_exit_code(e: &Engines, r: &Runtime) -> Result<()> {
+    ctr_run(e, r, &["--rm"], &name(r, "ctr-echo"), &["echo", "hello"])
+        .ok()?
+        .stdout_is("hello")?;
+    ctr_run(
+        e,
+        r,
+        &["--rm"],
+        &name(r, "ctr-exit"),
+        &["sh", "-c", "exit 7"],
+    )
+    .code_is(7)?;
+    Ok(())
+}
+
+fn ctr_env(e: &Engines, r: &Runtime) -> Result<()> {
+    ctr_run(
+        e,
+        r,
+        &["--rm", "--env", "FOO=bar", "--cwd", "/tmp"],
+        &name(r, "ctr-env"),
+        &["sh", "-c", "echo $FOO $PWD"],
+    )
+    .ok()?
+    .stdout_is("bar /tmp")?;
+    Ok(())
+}
+
+fn ctr_detach_exec_kill(e: &Engines, r: &Runtime) -> Result<()> {
+    let id = name(r, "ctr-detach");
+    ctr_run(e, r, &["--detach"], &id, &["sleep", "1000"]).ok()?;
+    e.ctr(&[
+        "tasks",
+        "exec",
+        "--exec-id",
+        "e1",
+        &id,
+        "sh",
+        "-c",
+        "echo in; exit 5",
+    ])
+    .code_is(5)?
+    .stdout_is("in")?;
+    let ps = e.ctr(&["tasks", "ps", &id]).ok()?;
+    ensure!(
+        ps.stdout.lines().count() >= 2,
+        "tasks ps: {}",
+        ps.describe()
+    );
+    e.ctr(&["tasks", "kill", "--signal", "SIGKILL", &id]).ok()?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !e.ctr(&["tasks", "list"]).stdout.contains("STOPPED") {
+        ensure!(
+            Instant::now() < deadline,
+            "the task did not stop after SIGKILL"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    e.ctr(&["tasks", "delete", &id]).ok()?;
+    e.ctr(&["containers", "delete", &id]).ok()?;
+    Ok(())
+}
+
+fn ctr_oom(e: &Engines, r: &Runtime) -> Result<()> {
+    let probe = litmus_bundle::PROBE_PATH_IN_ROOTFS;
+    ctr_run(
+        e,
+        r,
+        &["--rm", "--memory-limit", "33554432"],
+        &name(r, "ctr-oom"),
+        &[probe, "alloc", "256"],
+    )
+    .code_is(137)?;
+    Ok(())
+}
+
+/// Runs every scenario with every runtime; fails if any fails.
+pub fn engines(options: &Options, litmus_runtime: PathBuf, probe: PathBuf) -> Result<()> {
+    let runtimes = if options.runtimes.is_empty() {
+        vec![
+            Runtime {
+                name: "litmus-runtime".into(),
+                path: litmus_runtime,
+            },
+            Runtime {
+                name: "runc".into(),
+                path: PathBuf::from("/usr/sbin/runc"),
+            },
+        ]
+    } else {
+        options
+            .runtimes
+            .iter()
+            .map(|spec| {
+                let (name, path) = spec
+                    .split_once('=')
+                    .with_context(|| format!("--runtime {spec:?}: expected NAME=PATH"))?;
+                Ok(Runtime {
+                    name: name.into(),
+                    path: path.into(),
+                })
+            })
+            .collect::<Result<_>>()?
+    };
+    let rootfs = litmus_bundle::RootfsBuilder::with_probe(probe)?;
+    let work = std::env::temp_dir().join(format!("litmus-engines-{}", std::process::id()));
+    let engines = Engines::set_up(work, &rootfs, options.keep)?;
+    let mut failures = Vec::new();
+    for runtime in &runtimes {
+        let (mut passed, mut failed) = (0, 0);
+        eprintln!("\n{} ({})", runtime.name, runtime.path.display());
+        for (engine, scenario, check) in SCENARIOS {
+            let full = format!("{engine}/{scenario}");
+            if options.filter.as_ref().is_some_and(|f| !full.contains(f)) {
+                continue;
+            }
+            let started = Instant::now();
+            match check(&engines, runtime) {
+                Ok(()) => {
+                    passed += 1;
+                    eprintln!("  PASS  {full}  ({:.1}s)", started.elapsed().as_secs_f64());
+                }
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("  FAIL  {full}\n      {e:#}");
+                    failures.push(format!("{}: {full}", runtime.name));
+                }
+            }
+        }
+        eprintln!("{}: {passed} passed, {failed} failed", runtime.name);
+    }
+    drop(engines);
+    if !failures.is_empty() {
+        bail!("engine scenarios failed:\n  {}", failures.join("\n  "));
+    }
+    Ok(())
+}
