@@ -135,6 +135,7 @@ pub const CATALOGUE: &[Requirement] = &[
     req!("linux.namespaces.inherit", Must, "config-linux.md#namespaces", "1.0.0", "If a namespace type is not listed, the container MUST inherit the runtime's namespace of that type."),
     req!("linux.namespaces.duplicate", Must, "config-linux.md#namespaces", "1.0.0", "If a namespace type is listed more than once, the runtime MUST generate an error."),
     req!("linux.devices.create", Must, "config-linux.md#devices", "1.0.0", "Devices listed in linux.devices MUST be available in the container with the given type, numbers, mode and owner."),
+    req!("linux.devices.existing-mismatch", Must, "config-linux.md#devices", "1.0.0", "If a file already exists at path that does not match the requested device, the runtime MUST generate an error."),
     req!("linux.devices.defaults", Must, "config-linux.md#default-devices", "1.0.0", "The runtime MUST supply /dev/null, zero, full, random, urandom, tty and /dev/ptmx."),
     req!("linux.devices.console", Must, "config-linux.md#default-devices", "1.0.0", "If terminal is enabled, /dev/console MUST be set up by bind mounting the pseudoterminal pty to /dev/console."),
     req!("linux.sysctl", Must, "config-linux.md#sysctl", "1.0.0", "sysctl parameters are set in the container's namespaces."),

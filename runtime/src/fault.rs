@@ -55,6 +55,7 @@ faults! {
     "no-dev-symlinks" => ["runtime-linux.dev-symlinks"],
     "status-always-running" => ["runtime.state.status-created"],
     "dumpable-runtime" => ["security.cve-2019-5736"],
+    "replace-mismatched-device" => ["linux.devices.existing-mismatch"],
     "console-not-bound" => ["linux.devices.console"],
     "pty-not-stdio" => ["config.process.terminal"],
 }

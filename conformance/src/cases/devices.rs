@@ -5,6 +5,15 @@ use oci_spec::runtime::{LinuxDeviceBuilder, LinuxDeviceType};
 
 pub const CASES: &[Case] = &[
     Case {
+        name: "a_file_in_the_way_of_a_device_is_an_error",
+        area: Area::Devices,
+        requirements: &[
+            "linux.devices.existing-mismatch",
+            "runtime.errors.no-change",
+        ],
+        run: a_file_in_the_way_of_a_device_is_an_error,
+    },
+    Case {
         name: "console_is_the_terminal_when_there_is_one",
         area: Area::Devices,
         requirements: &["linux.devices.console"],
@@ -136,5 +145,42 @@ fn console_is_the_terminal_when_there_is_one(cx: &mut Ctx) -> Checked {
         "/dev/console's pty number = the process's /dev/pts/N",
         stdio_minor,
         console.minor,
+    )
+}
+
+/// A regular file where linux.devices wants /dev/null's numbers: the
+/// runtime must refuse (not silently replace the image's file), and the
+/// refusal must leave no container behind.
+fn a_file_in_the_way_of_a_device_is_an_error(cx: &mut Ctx) -> Checked {
+    let device = LinuxDeviceBuilder::default()
+        .path("/litmus-device")
+        .typ(LinuxDeviceType::C)
+        .major(1)
+        .minor(3)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let mut spec = cx.spec(&["report"]);
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_devices(Some(vec![device]));
+    }
+    let bundle = cx.bundle(&spec)?;
+    let in_the_way = cx.bundle_ref(bundle).rootfs().join("litmus-device");
+    std::fs::write(&in_the_way, "an image's file\n").map_err(anyhow::Error::from)?;
+    let id = cx.new_id();
+    let inv = cx.create(&id, bundle)?;
+    expect(
+        !inv.ok(),
+        "create to fail: a regular file is at the device's path",
+        format!("create succeeded ({})", inv.describe()),
+    )?;
+    expect(
+        cx.state(&id).is_err(),
+        "no container after the failed create",
+        "state still answers for it",
+    )?;
+    expect_eq(
+        "the image's file, untouched",
+        "an image's file\n".to_string(),
+        std::fs::read_to_string(&in_the_way).unwrap_or_default(),
     )
 }

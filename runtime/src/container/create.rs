@@ -127,7 +127,7 @@ fn build(
             bundle: bundle.to_path_buf(),
             rootfs: rootfs.to_path_buf(),
             created: now_rfc3339(),
-            owner: String::new(),
+            owner: owner_name(),
             annotations: spec.annotations().clone().unwrap_or_default(),
         },
         pid_start_time: 0,
@@ -262,6 +262,16 @@ fn write_id_mappings(spec: &Spec, pid: i32) -> Result<()> {
             .with_context(|| format!("{field}: writing {file}"))?;
     }
     Ok(())
+}
+
+/// Who created the container, as runc names them: the user name of our
+/// euid, or "#UID" when the host has no name for it.
+fn owner_name() -> String {
+    let uid = nix::unistd::geteuid();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) => user.name,
+        _ => format!("#{uid}"),
+    }
 }
 
 /// The host pid, no newline, written then renamed so readers never see a

@@ -186,27 +186,101 @@ pub fn list(root: &Path, json: bool, quiet: bool) -> Result<String> {
         return Ok(states.iter().map(|s| format!("{}\n", s.id)).collect());
     }
     if json {
-        return Ok(serde_json::to_string(&states)?);
+        // runc encodes a nil slice: `null` when there is nothing to list.
+        if states.is_empty() {
+            return Ok("null\n".into());
+        }
+        return Ok(serde_json::to_string(&states)? + "\n");
     }
-    let mut out = format!(
-        "{:<12} {:<8} {:<10} {:<40} {:<32} {}\n",
-        "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"
-    );
+    let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
     for s in &states {
         let pid = if s.status == Status::Stopped {
             0
         } else {
             s.pid
         };
-        out += &format!(
-            "{:<12} {:<8} {:<10} {:<40} {:<32} {}\n",
-            s.id,
-            pid,
-            s.status,
-            s.bundle.display(),
-            s.created,
-            if s.owner.is_empty() { "root" } else { &s.owner }
+        rows.push([
+            s.id.clone(),
+            pid.to_string(),
+            s.status.to_string(),
+            s.bundle.display().to_string(),
+            s.created.clone(),
+            if s.owner.is_empty() {
+                "root".into()
+            } else {
+                s.owner.clone()
+            },
+        ]);
+    }
+    Ok(table(&rows))
+}
+
+/// Columns as runc's Go tabwriter lays them out (minwidth 12, padding 3):
+/// every column but the last is as wide as its widest cell plus 3, and at
+/// least 12, so scripts that cut runc's output cut ours the same way.
+fn table(rows: &[[String; 6]]) -> String {
+    let mut widths = [12usize; 5];
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row.iter()) {
+            *width = (*width).max(cell.chars().count() + 3);
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        for (cell, width) in row.iter().zip(widths) {
+            out += &format!("{cell:<width$}");
+        }
+        out += &row[5];
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod list_tests {
+    use super::table;
+
+    /// Captured from `runc list` (1.1.5) with two containers.
+    const RUNC: &str = "\
+ID              PID         STATUS      BUNDLE      CREATED                          OWNER
+c1              16935       created     /tmp/tb     2026-11-23T17:01:00.356378803Z   root
+container-two   16953       created     /tmp/tb     2026-11-23T17:01:00.415680194Z   root
+";
+
+    fn row(cells: [&str; 6]) -> [String; 6] {
+        cells.map(String::from)
+    }
+
+    #[test]
+    fn the_table_is_laid_out_byte_for_byte_like_runcs() {
+        let rows = [
+            row(["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]),
+            row([
+                "c1",
+                "16935",
+                "created",
+                "/tmp/tb",
+                "2026-11-23T17:01:00.356378803Z",
+                "root",
+            ]),
+            row([
+                "container-two",
+                "16953",
+                "created",
+                "/tmp/tb",
+                "2026-11-23T17:01:00.415680194Z",
+                "root",
+            ]),
+        ];
+        assert_eq!(table(&rows), RUNC);
+    }
+
+    #[test]
+    fn an_empty_table_is_the_header_at_minimum_width() {
+        let header = [row(["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"])];
+        assert_eq!(
+            table(&header),
+            "ID          PID         STATUS      BUNDLE      CREATED     OWNER\n"
         );
     }
-    Ok(out)
 }

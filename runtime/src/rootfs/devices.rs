@@ -20,6 +20,9 @@ pub struct Node {
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
+    /// From linux.devices: an existing file that is not this device is an
+    /// error. A default device replaces whatever the image put there.
+    pub configured: bool,
 }
 
 /// runtime-linux.md "Default Devices".
@@ -41,6 +44,7 @@ pub fn defaults() -> Vec<Node> {
         mode: 0o666,
         uid: 0,
         gid: 0,
+        configured: false,
     })
     .collect()
 }
@@ -68,7 +72,52 @@ impl Node {
             mode: device.file_mode().unwrap_or(0o666) & 0o7777,
             uid: device.uid().unwrap_or(0),
             gid: device.gid().unwrap_or(0),
+            configured: true,
         })
+    }
+}
+
+/// config-linux.md: "If a file already exists at path that does not match
+/// the requested device, the runtime MUST generate an error."
+fn check_existing(
+    parent: std::os::fd::BorrowedFd,
+    name: &std::ffi::OsStr,
+    node: &Node,
+) -> Result<()> {
+    let stat = match nix::sys::stat::fstatat(parent, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+    {
+        Ok(stat) => stat,
+        Err(nix::errno::Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("linux.devices: {}", node.path.display())),
+    };
+    let kind = SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT;
+    let is_device = kind == SFlag::S_IFCHR || kind == SFlag::S_IFBLK;
+    let numbers = (
+        nix::sys::stat::major(stat.st_rdev),
+        nix::sys::stat::minor(stat.st_rdev),
+    );
+    let matches = kind == node.kind && (!is_device || numbers == (node.major, node.minor));
+    if !matches {
+        bail!(
+            "linux.devices: {} already exists in the rootfs and is not the requested device \
+             (found {}, wanted {})",
+            node.path.display(),
+            describe(kind, numbers),
+            describe(node.kind, (node.major, node.minor)),
+        );
+    }
+    Ok(())
+}
+
+fn describe(kind: SFlag, (major, minor): (u64, u64)) -> String {
+    match kind {
+        SFlag::S_IFCHR => format!("char device {major}:{minor}"),
+        SFlag::S_IFBLK => format!("block device {major}:{minor}"),
+        SFlag::S_IFIFO => "fifo".into(),
+        SFlag::S_IFDIR => "directory".into(),
+        SFlag::S_IFLNK => "symlink".into(),
+        SFlag::S_IFREG => "regular file".into(),
+        _ => "special file".into(),
     }
 }
 
@@ -97,7 +146,11 @@ pub fn create(root: &Root, node: &Node, bind_from_host: bool) -> Result<()> {
         Mode::empty(),
     )
     .with_context(context)?;
-    // An image may ship a placeholder; the configured node replaces it.
+    if node.configured && !crate::fault::active("replace-mismatched-device") {
+        check_existing(parent.as_fd(), name, node)?;
+    }
+    // An image may ship a placeholder (or the same device): the node is
+    // created afresh, with the configured mode and owner.
     match nix::unistd::unlinkat(
         parent.as_fd(),
         name,
