@@ -38,6 +38,7 @@ faults! {
     "ignore-masked-paths" => ["linux.masked-paths"],
     "ignore-readonly-paths" => ["linux.readonly-paths"],
     "ignore-sysctl" => ["linux.sysctl"],
+    "ignore-personality" => ["linux.personality"],
     "ignore-devices" => ["linux.devices.create"],
     "ignore-namespace-path" => ["linux.namespaces.join"],
     "ignore-memory-limit" => ["linux.resources.memory"],
@@ -142,6 +143,9 @@ pub fn distort(spec: &mut Spec) {
         }
         if active("ignore-readonly-paths") {
             linux.set_readonly_paths(None);
+        }
+        if active("ignore-personality") {
+            linux.set_personality(None);
         }
         if active("ignore-sysctl") {
             linux.set_sysctl(None);

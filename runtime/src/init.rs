@@ -169,6 +169,9 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
     rootfs::finalize(spec)?;
 
     process::set_rlimits(process)?;
+    if let Some(personality) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        process::set_personality(personality)?;
+    }
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
     // process may be about to lose: load it now, before the identity change.
     let late_filter = match filter {

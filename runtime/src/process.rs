@@ -162,6 +162,24 @@ pub fn set_umask(process: &Process) {
     }
 }
 
+/// linux.personality: the execution domain. The spec defines no flags yet,
+/// so any given are refused rather than silently dropped.
+pub fn set_personality(personality: &oci_spec::runtime::LinuxPersonality) -> Result<()> {
+    use oci_spec::runtime::LinuxPersonalityDomain;
+    if personality.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+        bail!("linux.personality.flags: no flags are defined by the spec");
+    }
+    // <linux/personality.h>: PER_LINUX = 0, PER_LINUX32 = 0x0008.
+    let domain: libc::c_ulong = match personality.domain() {
+        LinuxPersonalityDomain::PerLinux => 0x0000,
+        LinuxPersonalityDomain::PerLinux32 => 0x0008,
+    };
+    if unsafe { libc::personality(domain) } < 0 {
+        return Err(std::io::Error::last_os_error()).context("linux.personality");
+    }
+    Ok(())
+}
+
 /// Finds `args[0]` the way execvp would with the container's PATH, and
 /// checks it can be executed. The messages match runc's, which engines
 /// (podman) turn into exit statuses 127 and 126.

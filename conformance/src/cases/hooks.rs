@@ -27,6 +27,36 @@ pub const CASES: &[Case] = &[
         run: failing_prestart_hook_fails_create,
     },
     Case {
+        name: "failing_create_runtime_hook_fails_create",
+        area: Area::Hooks,
+        requirements: &["config.hooks.create-runtime-failure"],
+        run: failing_create_runtime_hook_fails_create,
+    },
+    Case {
+        name: "failing_create_container_hook_fails_create",
+        area: Area::Hooks,
+        requirements: &["config.hooks.create-container-failure"],
+        run: failing_create_container_hook_fails_create,
+    },
+    Case {
+        name: "failing_start_container_hook_fails_start",
+        area: Area::Hooks,
+        requirements: &["config.hooks.start-container-failure"],
+        run: failing_start_container_hook_fails_start,
+    },
+    Case {
+        name: "failing_poststart_hook_leaves_the_container_running",
+        area: Area::Hooks,
+        requirements: &["config.hooks.poststart-failure"],
+        run: failing_poststart_hook_leaves_the_container_running,
+    },
+    Case {
+        name: "hook_timeout_aborts_the_hook",
+        area: Area::Hooks,
+        requirements: &["config.hooks.timeout"],
+        run: hook_timeout_aborts_the_hook,
+    },
+    Case {
         name: "failing_poststop_hook_does_not_fail_delete",
         area: Area::Hooks,
         requirements: &["config.hooks.poststop-failure"],
@@ -126,8 +156,27 @@ fn hooks_run_in_lifecycle_order_with_state(cx: &mut Ctx) -> Checked {
 fn failing_prestart_hook_fails_create(cx: &mut Ctx) -> Checked {
     let hooks = HooksBuilder::default()
         .prestart(vec![failing_hook()])
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build();
+    failing_hook_fails_create(cx, hooks.map_err(anyhow::Error::from)?)
+}
+
+fn failing_create_runtime_hook_fails_create(cx: &mut Ctx) -> Checked {
+    let hooks = HooksBuilder::default()
+        .create_runtime(vec![failing_hook()])
+        .build();
+    failing_hook_fails_create(cx, hooks.map_err(anyhow::Error::from)?)
+}
+
+fn failing_create_container_hook_fails_create(cx: &mut Ctx) -> Checked {
+    let hooks = HooksBuilder::default()
+        .create_container(vec![failing_hook()])
+        .build();
+    failing_hook_fails_create(cx, hooks.map_err(anyhow::Error::from)?)
+}
+
+/// "If any [of these] hooks fail, the runtime MUST generate an error, stop
+/// the container": create fails, and the program never runs.
+fn failing_hook_fails_create(cx: &mut Ctx, hooks: oci_spec::runtime::Hooks) -> Checked {
     let mut spec = cx.spec(&["marker", "/ran", "exit", "0"]);
     spec.set_hooks(Some(hooks));
     let bundle = cx.bundle(&spec)?;
@@ -135,7 +184,7 @@ fn failing_prestart_hook_fails_create(cx: &mut Ctx) -> Checked {
     let inv = cx.create(&id, bundle)?;
     expect(
         !inv.ok(),
-        "create with a failing prestart hook to fail",
+        "create with a failing hook to fail",
         inv.describe(),
     )?;
     let state = cx.call(&["state", &id])?;
@@ -175,5 +224,87 @@ fn failing_poststop_hook_does_not_fail_delete(cx: &mut Ctx) -> Checked {
         !state.ok(),
         "the container to be gone",
         state.stdout.trim().to_string(),
+    )
+}
+
+/// startContainer failing: `start` reports the error and the user's
+/// program is not run.
+fn failing_start_container_hook_fails_start(cx: &mut Ctx) -> Checked {
+    let hooks = HooksBuilder::default()
+        .start_container(vec![failing_hook()])
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let mut spec = cx.spec(&["marker", "/ran", "exit", "0"]);
+    spec.set_hooks(Some(hooks));
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    let start = cx.start(&id)?;
+    expect(
+        !start.ok(),
+        "start with a failing startContainer hook to fail",
+        start.describe(),
+    )?;
+    expect(
+        !cx.bundle_ref(bundle).rootfs().join("ran").exists(),
+        "the program not to run",
+        "the program ran",
+    )
+}
+
+/// poststart failing: "the runtime MUST log a warning, but the remaining
+/// hooks and lifecycle continue": the program keeps running.
+fn failing_poststart_hook_leaves_the_container_running(cx: &mut Ctx) -> Checked {
+    let hooks = HooksBuilder::default()
+        .poststart(vec![failing_hook()])
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let mut spec = cx.spec(&["marker", "/ran", "wait-signal"]);
+    spec.set_hooks(Some(hooks));
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    let _ = cx.start(&id)?;
+    let state = cx.state(&id)?;
+    expect_eq(
+        "status after a failing poststart hook",
+        "running",
+        state.status.as_str(),
+    )?;
+    expect(
+        cx.bundle_ref(bundle).rootfs().join("ran").exists(),
+        "the program to have run",
+        "no marker from the program",
+    )
+}
+
+/// A prestart hook that would sleep 30 s with `timeout: 1`: create must
+/// give up on it (and fail) well before the suite's own 20 s deadline.
+fn hook_timeout_aborts_the_hook(cx: &mut Ctx) -> Checked {
+    let sleeper = HookBuilder::default()
+        .path("/bin/sh")
+        .args(vec![
+            "sh".into(),
+            "-c".into(),
+            "cat >/dev/null; sleep 30".into(),
+        ])
+        .timeout(1)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let hooks = HooksBuilder::default()
+        .prestart(vec![sleeper])
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let mut spec = cx.spec(&["exit", "0"]);
+    spec.set_hooks(Some(hooks));
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    let started = std::time::Instant::now();
+    let inv = cx.create(&id, bundle)?;
+    let took = started.elapsed();
+    expect(
+        !inv.ok() && !inv.timed_out && took < std::time::Duration::from_secs(10),
+        "create to fail within a few seconds (hook timeout 1 s)",
+        format!("{} after {took:.1?}", inv.describe()),
     )
 }

@@ -5,6 +5,21 @@ use litmus_probe::ProbeLine;
 
 pub const CASES: &[Case] = &[
     Case {
+        name: "create_needs_an_id_and_a_bundle",
+        area: Area::Lifecycle,
+        requirements: &[
+            "runtime.create.args-required",
+            "runtime.create.error-no-container",
+        ],
+        run: create_needs_an_id_and_a_bundle,
+    },
+    Case {
+        name: "features_give_the_supported_version_range",
+        area: Area::Lifecycle,
+        requirements: &["features.required-fields"],
+        run: features_give_the_supported_version_range,
+    },
+    Case {
         name: "create_leaves_container_created",
         area: Area::Lifecycle,
         requirements: &["runtime.create.status", "runtime.state.status-created"],
@@ -425,4 +440,66 @@ fn invalid_config_is_rejected_cleanly(cx: &mut Ctx) -> Checked {
         ));
     }
     Ok(())
+}
+
+/// `create` without an ID, and with a bundle that does not exist, must
+/// fail and leave no container.
+fn create_needs_an_id_and_a_bundle(cx: &mut Ctx) -> Checked {
+    let spec = cx.spec(&["exit", "0"]);
+    let bundle = cx.bundle(&spec)?;
+    let path = cx.bundle_path(bundle).display().to_string();
+    let no_id = cx.call(&["create", "--bundle", &path])?;
+    expect(
+        !no_id.ok(),
+        "create without an ID to fail",
+        no_id.describe(),
+    )?;
+    let id = cx.new_id();
+    cx.created.push(id.clone());
+    let missing = format!("{path}-does-not-exist");
+    let no_bundle = cx.call(&["create", "--bundle", &missing, &id])?;
+    expect(
+        !no_bundle.ok(),
+        "create with a missing bundle to fail",
+        no_bundle.describe(),
+    )?;
+    let state = cx.call(&["state", &id])?;
+    expect(
+        !state.ok(),
+        "no container after the failed create",
+        state.stdout,
+    )
+}
+
+/// features.md: ociVersionMin and ociVersionMax are REQUIRED SemVer
+/// strings, the minimum no newer than the maximum.
+fn features_give_the_supported_version_range(cx: &mut Ctx) -> Checked {
+    let features = cx.call(&["features"])?;
+    expect(features.ok(), "features to succeed", features.describe())?;
+    let doc: serde_json::Value = serde_json::from_str(&features.stdout).map_err(|e| {
+        fail(
+            "features output as JSON",
+            format!("{e}: {}", features.stdout),
+        )
+    })?;
+    let version = |key: &str| -> Result<String, crate::case::Verdict> {
+        let v = doc[key].as_str().unwrap_or_default().to_string();
+        let core = v.split(['-', '+']).next().unwrap_or_default();
+        let semver = core.split('.').count() == 3
+            && core
+                .split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        expect(
+            semver,
+            format!("{key}: a SemVer version"),
+            format!("{:?}", doc[key]),
+        )?;
+        Ok(v)
+    };
+    let (min, max) = (version("ociVersionMin")?, version("ociVersionMax")?);
+    expect(
+        crate::catalogue::version_le(&min, &max),
+        "ociVersionMin <= ociVersionMax",
+        format!("{min} > {max}"),
+    )
 }

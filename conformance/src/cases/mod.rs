@@ -12,6 +12,7 @@ mod robustness;
 mod seccomp;
 mod security;
 mod syscall_names;
+mod validity;
 
 use crate::case::Case;
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ const AREAS: &[&[Case]] = &[
     seccomp::CASES,
     robustness::CASES,
     security::CASES,
+    validity::CASES,
 ];
 
 pub fn all() -> impl Iterator<Item = &'static Case> {

@@ -8,6 +8,12 @@ use std::collections::HashSet;
 
 pub const CASES: &[Case] = &[
     Case {
+        name: "personality_is_set",
+        area: Area::Process,
+        requirements: &["linux.personality"],
+        run: personality_is_set,
+    },
+    Case {
         name: "terminal_is_the_process_stdio_and_controlling_tty",
         area: Area::Process,
         requirements: &["config.process.terminal"],
@@ -311,4 +317,24 @@ fn terminal_is_the_process_stdio_and_controlling_tty(cx: &mut Ctx) -> Checked {
         format!("{stdio:?}"),
     )?;
     expect_eq("a controlling terminal (/dev/tty opens)", true, controlling)
+}
+
+/// PER_LINUX32 (0x0008) as the execution domain: the low byte of
+/// personality(0xffffffff) inside the container.
+fn personality_is_set(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["report"]);
+    let personality = oci_spec::runtime::LinuxPersonalityBuilder::default()
+        .domain(oci_spec::runtime::LinuxPersonalityDomain::PerLinux32)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_personality(Some(personality));
+    }
+    let run = cx.run_probe(&spec)?;
+    let seen = run.report()?.personality;
+    expect_eq(
+        "execution domain (personality & 0xff)",
+        Some(0x0008),
+        seen.map(|p| p & 0xff),
+    )
 }

@@ -7,6 +7,18 @@ use std::path::PathBuf;
 
 pub const CASES: &[Case] = &[
     Case {
+        name: "cpu_quota_and_shares_are_applied",
+        area: Area::Resources,
+        requirements: &["linux.resources.cpu"],
+        run: cpu_quota_and_shares_are_applied,
+    },
+    Case {
+        name: "update_changes_the_running_containers_limits",
+        area: Area::Resources,
+        requirements: &["linux.resources.update"],
+        run: update_changes_the_running_containers_limits,
+    },
+    Case {
         name: "memory_limit_is_applied",
         area: Area::Resources,
         requirements: &["linux.resources.memory"],
@@ -114,4 +126,64 @@ fn cgroups_path_is_used(cx: &mut Ctx) -> Checked {
         )?;
     }
     Ok(())
+}
+
+/// v1 cpu.cfs_quota_us/cfs_period_us and cpu.shares, or v2's cpu.max
+/// ("QUOTA PERIOD"; shares map to cpu.weight, which is checked for change).
+fn cpu_quota_and_shares_are_applied(cx: &mut Ctx) -> Checked {
+    let cpu = oci_spec::runtime::LinuxCpuBuilder::default()
+        .quota(25_000i64)
+        .period(100_000u64)
+        .shares(512u64)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let resources = LinuxResourcesBuilder::default()
+        .cpu(cpu)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let mut spec = cx.spec(&["exit", "0"]);
+    spec.linux_mut()
+        .as_mut()
+        .expect("fixture linux")
+        .set_resources(Some(resources));
+    let dirs = created_cgroup_dirs(cx, &spec)?;
+    let (file, value) = read_control(&dirs, &["cpu.cfs_quota_us", "cpu.max"])?;
+    if file == "cpu.max" {
+        return expect_eq("cpu.max", "25000 100000", value.as_str());
+    }
+    expect_eq("cpu.cfs_quota_us", "25000", value.as_str())?;
+    let (_, shares) = read_control(&dirs, &["cpu.shares"])?;
+    expect_eq("cpu.shares", "512", shares.as_str())
+}
+
+/// `update --pids-limit` (runc's flag; `--resources` is the other form)
+/// on a running container reaches its cgroup.
+fn update_changes_the_running_containers_limits(cx: &mut Ctx) -> Checked {
+    let resources = LinuxResourcesBuilder::default()
+        .pids(
+            LinuxPidsBuilder::default()
+                .limit(40)
+                .build()
+                .map_err(anyhow::Error::from)?,
+        )
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let mut spec = cx.spec(&["wait-signal"]);
+    spec.linux_mut()
+        .as_mut()
+        .expect("fixture linux")
+        .set_resources(Some(resources));
+    let dirs = created_cgroup_dirs(cx, &spec)?;
+    let id = cx.created.last().cloned().expect("created above");
+    cx.start_ok(&id)?;
+    let (file, before) = read_control(&dirs, &["pids.max"])?;
+    expect_eq(&file, "40", before.as_str())?;
+    let update = cx.call(&["update", "--pids-limit", "23", &id])?;
+    expect(
+        update.ok(),
+        "update --pids-limit 23 to succeed",
+        update.describe(),
+    )?;
+    let (_, after) = read_control(&dirs, &["pids.max"])?;
+    expect_eq("pids.max after update", "23", after.as_str())
 }

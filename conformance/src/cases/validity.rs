@@ -1,0 +1,180 @@
+//! config.md's rules on what a runtime accepts: invalid values are
+//! refused (and leave no container), unknown properties are not.
+
+use crate::case::{expect, Area, Case, Checked, Ctx};
+use serde_json::{json, Value};
+
+pub const CASES: &[Case] = &[
+    Case {
+        name: "empty_args_are_refused",
+        area: Area::Process,
+        requirements: &["config.process.args-required"],
+        run: empty_args_are_refused,
+    },
+    Case {
+        name: "relative_cwd_is_refused",
+        area: Area::Process,
+        requirements: &["config.process.cwd-absolute"],
+        run: relative_cwd_is_refused,
+    },
+    Case {
+        name: "duplicate_rlimits_are_refused",
+        area: Area::Process,
+        requirements: &["config.process.rlimits-duplicate"],
+        run: duplicate_rlimits_are_refused,
+    },
+    Case {
+        name: "a_missing_root_path_is_refused",
+        area: Area::Filesystem,
+        requirements: &[
+            "config.root.path-exists",
+            "runtime.create.error-no-container",
+        ],
+        run: a_missing_root_path_is_refused,
+    },
+    Case {
+        name: "unsupported_values_are_refused",
+        area: Area::Lifecycle,
+        requirements: &["config.valid-values"],
+        run: unsupported_values_are_refused,
+    },
+    Case {
+        name: "a_relative_hook_path_is_refused",
+        area: Area::Hooks,
+        requirements: &["config.hooks.path-absolute"],
+        run: a_relative_hook_path_is_refused,
+    },
+    Case {
+        name: "an_unknown_device_type_is_refused",
+        area: Area::Devices,
+        requirements: &["linux.devices.type"],
+        run: an_unknown_device_type_is_refused,
+    },
+    Case {
+        name: "an_unknown_seccomp_flag_is_refused",
+        area: Area::Seccomp,
+        requirements: &["linux.seccomp.flags"],
+        run: an_unknown_seccomp_flag_is_refused,
+    },
+    Case {
+        name: "unknown_properties_are_ignored",
+        area: Area::Lifecycle,
+        requirements: &["config.extensibility"],
+        run: unknown_properties_are_ignored,
+    },
+];
+
+/// The probe's config as JSON with `edit` applied, in a fresh bundle;
+/// returns (bundle, container id).
+fn edited_bundle(cx: &mut Ctx, edit: impl FnOnce(&mut Value)) -> anyhow::Result<(usize, String)> {
+    let spec = cx.spec(&["marker", "/ran", "exit", "0"]);
+    let mut config = serde_json::to_value(&spec)?;
+    edit(&mut config);
+    let bundle = cx.bundle(&spec)?;
+    cx.bundle_ref(bundle)
+        .write_raw_config(config.to_string().as_bytes())?;
+    Ok((bundle, cx.new_id()))
+}
+
+/// create must fail, leave no container, and run nothing.
+fn refused(cx: &mut Ctx, what: &str, edit: impl FnOnce(&mut Value)) -> Checked {
+    let (bundle, id) = edited_bundle(cx, edit)?;
+    let inv = cx.create(&id, bundle)?;
+    expect(
+        !inv.ok(),
+        format!("create to refuse a config where {what}"),
+        inv.describe(),
+    )?;
+    expect(
+        !cx.call(&["state", &id])?.ok(),
+        format!("no container after refusing {what}"),
+        "state still answers for it",
+    )?;
+    expect(
+        !cx.bundle_ref(bundle).rootfs().join("ran").exists(),
+        "the program not to run",
+        "it ran",
+    )
+}
+
+fn empty_args_are_refused(cx: &mut Ctx) -> Checked {
+    refused(cx, "process.args is empty", |c| {
+        c["process"]["args"] = json!([])
+    })
+}
+
+fn relative_cwd_is_refused(cx: &mut Ctx) -> Checked {
+    refused(cx, "process.cwd is relative", |c| {
+        c["process"]["cwd"] = json!("tmp")
+    })
+}
+
+fn duplicate_rlimits_are_refused(cx: &mut Ctx) -> Checked {
+    refused(cx, "RLIMIT_NOFILE is listed twice", |c| {
+        c["process"]["rlimits"] = json!([
+            {"type": "RLIMIT_NOFILE", "soft": 100, "hard": 100},
+            {"type": "RLIMIT_NOFILE", "soft": 200, "hard": 200},
+        ])
+    })
+}
+
+fn a_missing_root_path_is_refused(cx: &mut Ctx) -> Checked {
+    refused(cx, "root.path does not exist", |c| {
+        c["root"]["path"] = json!("no-such-rootfs")
+    })
+}
+
+fn unsupported_values_are_refused(cx: &mut Ctx) -> Checked {
+    refused(cx, "a namespace type is unknown", |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("the fixture lists namespaces")
+            .push(json!({"type": "litmus-bogus"}))
+    })
+}
+
+fn a_relative_hook_path_is_refused(cx: &mut Ctx) -> Checked {
+    refused(cx, "a prestart hook's path is relative", |c| {
+        c["hooks"] = json!({"prestart": [{"path": "bin/true"}]})
+    })
+}
+
+fn an_unknown_device_type_is_refused(cx: &mut Ctx) -> Checked {
+    refused(
+        cx,
+        "a device's type is \"x\"",
+        |c| {
+            c["linux"]["devices"] =
+                json!([{"path": "/dev/litmus", "type": "x", "major": 1, "minor": 3}])
+        },
+    )
+}
+
+fn an_unknown_seccomp_flag_is_refused(cx: &mut Ctx) -> Checked {
+    refused(cx, "a seccomp flag is unknown", |c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "flags": ["SECCOMP_FILTER_FLAG_LITMUS_BOGUS"],
+        })
+    })
+}
+
+/// Extensibility: "Runtimes ... MUST NOT generate an error if they
+/// encounter an unknown property. Instead they MUST ignore unknown
+/// properties." Unknown keys at the top, in process and in linux.
+fn unknown_properties_are_ignored(cx: &mut Ctx) -> Checked {
+    let (bundle, id) = edited_bundle(cx, |c| {
+        c["org.litmus.unknown"] = json!({"nested": [1, 2, 3]});
+        c["process"]["litmusUnknown"] = json!(true);
+        c["linux"]["litmusUnknown"] = json!("value");
+    })?;
+    cx.create_ok(&id, bundle)?;
+    let pid = cx.state(&id)?.pid;
+    cx.start_ok(&id)?;
+    cx.wait_exit(pid)?;
+    expect(
+        cx.bundle_ref(bundle).rootfs().join("ran").exists(),
+        "the container to run despite unknown properties",
+        "the program did not run",
+    )
+}
