@@ -286,7 +286,7 @@ fn hook_timeout_aborts_the_hook(cx: &mut Ctx) -> Checked {
         .args(vec![
             "sh".into(),
             "-c".into(),
-            "cat >/dev/null; sleep 30".into(),
+            "cat >/dev/null; exec sleep 30".into(),
         ])
         .timeout(1)
         .build()
