@@ -39,6 +39,9 @@ faults! {
     "ignore-readonly-paths" => ["linux.readonly-paths"],
     "ignore-sysctl" => ["linux.sysctl"],
     "ignore-personality" => ["linux.personality"],
+    "ignore-io-priority" => ["config.process.io-priority"],
+    "ignore-scheduler" => ["config.process.scheduler"],
+    "ignore-time-offsets" => ["linux.namespaces.time-offsets"],
     "ignore-devices" => ["linux.devices.create"],
     "ignore-namespace-path" => ["linux.namespaces.join"],
     "ignore-memory-limit" => ["linux.resources.memory"],
@@ -115,6 +118,12 @@ pub fn distort(spec: &mut Spec) {
         if active("ignore-env") {
             process.set_env(Some(vec!["PATH=/usr/bin:/bin".into()]));
         }
+        if active("ignore-io-priority") {
+            process.set_io_priority(None);
+        }
+        if active("ignore-scheduler") {
+            process.set_scheduler(None);
+        }
         if active("ignore-cwd") {
             process.set_cwd("/".into());
         }
@@ -143,6 +152,9 @@ pub fn distort(spec: &mut Spec) {
         }
         if active("ignore-readonly-paths") {
             linux.set_readonly_paths(None);
+        }
+        if active("ignore-time-offsets") {
+            linux.set_time_offsets(None);
         }
         if active("ignore-personality") {
             linux.set_personality(None);

@@ -50,6 +50,9 @@ pub fn intermediate(mut channel: Channel, cx: &InitContext) -> ! {
             let _ = nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
             let _ = nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
         }
+        if cx.plan.creates(LinuxNamespaceType::Time) {
+            write_time_offsets(cx.spec)?;
+        }
         match unsafe { nix::unistd::fork() }.context("forking the container init")? {
             ForkResult::Child => container_init(channel, cx),
             ForkResult::Parent { child } => channel.send(&Message::InitPid {
@@ -58,6 +61,28 @@ pub fn intermediate(mut channel: Channel, cx: &InitContext) -> ! {
         }
     })(&mut channel);
     exit_reporting(&mut channel, result)
+}
+
+/// linux.timeOffsets: unshare(CLONE_NEWTIME) put our children in a new
+/// time namespace; its clocks can be offset until the first one enters.
+fn write_time_offsets(spec: &Spec) -> Result<()> {
+    let offsets = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().clone())
+        .unwrap_or_default();
+    let mut text = String::new();
+    for (clock, offset) in &offsets {
+        if clock != "monotonic" && clock != "boottime" {
+            bail!("linux.timeOffsets: unknown clock {clock:?} (monotonic or boottime)");
+        }
+        let (secs, nanos) = (offset.secs().unwrap_or(0), offset.nanosecs().unwrap_or(0));
+        text += &format!("{clock} {secs} {nanos}\n");
+    }
+    if text.is_empty() {
+        return Ok(());
+    }
+    std::fs::write("/proc/self/timens_offsets", text).context("linux.timeOffsets")
 }
 
 /// Reports `result` to the parent and exits.
@@ -169,6 +194,8 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
     rootfs::finalize(spec)?;
 
     process::set_rlimits(process)?;
+    process::set_io_priority(process)?;
+    process::set_scheduler(process)?;
     if let Some(personality) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
         process::set_personality(personality)?;
     }

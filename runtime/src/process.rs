@@ -162,6 +162,87 @@ pub fn set_umask(process: &Process) {
     }
 }
 
+/// process.ioPriority: ioprio_set(IOPRIO_WHO_PROCESS, self, class << 13 | level).
+pub fn set_io_priority(process: &Process) -> Result<()> {
+    use oci_spec::runtime::IOPriorityClass::*;
+    let Some(io) = process.io_priority() else {
+        return Ok(());
+    };
+    let class: i64 = match io.class() {
+        IoprioClassRt => 1,
+        IoprioClassBe => 2,
+        IoprioClassIdle => 3,
+    };
+    if !(0..=7).contains(&io.priority()) {
+        bail!(
+            "process.ioPriority.priority: {} is not in 0..=7",
+            io.priority()
+        );
+    }
+    const IOPRIO_WHO_PROCESS: i64 = 1;
+    let value = class << 13 | io.priority();
+    if unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) } < 0 {
+        return Err(std::io::Error::last_os_error()).context("process.ioPriority: ioprio_set");
+    }
+    Ok(())
+}
+
+/// struct sched_attr of sched_setattr(2) (the first version, 48 bytes).
+#[repr(C)]
+struct SchedAttr {
+    size: u32,
+    policy: u32,
+    flags: u64,
+    nice: i32,
+    priority: u32,
+    runtime: u64,
+    deadline: u64,
+    period: u64,
+}
+
+/// process.scheduler: the policy and its attributes, with sched_setattr.
+pub fn set_scheduler(process: &Process) -> Result<()> {
+    use oci_spec::runtime::LinuxSchedulerFlag as F;
+    use oci_spec::runtime::LinuxSchedulerPolicy as P;
+    let Some(sched) = process.scheduler() else {
+        return Ok(());
+    };
+    let policy = match sched.policy() {
+        P::SchedOther => 0,
+        P::SchedFifo => 1,
+        P::SchedRr => 2,
+        P::SchedBatch => 3,
+        P::SchedIso => bail!("process.scheduler.policy: SCHED_ISO is not implemented by Linux"),
+        P::SchedIdle => 5,
+        P::SchedDeadline => 6,
+    };
+    let flags = sched.flags().iter().flatten().fold(0u64, |all, flag| {
+        all | match flag {
+            F::SchedResetOnFork => 0x01,
+            F::SchedFlagReclaim => 0x02,
+            F::SchedFlagDLOverrun => 0x04,
+            F::SchedFlagKeepPolicy => 0x08,
+            F::SchedFlagKeepParams => 0x10,
+            F::SchedFlagUtilClampMin => 0x20,
+            F::SchedFlagUtilClampMax => 0x40,
+        }
+    });
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        policy,
+        flags,
+        nice: sched.nice().unwrap_or(0),
+        priority: sched.priority().unwrap_or(0).max(0) as u32,
+        runtime: sched.runtime().unwrap_or(0),
+        deadline: sched.deadline().unwrap_or(0),
+        period: sched.period().unwrap_or(0),
+    };
+    if unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) } < 0 {
+        return Err(std::io::Error::last_os_error()).context("process.scheduler: sched_setattr");
+    }
+    Ok(())
+}
+
 /// linux.personality: the execution domain. The spec defines no flags yet,
 /// so any given are refused rather than silently dropped.
 pub fn set_personality(personality: &oci_spec::runtime::LinuxPersonality) -> Result<()> {

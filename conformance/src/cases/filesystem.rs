@@ -5,6 +5,18 @@ use oci_spec::runtime::{Mount, MountBuilder, Spec};
 
 pub const CASES: &[Case] = &[
     Case {
+        name: "rootfs_propagation_is_applied",
+        area: Area::Filesystem,
+        requirements: &["linux.rootfs-propagation"],
+        run: rootfs_propagation_is_applied,
+    },
+    Case {
+        name: "delete_keeps_what_the_container_did_not_create",
+        area: Area::Filesystem,
+        requirements: &["runtime.delete.foreign-resources"],
+        run: delete_keeps_what_the_container_did_not_create,
+    },
+    Case {
         name: "readonly_root_is_readonly",
         area: Area::Filesystem,
         requirements: &["config.root.readonly", "config.root.path"],
@@ -211,5 +223,55 @@ fn readonly_paths_cannot_be_written(cx: &mut Ctx) -> Checked {
         "/tmp writable (not listed)",
         true,
         run.path("/tmp")?.writable,
+    )
+}
+
+/// rootfsPropagation "shared": the container's "/" is a shared mount
+/// (mountinfo's optional field shared:N).
+fn rootfs_propagation_is_applied(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["report"]);
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_rootfs_propagation(Some("shared".into()));
+    }
+    let run = cx.run_probe(&spec)?;
+    let root = run
+        .report()?
+        .mounts
+        .iter()
+        .rev()
+        .find(|m| m.mount_point == "/")
+        .cloned()
+        .unwrap_or_default();
+    expect(
+        root.propagation.iter().any(|p| p.starts_with("shared:")),
+        "\"/\" a shared mount (shared:N in mountinfo)",
+        format!("propagation {:?}", root.propagation),
+    )
+}
+
+/// A bind-mounted host directory is the container's to use, not to own:
+/// after delete, the directory and what the container wrote are there.
+fn delete_keeps_what_the_container_did_not_create(cx: &mut Ctx) -> Checked {
+    let host_dir = cx.work().join("host-data");
+    std::fs::create_dir_all(&host_dir).map_err(anyhow::Error::from)?;
+    std::fs::write(host_dir.join("kept"), "host file\n").map_err(anyhow::Error::from)?;
+    let mut spec = cx.spec(&["marker", "/data/written", "exit", "0"]);
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    mounts.push(
+        oci_spec::runtime::MountBuilder::default()
+            .destination("/data")
+            .typ("bind")
+            .source(host_dir.clone())
+            .options(vec!["rbind".to_string(), "rw".to_string()])
+            .build()
+            .map_err(anyhow::Error::from)?,
+    );
+    spec.set_mounts(Some(mounts));
+    let run = cx.run_probe(&spec)?; // deletes the container when done
+    expect_eq("container exit status", Some(0), run.exit_code)?;
+    expect(
+        host_dir.join("kept").exists() && host_dir.join("written").exists(),
+        "the bind source, its file and the container's write kept after delete",
+        format!("{:?}", std::fs::read_dir(&host_dir).map(|d| d.count())),
     )
 }

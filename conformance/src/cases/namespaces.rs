@@ -7,6 +7,18 @@ use std::os::unix::fs::MetadataExt;
 
 pub const CASES: &[Case] = &[
     Case {
+        name: "user_namespace_gets_the_id_mappings",
+        area: Area::Namespaces,
+        requirements: &["linux.namespaces.user-mappings"],
+        run: user_namespace_gets_the_id_mappings,
+    },
+    Case {
+        name: "time_namespace_gets_the_offsets",
+        area: Area::Namespaces,
+        requirements: &["linux.namespaces.time-offsets"],
+        run: time_namespace_gets_the_offsets,
+    },
+    Case {
         name: "listed_namespaces_are_new",
         area: Area::Namespaces,
         requirements: &["linux.namespaces.create"],
@@ -302,4 +314,79 @@ fn sysctl_is_set_in_the_container(cx: &mut Ctx) -> Checked {
     let after = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
         .map_err(anyhow::Error::from)?;
     expect_eq("the host's value (unchanged)", host.trim(), after.trim())
+}
+
+/// Container root is host uid/gid 100000 (65536 ids): what the kernel
+/// shows in /proc/self/{uid,gid}_map, and uid 0 inside.
+fn user_namespace_gets_the_id_mappings(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&[
+        "path",
+        "/proc/self/uid_map",
+        "path",
+        "/proc/self/gid_map",
+        "report",
+    ]);
+    let mut namespaces: Vec<LinuxNamespace> = NEW.iter().map(|t| namespace(*t, None)).collect();
+    namespaces.push(namespace(LinuxNamespaceType::User, None));
+    set_namespaces(&mut spec, namespaces);
+    let mapping = oci_spec::runtime::LinuxIdMappingBuilder::default()
+        .container_id(0u32)
+        .host_id(100_000u32)
+        .size(65_536u32)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let linux = spec.linux_mut().as_mut().expect("fixture linux");
+    linux.set_uid_mappings(Some(vec![mapping]));
+    linux.set_gid_mappings(Some(vec![mapping]));
+    let run = cx.run_probe(&spec)?;
+    for file in ["/proc/self/uid_map", "/proc/self/gid_map"] {
+        let content = run.path(file)?.content.clone().unwrap_or_default();
+        let fields: Vec<&str> = content.split_whitespace().collect();
+        expect_eq(file, vec!["0", "100000", "65536"], fields)?;
+    }
+    expect_eq("uid inside", 0, run.report()?.ids.uid)
+}
+
+/// A boottime offset of +10 days: /proc/uptime inside the new time
+/// namespace is at least that much ahead of the host's.
+fn time_namespace_gets_the_offsets(cx: &mut Ctx) -> Checked {
+    if !std::path::Path::new("/proc/self/ns/time").exists() {
+        return Err(crate::case::Verdict::Skip(
+            "this kernel has no time namespaces".into(),
+        ));
+    }
+    const OFFSET_SECS: i64 = 10 * 86_400;
+    let mut spec = cx.spec(&["path", "/proc/uptime"]);
+    let mut namespaces: Vec<LinuxNamespace> = NEW.iter().map(|t| namespace(*t, None)).collect();
+    namespaces.push(namespace(LinuxNamespaceType::Time, None));
+    set_namespaces(&mut spec, namespaces);
+    let offset = oci_spec::runtime::LinuxTimeOffsetBuilder::default()
+        .secs(OFFSET_SECS)
+        .nanosecs(0u32)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    spec.linux_mut()
+        .as_mut()
+        .expect("fixture linux")
+        .set_time_offsets(Some([("boottime".to_string(), offset)].into()));
+    let host_uptime = uptime(&std::fs::read_to_string("/proc/uptime").unwrap_or_default());
+    let run = cx.run_probe(&spec)?;
+    let inside = uptime(
+        &run.path("/proc/uptime")?
+            .content
+            .clone()
+            .unwrap_or_default(),
+    );
+    expect(
+        inside >= host_uptime + OFFSET_SECS as f64,
+        format!("uptime inside >= host uptime ({host_uptime:.0} s) + {OFFSET_SECS} s"),
+        format!("{inside:.0} s"),
+    )
+}
+
+fn uptime(text: &str) -> f64 {
+    text.split_whitespace()
+        .next()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0.0)
 }

@@ -8,6 +8,18 @@ use std::collections::HashSet;
 
 pub const CASES: &[Case] = &[
     Case {
+        name: "io_priority_is_set",
+        area: Area::Process,
+        requirements: &["config.process.io-priority"],
+        run: io_priority_is_set,
+    },
+    Case {
+        name: "scheduler_policy_is_set",
+        area: Area::Process,
+        requirements: &["config.process.scheduler"],
+        run: scheduler_policy_is_set,
+    },
+    Case {
         name: "personality_is_set",
         area: Area::Process,
         requirements: &["linux.personality"],
@@ -22,7 +34,11 @@ pub const CASES: &[Case] = &[
     Case {
         name: "args_and_env_reach_the_program",
         area: Area::Process,
-        requirements: &["config.process.args", "config.process.env"],
+        requirements: &[
+            "config.process.args",
+            "config.process.env",
+            "runtime.lifecycle.create-env",
+        ],
         run: args_and_env_reach_the_program,
     },
     Case {
@@ -337,4 +353,53 @@ fn personality_is_set(cx: &mut Ctx) -> Checked {
         Some(0x0008),
         seen.map(|p| p & 0xff),
     )
+}
+
+/// One raw syscall made by the probe as the container process; its return.
+fn probe_syscall(
+    cx: &mut Ctx,
+    spec: oci_spec::runtime::Spec,
+    call: &str,
+) -> Result<i64, crate::case::Verdict> {
+    let run = cx.run_probe(&spec)?;
+    run.lines
+        .iter()
+        .find_map(|l| match l {
+            litmus_probe::ProbeLine::Syscall { ret, .. } => Some(*ret),
+            _ => None,
+        })
+        .ok_or_else(|| crate::case::fail(format!("the probe's {call} result"), run.raw.clone()))
+}
+
+/// IOPRIO_CLASS_IDLE (3), level 0 (a class any process may take):
+/// ioprio_get(IOPRIO_WHO_PROCESS, 0) inside is 3 << 13.
+fn io_priority_is_set(cx: &mut Ctx) -> Checked {
+    const IOPRIO_GET: i64 = 252; // x86_64
+    let mut spec = cx.spec(&["syscall", &format!("{IOPRIO_GET},1,0")]);
+    let io = oci_spec::runtime::LinuxIOPriorityBuilder::default()
+        .class(oci_spec::runtime::IOPriorityClass::IoprioClassIdle)
+        .priority(0i64)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    if let Some(process) = spec.process_mut() {
+        process.set_io_priority(Some(io));
+    }
+    let ret = probe_syscall(cx, spec, "ioprio_get")?;
+    expect_eq("ioprio_get (class << 13 | level)", 3 << 13, ret)
+}
+
+/// SCHED_BATCH (3): sched_getscheduler(0) inside returns it.
+fn scheduler_policy_is_set(cx: &mut Ctx) -> Checked {
+    const SCHED_GETSCHEDULER: i64 = 145; // x86_64
+    let mut spec = cx.spec(&["syscall", &format!("{SCHED_GETSCHEDULER},0")]);
+    let scheduler = oci_spec::runtime::SchedulerBuilder::default()
+        .policy(oci_spec::runtime::LinuxSchedulerPolicy::SchedBatch)
+        .nice(5)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    if let Some(process) = spec.process_mut() {
+        process.set_scheduler(Some(scheduler));
+    }
+    let ret = probe_syscall(cx, spec, "sched_getscheduler")?;
+    expect_eq("sched_getscheduler (SCHED_BATCH = 3)", 3, ret)
 }

@@ -24,6 +24,12 @@ pub const CASES: &[Case] = &[
         run: duplicate_rlimits_are_refused,
     },
     Case {
+        name: "an_unmappable_rlimit_is_refused",
+        area: Area::Process,
+        requirements: &["config.process.rlimits-invalid"],
+        run: an_unmappable_rlimit_is_refused,
+    },
+    Case {
         name: "a_missing_root_path_is_refused",
         area: Area::Filesystem,
         requirements: &[
@@ -115,6 +121,13 @@ fn duplicate_rlimits_are_refused(cx: &mut Ctx) -> Checked {
             {"type": "RLIMIT_NOFILE", "soft": 100, "hard": 100},
             {"type": "RLIMIT_NOFILE", "soft": 200, "hard": 200},
         ])
+    })
+}
+
+/// A soft limit above the hard one has no setrlimit(2) equivalent.
+fn an_unmappable_rlimit_is_refused(cx: &mut Ctx) -> Checked {
+    refused(cx, "an rlimit's soft limit exceeds its hard limit", |c| {
+        c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 2048, "hard": 1024}])
     })
 }
 

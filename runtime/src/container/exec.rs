@@ -288,6 +288,8 @@ fn become_process(
     nix::unistd::chdir(process.cwd())
         .with_context(|| format!("process.cwd: entering {}", process.cwd().display()))?;
     process::set_rlimits(process)?;
+    process::set_io_priority(process)?;
+    process::set_scheduler(process)?;
     let late_filter = match filter {
         Some(filter) if process.no_new_privileges() != Some(true) => {
             filter.load("{}")?;
