@@ -39,6 +39,7 @@ faults! {
     "ignore-readonly-paths" => ["linux.readonly-paths"],
     "ignore-sysctl" => ["linux.sysctl"],
     "ignore-personality" => ["linux.personality"],
+    "ignore-device-rules" => ["linux.resources.devices"],
     "ignore-io-priority" => ["config.process.io-priority"],
     "ignore-scheduler" => ["config.process.scheduler"],
     "ignore-time-offsets" => ["linux.namespaces.time-offsets"],
@@ -155,6 +156,11 @@ pub fn distort(spec: &mut Spec) {
         }
         if active("ignore-time-offsets") {
             linux.set_time_offsets(None);
+        }
+        if active("ignore-device-rules") {
+            if let Some(resources) = linux.resources_mut() {
+                resources.set_devices(None);
+            }
         }
         if active("ignore-personality") {
             linux.set_personality(None);

@@ -7,6 +7,12 @@ use std::path::PathBuf;
 
 pub const CASES: &[Case] = &[
     Case {
+        name: "device_rules_are_enforced",
+        area: Area::Resources,
+        requirements: &["linux.resources.devices"],
+        run: device_rules_are_enforced,
+    },
+    Case {
         name: "cpu_quota_and_shares_are_applied",
         area: Area::Resources,
         requirements: &["linux.resources.cpu"],
@@ -186,4 +192,71 @@ fn update_changes_the_running_containers_limits(cx: &mut Ctx) -> Checked {
     )?;
     let (_, after) = read_control(&dirs, &["pids.max"])?;
     expect_eq("pids.max after update", "23", after.as_str())
+}
+
+/// /dev/kmsg's numbers (1:11) at a private path, with CAP_SYSLOG so the
+/// kernel itself lets root open it: readable when a rule allows c 1:11,
+/// not when one denies it (v1 devices.allow/deny, v2 an eBPF program).
+fn device_rules_are_enforced(cx: &mut Ctx) -> Checked {
+    let allowed = kmsg_spec(cx, true)?;
+    let control = cx.run_probe(&allowed)?;
+    if !control.path(KMSG_PATH)?.readable {
+        return Err(Verdict::Skip(
+            "/dev/kmsg (1:11) cannot be opened here even when the rules allow it".into(),
+        ));
+    }
+    let denied = kmsg_spec(cx, false)?;
+    let run = cx.run_probe(&denied)?;
+    expect(
+        !run.path(KMSG_PATH)?.readable,
+        "c 1:11 denied by linux.resources.devices: open fails",
+        "the device opened",
+    )
+}
+
+const KMSG_PATH: &str = "/dev/litmus-kmsg";
+
+/// A probe reading KMSG_PATH (c 1:11) with CAP_SYSLOG, and one device
+/// rule allowing or denying c 1:11.
+fn kmsg_spec(cx: &Ctx, allow: bool) -> anyhow::Result<Spec> {
+    use oci_spec::runtime::{
+        Capability, LinuxDeviceBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+    };
+    let mut spec = cx.spec(&["path", KMSG_PATH]);
+    let process = spec.process_mut().as_mut().expect("fixture process");
+    let mut caps = process.capabilities().clone().unwrap_or_default();
+    let add = |set: &Option<oci_spec::runtime::Capabilities>| {
+        let mut set = set.clone().unwrap_or_default();
+        set.insert(Capability::Syslog);
+        Some(set)
+    };
+    let (b, e, p) = (
+        add(caps.bounding()),
+        add(caps.effective()),
+        add(caps.permitted()),
+    );
+    caps.set_bounding(b).set_effective(e).set_permitted(p);
+    process.set_capabilities(Some(caps));
+    let device = LinuxDeviceBuilder::default()
+        .path(KMSG_PATH)
+        .typ(LinuxDeviceType::C)
+        .major(1)
+        .minor(11)
+        .file_mode(0o600u32)
+        .build()?;
+    let rule = LinuxDeviceCgroupBuilder::default()
+        .allow(allow)
+        .typ(LinuxDeviceType::C)
+        .major(1)
+        .minor(11)
+        .access("rwm")
+        .build()?;
+    let linux = spec.linux_mut().as_mut().expect("fixture linux");
+    linux.set_devices(Some(vec![device]));
+    linux.set_resources(Some(
+        LinuxResourcesBuilder::default()
+            .devices(vec![rule])
+            .build()?,
+    ));
+    Ok(spec)
 }

@@ -5,6 +5,7 @@
 //!   the cgroup2 mount at /sys/fs/cgroup/unified carries no controllers we
 //!   use, so it is left alone.
 
+mod device_filter;
 mod freezer;
 mod stats;
 mod v1;

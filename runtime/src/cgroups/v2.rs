@@ -46,6 +46,14 @@ pub fn apply(dir: &Path, resources: &LinuxResources) -> Result<()> {
             bail!("linux.resources.memory.disableOOMKiller: not available on cgroup v2");
         }
     }
+    if let Some(rules) = resources.devices() {
+        let rules: Vec<_> = rules
+            .iter()
+            .chain(super::DEFAULT_DEVICE_RULES.iter())
+            .cloned()
+            .collect();
+        super::device_filter::attach(dir, &rules)?;
+    }
     if let Some(pids) = resources.pids() {
         write(dir, "pids.max", limit_or_max(pids.limit()))?;
     }

@@ -138,10 +138,13 @@ fn build(
     // Recorded before it exists: if we are killed right after creating it,
     // `delete --force` still knows to remove it.
     dir.save(&record)?;
+    // Device rules wait until the container's /dev is built: a rule that
+    // denies mknod must not stop the runtime creating the nodes asked for.
+    let (resources, device_rules) = split_device_rules(linux.resources().as_ref());
     undo.cgroup = Some(Cgroup::create(
         &Layout::detect()?,
         &record.cgroup_path,
-        linux.resources().as_ref(),
+        resources.as_ref(),
     )?);
 
     let exec_socket = UnixListener::bind(short_socket_path(dir.path())?.path())
@@ -208,6 +211,12 @@ fn build(
         Message::RunCreateHooks => {}
         other => bail!("sync: unexpected {other:?}"),
     }
+    if let Some(device_rules) = &device_rules {
+        undo.cgroup
+            .as_ref()
+            .expect("created above")
+            .apply(device_rules)?;
+    }
     hooks::run_all(
         &hooks::of_phase(spec.hooks(), Phase::Prestart),
         Phase::Prestart,
@@ -238,6 +247,26 @@ fn build(
         write_pid_file(pid_file, pid)?;
     }
     Ok(())
+}
+
+/// `resources` without its device rules, and the device rules alone.
+fn split_device_rules(
+    resources: Option<&oci_spec::runtime::LinuxResources>,
+) -> (
+    Option<oci_spec::runtime::LinuxResources>,
+    Option<oci_spec::runtime::LinuxResources>,
+) {
+    let Some(resources) = resources else {
+        return (None, None);
+    };
+    let mut rest = resources.clone();
+    let Some(rules) = rest.devices().clone() else {
+        return (Some(rest), None);
+    };
+    rest.set_devices(None);
+    let mut devices = oci_spec::runtime::LinuxResources::default();
+    devices.set_devices(Some(rules));
+    (Some(rest), Some(devices))
 }
 
 /// uid_map and gid_map of the child's new user namespace, written by us
