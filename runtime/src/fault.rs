@@ -40,6 +40,7 @@ faults! {
     "ignore-sysctl" => ["linux.sysctl"],
     "ignore-personality" => ["linux.personality"],
     "ignore-device-rules" => ["linux.resources.devices"],
+    "ignore-block-io" => ["linux.resources.block-io"],
     "ignore-io-priority" => ["config.process.io-priority"],
     "ignore-scheduler" => ["config.process.scheduler"],
     "ignore-time-offsets" => ["linux.namespaces.time-offsets"],
@@ -157,9 +158,12 @@ pub fn distort(spec: &mut Spec) {
         if active("ignore-time-offsets") {
             linux.set_time_offsets(None);
         }
-        if active("ignore-device-rules") {
-            if let Some(resources) = linux.resources_mut() {
+        if let Some(resources) = linux.resources_mut() {
+            if active("ignore-device-rules") {
                 resources.set_devices(None);
+            }
+            if active("ignore-block-io") {
+                resources.set_block_io(None);
             }
         }
         if active("ignore-personality") {

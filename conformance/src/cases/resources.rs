@@ -7,6 +7,18 @@ use std::path::PathBuf;
 
 pub const CASES: &[Case] = &[
     Case {
+        name: "block_io_throttle_is_applied",
+        area: Area::Resources,
+        requirements: &["linux.resources.block-io"],
+        run: block_io_throttle_is_applied,
+    },
+    Case {
+        name: "hugepage_limit_is_applied",
+        area: Area::Resources,
+        requirements: &["linux.resources.hugepage-limits"],
+        run: hugepage_limit_is_applied,
+    },
+    Case {
         name: "device_rules_are_enforced",
         area: Area::Resources,
         requirements: &["linux.resources.devices"],
@@ -259,4 +271,96 @@ fn kmsg_spec(cx: &Ctx, allow: bool) -> anyhow::Result<Spec> {
             .build()?,
     ));
     Ok(spec)
+}
+
+/// The first whole disk the host has ("MAJOR:MINOR" from /sys/block).
+fn a_host_disk() -> Option<String> {
+    let mut disks: Vec<_> = std::fs::read_dir("/sys/block").ok()?.flatten().collect();
+    disks.sort_by_key(|d| d.file_name());
+    disks
+        .iter()
+        .filter(|d| {
+            let name = d.file_name().to_string_lossy().into_owned();
+            !name.starts_with("loop") && !name.starts_with("ram") && !name.starts_with("zram")
+        })
+        .find_map(|d| std::fs::read_to_string(d.path().join("dev")).ok())
+        .map(|dev| dev.trim().to_string())
+}
+
+/// throttleReadBpsDevice 1 MiB/s on a host disk: v1's
+/// blkio.throttle.read_bps_device or v2's io.max shows it.
+fn block_io_throttle_is_applied(cx: &mut Ctx) -> Checked {
+    let Some(disk) = a_host_disk() else {
+        return Err(Verdict::Skip(
+            "no block device on this host to throttle".into(),
+        ));
+    };
+    let (major, minor) = disk.split_once(':').expect("MAJOR:MINOR");
+    let (major, minor): (i64, i64) = (
+        major.parse().map_err(anyhow::Error::from)?,
+        minor.parse().map_err(anyhow::Error::from)?,
+    );
+    let throttle = oci_spec::runtime::LinuxThrottleDeviceBuilder::default()
+        .major(major)
+        .minor(minor)
+        .rate(1_048_576u64)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let block_io = oci_spec::runtime::LinuxBlockIoBuilder::default()
+        .throttle_read_bps_device(vec![throttle])
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let resources = LinuxResourcesBuilder::default()
+        .block_io(block_io)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let mut spec = cx.spec(&["exit", "0"]);
+    spec.linux_mut()
+        .as_mut()
+        .expect("fixture linux")
+        .set_resources(Some(resources));
+    let dirs = created_cgroup_dirs(cx, &spec)?;
+    let (file, value) = read_control(&dirs, &["blkio.throttle.read_bps_device", "io.max"])?;
+    let expected = if file == "io.max" {
+        format!("{disk} rbps=1048576")
+    } else {
+        format!("{disk} 1048576")
+    };
+    expect(
+        value.lines().any(|l| l.starts_with(&expected)),
+        format!("{file} to have \"{expected}\""),
+        value,
+    )
+}
+
+/// hugepageLimits 2MB = 4 MiB: hugetlb.2MB.limit_in_bytes (v1) or
+/// hugetlb.2MB.max (v2).
+fn hugepage_limit_is_applied(cx: &mut Ctx) -> Checked {
+    let pure_v2 = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").ok();
+    let available = match &pure_v2 {
+        Some(controllers) => controllers.split_whitespace().any(|c| c == "hugetlb"),
+        None => std::path::Path::new("/sys/fs/cgroup/hugetlb").exists(),
+    };
+    if !available {
+        return Err(Verdict::Skip(
+            "no hugetlb controller for this host's cgroup version (a hybrid host may have it on cgroup2 only)".into(),
+        ));
+    }
+    let limit = oci_spec::runtime::LinuxHugepageLimitBuilder::default()
+        .page_size("2MB")
+        .limit(4 * 1024 * 1024i64)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let resources = LinuxResourcesBuilder::default()
+        .hugepage_limits(vec![limit])
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let mut spec = cx.spec(&["exit", "0"]);
+    spec.linux_mut()
+        .as_mut()
+        .expect("fixture linux")
+        .set_resources(Some(resources));
+    let dirs = created_cgroup_dirs(cx, &spec)?;
+    let (file, value) = read_control(&dirs, &["hugetlb.2MB.limit_in_bytes", "hugetlb.2MB.max"])?;
+    expect_eq(&file, "4194304", value.as_str())
 }

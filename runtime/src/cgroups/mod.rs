@@ -6,6 +6,7 @@
 //!   use, so it is left alone.
 
 mod device_filter;
+mod extra;
 mod freezer;
 mod stats;
 mod v1;

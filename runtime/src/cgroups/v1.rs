@@ -88,8 +88,33 @@ pub fn apply(dirs: &[PathBuf], resources: &LinuxResources) -> Result<()> {
         }
     }
     if let Some(block_io) = resources.block_io() {
-        if let Some(weight) = block_io.weight() {
-            write(need("blkio", "blockIO")?, "blkio.weight", weight)?;
+        super::extra::block_io_v1(need("blkio", "blockIO")?, block_io)?;
+    }
+    if let Some(limits) = resources
+        .hugepage_limits()
+        .as_ref()
+        .filter(|l| !l.is_empty())
+    {
+        super::extra::hugepages(need("hugetlb", "hugepageLimits")?, limits, "limit_in_bytes")?;
+    }
+    if let Some(limits) = resources.rdma().as_ref().filter(|l| !l.is_empty()) {
+        super::extra::rdma(need("rdma", "rdma")?, limits)?;
+    }
+    if let Some(network) = resources.network() {
+        if let Some(class_id) = network.class_id() {
+            write(
+                need("net_cls", "network.classID")?,
+                "net_cls.classid",
+                class_id,
+            )?;
+        }
+        for priority in network.priorities().iter().flatten() {
+            let line = format!("{} {}", priority.name(), priority.priority());
+            write(
+                need("net_prio", "network.priorities")?,
+                "net_prio.ifpriomap",
+                line,
+            )?;
         }
     }
     if let Some(rules) = resources.devices() {

@@ -69,6 +69,9 @@ pub fn apply(dir: &Path, resources: &LinuxResources) -> Result<()> {
             let period = cpu.period().unwrap_or(100_000);
             write(dir, "cpu.max", format!("{quota} {period}"))?;
         }
+        if cpu.realtime_runtime().is_some() || cpu.realtime_period().is_some() {
+            bail!("linux.resources.cpu.realtimeRuntime/realtimePeriod: not available on cgroup v2");
+        }
         if let Some(cpus) = cpu.cpus() {
             write(dir, "cpuset.cpus", cpus)?;
         }
@@ -77,9 +80,16 @@ pub fn apply(dir: &Path, resources: &LinuxResources) -> Result<()> {
         }
     }
     if let Some(block_io) = resources.block_io() {
-        if let Some(weight) = block_io.weight() {
-            write(dir, "io.weight", format!("default {weight}"))?;
-        }
+        super::extra::block_io_v2(dir, block_io)?;
+    }
+    if let Some(limits) = resources.hugepage_limits() {
+        super::extra::hugepages(dir, limits, "max")?;
+    }
+    if let Some(limits) = resources.rdma() {
+        super::extra::rdma(dir, limits)?;
+    }
+    if resources.network().is_some() {
+        bail!("linux.resources.network: net_cls/net_prio do not exist on cgroup v2");
     }
     for (key, value) in resources.unified().iter().flatten() {
         if key.contains('/') {
