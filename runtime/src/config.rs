@@ -64,6 +64,33 @@ pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
 }
 
 /// Checks what must hold before `create` may touch the system.
+/// config.md: a hook's path "MUST be absolute", and its timeout "MUST be
+/// greater than zero".
+fn validate_hooks(spec: &Spec) -> Result<()> {
+    let Some(hooks) = spec.hooks() else {
+        return Ok(());
+    };
+    let phases = [
+        ("prestart", hooks.prestart()),
+        ("createRuntime", hooks.create_runtime()),
+        ("createContainer", hooks.create_container()),
+        ("startContainer", hooks.start_container()),
+        ("poststart", hooks.poststart()),
+        ("poststop", hooks.poststop()),
+    ];
+    for (phase, list) in phases {
+        for (i, hook) in list.iter().flatten().enumerate() {
+            if !hook.path().is_absolute() {
+                bail!("hooks.{phase}[{i}].path: {:?} is not absolute", hook.path());
+            }
+            if hook.timeout().is_some_and(|t| t <= 0) {
+                bail!("hooks.{phase}[{i}].timeout: must be greater than zero");
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
     validate_version(spec.version())?;
     let rootfs = rootfs_path(spec, bundle)?;
@@ -80,6 +107,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
             bail!("mounts[{i}].destination: empty");
         }
     }
+    validate_hooks(spec)?;
     let linux = spec
         .linux()
         .as_ref()
@@ -288,6 +316,25 @@ mod tests {
         let mut spec = valid();
         spec.process_mut().as_mut().unwrap().set_args(Some(vec![]));
         assert!(error_of(&spec).starts_with("process.args"));
+    }
+
+    #[test]
+    fn relative_hook_paths_are_refused_naming_the_hook() {
+        let mut spec = Spec::default();
+        let hook = oci_spec::runtime::HookBuilder::default()
+            .path("bin/true")
+            .build()
+            .unwrap();
+        let hooks = oci_spec::runtime::HooksBuilder::default()
+            .poststart(vec![hook])
+            .build()
+            .unwrap();
+        spec.set_hooks(Some(hooks));
+        let err = validate_hooks(&spec).unwrap_err();
+        assert!(
+            format!("{err}").contains("hooks.poststart[0].path"),
+            "{err}"
+        );
     }
 
     #[test]
