@@ -20,6 +20,17 @@ use std::path::{Path, PathBuf};
 
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
+/// memory.kernel and memory.kernelTCP: kernel memory limits are gone from
+/// recent kernels (v1 kmem is deprecated, v2 never had them); runc ignores
+/// them with a warning, and so do we.
+fn warn_kernel_memory(memory: &oci_spec::runtime::LinuxMemory) {
+    if memory.kernel().is_some() || memory.kernel_tcp().is_some() {
+        tracing::warn!(
+            "linux.resources.memory.kernel/kernelTCP: kernel memory limits are not supported; ignored"
+        );
+    }
+}
+
 /// Appended to a config's device rules, as runc does: whatever the config
 /// denies, the default devices the runtime MUST supply stay usable, mknod
 /// stays possible, and so do the terminal devices.

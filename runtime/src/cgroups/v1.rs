@@ -28,6 +28,7 @@ pub fn apply(dirs: &[PathBuf], resources: &LinuxResources) -> Result<()> {
     };
 
     if let Some(memory) = resources.memory() {
+        super::warn_kernel_memory(memory);
         let dir = need("memory", "memory")?;
         if let Some(limit) = memory.limit() {
             write(dir, "memory.limit_in_bytes", limit)?;

@@ -24,6 +24,7 @@ pub fn create(root: &Path, dir: &Path, resources: Option<&LinuxResources>) -> Re
 /// Writes `resources` into the cgroup's files (create and update).
 pub fn apply(dir: &Path, resources: &LinuxResources) -> Result<()> {
     if let Some(memory) = resources.memory() {
+        super::warn_kernel_memory(memory);
         if let Some(limit) = memory.limit() {
             write(dir, "memory.max", limit_or_max(limit))?;
         }
