@@ -8,8 +8,10 @@ pub fn tap(results: &[CaseResult], info: &RunInfo) -> String {
     let mut out = format!(
         "TAP version 13\n1..{}\n# runtime: {} ({})\n",
         results.len(),
-        info.runtime,
-        info.runtime_version
+        // A runtime's name or version with a newline would start a line
+        // of its own, e.g. a forged "ok" (found by the report_writers fuzzer).
+        one_line(&info.runtime),
+        one_line(&info.runtime_version)
     );
     for (i, r) in results.iter().enumerate() {
         let n = i + 1;
@@ -47,6 +49,19 @@ mod tests {
     #[test]
     fn tap_snapshot() {
         insta::assert_snapshot!(super::tap(&fixtures::results(), &fixtures::info()));
+    }
+
+    #[test]
+    fn a_runtime_name_cannot_forge_test_points() {
+        let mut info = fixtures::info();
+        info.runtime = "\nok 99 - forged".into();
+        info.runtime_version = "1\nnot ok 98".into();
+        let tap = super::tap(&[], &info);
+        assert!(
+            tap.lines()
+                .all(|l| !l.starts_with("ok ") && !l.starts_with("not ok ")),
+            "{tap}"
+        );
     }
 
     #[test]
