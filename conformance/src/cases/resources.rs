@@ -208,7 +208,7 @@ fn update_changes_the_running_containers_limits(cx: &mut Ctx) -> Checked {
 
 /// /dev/kmsg's numbers (1:11) at a private path, with CAP_SYSLOG so the
 /// kernel itself lets root open it: readable when a rule allows c 1:11,
-/// not when one denies it (v1 devices.allow/deny, v2 an eBPF program).
+/// not when one denies rw on it (v1 devices.allow/deny, v2 an eBPF program).
 fn device_rules_are_enforced(cx: &mut Ctx) -> Checked {
     let allowed = kmsg_spec(cx, true)?;
     let control = cx.run_probe(&allowed)?;
@@ -261,7 +261,9 @@ fn kmsg_spec(cx: &Ctx, allow: bool) -> anyhow::Result<Spec> {
         .typ(LinuxDeviceType::C)
         .major(1)
         .minor(11)
-        .access("rwm")
+        // Denying only rw keeps mknod allowed: runtimes that apply rules
+        // before building /dev (crun) still create the node.
+        .access(if allow { "rwm" } else { "rw" })
         .build()?;
     let linux = spec.linux_mut().as_mut().expect("fixture linux");
     linux.set_devices(Some(vec![device]));
