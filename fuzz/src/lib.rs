@@ -23,6 +23,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("features_json", features_json),
     ("probe_output", probe_output),
     ("report_writers", report_writers),
+    ("exec_process", exec_process),
+    ("update_resources", update_resources),
 ];
 
 /// A bundle with an empty rootfs dir, so validation gets past the rootfs
@@ -161,6 +163,40 @@ pub fn state_json(data: &[u8]) {
         let _ = record.current_state();
         let again = serde_json::to_vec(&record).expect("a record serializes");
         serde_json::from_slice::<litmus_runtime::state::Record>(&again).expect("round trip");
+    }
+}
+
+/// `exec --process FILE`: a runtime-spec process from the caller. Parse and
+/// validate; a valid one survives a round trip and stays valid.
+pub fn exec_process(data: &[u8]) {
+    let Ok(process) = serde_json::from_slice::<oci_spec::runtime::Process>(data) else {
+        return;
+    };
+    let valid = litmus_runtime::config::validate_process(&process).is_ok();
+    let again = serde_json::to_vec(&process).expect("a parsed process serializes");
+    let reparsed: oci_spec::runtime::Process =
+        serde_json::from_slice(&again).expect("a serialized process parses");
+    assert_eq!(process, reparsed, "round trip changed the process");
+    if valid {
+        litmus_runtime::config::validate_process(&reparsed).expect("round trip broke validity");
+    }
+}
+
+/// `update --resources FILE` (JSON) and `update --memory SIZE` (runc's
+/// size syntax): errors, never panics; sizes never overflow silently.
+pub fn update_resources(data: &[u8]) {
+    if let Ok(resources) = serde_json::from_slice::<oci_spec::runtime::LinuxResources>(data) {
+        let again = serde_json::to_vec(&resources).expect("resources serialize");
+        serde_json::from_slice::<oci_spec::runtime::LinuxResources>(&again).expect("round trip");
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(bytes) = litmus_runtime::container::parse_bytes(text) {
+            let digits: String = text.chars().filter(|c| c.is_ascii_digit()).collect();
+            assert!(
+                bytes == 0 || !digits.trim_start_matches('0').is_empty(),
+                "{text:?} parsed to {bytes} without a non-zero digit"
+            );
+        }
     }
 }
 

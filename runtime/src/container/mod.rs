@@ -14,7 +14,7 @@ pub use exec::exec;
 pub use pause::{pause, resume};
 pub use ps::ps;
 pub use run::run;
-pub use update::update;
+pub use update::{parse_bytes, update};
 
 use crate::cgroups::{Cgroup, Layout};
 use crate::hooks::{self, Phase};
