@@ -25,6 +25,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("report_writers", report_writers),
     ("exec_process", exec_process),
     ("update_resources", update_resources),
+    ("hook_state", hook_state),
 ];
 
 /// A bundle with an empty rootfs dir, so validation gets past the rootfs
@@ -197,6 +198,19 @@ pub fn update_resources(data: &[u8]) {
                 "{text:?} parsed to {bytes} without a non-zero digit"
             );
         }
+    }
+}
+
+/// A state document as the runtime under test hands it to a hook (or
+/// prints it from `state`), read by the suite: an error naming the field,
+/// never a panic; whatever parses keeps the fields it was given.
+pub fn hook_state(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(state) = litmus::case::StateView::parse(text) {
+        assert_eq!(state.id, state.json["id"].as_str().unwrap_or_default());
+        assert_eq!(state.pid as i64, state.json["pid"].as_i64().unwrap_or(0));
     }
 }
 

@@ -64,6 +64,7 @@ faults! {
     "replace-mismatched-device" => ["linux.devices.existing-mismatch"],
     "console-not-bound" => ["linux.devices.console"],
     "pty-not-stdio" => ["config.process.terminal"],
+    "hook-state-without-pid" => ["config.hooks.state-stdin"],
 }
 
 /// Whether fault `name` is the one this process was asked to inject.

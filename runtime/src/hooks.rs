@@ -78,6 +78,13 @@ fn run(hook: &Hook, state_json: &str) -> Result<()> {
     let mut child = command.spawn().context("starting")?;
     // A hook that does not read stdin must not make us fail: ignore EPIPE.
     if let Some(mut stdin) = child.stdin.take() {
+        let without_pid;
+        let state_json = if crate::fault::active("hook-state-without-pid") {
+            without_pid = state_json.replace("\"pid\":", "\"pid-gone\":");
+            &without_pid
+        } else {
+            state_json
+        };
         let _ = stdin.write_all(state_json.as_bytes());
     }
     let deadline = hook

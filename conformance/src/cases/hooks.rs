@@ -1,6 +1,6 @@
 //! config.md "hooks": when each kind runs, in which order, with what on stdin.
 
-use crate::case::{expect, expect_eq, Area, Case, Checked, Ctx};
+use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Ctx, StateView};
 use oci_spec::runtime::{Hook, HookBuilder, HooksBuilder};
 use std::path::Path;
 
@@ -19,6 +19,17 @@ pub const CASES: &[Case] = &[
             "config.hooks.order",
         ],
         run: hooks_run_in_lifecycle_order_with_state,
+    },
+    Case {
+        name: "hooks_receive_the_container_state",
+        area: Area::Hooks,
+        requirements: &[
+            "config.hooks.state-stdin",
+            "runtime.state.fields",
+            "runtime.state.bundle-absolute",
+            "runtime.state.pid-host",
+        ],
+        run: hooks_receive_the_container_state,
     },
     Case {
         name: "failing_prestart_hook_fails_create",
@@ -74,6 +85,19 @@ fn logging_hook(name: &str, log: &Path) -> Hook {
     HookBuilder::default()
         .path("/bin/sh")
         .args(vec!["sh".to_string(), "-c".to_string(), script])
+        .build()
+        .expect("static hook fields")
+}
+
+/// A hook that saves its stdin to `file`.
+fn saving_hook(file: &Path) -> Hook {
+    HookBuilder::default()
+        .path("/bin/sh")
+        .args(vec![
+            "sh".to_string(),
+            "-c".to_string(),
+            format!("cat > {}", file.display()),
+        ])
         .build()
         .expect("static hook fields")
 }
@@ -151,6 +175,58 @@ fn hooks_run_in_lifecycle_order_with_state(cx: &mut Ctx) -> Checked {
         Some("poststop state".to_string()),
         lines(&log).get(5).cloned(),
     )
+}
+
+/// Not just "something with an id": the document on each host-side hook's
+/// stdin is this container's state: its id, its absolute bundle path, the
+/// host pid of its process (createRuntime, poststart), an ociVersion.
+fn hooks_receive_the_container_state(cx: &mut Ctx) -> Checked {
+    let saved = |kind: &str| cx.work().join(format!("state-{kind}.json"));
+    let (create_runtime, poststart, poststop) =
+        (saved("createRuntime"), saved("poststart"), saved("poststop"));
+    let hooks = HooksBuilder::default()
+        .create_runtime(vec![saving_hook(&create_runtime)])
+        .poststart(vec![saving_hook(&poststart)])
+        .poststop(vec![saving_hook(&poststop)])
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let mut spec = cx.spec(&["wait-signal"]);
+    spec.set_hooks(Some(hooks));
+    let bundle = cx.bundle(&spec)?;
+    let bundle_path = cx.bundle_path(bundle).to_path_buf();
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    let pid = cx.state(&id)?.pid;
+    cx.start_ok(&id)?;
+    let killed = cx.kill(&id, "KILL")?;
+    expect(killed.ok(), "kill to succeed", killed.describe())?;
+    cx.wait_exit(pid)?;
+    let deleted = cx.delete(&id)?;
+    expect(deleted.ok(), "delete to succeed", deleted.describe())?;
+    for (kind, file, with_pid) in [
+        ("createRuntime", &create_runtime, true),
+        ("poststart", &poststart, true),
+        ("poststop", &poststop, false),
+    ] {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let state = StateView::parse(&text)
+            .map_err(|e| fail(format!("{kind} hook: a state document on stdin"), format!("{e:#}")))?;
+        expect(
+            !state.oci_version.is_empty(),
+            format!("{kind} hook: state.ociVersion set"),
+            text.clone(),
+        )?;
+        expect_eq(&format!("{kind} hook: state.id"), id.as_str(), &state.id)?;
+        expect_eq(
+            &format!("{kind} hook: state.bundle"),
+            bundle_path.display().to_string(),
+            state.bundle,
+        )?;
+        if with_pid {
+            expect_eq(&format!("{kind} hook: state.pid"), pid, state.pid)?;
+        }
+    }
+    Ok(())
 }
 
 fn failing_prestart_hook_fails_create(cx: &mut Ctx) -> Checked {
