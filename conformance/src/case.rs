@@ -157,6 +157,8 @@ pub struct ProbeRun {
     pub lines: Vec<ProbeLine>,
     pub exit_code: Option<i32>,
     pub raw: String,
+    /// `state` right after create.
+    pub created_state: StateView,
 }
 
 impl ProbeRun {
@@ -381,9 +383,9 @@ impl<'a> Ctx<'a> {
         let bundle = self.bundle(spec)?;
         let id = self.new_id();
         self.create_ok(&id, bundle)?;
-        let pid = self.state(&id)?.pid;
+        let created_state = self.state(&id)?;
         self.start_ok(&id)?;
-        let exit_code = self.wait_exit(pid)?;
+        let exit_code = self.wait_exit(created_state.pid)?;
         let raw = std::fs::read_to_string(self.stdout_file(&id)).unwrap_or_default();
         let lines = litmus_probe::parse_output(&raw)
             .into_iter()
@@ -394,6 +396,7 @@ impl<'a> Ctx<'a> {
             lines,
             exit_code,
             raw,
+            created_state,
         })
     }
 
@@ -423,10 +426,10 @@ impl<'a> Ctx<'a> {
             "the fd sent on the console socket to be a pty master",
             "an fd TIOCGPTN refuses",
         )?;
-        let pid = self.state(&id)?.pid;
+        let created_state = self.state(&id)?;
         self.start_ok(&id)?;
         let raw = crate::console::read_until_closed(master, Duration::from_secs(10));
-        let exit_code = self.wait_exit(pid)?;
+        let exit_code = self.wait_exit(created_state.pid)?;
         let lines = litmus_probe::parse_output(&raw)
             .into_iter()
             .filter_map(Result::ok)
@@ -436,6 +439,7 @@ impl<'a> Ctx<'a> {
             lines,
             exit_code,
             raw,
+            created_state,
         })
     }
 

@@ -7,11 +7,13 @@
 //! [`runner`] runs them in parallel with leak checks; [`report`] writes
 //! human, TAP, JUnit and JSON reports.
 
+pub mod capability;
 pub mod case;
 pub mod cases;
 pub mod catalogue;
 pub mod console;
 pub mod driver;
+pub mod generated;
 pub mod preflight;
 pub mod report;
 pub mod runner;

@@ -2,6 +2,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use litmus::case::{Area, Case};
 use litmus::catalogue::{self, Level};
+use litmus::generated::{self, Budget};
 use litmus::report::{self, RunInfo, Summary};
 use litmus::runner::{self, CaseResult, RunOptions};
 use litmus::{cases, driver};
@@ -23,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the suite against a runtime binary
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the requirement catalogue and the cases covering each entry
     Requirements {
         /// Only the requirements no case checks yet
@@ -88,10 +89,33 @@ struct RunArgs {
     /// Keep the work directory of failed cases for debugging
     #[arg(long)]
     keep_failed: bool,
+    /// Also run generated configs: a count (25) or a time budget (90s, 5m);
+    /// `--area generated` alone runs 25
+    #[arg(long, value_name = "N|DURATION")]
+    generated: Option<Budget>,
+    /// Seed of the generated configs (config i uses seed + i)
+    #[arg(long, default_value_t = generated::DEFAULT_SEED)]
+    seed: u64,
 }
 
+impl RunArgs {
+    /// The generated configs asked for, if any.
+    fn generated_budget(&self) -> Option<Budget> {
+        match (self.generated, self.area.as_deref()) {
+            (Some(budget), _) => Some(budget),
+            (None, Some(GENERATED_AREA)) => Some(Budget::Count(25)),
+            (None, _) => None,
+        }
+    }
+}
+
+/// The pseudo-area of generated configs (not an area of fixed cases).
+const GENERATED_AREA: &str = "generated";
+
 fn area_names() -> Vec<&'static str> {
-    Area::ALL.iter().map(|a| a.name()).collect()
+    let mut names: Vec<_> = Area::ALL.iter().map(|a| a.name()).collect();
+    names.push(GENERATED_AREA);
+    names
 }
 
 fn main() {
@@ -149,7 +173,8 @@ fn run(args: &RunArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    if cases.is_empty() {
+    let budget = args.generated_budget();
+    if cases.is_empty() && budget.is_none() {
         bail!("no case matches the filters");
     }
     if !nix::unistd::geteuid().is_root() {
@@ -167,7 +192,11 @@ fn run(args: &RunArgs) -> Result<i32> {
     let info = run_info(&runtime, args.spec_version.clone());
 
     let human_progress = args.format == Format::Human && std::io::stderr().is_terminal();
-    let bar = indicatif::ProgressBar::new(cases.len() as u64);
+    let generated_count = match budget {
+        Some(Budget::Count(n)) => n,
+        _ => 0,
+    };
+    let bar = indicatif::ProgressBar::new(cases.len() as u64 + generated_count);
     if human_progress {
         bar.set_style(
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
@@ -193,7 +222,10 @@ fn run(args: &RunArgs) -> Result<i32> {
         // Not a conformance verdict: the suite could not run at all.
         return Ok(2);
     }
-    let results = runner::run(&cases, &options, &progress);
+    let mut results = runner::run(&cases, &options, &progress);
+    if let Some(budget) = budget {
+        results.extend(generated::run(&options, budget, args.seed, &progress));
+    }
     bar.finish_and_clear();
 
     let text = match args.format {

@@ -51,25 +51,39 @@ pub fn run(
     options: &RunOptions,
     progress: &(dyn Fn(&CaseResult) + Sync),
 ) -> Vec<CaseResult> {
+    let results = parallel_map(cases, options.jobs, |case| {
+        let result = run_one(case, options);
+        progress(&result);
+        result
+    });
+    remove_suite_cgroup_parents();
+    results
+}
+
+/// `f` over `items` on `jobs` threads; results in the order of `items`.
+pub fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<CaseResult>>> = Mutex::new(vec![None; cases.len()]);
+    let results: Mutex<Vec<Option<R>>> =
+        Mutex::new(std::iter::repeat_with(|| None).take(items.len()).collect());
     std::thread::scope(|scope| {
-        for _ in 0..options.jobs.max(1) {
+        for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(case) = cases.get(i) else { break };
-                let result = run_one(case, options);
-                progress(&result);
+                let Some(item) = items.get(i) else { break };
+                let result = f(item);
                 results.lock().expect("no poisoned results")[i] = Some(result);
             });
         }
     });
-    remove_suite_cgroup_parents();
     results
         .into_inner()
         .expect("no poisoned results")
         .into_iter()
-        .map(|r| r.expect("every case ran"))
+        .map(|r| r.expect("every item ran"))
         .collect()
 }
 
@@ -135,7 +149,7 @@ fn run_one(case: &'static Case, options: &RunOptions) -> CaseResult {
 
 /// Cases that set cgroupsPath put containers under /litmus-suite; the
 /// runtime removes the leaf on delete, the suite removes the parent.
-fn remove_suite_cgroup_parents() {
+pub fn remove_suite_cgroup_parents() {
     let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else {
         return;
     };

@@ -182,8 +182,11 @@ fn hooks_run_in_lifecycle_order_with_state(cx: &mut Ctx) -> Checked {
 /// host pid of its process (createRuntime, poststart), an ociVersion.
 fn hooks_receive_the_container_state(cx: &mut Ctx) -> Checked {
     let saved = |kind: &str| cx.work().join(format!("state-{kind}.json"));
-    let (create_runtime, poststart, poststop) =
-        (saved("createRuntime"), saved("poststart"), saved("poststop"));
+    let (create_runtime, poststart, poststop) = (
+        saved("createRuntime"),
+        saved("poststart"),
+        saved("poststop"),
+    );
     let hooks = HooksBuilder::default()
         .create_runtime(vec![saving_hook(&create_runtime)])
         .poststart(vec![saving_hook(&poststart)])
@@ -209,8 +212,12 @@ fn hooks_receive_the_container_state(cx: &mut Ctx) -> Checked {
         ("poststop", &poststop, false),
     ] {
         let text = std::fs::read_to_string(file).unwrap_or_default();
-        let state = StateView::parse(&text)
-            .map_err(|e| fail(format!("{kind} hook: a state document on stdin"), format!("{e:#}")))?;
+        let state = StateView::parse(&text).map_err(|e| {
+            fail(
+                format!("{kind} hook: a state document on stdin"),
+                format!("{e:#}"),
+            )
+        })?;
         expect(
             !state.oci_version.is_empty(),
             format!("{kind} hook: state.ociVersion set"),

@@ -168,27 +168,7 @@ fn umask_is_set(cx: &mut Ctx) -> Checked {
 }
 
 fn mask(caps: &[Capability]) -> u64 {
-    caps.iter()
-        .map(|c| {
-            let name = serde_json::to_value(c).expect("capability serializes");
-            let name = name.as_str().unwrap_or_default().to_string();
-            1u64 << capability_number(&name)
-        })
-        .sum()
-}
-
-/// Kernel capability numbers for the names cases use.
-fn capability_number(name: &str) -> u32 {
-    match name {
-        "CAP_CHOWN" => 0,
-        "CAP_DAC_OVERRIDE" => 1,
-        "CAP_KILL" => 5,
-        "CAP_SETGID" => 6,
-        "CAP_SETUID" => 7,
-        "CAP_NET_BIND_SERVICE" => 10,
-        "CAP_NET_RAW" => 13,
-        other => panic!("capability_number: add {other}"),
-    }
+    crate::capability::mask(caps)
 }
 
 fn capability_sets_are_exact(cx: &mut Ctx) -> Checked {

@@ -1,0 +1,578 @@
+//! What a generated config varies, within what the host can give: every
+//! value drawn here is one a conforming runtime must run as asked, so any
+//! difference the probe sees is the runtime's. The model is small on
+//! purpose: it is what a failure prints after shrinking.
+
+use crate::capability;
+use anyhow::{Context, Result};
+use litmus_bundle::default_spec;
+use oci_spec::runtime::{
+    Capability, LinuxCapabilitiesBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, MountBuilder,
+    PosixRlimitBuilder, PosixRlimitType, Spec, UserBuilder,
+};
+use proptest::prelude::*;
+use proptest::sample::subsequence;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+/// One generated container, as a failure report shows it (empty and
+/// unset fields left out: they are the defaults of the fixture config).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Generated {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub additional_gids: Vec<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub umask: Option<u32>,
+    /// Bounding, permitted and effective.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<Capability>,
+    /// Ambient and inheritable: a subset of `capabilities`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ambient: Vec<Capability>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rlimits: Vec<Rlimit>,
+    /// Namespaces besides the mount namespace (always new).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<Namespace>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysctls: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<Tmpfs>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub binds: Vec<Bind>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub masked_paths: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub readonly_paths: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub root_readonly: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_new_privileges: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Namespace {
+    Pid,
+    Ipc,
+    Uts,
+    Network,
+    Cgroup,
+}
+
+impl Namespace {
+    pub const ALL: [Namespace; 5] = [
+        Namespace::Pid,
+        Namespace::Ipc,
+        Namespace::Uts,
+        Namespace::Network,
+        Namespace::Cgroup,
+    ];
+
+    /// Its name under /proc/self/ns.
+    pub fn proc_name(self) -> &'static str {
+        match self {
+            Namespace::Pid => "pid",
+            Namespace::Ipc => "ipc",
+            Namespace::Uts => "uts",
+            Namespace::Network => "net",
+            Namespace::Cgroup => "cgroup",
+        }
+    }
+
+    fn spec_type(self) -> LinuxNamespaceType {
+        match self {
+            Namespace::Pid => LinuxNamespaceType::Pid,
+            Namespace::Ipc => LinuxNamespaceType::Ipc,
+            Namespace::Uts => LinuxNamespaceType::Uts,
+            Namespace::Network => LinuxNamespaceType::Network,
+            Namespace::Cgroup => LinuxNamespaceType::Cgroup,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Rlimit {
+    pub kind: RlimitKind,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum RlimitKind {
+    Nofile,
+    Core,
+    Memlock,
+    Msgqueue,
+    Nice,
+    Rtprio,
+    Sigpending,
+    Nproc,
+}
+
+impl RlimitKind {
+    pub const ALL: [RlimitKind; 8] = [
+        RlimitKind::Nofile,
+        RlimitKind::Core,
+        RlimitKind::Memlock,
+        RlimitKind::Msgqueue,
+        RlimitKind::Nice,
+        RlimitKind::Rtprio,
+        RlimitKind::Sigpending,
+        RlimitKind::Nproc,
+    ];
+
+    /// The row of /proc/self/limits, as the probe reports it.
+    pub fn limits_row(self) -> &'static str {
+        match self {
+            RlimitKind::Nofile => "Max open files",
+            RlimitKind::Core => "Max core file size",
+            RlimitKind::Memlock => "Max locked memory",
+            RlimitKind::Msgqueue => "Max msgqueue size",
+            RlimitKind::Nice => "Max nice priority",
+            RlimitKind::Rtprio => "Max realtime priority",
+            RlimitKind::Sigpending => "Max pending signals",
+            RlimitKind::Nproc => "Max processes",
+        }
+    }
+
+    fn resource(self) -> nix::sys::resource::Resource {
+        use nix::sys::resource::Resource;
+        match self {
+            RlimitKind::Nofile => Resource::RLIMIT_NOFILE,
+            RlimitKind::Core => Resource::RLIMIT_CORE,
+            RlimitKind::Memlock => Resource::RLIMIT_MEMLOCK,
+            RlimitKind::Msgqueue => Resource::RLIMIT_MSGQUEUE,
+            RlimitKind::Nice => Resource::RLIMIT_NICE,
+            RlimitKind::Rtprio => Resource::RLIMIT_RTPRIO,
+            RlimitKind::Sigpending => Resource::RLIMIT_SIGPENDING,
+            RlimitKind::Nproc => Resource::RLIMIT_NPROC,
+        }
+    }
+
+    fn spec_type(self) -> PosixRlimitType {
+        match self {
+            RlimitKind::Nofile => PosixRlimitType::RlimitNofile,
+            RlimitKind::Core => PosixRlimitType::RlimitCore,
+            RlimitKind::Memlock => PosixRlimitType::RlimitMemlock,
+            RlimitKind::Msgqueue => PosixRlimitType::RlimitMsgqueue,
+            RlimitKind::Nice => PosixRlimitType::RlimitNice,
+            RlimitKind::Rtprio => PosixRlimitType::RlimitRtprio,
+            RlimitKind::Sigpending => PosixRlimitType::RlimitSigpending,
+            RlimitKind::Nproc => PosixRlimitType::RlimitNproc,
+        }
+    }
+
+    /// The lowest soft limit that still lets the probe run: it opens a
+    /// few files, and the kernel refuses execve past RLIMIT_NPROC.
+    fn floor(self) -> u64 {
+        match self {
+            RlimitKind::Nofile => 64,
+            RlimitKind::Nproc => 4096,
+            _ => 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Tmpfs {
+    pub destination: String,
+    /// Among ro, nosuid, nodev, noexec.
+    pub flags: Vec<String>,
+    pub mode: u32,
+    pub size_kib: u64,
+}
+
+/// A bind mount of a fresh host directory holding a file named `marker`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Bind {
+    pub destination: String,
+    pub readonly: bool,
+}
+
+/// What the host offers, read once before generating.
+#[derive(Clone, Debug)]
+pub struct Host {
+    /// Hard limits this process holds: without CAP_SYS_RESOURCE nobody
+    /// here can raise them, so generated limits stay below.
+    pub hard_limits: Vec<(RlimitKind, u64)>,
+    /// oom_score_adj can only be lowered below our own with CAP_SYS_RESOURCE.
+    pub oom_score_adj_min: i32,
+    /// process.user.umask came with runtime-spec 1.1.0.
+    pub umask: bool,
+    pub masked_candidates: Vec<String>,
+    pub readonly_candidates: Vec<String>,
+    /// Capabilities this process holds: a runtime started by us cannot
+    /// give more (root here lacks CAP_SYS_RESOURCE, for one).
+    pub capabilities: Vec<Capability>,
+}
+
+/// Values large enough to mean "unlimited" are capped so generated limits
+/// stay readable.
+const LIMIT_CAP: u64 = 1 << 20;
+
+impl Host {
+    pub fn probe(spec_version: &str) -> Host {
+        let hard_limits = RlimitKind::ALL
+            .iter()
+            .filter_map(|&kind| {
+                let (_, hard) = nix::sys::resource::getrlimit(kind.resource()).ok()?;
+                let hard = hard.min(LIMIT_CAP);
+                (hard >= kind.floor()).then_some((kind, hard))
+            })
+            .collect();
+        let oom_score_adj_min = std::fs::read_to_string("/proc/self/oom_score_adj")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        let existing = |paths: &[&str]| -> Vec<String> {
+            paths
+                .iter()
+                .filter(|p| Path::new(p).exists())
+                .map(|p| p.to_string())
+                .collect()
+        };
+        let held = own_capability_mask();
+        Host {
+            capabilities: capability::ALL
+                .iter()
+                .copied()
+                .filter(|&c| held & (1 << capability::number(c)) != 0)
+                .collect(),
+            hard_limits,
+            oom_score_adj_min,
+            umask: crate::catalogue::version_le("1.1.0", spec_version),
+            masked_candidates: existing(&[
+                "/proc/kcore",
+                "/proc/keys",
+                "/proc/timer_list",
+                "/proc/sched_debug",
+                "/proc/scsi",
+                "/sys/firmware",
+                "/proc/acpi",
+            ]),
+            readonly_candidates: existing(&[
+                "/proc/bus",
+                "/proc/fs",
+                "/proc/irq",
+                "/proc/sys",
+                "/proc/sysrq-trigger",
+            ]),
+        }
+    }
+}
+
+/// This process's permitted set, from /proc/self/status.
+fn own_capability_mask() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let hex = status.lines().find_map(|l| l.strip_prefix("CapPrm:"))?;
+            u64::from_str_radix(hex.trim(), 16).ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Directories of the fixture rootfs a process may start in.
+const CWDS: &[&str] = &["/", "/tmp", "/bin", "/etc", "/dev"];
+const TMPFS_DESTINATIONS: &[&str] = &["/mnt/a", "/mnt/b", "/srv/data", "/tmp/t", "/opt/x/y"];
+const BIND_DESTINATIONS: &[&str] = &["/data", "/mnt/c", "/home/shared"];
+const MOUNT_FLAGS: &[&str] = &["ro", "nosuid", "nodev", "noexec"];
+/// Namespaced sysctls and the values tried, by the namespace they need.
+const SYSCTLS: &[(Namespace, &str, u32, u32)] = &[
+    (Namespace::Ipc, "kernel.msgmax", 1024, 65536),
+    (Namespace::Ipc, "kernel.shmmni", 1024, 8192),
+    (Namespace::Ipc, "fs.mqueue.msg_max", 10, 100),
+    (Namespace::Network, "net.ipv4.ip_forward", 0, 1),
+    (Namespace::Network, "net.ipv4.tcp_keepalive_time", 60, 7200),
+];
+
+fn id() -> impl Strategy<Value = u32> {
+    prop_oneof![Just(0u32), Just(1000), Just(65534), 1u32..60000]
+}
+
+fn capabilities(host: &Host) -> impl Strategy<Value = Vec<Capability>> {
+    subsequence(host.capabilities.clone(), 0..=host.capabilities.len())
+}
+
+/// Each of `items` present or not: shrinking drops them one by one.
+fn some_of<T: std::fmt::Debug + Clone + 'static>(
+    items: Vec<BoxedStrategy<T>>,
+) -> impl Strategy<Value = Vec<T>> {
+    items
+        .into_iter()
+        .map(proptest::option::of)
+        .collect::<Vec<_>>()
+        .prop_map(|chosen| chosen.into_iter().flatten().collect())
+}
+
+fn rlimits(host: &Host) -> impl Strategy<Value = Vec<Rlimit>> {
+    some_of(
+        host.hard_limits
+            .iter()
+            .map(|&(kind, max)| {
+                (kind.floor()..=max)
+                    .prop_flat_map(move |hard| (kind.floor()..=hard, Just(hard)))
+                    .prop_map(move |(soft, hard)| Rlimit { kind, soft, hard })
+                    .boxed()
+            })
+            .collect(),
+    )
+}
+
+fn tmpfs() -> impl Strategy<Value = Vec<Tmpfs>> {
+    some_of(
+        TMPFS_DESTINATIONS
+            .iter()
+            .map(|&destination| {
+                (
+                    subsequence(MOUNT_FLAGS.to_vec(), 0..=MOUNT_FLAGS.len()),
+                    prop_oneof![Just(0o755u32), Just(0o700), Just(0o1777)],
+                    64u64..4096,
+                )
+                    .prop_map(move |(flags, mode, size_kib)| Tmpfs {
+                        destination: destination.to_string(),
+                        flags: flags.into_iter().map(String::from).collect(),
+                        mode,
+                        size_kib,
+                    })
+                    .boxed()
+            })
+            .collect(),
+    )
+}
+
+fn binds() -> impl Strategy<Value = Vec<Bind>> {
+    some_of(
+        BIND_DESTINATIONS
+            .iter()
+            .map(|&destination| {
+                any::<bool>()
+                    .prop_map(move |readonly| Bind {
+                        destination: destination.to_string(),
+                        readonly,
+                    })
+                    .boxed()
+            })
+            .collect(),
+    )
+}
+
+fn sysctls() -> impl Strategy<Value = Vec<(Namespace, String, String)>> {
+    some_of(
+        SYSCTLS
+            .iter()
+            .map(|&(ns, key, low, high)| {
+                (low..=high)
+                    .prop_map(move |v| (ns, key.to_string(), v.to_string()))
+                    .boxed()
+            })
+            .collect(),
+    )
+}
+
+/// Generated containers for `host`.
+pub fn strategy(host: &Host) -> impl Strategy<Value = Generated> {
+    let process = (
+        proptest::option::of("[a-z][a-z0-9-]{0,14}"),
+        proptest::collection::btree_map("G_[A-Z0-9_]{1,8}", "[ -~]{0,24}", 0..4),
+        proptest::sample::select(CWDS),
+        (id(), id(), proptest::collection::vec(id(), 0..4)),
+        proptest::option::of(0u32..=0o777),
+        capabilities(host).prop_flat_map(|caps| {
+            let len = caps.len();
+            (Just(caps.clone()), subsequence(caps, 0..=len))
+        }),
+        any::<bool>(),
+        proptest::option::of(host.oom_score_adj_min..=1000),
+    );
+    let container = (
+        rlimits(host),
+        subsequence(Namespace::ALL.to_vec(), 0..=Namespace::ALL.len()),
+        sysctls(),
+        tmpfs(),
+        binds(),
+        subsequence(
+            host.masked_candidates.clone(),
+            0..=host.masked_candidates.len(),
+        ),
+        subsequence(
+            host.readonly_candidates.clone(),
+            0..=host.readonly_candidates.len(),
+        ),
+        any::<bool>(),
+    );
+    let umask_supported = host.umask;
+    (process, container).prop_map(move |(process, container)| {
+        let (hostname, env, cwd, (uid, gid, additional_gids), umask, (caps, ambient), nnp, oom) =
+            process;
+        let (rlimits, namespaces, sysctls, tmpfs, binds, masked, readonly, root_readonly) =
+            container;
+        let has = |ns| namespaces.contains(&ns);
+        Generated {
+            // A hostname needs its own UTS namespace (config.md "hostname").
+            hostname: hostname.filter(|_| has(Namespace::Uts)),
+            env,
+            cwd: cwd.to_string(),
+            uid,
+            gid,
+            additional_gids,
+            umask: umask.filter(|_| umask_supported),
+            capabilities: caps,
+            ambient,
+            rlimits,
+            sysctls: sysctls
+                .into_iter()
+                .filter(|(ns, _, _)| has(*ns))
+                .map(|(_, k, v)| (k, v))
+                .collect(),
+            namespaces,
+            tmpfs,
+            binds,
+            masked_paths: masked,
+            readonly_paths: readonly,
+            root_readonly,
+            no_new_privileges: nnp,
+            oom_score_adj: oom,
+        }
+    })
+}
+
+impl Generated {
+    /// The probe's command line: a full report, then each path and sysctl
+    /// the config says something about.
+    pub fn probe_args(&self) -> Vec<String> {
+        let mut args = vec!["report".to_string()];
+        let paths = self
+            .tmpfs
+            .iter()
+            .map(|t| t.destination.clone())
+            .chain(
+                self.binds
+                    .iter()
+                    .map(|b| format!("{}/marker", b.destination)),
+            )
+            .chain(self.masked_paths.iter().cloned());
+        for path in paths {
+            args.extend(["path".to_string(), path]);
+        }
+        for key in self.sysctls.keys() {
+            args.extend(["sysctl".to_string(), key.clone()]);
+        }
+        args
+    }
+
+    /// The config.json this model stands for; bind sources are made
+    /// under `work`.
+    pub fn to_spec(&self, work: &Path) -> Result<Spec> {
+        let args = self.probe_args();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut spec = default_spec(&args);
+        spec.set_hostname(self.hostname.clone());
+
+        let process = spec
+            .process_mut()
+            .as_mut()
+            .expect("fixture specs have a process");
+        let mut env = process.env().clone().unwrap_or_default();
+        env.extend(self.env.iter().map(|(k, v)| format!("{k}={v}")));
+        process.set_env(Some(env));
+        process.set_cwd(self.cwd.clone().into());
+        let mut user = UserBuilder::default()
+            .uid(self.uid)
+            .gid(self.gid)
+            .additional_gids(self.additional_gids.clone());
+        if let Some(umask) = self.umask {
+            user = user.umask(umask);
+        }
+        process.set_user(user.build()?);
+        let set = |caps: &[Capability]| caps.iter().copied().collect::<HashSet<_>>();
+        process.set_capabilities(Some(
+            LinuxCapabilitiesBuilder::default()
+                .bounding(set(&self.capabilities))
+                .permitted(set(&self.capabilities))
+                .effective(set(&self.capabilities))
+                .inheritable(set(&self.ambient))
+                .ambient(set(&self.ambient))
+                .build()?,
+        ));
+        let rlimits = self
+            .rlimits
+            .iter()
+            .map(|r| {
+                PosixRlimitBuilder::default()
+                    .typ(r.kind.spec_type())
+                    .soft(r.soft)
+                    .hard(r.hard)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        process.set_rlimits(Some(rlimits));
+        process.set_no_new_privileges(Some(self.no_new_privileges));
+        process.set_oom_score_adj(self.oom_score_adj);
+
+        if let Some(root) = spec.root_mut() {
+            root.set_readonly(Some(self.root_readonly));
+        }
+        let mut mounts = spec.mounts().clone().unwrap_or_default();
+        for t in &self.tmpfs {
+            let mut options = t.flags.clone();
+            options.push(format!("mode={:o}", t.mode));
+            options.push(format!("size={}k", t.size_kib));
+            mounts.push(
+                MountBuilder::default()
+                    .destination(&t.destination)
+                    .typ("tmpfs")
+                    .source("tmpfs")
+                    .options(options)
+                    .build()?,
+            );
+        }
+        for (i, b) in self.binds.iter().enumerate() {
+            let source = work.join(format!("bind-source-{i}"));
+            std::fs::create_dir_all(&source)
+                .with_context(|| format!("creating {}", source.display()))?;
+            std::fs::write(source.join("marker"), b.destination.as_bytes())?;
+            let mut options = vec!["rbind".to_string()];
+            if b.readonly {
+                options.push("ro".to_string());
+            }
+            mounts.push(
+                MountBuilder::default()
+                    .destination(&b.destination)
+                    .typ("bind")
+                    .source(source)
+                    .options(options)
+                    .build()?,
+            );
+        }
+        spec.set_mounts(Some(mounts));
+
+        let linux = spec.linux_mut().as_mut().expect("fixture specs have linux");
+        let mut namespaces = vec![LinuxNamespaceBuilder::default()
+            .typ(LinuxNamespaceType::Mount)
+            .build()?];
+        for ns in &self.namespaces {
+            namespaces.push(
+                LinuxNamespaceBuilder::default()
+                    .typ(ns.spec_type())
+                    .build()?,
+            );
+        }
+        linux.set_namespaces(Some(namespaces));
+        linux.set_sysctl(Some(self.sysctls.clone().into_iter().collect()));
+        linux.set_masked_paths(Some(self.masked_paths.clone()));
+        linux.set_readonly_paths(Some(self.readonly_paths.clone()));
+        Ok(spec)
+    }
+}
