@@ -12,6 +12,7 @@ pub mod case;
 pub mod cases;
 pub mod catalogue;
 pub mod console;
+pub mod diff;
 pub mod driver;
 pub mod generated;
 pub mod preflight;

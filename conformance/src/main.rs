@@ -25,6 +25,9 @@ struct Cli {
 enum Command {
     /// Run the suite against a runtime binary
     Run(Box<RunArgs>),
+    /// Run the same cases and generated configs through two runtimes and
+    /// report every divergence
+    Diff(Box<DiffArgs>),
     /// Print the requirement catalogue and the cases covering each entry
     Requirements {
         /// Only the requirements no case checks yet
@@ -49,21 +52,13 @@ enum LevelFilter {
     Robustness,
 }
 
+/// Which cases and generated configs run (shared by `run` and `diff`).
 #[derive(clap::Args)]
-struct RunArgs {
-    /// The runtime binary to check (runc-compatible command line)
-    #[arg(long)]
-    runtime: PathBuf,
+struct Selection {
     /// Static probe binary placed in each container (default: $LITMUS_PROBE,
     /// then litmus-probe beside this executable)
     #[arg(long)]
     probe: Option<PathBuf>,
-    /// Report format
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    format: Format,
-    /// Write the report here instead of stdout
-    #[arg(long, short)]
-    output: Option<PathBuf>,
     /// Cases run at once
     #[arg(long, short, default_value_t = 4)]
     jobs: usize,
@@ -73,22 +68,16 @@ struct RunArgs {
     /// Only cases citing this requirement ID
     #[arg(long)]
     requirement: Option<String>,
-    /// Only cases of this area
+    /// Only cases of this area ("generated": only generated configs)
     #[arg(long, value_parser = area_names())]
     area: Option<String>,
     /// Only cases of this level
     #[arg(long, value_enum)]
     level: Option<LevelFilter>,
-    /// List the selected cases instead of running them
-    #[arg(long)]
-    list: bool,
     /// The runtime-spec version the runtime speaks (default: from its
     /// `features`, else 1.0.2)
     #[arg(long)]
     spec_version: Option<String>,
-    /// Keep the work directory of failed cases for debugging
-    #[arg(long)]
-    keep_failed: bool,
     /// Also run generated configs: a count (25) or a time budget (90s, 5m);
     /// `--area generated` alone runs 25
     #[arg(long, value_name = "N|DURATION")]
@@ -98,7 +87,43 @@ struct RunArgs {
     seed: u64,
 }
 
-impl RunArgs {
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The runtime binary to check (runc-compatible command line)
+    #[arg(long)]
+    runtime: PathBuf,
+    #[command(flatten)]
+    select: Selection,
+    /// Report format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Write the report here instead of stdout
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// List the selected cases instead of running them
+    #[arg(long)]
+    list: bool,
+    /// Keep the work directory of failed cases for debugging
+    #[arg(long)]
+    keep_failed: bool,
+}
+
+#[derive(clap::Args)]
+struct DiffArgs {
+    /// The two runtimes to compare: --runtime A --runtime B
+    #[arg(long, num_args = 1, required = true)]
+    runtime: Vec<PathBuf>,
+    #[command(flatten)]
+    select: Selection,
+    /// Report format (human or json)
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Write the report here instead of stdout
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
+impl Selection {
     /// The generated configs asked for, if any.
     fn generated_budget(&self) -> Option<Budget> {
         match (self.generated, self.area.as_deref()) {
@@ -106,6 +131,29 @@ impl RunArgs {
             (None, Some(GENERATED_AREA)) => Some(Budget::Count(25)),
             (None, _) => None,
         }
+    }
+
+    fn cases(&self) -> Vec<&'static Case> {
+        cases::all()
+            .filter(|c| {
+                self.filter
+                    .as_ref()
+                    .is_none_or(|f| c.name.contains(f.as_str()))
+            })
+            .filter(|c| {
+                self.requirement
+                    .as_ref()
+                    .is_none_or(|r| c.requirements.contains(&r.as_str()))
+            })
+            .filter(|c| self.area.as_ref().is_none_or(|a| c.area.name() == a))
+            .filter(|c| match self.level {
+                None => true,
+                Some(LevelFilter::Must) => c.level() == Level::Must,
+                Some(LevelFilter::Should) => c.level() == Level::Should,
+                Some(LevelFilter::Security) => c.level() == Level::Security,
+                Some(LevelFilter::Robustness) => c.level() == Level::Robustness,
+            })
+            .collect()
     }
 }
 
@@ -126,6 +174,7 @@ fn main() {
             Ok(0)
         }
         Command::Run(args) => run(&args),
+        Command::Diff(args) => diff(&args),
     };
     match code {
         Ok(code) => std::process::exit(code),
@@ -136,31 +185,64 @@ fn main() {
     }
 }
 
-fn selected(args: &RunArgs) -> Vec<&'static Case> {
-    cases::all()
-        .filter(|c| {
-            args.filter
-                .as_ref()
-                .is_none_or(|f| c.name.contains(f.as_str()))
+/// A runtime ready to be checked: its canonical path and what it says
+/// about itself.
+struct Target {
+    path: PathBuf,
+    info: RunInfo,
+}
+
+/// What every run needs before the first container: root, the runtime
+/// binaries, the probe's rootfs, and the subreaper bit.
+fn prepare(select: &Selection, runtimes: &[PathBuf]) -> Result<(RootfsBuilder, Vec<Target>)> {
+    if !nix::unistd::geteuid().is_root() {
+        bail!("litmus needs root: runtimes create namespaces, mounts and cgroups");
+    }
+    let targets = runtimes
+        .iter()
+        .map(|r| {
+            let path = r
+                .canonicalize()
+                .with_context(|| format!("--runtime {}", r.display()))?;
+            let info = run_info(&path, select.spec_version.clone());
+            Ok(Target { path, info })
         })
-        .filter(|c| {
-            args.requirement
-                .as_ref()
-                .is_none_or(|r| c.requirements.contains(&r.as_str()))
-        })
-        .filter(|c| args.area.as_ref().is_none_or(|a| c.area.name() == a))
-        .filter(|c| match args.level {
-            None => true,
-            Some(LevelFilter::Must) => c.level() == Level::Must,
-            Some(LevelFilter::Should) => c.level() == Level::Should,
-            Some(LevelFilter::Security) => c.level() == Level::Security,
-            Some(LevelFilter::Robustness) => c.level() == Level::Robustness,
-        })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    let probe = find_probe(select.probe.as_deref())?;
+    let rootfs = RootfsBuilder::with_probe(probe)?;
+    // Container inits are reparented to us when the runtime's own processes
+    // exit; as their subreaper we can wait for them and read exit codes.
+    nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
+    Ok((rootfs, targets))
+}
+
+fn progress_bar(len: u64, shown: bool) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    if shown && std::io::stderr().is_terminal() {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+                .expect("static template"),
+        );
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar
+}
+
+fn write_report(output: Option<&Path>, text: String) -> Result<()> {
+    match output {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+        }
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
 }
 
 fn run(args: &RunArgs) -> Result<i32> {
-    let cases = selected(args);
+    let cases = args.select.cases();
     if args.list {
         for c in &cases {
             println!(
@@ -173,46 +255,32 @@ fn run(args: &RunArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    let budget = args.generated_budget();
+    let budget = args.select.generated_budget();
     if cases.is_empty() && budget.is_none() {
         bail!("no case matches the filters");
     }
-    if !nix::unistd::geteuid().is_root() {
-        bail!("litmus run needs root: runtimes create namespaces, mounts and cgroups");
-    }
-    let runtime = args
-        .runtime
-        .canonicalize()
-        .with_context(|| format!("--runtime {}", args.runtime.display()))?;
-    let probe = find_probe(args.probe.as_deref())?;
-    let rootfs = RootfsBuilder::with_probe(probe)?;
-    // Container inits are reparented to us when the runtime's own processes
-    // exit; as their subreaper we can wait for them and read exit codes.
-    nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
-    let info = run_info(&runtime, args.spec_version.clone());
+    let (rootfs, targets) = prepare(&args.select, std::slice::from_ref(&args.runtime))?;
+    let Target {
+        path: runtime,
+        info,
+    } = &targets[0];
 
-    let human_progress = args.format == Format::Human && std::io::stderr().is_terminal();
     let generated_count = match budget {
         Some(Budget::Count(n)) => n,
         _ => 0,
     };
-    let bar = indicatif::ProgressBar::new(cases.len() as u64 + generated_count);
-    if human_progress {
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
-                .expect("static template"),
-        );
-    } else {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let bar = progress_bar(
+        cases.len() as u64 + generated_count,
+        args.format == Format::Human,
+    );
     let progress = |r: &CaseResult| {
         bar.set_message(r.name);
         bar.inc(1);
     };
     let options = RunOptions {
-        runtime: &runtime,
+        runtime,
         rootfs: &rootfs,
-        jobs: args.jobs,
+        jobs: args.select.jobs,
         spec_version: &info.spec_version,
         keep_failed: args.keep_failed,
     };
@@ -224,27 +292,116 @@ fn run(args: &RunArgs) -> Result<i32> {
     }
     let mut results = runner::run(&cases, &options, &progress);
     if let Some(budget) = budget {
-        results.extend(generated::run(&options, budget, args.seed, &progress));
+        results.extend(generated::run(
+            &options,
+            budget,
+            args.select.seed,
+            &progress,
+        ));
     }
     bar.finish_and_clear();
 
     let text = match args.format {
-        Format::Human => report::human(&results, &info),
-        Format::Tap => report::tap(&results, &info),
-        Format::Junit => report::junit(&results, &info),
-        Format::Json => report::json(&results, &info),
+        Format::Human => report::human(&results, info),
+        Format::Tap => report::tap(&results, info),
+        Format::Junit => report::junit(&results, info),
+        Format::Json => report::json(&results, info),
     };
-    match &args.output {
-        Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
-        }
-        None => print!("{text}"),
-    }
+    write_report(args.output.as_deref(), text)?;
     let summary = Summary::of(&results);
     if args.output.is_some() || args.format != Format::Human {
         eprintln!("{}", summary.line());
     }
     Ok(if summary.failed_must > 0 { 1 } else { 0 })
+}
+
+/// `litmus diff`: exit 0 when the runtimes agree everywhere, 1 when they
+/// diverge, 2 when the comparison could not run.
+fn diff(args: &DiffArgs) -> Result<i32> {
+    if args.runtime.len() != 2 {
+        bail!("--runtime: give exactly two runtimes to compare (--runtime A --runtime B)");
+    }
+    if !matches!(args.format, Format::Human | Format::Json) {
+        bail!("--format: diff reports are human or json");
+    }
+    let cases = args.select.cases();
+    let budget = args.select.generated_budget().unwrap_or(Budget::Count(25));
+    let (rootfs, targets) = prepare(&args.select, &args.runtime)?;
+    let names: Vec<String> = targets
+        .iter()
+        .map(|t| {
+            let name = t.path.file_name().unwrap_or_default().to_string_lossy();
+            format!("{name} ({})", t.info.runtime_version)
+        })
+        .collect();
+    let options: Vec<RunOptions> = targets
+        .iter()
+        .map(|t| RunOptions {
+            runtime: &t.path,
+            rootfs: &rootfs,
+            jobs: args.select.jobs,
+            spec_version: &t.info.spec_version,
+            keep_failed: false,
+        })
+        .collect();
+    for o in &options {
+        if let Err(why) = litmus::preflight::check(o) {
+            eprintln!("litmus: {}: {why}", o.runtime.display());
+            return Ok(2);
+        }
+    }
+    let short = |i: usize| {
+        targets[i]
+            .path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let pair = (short(0), short(1));
+    let pair = (pair.0.as_str(), pair.1.as_str());
+    let generated_count = match budget {
+        Budget::Count(n) => n,
+        Budget::Time(_) => 0,
+    };
+    let bar = progress_bar(
+        2 * cases.len() as u64 + generated_count,
+        args.format == Format::Human,
+    );
+    let case_progress = |r: &CaseResult| {
+        bar.set_message(r.name);
+        bar.inc(1);
+    };
+    let left = runner::run(&cases, &options[0], &case_progress);
+    let right = runner::run(&cases, &options[1], &case_progress);
+    let mut divergences = litmus::diff::cases(&left, &right, pair);
+    let generated_progress = |name: &str| {
+        bar.set_message(name.to_string());
+        bar.inc(1);
+    };
+    let (generated_compared, found) = litmus::diff::generated(
+        &options[0],
+        &options[1],
+        pair,
+        budget,
+        args.select.seed,
+        &generated_progress,
+    );
+    divergences.extend(found);
+    bar.finish_and_clear();
+    let report = litmus::diff::DiffReport {
+        left: names[0].clone(),
+        right: names[1].clone(),
+        cases_compared: cases.len(),
+        generated_compared,
+        divergences,
+    };
+    let text = match args.format {
+        Format::Json => report.json(),
+        _ => report.human(),
+    };
+    write_report(args.output.as_deref(), text)?;
+    Ok(if report.divergences.is_empty() { 0 } else { 1 })
 }
 
 fn find_probe(explicit: Option<&Path>) -> Result<PathBuf> {
@@ -263,9 +420,15 @@ fn find_probe(explicit: Option<&Path>) -> Result<PathBuf> {
 
 fn run_info(runtime: &Path, spec_version: Option<String>) -> RunInfo {
     let work = std::env::temp_dir();
+    // Per process and runtime: `diff` asks two runtimes.
+    let root = work.join(format!(
+        "litmus-info-root-{}-{}",
+        std::process::id(),
+        runtime.file_name().unwrap_or_default().to_string_lossy()
+    ));
     let rt = driver::Runtime {
         binary: runtime.to_path_buf(),
-        root: work.join("litmus-info-root"),
+        root: root.clone(),
     };
     let version = rt
         .call(&["--version"], &work)
@@ -278,7 +441,7 @@ fn run_info(runtime: &Path, spec_version: Option<String>) -> RunInfo {
             .and_then(|i| driver::spec_version_from_features(&i.stdout))
             .unwrap_or_else(|| "1.0.2".to_string())
     });
-    let _ = std::fs::remove_dir_all(work.join("litmus-info-root"));
+    let _ = std::fs::remove_dir_all(&root);
     RunInfo {
         runtime: runtime.display().to_string(),
         runtime_version: version,

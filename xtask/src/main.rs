@@ -34,6 +34,12 @@ enum Command {
         #[arg(last = true)]
         litmus_args: Vec<String>,
     },
+    /// `litmus diff` of litmus-runtime against Debian runc: fixed cases and generated configs
+    Diff {
+        /// Passed on to `litmus diff` (default: all cases and 25 generated configs)
+        #[arg(last = true)]
+        litmus_args: Vec<String>,
+    },
     /// The cargo-fuzz targets: `list`, `run TARGET [--time S] [--jobs N]`, `smoke`
     Fuzz {
         #[command(subcommand)]
@@ -86,6 +92,11 @@ fn main() -> Result<()> {
         Command::Conformance { litmus_args } => {
             ensure_packages(&sh, BASE_PACKAGES)?;
             conformance(&sh, &litmus_args)
+        }
+        Command::Diff { litmus_args } => {
+            ensure_packages(&sh, BASE_PACKAGES)?;
+            ensure_packages(&sh, &["runc"])?;
+            diff(&sh, &litmus_args).map(|_| ())
         }
         Command::Fuzz { action } => {
             ensure_packages(&sh, BASE_PACKAGES)?;
@@ -164,7 +175,11 @@ fn static_probe() -> Result<PathBuf> {
     litmus_bundle::static_binary("litmus-probe", "litmus-probe")
 }
 
-fn conformance(sh: &Shell, litmus_args: &[String]) -> Result<()> {
+/// Generated configs in the main job and CI: a fixed count with the
+/// suite's default seed, so every run checks the same containers.
+const GENERATED_IN_CI: &str = "25";
+
+fn build_suite(sh: &Shell) -> Result<(PathBuf, PathBuf)> {
     let probe = static_probe()?;
     step("building litmus-runtime and litmus (release)");
     cmd!(
@@ -172,8 +187,21 @@ fn conformance(sh: &Shell, litmus_args: &[String]) -> Result<()> {
         "cargo build --release --package litmus-runtime --package litmus-conformance"
     )
     .run()?;
+    Ok((
+        workspace_root().join("target/release/litmus-runtime"),
+        probe,
+    ))
+}
+
+fn conformance(sh: &Shell, litmus_args: &[String]) -> Result<()> {
+    let (runtime, probe) = build_suite(sh)?;
+    let defaults = ["--generated".to_string(), GENERATED_IN_CI.to_string()];
+    let litmus_args = if litmus_args.is_empty() {
+        &defaults[..]
+    } else {
+        litmus_args
+    };
     step("running the suite against litmus-runtime");
-    let runtime = workspace_root().join("target/release/litmus-runtime");
     cmd!(
         sh,
         "target/release/litmus run --runtime {runtime} --probe {probe} {litmus_args...}"
@@ -181,6 +209,37 @@ fn conformance(sh: &Shell, litmus_args: &[String]) -> Result<()> {
     .run()
     .context("the suite reported failures")?;
     Ok(())
+}
+
+/// `litmus diff` against Debian runc; returns whether they diverged (a
+/// divergence is information for docs/results, not a failure; a diff that
+/// cannot run is).
+fn diff(sh: &Shell, litmus_args: &[String]) -> Result<bool> {
+    let (runtime, probe) = build_suite(sh)?;
+    let runc = PathBuf::from("/usr/sbin/runc");
+    let defaults = ["--generated".to_string(), GENERATED_IN_CI.to_string()];
+    let litmus_args = if litmus_args.is_empty() {
+        &defaults[..]
+    } else {
+        litmus_args
+    };
+    step("litmus diff: litmus-runtime against runc");
+    let status = std::process::Command::new("target/release/litmus")
+        .current_dir(workspace_root())
+        .args(["diff", "--runtime"])
+        .arg(&runtime)
+        .arg("--runtime")
+        .arg(&runc)
+        .arg("--probe")
+        .arg(&probe)
+        .args(litmus_args)
+        .status()
+        .context("running litmus diff")?;
+    match status.code() {
+        Some(0) => Ok(false),
+        Some(1) => Ok(true),
+        _ => bail!("litmus diff could not compare the runtimes ({status})"),
+    }
 }
 
 fn run_engines(sh: &Shell, options: &engines::Options) -> Result<()> {
@@ -214,6 +273,11 @@ fn ci(sh: &Shell) -> Result<()> {
     step("the suite against litmus-runtime");
     conformance(sh, &[])?;
     faults(sh)?;
+    ensure_packages(sh, &["runc"])?;
+    diff(
+        sh,
+        &["--area", "generated", "--generated", "20"].map(String::from),
+    )?;
     run_engines(sh, &engines::Options::default())?;
     fuzz(sh, FuzzAction::Smoke { time: 20 })?;
     // Quick runs on a shared CI machine are noisy (ratios moved by up to

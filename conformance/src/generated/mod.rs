@@ -16,6 +16,7 @@ use crate::runner::{self, CaseResult, Outcome, RunOptions};
 use model::{Generated, Host};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -93,8 +94,8 @@ pub struct Found {
 }
 
 /// Draws the config of `seed`; when `problem` finds something wrong with
-/// it, shrinks it (proptest's simplify/complicate walk) to the smallest
-/// config that still has a problem.
+/// it, shrinks it: first proptest's simplify/complicate walk (numbers
+/// toward zero, lists shorter), then [`reduce`] on the config itself.
 pub fn explore(
     host: &Host,
     seed: u64,
@@ -109,11 +110,11 @@ pub fn explore(
         problem: problem(&tree.current())?,
         shrink_steps: 0,
     };
+    // proptest shrinks one tuple element at a time, to the end: give it a
+    // share of the budget and let the field-wise pass do the rest.
+    let mut steps = 0;
     let mut failing = true;
-    for _ in 0..max_steps {
-        if Instant::now() >= deadline {
-            break;
-        }
+    while steps < max_steps / 4 && Instant::now() < deadline {
         let moved = if failing {
             tree.simplify()
         } else {
@@ -122,6 +123,7 @@ pub fn explore(
         if !moved {
             break;
         }
+        steps += 1;
         let candidate = tree.current();
         match problem(&candidate) {
             Some(why) => {
@@ -135,7 +137,97 @@ pub fn explore(
             None => failing = false,
         }
     }
-    Some(found)
+    Some(reduce(found, max_steps - steps, deadline, &problem))
+}
+
+/// The statements a problem is about: the text before the first ':' of
+/// each line ("umask", "sysctl kernel.msgmax", "expected create to succeed").
+fn signature(problem: &str) -> BTreeSet<&str> {
+    problem
+        .lines()
+        .map(|line| line.split(':').next().unwrap_or(line))
+        .collect()
+}
+
+/// The field-wise pass: drop whole fields of the config (back to the
+/// fixture's value), then single entries of its lists and maps, keeping
+/// every cut after which the problem is still about (some of) the same
+/// statements. A cut that makes a different problem (create now refuses
+/// the config) is not the same failure, and is undone.
+fn reduce(
+    mut found: Found,
+    max_steps: u32,
+    deadline: Instant,
+    problem: &impl Fn(&Generated) -> Option<String>,
+) -> Found {
+    let original = found.problem.clone();
+    let target = signature(&original);
+    let mut steps = 0;
+    let mut current = serde_json::to_value(&found.minimal).expect("the model serializes");
+    'progress: loop {
+        for candidate in cuts(&current) {
+            if steps >= max_steps || Instant::now() >= deadline {
+                break 'progress;
+            }
+            let Ok(model) = serde_json::from_value::<Generated>(candidate.clone()) else {
+                continue;
+            };
+            steps += 1;
+            let Some(why) = problem(&model) else {
+                continue;
+            };
+            let same_failure = signature(&why).is_subset(&target);
+            if same_failure {
+                current = candidate;
+                found = Found {
+                    minimal: model,
+                    problem: why,
+                    shrink_steps: found.shrink_steps + 1,
+                };
+                continue 'progress;
+            }
+        }
+        break;
+    }
+    found
+}
+
+/// Every config one cut smaller than `value`: one field fewer, or one
+/// entry fewer in one list or map.
+fn cuts(value: &serde_json::Value) -> Vec<serde_json::Value> {
+    use serde_json::Value;
+    let Value::Object(fields) = value else {
+        return Vec::new();
+    };
+    let with = |key: &str, field: Option<Value>| {
+        let mut cut = fields.clone();
+        match field {
+            Some(v) => cut.insert(key.to_string(), v),
+            None => cut.remove(key),
+        };
+        Value::Object(cut)
+    };
+    let mut out: Vec<Value> = fields.keys().map(|k| with(k, None)).collect();
+    for (key, field) in fields {
+        match field {
+            Value::Array(items) if items.len() > 1 => {
+                for i in 0..items.len() {
+                    let mut fewer = items.clone();
+                    fewer.remove(i);
+                    out.push(with(key, Some(Value::Array(fewer))));
+                }
+            }
+            Value::Object(map) if map.len() > 1 => {
+                for entry in map.keys() {
+                    let mut fewer = map.clone();
+                    fewer.remove(entry);
+                    out.push(with(key, Some(Value::Object(fewer))));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// One generated container through one runtime.
@@ -339,6 +431,47 @@ mod tests {
         assert!(found.minimal.capabilities.is_empty(), "{:?}", found.minimal);
         assert!(problem(&found.minimal).is_some());
         assert!(found.shrink_steps > 0);
+    }
+
+    /// The field-wise pass keeps only what the problem needs, and never
+    /// trades the failure for a different one.
+    #[test]
+    fn reduction_drops_every_field_the_problem_does_not_need() {
+        let host = host();
+        let seed = (0..500)
+            .find(|&s| {
+                let g = draw(&host, s).current();
+                g.sysctls.len() >= 2 && g.env.len() >= 2 && g.rlimits.len() >= 2
+            })
+            .expect("some seed draws two sysctls, env vars and rlimits");
+        let start = draw(&host, seed).current();
+        let key = start.sysctls.keys().next().unwrap().clone();
+        // Fails on one sysctl; "create" fails (a different problem) when
+        // the rlimits are dropped, so the rlimits must stay.
+        let problem = |g: &Generated| {
+            if g.rlimits.is_empty() {
+                return Some("expected create to succeed: no".to_string());
+            }
+            g.sysctls
+                .contains_key(&key)
+                .then(|| format!("sysctl {key}: config 1, container 2"))
+        };
+        let found = Found {
+            minimal: start.clone(),
+            problem: problem(&start).unwrap(),
+            shrink_steps: 0,
+        };
+        let reduced = reduce(
+            found,
+            1000,
+            Instant::now() + Duration::from_secs(30),
+            &problem,
+        );
+        let m = &reduced.minimal;
+        assert_eq!(m.sysctls.keys().collect::<Vec<_>>(), vec![&key]);
+        assert!(m.env.is_empty() && m.capabilities.is_empty() && m.tmpfs.is_empty());
+        assert_eq!(m.rlimits.len(), 1, "one rlimit kept, the rest cut: {m:?}");
+        assert_eq!(m.cwd, "/");
     }
 
     #[test]

@@ -12,20 +12,24 @@ use oci_spec::runtime::{
 };
 use proptest::prelude::*;
 use proptest::sample::subsequence;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 /// One generated container, as a failure report shows it (empty and
 /// unset fields left out: they are the defaults of the fixture config).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Generated {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "is_root_dir")]
     pub cwd: String,
+    #[serde(skip_serializing_if = "is_zero")]
     pub uid: u32,
+    #[serde(skip_serializing_if = "is_zero")]
     pub gid: u32,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub additional_gids: Vec<u32>,
@@ -60,7 +64,43 @@ pub struct Generated {
     pub oom_score_adj: Option<i32>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+fn is_root_dir(cwd: &str) -> bool {
+    cwd == "/"
+}
+
+fn is_zero(id: &u32) -> bool {
+    *id == 0
+}
+
+/// The fixture config's own values: what a field left out of a shrunk
+/// config falls back to.
+impl Default for Generated {
+    fn default() -> Generated {
+        Generated {
+            hostname: None,
+            env: BTreeMap::new(),
+            cwd: "/".into(),
+            uid: 0,
+            gid: 0,
+            additional_gids: Vec::new(),
+            umask: None,
+            capabilities: Vec::new(),
+            ambient: Vec::new(),
+            rlimits: Vec::new(),
+            namespaces: Vec::new(),
+            sysctls: BTreeMap::new(),
+            tmpfs: Vec::new(),
+            binds: Vec::new(),
+            masked_paths: Vec::new(),
+            readonly_paths: Vec::new(),
+            root_readonly: false,
+            no_new_privileges: false,
+            oom_score_adj: None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Namespace {
     Pid,
@@ -101,14 +141,14 @@ impl Namespace {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Rlimit {
     pub kind: RlimitKind,
     pub soft: u64,
     pub hard: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RlimitKind {
     Nofile,
     Core,
@@ -184,7 +224,7 @@ impl RlimitKind {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Tmpfs {
     pub destination: String,
     /// Among ro, nosuid, nodev, noexec.
@@ -194,7 +234,7 @@ pub struct Tmpfs {
 }
 
 /// A bind mount of a fresh host directory holding a file named `marker`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Bind {
     pub destination: String,
     pub readonly: bool,
