@@ -202,6 +202,7 @@ pub const CATALOGUE: &[Requirement] = &[
     req!("security.cve-2019-5736", Security, "runtime.md#exec", "1.0.0", "A process in the container cannot get a handle on the runtime's binary through /proc/PID/exe (CVE-2019-5736, CVE-2016-9962)."),
     req!("security.cve-2024-21626", Security, "config.md#process", "1.0.0", "process.cwd cannot take the process outside the container through a leaked fd (/proc/self/fd/N) (CVE-2024-21626)."),
     req!("security.cve-2022-29162", Security, "config.md#linux-process", "1.0.0", "Inheritable capabilities are empty unless the config lists some (CVE-2022-29162)."),
+    req!("security.cve-2021-30465", Security, "config.md#mounts", "1.0.0", "A mount destination swapped for a symlink while the runtime mounts cannot put the mount outside the rootfs (CVE-2021-30465)."),
     req!("security.cve-2025-31133", Security, "config-linux.md#masked-paths", "1.0.0", "maskedPaths are covered by the real /dev/null even if the image's /dev/null is a symlink (CVE-2025-31133)."),
     // runtime-linux.md
     req!("runtime-linux.fds", Should, "runtime-linux.md#file-descriptors", "1.0.0", "By default only stdin, stdout and stderr are kept open for the application."),

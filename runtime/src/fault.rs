@@ -65,6 +65,7 @@ faults! {
     "console-not-bound" => ["linux.devices.console"],
     "pty-not-stdio" => ["config.process.terminal"],
     "hook-state-without-pid" => ["config.hooks.state-stdin"],
+    "mount-by-path" => ["security.cve-2021-30465"],
 }
 
 /// Whether fault `name` is the one this process was asked to inject.

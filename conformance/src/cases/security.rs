@@ -8,6 +8,8 @@
 use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Ctx, Verdict};
 use litmus_probe::ProbeLine;
 use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub const CASES: &[Case] = &[
@@ -28,6 +30,12 @@ pub const CASES: &[Case] = &[
         area: Area::Security,
         requirements: &["security.cve-2022-29162"],
         run: inheritable_capabilities_are_empty_by_default,
+    },
+    Case {
+        name: "mount_destination_swapped_for_a_symlink_stays_inside",
+        area: Area::Security,
+        requirements: &["security.cve-2021-30465"],
+        run: mount_destination_swapped_for_a_symlink_stays_inside,
     },
     Case {
         name: "masked_paths_use_the_real_dev_null",
@@ -208,5 +216,146 @@ fn masked_paths_use_the_real_dev_null(cx: &mut Ctx) -> Checked {
         seen.file_type.as_deref() == Some("char") && seen.major == Some(1) && seen.minor == Some(3),
         format!("{masked} masked by the real /dev/null (char 1:3)"),
         what,
+    )
+}
+
+/// A host directory made a shared mount for the length of a case, so that
+/// mounts a container makes on it (through a shared rootfs) show on the
+/// host; unmounted, with whatever landed on it, when dropped.
+struct SharedCanary {
+    path: PathBuf,
+}
+
+impl SharedCanary {
+    fn new(path: PathBuf) -> anyhow::Result<SharedCanary> {
+        use nix::mount::{mount, MsFlags};
+        std::fs::create_dir_all(&path)?;
+        mount(
+            Some(&path),
+            &path,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )?;
+        let canary = SharedCanary { path };
+        mount(
+            None::<&str>,
+            &canary.path,
+            None::<&str>,
+            MsFlags::MS_SHARED,
+            None::<&str>,
+        )?;
+        Ok(canary)
+    }
+
+    /// Mounts on or under the canary besides its own bind mount.
+    fn landed(&self) -> Vec<String> {
+        let own = self.path.display().to_string();
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let at_canary: Vec<&str> = mountinfo
+            .lines()
+            .filter(|line| {
+                line.split(' ')
+                    .nth(4)
+                    .is_some_and(|point| point == own || point.starts_with(&format!("{own}/")))
+            })
+            .collect();
+        at_canary.iter().skip(1).map(|l| l.to_string()).collect()
+    }
+}
+
+impl Drop for SharedCanary {
+    /// Each umount takes the topmost mount at the path: an escaped mount
+    /// stacked on the canary first, then the canary's own bind mount.
+    fn drop(&mut self) {
+        for _ in 0..16 {
+            if nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// Swaps `a` and `b` (RENAME_EXCHANGE) until `stop`: the other container
+/// of CVE-2021-30465, working on a volume both share.
+fn swap_until(a: &Path, b: &Path, stop: &AtomicBool) {
+    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+    while !stop.load(Ordering::Relaxed) {
+        let _ = renameat2(AT_FDCWD, a, AT_FDCWD, b, RenameFlags::RENAME_EXCHANGE);
+    }
+}
+
+/// CVE-2021-30465: a volume holds a directory `d` and a symlink `s` to a
+/// host directory; while one process swaps them, containers that mount a
+/// tmpfs on /vol/d are created again and again. A runtime that checks the
+/// destination and then mounts by path follows the swapped-in symlink to
+/// the host. The host directory is a shared mount and the container's
+/// root is shared (rootfsPropagation), so a tmpfs landing there shows on
+/// the host, where the case looks for it; it lives only in the canary.
+fn mount_destination_swapped_for_a_symlink_stays_inside(cx: &mut Ctx) -> Checked {
+    let volume = cx.work().join("vol");
+    let canary_dir = cx.work().join("canary");
+    std::fs::create_dir_all(volume.join("d")).map_err(anyhow::Error::from)?;
+    std::os::unix::fs::symlink(&canary_dir, volume.join("s")).map_err(anyhow::Error::from)?;
+    let canary = SharedCanary::new(canary_dir).map_err(anyhow::Error::from)?;
+
+    let mut spec = cx.spec(&["report"]);
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    for (destination, typ, source, options) in [
+        ("/vol", "bind", volume.clone(), vec!["rbind"]),
+        ("/vol/d", "tmpfs", PathBuf::from("tmpfs"), vec!["size=64k"]),
+    ] {
+        mounts.push(
+            oci_spec::runtime::MountBuilder::default()
+                .destination(destination)
+                .typ(typ)
+                .source(source)
+                .options(options.into_iter().map(String::from).collect::<Vec<_>>())
+                .build()
+                .map_err(anyhow::Error::from)?,
+        );
+    }
+    spec.set_mounts(Some(mounts));
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_rootfs_propagation(Some("shared".into()));
+    }
+    // Without a shared root nothing the container mounts reaches the host,
+    // escaped or not: the attack would be invisible, so say so.
+    let calm = cx.run_probe(&spec)?;
+    let root_shared = calm
+        .report()?
+        .mount_at("/")
+        .is_some_and(|m| m.propagation.iter().any(|p| p.starts_with("shared:")));
+    if !root_shared {
+        return Err(Verdict::Skip(
+            "the runtime does not make / shared for rootfsPropagation \"shared\", so a mount escaping to the host could not be seen".into(),
+        ));
+    }
+
+    let bundle = cx.bundle(&spec)?;
+    let stop = AtomicBool::new(false);
+    let escaped = std::thread::scope(|scope| {
+        scope.spawn(|| swap_until(&volume.join("d"), &volume.join("s"), &stop));
+        let deadline = Instant::now() + Duration::from_secs(4);
+        let mut attempts = 0;
+        let mut escaped = Vec::new();
+        while Instant::now() < deadline && attempts < 200 && escaped.is_empty() {
+            attempts += 1;
+            let id = cx.new_id();
+            let _ = cx.create(&id, bundle);
+            let _ = cx.call(&["delete", "--force", &id]);
+            escaped = canary.landed();
+        }
+        stop.store(true, Ordering::Relaxed);
+        (escaped, attempts)
+    });
+    let (escaped, attempts) = escaped;
+    expect(
+        escaped.is_empty(),
+        "every tmpfs for /vol/d inside the rootfs",
+        format!(
+            "after {attempts} creates, a mount on the host directory the swapped-in symlink points to: {}",
+            escaped.join(" | ")
+        ),
     )
 }

@@ -117,7 +117,15 @@ fn mount_one(root: &Root, m: &Mount, setup: &Setup) -> Result<()> {
         }
     }
     let target = root.create(m.destination(), leaf)?;
-    let target = fd_path(&target);
+    let target = if crate::fault::active("mount-by-path") {
+        // The pre-CVE-2021-30465 way: a path string the kernel walks again
+        // at mount time, following whatever was swapped in meanwhile.
+        setup
+            .rootfs
+            .join(m.destination().strip_prefix("/").unwrap_or(m.destination()))
+    } else {
+        fd_path(&target)
+    };
     if is_bind {
         let mut flags = MsFlags::MS_BIND;
         if opts.recursive {
