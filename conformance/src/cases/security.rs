@@ -297,7 +297,7 @@ fn mount_destination_swapped_for_a_symlink_stays_inside(cx: &mut Ctx) -> Checked
     let canary_dir = cx.work().join("canary");
     std::fs::create_dir_all(volume.join("d")).map_err(anyhow::Error::from)?;
     std::os::unix::fs::symlink(&canary_dir, volume.join("s")).map_err(anyhow::Error::from)?;
-    let canary = SharedCanary::new(canary_dir).map_err(anyhow::Error::from)?;
+    let canary = SharedCanary::new(canary_dir)?;
 
     let mut spec = cx.spec(&["report"]);
     let mut mounts = spec.mounts().clone().unwrap_or_default();

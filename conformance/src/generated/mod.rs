@@ -172,13 +172,14 @@ fn reduce(
             let Ok(model) = serde_json::from_value::<Generated>(candidate.clone()) else {
                 continue;
             };
+            let model = model.normalized();
             steps += 1;
             let Some(why) = problem(&model) else {
                 continue;
             };
             let same_failure = signature(&why).is_subset(&target);
             if same_failure {
-                current = candidate;
+                current = serde_json::to_value(&model).expect("the model serializes");
                 found = Found {
                     minimal: model,
                     problem: why,

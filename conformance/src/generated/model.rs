@@ -458,10 +458,8 @@ pub fn strategy(host: &Host) -> impl Strategy<Value = Generated> {
             process;
         let (rlimits, namespaces, sysctls, tmpfs, binds, masked, readonly, root_readonly) =
             container;
-        let has = |ns| namespaces.contains(&ns);
         Generated {
-            // A hostname needs its own UTS namespace (config.md "hostname").
-            hostname: hostname.filter(|_| has(Namespace::Uts)),
+            hostname,
             env,
             cwd: cwd.to_string(),
             uid,
@@ -471,11 +469,7 @@ pub fn strategy(host: &Host) -> impl Strategy<Value = Generated> {
             capabilities: caps,
             ambient,
             rlimits,
-            sysctls: sysctls
-                .into_iter()
-                .filter(|(ns, _, _)| has(*ns))
-                .map(|(_, k, v)| (k, v))
-                .collect(),
+            sysctls: sysctls.into_iter().map(|(_, k, v)| (k, v)).collect(),
             namespaces,
             tmpfs,
             binds,
@@ -485,10 +479,31 @@ pub fn strategy(host: &Host) -> impl Strategy<Value = Generated> {
             no_new_privileges: nnp,
             oom_score_adj: oom,
         }
+        .normalized()
     })
 }
 
 impl Generated {
+    /// The same config with the spec's dependencies between fields
+    /// restored: a hostname needs its own UTS namespace, a sysctl the
+    /// namespace it belongs to, an ambient capability its bounding one.
+    /// Shrinking cuts fields independently; this keeps every cut valid.
+    pub fn normalized(mut self) -> Generated {
+        let has = |ns: Namespace| self.namespaces.contains(&ns);
+        if !has(Namespace::Uts) {
+            self.hostname = None;
+        }
+        let needs = |key: &str| SYSCTLS.iter().find(|s| s.1 == key).map(|s| s.0);
+        let sysctls = std::mem::take(&mut self.sysctls);
+        self.sysctls = sysctls
+            .into_iter()
+            .filter(|(k, _)| needs(k).is_some_and(has))
+            .collect();
+        let caps = self.capabilities.clone();
+        self.ambient.retain(|c| caps.contains(c));
+        self
+    }
+
     /// The probe's command line: a full report, then each path and sysctl
     /// the config says something about.
     pub fn probe_args(&self) -> Vec<String> {
