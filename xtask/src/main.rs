@@ -71,6 +71,17 @@ enum FuzzAction {
         #[arg(long, default_value_t = 1)]
         jobs: u32,
     },
+    /// Container mode (root): generated configs created, started and
+    /// deleted by litmus-runtime for a while; each must give a clear error
+    /// or a container the probe confirms, and leave nothing behind
+    Container {
+        /// Seconds to run
+        #[arg(long, default_value_t = 300)]
+        time: u64,
+        /// First seed (config i uses seed + i)
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Every target for a short while, then the replay of seeds and saved crashes
     Smoke {
         /// Seconds per target
@@ -351,6 +362,18 @@ fn fuzz(sh: &Shell, action: FuzzAction) -> Result<()> {
             }
             ensure_fuzz_tools(sh)?;
             fuzz_run(sh, &target, time, jobs)
+        }
+        FuzzAction::Container { time, seed } => {
+            let mut args = vec![
+                "--area".to_string(),
+                "generated".to_string(),
+                "--generated".to_string(),
+                format!("{time}s"),
+            ];
+            if let Some(seed) = seed {
+                args.extend(["--seed".to_string(), seed.to_string()]);
+            }
+            conformance(sh, &args)
         }
         FuzzAction::Smoke { time } => {
             ensure_fuzz_tools(sh)?;
