@@ -404,11 +404,22 @@ impl<'a> Ctx<'a> {
     /// master must arrive on `--console-socket`, and the probe's output is
     /// read from it, as an engine attached to the container would.
     pub fn run_probe_on_terminal(&mut self, spec: &Spec) -> Result<ProbeRun, Verdict> {
+        self.run_probe_on_terminal_with(spec, |_| Ok(()))
+    }
+
+    /// [`Ctx::run_probe_on_terminal`], with `shape_rootfs` changing the
+    /// bundle's rootfs before create (a hostile image).
+    pub fn run_probe_on_terminal_with(
+        &mut self,
+        spec: &Spec,
+        shape_rootfs: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<ProbeRun, Verdict> {
         let mut spec = spec.clone();
         if let Some(process) = spec.process_mut() {
             process.set_terminal(Some(true));
         }
         let bundle = self.bundle(&spec)?;
+        shape_rootfs(&self.bundles[bundle].rootfs())?;
         let id = self.new_id();
         let console = ConsoleSocket::bind(&self.work)?;
         let socket = console.path().display().to_string();

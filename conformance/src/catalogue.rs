@@ -203,6 +203,8 @@ pub const CATALOGUE: &[Requirement] = &[
     req!("security.cve-2024-21626", Security, "config.md#process", "1.0.0", "process.cwd cannot take the process outside the container through a leaked fd (/proc/self/fd/N) (CVE-2024-21626)."),
     req!("security.cve-2022-29162", Security, "config.md#linux-process", "1.0.0", "Inheritable capabilities are empty unless the config lists some (CVE-2022-29162)."),
     req!("security.cve-2021-30465", Security, "config.md#mounts", "1.0.0", "A mount destination swapped for a symlink while the runtime mounts cannot put the mount outside the rootfs (CVE-2021-30465)."),
+    req!("security.cve-2025-52565", Security, "config.md#process", "1.0.0", "The console is bind-mounted on /dev/console itself, never through a symlink the image put there (CVE-2025-52565)."),
+    req!("security.cve-2025-52881", Security, "config-linux.md#sysctl", "1.0.0", "Writes to procfs (sysctls) reach the kernel, not a file a config mount put over the procfs path (CVE-2025-52881)."),
     req!("security.cve-2025-31133", Security, "config-linux.md#masked-paths", "1.0.0", "maskedPaths are covered by the real /dev/null even if the image's /dev/null is a symlink (CVE-2025-31133)."),
     // runtime-linux.md
     req!("runtime-linux.fds", Should, "runtime-linux.md#file-descriptors", "1.0.0", "By default only stdin, stdout and stderr are kept open for the application."),

@@ -9,7 +9,7 @@
 //! When nobody gave a console socket (`run` or `exec` in the foreground),
 //! the runtime keeps the master itself and [`relay`]s it to its own stdio.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use nix::fcntl::OFlag;
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 use std::io::{IoSlice, IoSliceMut, Read, Write};
@@ -76,19 +76,55 @@ pub fn set_up(socket: &UnixStream, bind_console: bool) -> Result<()> {
 }
 
 /// /dev/console becomes a bind mount of the pty slave.
+/// Bind-mounts the pty slave on /dev/console without following anything
+/// the image put there: a /dev/console symlink would otherwise carry the
+/// mount onto its target (CVE-2025-52565), so it is refused.
 fn mount_console(slave_path: &str) -> Result<()> {
     let console = Path::new("/dev/console");
-    if std::fs::symlink_metadata(console).is_err() {
-        std::fs::File::create(console).context("process.terminal: creating /dev/console")?;
+    if crate::fault::active("console-follows-symlink") {
+        if std::fs::symlink_metadata(console).is_err() {
+            std::fs::File::create(console).context("process.terminal: creating /dev/console")?;
+        }
+        return bind_console(Path::new(slave_path), console);
     }
-    nix::mount::mount(
-        Some(slave_path),
+    match std::fs::symlink_metadata(console) {
+        Ok(meta) if meta.file_type().is_symlink() => bail!(
+            "process.terminal: /dev/console in the rootfs is a symlink (to {}); refusing to mount the console through it",
+            std::fs::read_link(console).map(|t| t.display().to_string()).unwrap_or_default()
+        ),
+        Ok(_) => {}
+        Err(_) => {
+            std::fs::File::create(console).context("process.terminal: creating /dev/console")?;
+        }
+    }
+    // The target by handle, opened without following a symlink swapped in
+    // since the check.
+    let target = nix::fcntl::open(
         console,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .context("process.terminal: opening /dev/console")?;
+    bind_console(
+        Path::new(slave_path),
+        &crate::rootfs::inroot::fd_path(&target),
+    )
+}
+
+fn bind_console(slave: &Path, target: &Path) -> Result<()> {
+    nix::mount::mount(
+        Some(slave),
+        target,
         None::<&str>,
         nix::mount::MsFlags::MS_BIND,
         None::<&str>,
     )
-    .with_context(|| format!("process.terminal: bind-mounting {slave_path} on /dev/console"))
+    .with_context(|| {
+        format!(
+            "process.terminal: bind-mounting {} on /dev/console",
+            slave.display()
+        )
+    })
 }
 
 fn send_fd(socket: &UnixStream, fd: i32, name: &str) -> Result<()> {
@@ -123,7 +159,7 @@ pub fn receive_master(socket: &UnixStream) -> Result<OwnedFd> {
             }
         }
     }
-    anyhow::bail!("the container sent no pty master")
+    bail!("the container sent no pty master")
 }
 
 /// Copies our stdin to the pty and the pty to our stdout, with our own

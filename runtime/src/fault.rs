@@ -66,6 +66,8 @@ faults! {
     "pty-not-stdio" => ["config.process.terminal"],
     "hook-state-without-pid" => ["config.hooks.state-stdin"],
     "mount-by-path" => ["security.cve-2021-30465"],
+    "sysctl-after-mounts" => ["security.cve-2025-52881"],
+    "console-follows-symlink" => ["security.cve-2025-52565"],
 }
 
 /// Whether fault `name` is the one this process was asked to inject.

@@ -124,6 +124,21 @@ struct Built {
     late_filter: Option<seccomp::Filter>,
 }
 
+/// linux.sysctl: each key written under `proc_sys`.
+fn write_sysctls(spec: &oci_spec::runtime::Spec, proc_sys: &Path) -> Result<()> {
+    for (key, value) in spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.sysctl().clone())
+        .unwrap_or_default()
+    {
+        let path = proc_sys.join(key.replace('.', "/"));
+        std::fs::write(&path, &value)
+            .with_context(|| format!("linux.sysctl: setting {key}={value}"))?;
+    }
+    Ok(())
+}
+
 /// Everything up to "created".
 fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
     let spec = cx.spec;
@@ -143,16 +158,12 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
         }
     }
     // Namespaced sysctls apply to the writer's namespaces, so the host's
-    // /proc works here, before the container's own /proc exists.
-    for (key, value) in spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.sysctl().clone())
-        .unwrap_or_default()
-    {
-        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
-        std::fs::write(&path, &value)
-            .with_context(|| format!("linux.sysctl: setting {key}={value}"))?;
+    // /proc works here, before the container's own /proc exists, and
+    // before any config mount could cover a /proc/sys file and take the
+    // write (CVE-2025-52881).
+    let sysctl_fault = crate::fault::active("sysctl-after-mounts");
+    if !sysctl_fault {
+        write_sysctls(spec, Path::new("/proc/sys"))?;
     }
 
     rootfs::prepare(&rootfs::Setup {
@@ -162,6 +173,10 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
         in_user_namespace: cx.plan.creates(LinuxNamespaceType::User),
         new_cgroup_namespace: cx.plan.creates(LinuxNamespaceType::Cgroup),
     })?;
+    if sysctl_fault {
+        // The pre-fix way: through the container's /proc, after its mounts.
+        write_sysctls(spec, &cx.rootfs.join("proc/sys"))?;
+    }
     rootfs::ensure_dir(cx.rootfs, process.cwd()).context("process.cwd")?;
 
     // prestart and createRuntime hooks run in the runtime's namespace.

@@ -38,6 +38,18 @@ pub const CASES: &[Case] = &[
         run: mount_destination_swapped_for_a_symlink_stays_inside,
     },
     Case {
+        name: "console_is_not_mounted_through_a_symlink",
+        area: Area::Security,
+        requirements: &["security.cve-2025-52565"],
+        run: console_is_not_mounted_through_a_symlink,
+    },
+    Case {
+        name: "sysctl_write_is_not_redirected_by_a_mount",
+        area: Area::Security,
+        requirements: &["security.cve-2025-52881"],
+        run: sysctl_write_is_not_redirected_by_a_mount,
+    },
+    Case {
         name: "masked_paths_use_the_real_dev_null",
         area: Area::Security,
         requirements: &["security.cve-2025-31133"],
@@ -357,5 +369,78 @@ fn mount_destination_swapped_for_a_symlink_stays_inside(cx: &mut Ctx) -> Checked
             "after {attempts} creates, a mount on the host directory the swapped-in symlink points to: {}",
             escaped.join(" | ")
         ),
+    )
+}
+
+/// CVE-2025-52565: an image whose /dev/console is a symlink (no tmpfs on
+/// /dev) to a file of the rootfs. A runtime that mounts the pty on the
+/// path follows the link and puts a terminal over the file: with a link
+/// to a masked or read-only /proc file, the container gets it writable.
+/// Refusing the image is a fine answer; the canary stays inside the bundle.
+fn console_is_not_mounted_through_a_symlink(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["path", "/litmus-canary"]);
+    let mounts: Vec<_> = spec
+        .mounts()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.destination().as_os_str() != "/dev")
+        .collect();
+    spec.set_mounts(Some(mounts));
+    let hostile_dev = |rootfs: &Path| -> anyhow::Result<()> {
+        std::fs::write(rootfs.join("litmus-canary"), CANARY)?;
+        let dev = rootfs.join("dev");
+        std::fs::create_dir_all(&dev)?;
+        let _ = std::fs::remove_file(dev.join("console"));
+        std::os::unix::fs::symlink("/litmus-canary", dev.join("console"))?;
+        Ok(())
+    };
+    let run = match cx.run_probe_on_terminal_with(&spec, hostile_dev) {
+        // The runtime refused the image: nothing was mounted anywhere.
+        Err(Verdict::Fail { expected, .. }) if expected.starts_with("create") => return Ok(()),
+        other => other?,
+    };
+    let canary = run.path("/litmus-canary")?;
+    expect_eq(
+        "what the container sees at the symlink's target /litmus-canary",
+        Some("file"),
+        canary.file_type.as_deref(),
+    )
+}
+
+/// CVE-2025-52881: a config mount puts a host file over
+/// /proc/sys/kernel/shmmni, and linux.sysctl sets kernel.shmmni. A runtime
+/// that writes sysctls through the container's /proc after its mounts
+/// writes into the file instead of the kernel (with a file over
+/// /proc/sys/kernel/core_pattern... the other way round, that is an
+/// escape). Refusing the config is a fine answer; the file is a canary.
+fn sysctl_write_is_not_redirected_by_a_mount(cx: &mut Ctx) -> Checked {
+    let canary = cx.work().join("sysctl-canary");
+    std::fs::write(&canary, CANARY).map_err(anyhow::Error::from)?;
+    let mut spec = cx.spec(&["exit", "0"]);
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    mounts.push(
+        oci_spec::runtime::MountBuilder::default()
+            .destination("/proc/sys/kernel/shmmni")
+            .typ("bind")
+            .source(&canary)
+            .options(vec!["bind".to_string()])
+            .build()
+            .map_err(anyhow::Error::from)?,
+    );
+    spec.set_mounts(Some(mounts));
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_sysctl(Some(
+            [("kernel.shmmni".to_string(), "1234".to_string())].into(),
+        ));
+    }
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    let _ = cx.create(&id, bundle)?;
+    let content = std::fs::read_to_string(&canary).map_err(anyhow::Error::from)?;
+    expect(
+        content == CANARY,
+        "kernel.shmmni written to the kernel, not into the file mounted over /proc/sys/kernel/shmmni",
+        format!("the file bind-mounted there now holds {content:?}"),
     )
 }

@@ -7,7 +7,7 @@
 //! 3. [`finalize`]: mask paths, make paths and the root read-only.
 
 mod devices;
-mod inroot;
+pub(crate) mod inroot;
 mod options;
 
 use anyhow::{bail, Context, Result};
