@@ -108,6 +108,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
         }
     }
     validate_hooks(spec)?;
+    validate_host_security(spec, &HostSecurity::detect())?;
     let linux = spec
         .linux()
         .as_ref()
@@ -236,6 +237,67 @@ fn validate_sysctl(key: &str, namespaces: &[oci_spec::runtime::LinuxNamespace]) 
     Ok(())
 }
 
+/// Which of the Linux security modules and RDT this host offers.
+pub struct HostSecurity {
+    pub apparmor: bool,
+    pub selinux: bool,
+    pub resctrl: bool,
+}
+
+impl HostSecurity {
+    pub fn detect() -> HostSecurity {
+        let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+            .is_ok_and(|s| s.trim() == "Y");
+        let selinux = Path::new("/sys/fs/selinux/enforce").exists();
+        let resctrl = std::fs::read_to_string("/proc/self/mountinfo")
+            .is_ok_and(|m| m.lines().any(|l| l.contains(" - resctrl ")));
+        HostSecurity {
+            apparmor,
+            selinux,
+            resctrl,
+        }
+    }
+}
+
+/// An AppArmor profile, SELinux label or RDT class is a security or
+/// isolation promise: asked for and not kept, the container must not run.
+/// AppArmor profiles are applied where AppArmor is enabled (init.rs);
+/// SELinux labels and RDT classes are not applied by this runtime, so a
+/// request is an error naming the field and why.
+pub fn validate_host_security(spec: &Spec, host: &HostSecurity) -> Result<()> {
+    let not_applied = |field: &str, module: &str, present: bool| -> Result<()> {
+        if present {
+            bail!("{field}: {module} is enabled on this host, but litmus-runtime does not apply {module} settings; remove the field or use a runtime that does");
+        }
+        bail!("{field}: {module} is not enabled on this host, so it cannot be applied");
+    };
+    let process = spec.process().as_ref();
+    if process
+        .and_then(|p| p.apparmor_profile().as_deref())
+        .is_some_and(|p| !p.is_empty())
+        && !host.apparmor
+    {
+        not_applied("process.apparmorProfile", "AppArmor", false)?;
+    }
+    if process
+        .and_then(|p| p.selinux_label().as_deref())
+        .is_some_and(|l| !l.is_empty())
+    {
+        not_applied("process.selinuxLabel", "SELinux", host.selinux)?;
+    }
+    let linux = spec.linux().as_ref();
+    if linux
+        .and_then(|l| l.mount_label().as_deref())
+        .is_some_and(|l| !l.is_empty())
+    {
+        not_applied("linux.mountLabel", "SELinux", host.selinux)?;
+    }
+    if linux.and_then(|l| l.intel_rdt().as_ref()).is_some() {
+        not_applied("linux.intelRdt", "resctrl (Intel RDT)", host.resctrl)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,6 +397,57 @@ mod tests {
             format!("{err}").contains("hooks.poststart[0].path"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn security_labels_and_rdt_are_refused_naming_the_field() {
+        let none = HostSecurity {
+            apparmor: false,
+            selinux: false,
+            resctrl: false,
+        };
+        let all = HostSecurity {
+            apparmor: true,
+            selinux: true,
+            resctrl: true,
+        };
+        assert!(validate_host_security(&valid(), &none).is_ok());
+        let mut spec = valid();
+        spec.process_mut()
+            .as_mut()
+            .unwrap()
+            .set_apparmor_profile(Some("litmus-test".into()));
+        let err = format!("{:#}", validate_host_security(&spec, &none).unwrap_err());
+        assert!(
+            err.starts_with("process.apparmorProfile: AppArmor is not enabled"),
+            "{err}"
+        );
+        assert!(
+            validate_host_security(&spec, &all).is_ok(),
+            "applied where enabled"
+        );
+
+        let mut spec = valid();
+        spec.process_mut()
+            .as_mut()
+            .unwrap()
+            .set_selinux_label(Some("system_u:system_r:container_t:s0".into()));
+        let err = format!("{:#}", validate_host_security(&spec, &none).unwrap_err());
+        assert!(err.starts_with("process.selinuxLabel: SELinux"), "{err}");
+        let err = format!("{:#}", validate_host_security(&spec, &all).unwrap_err());
+        assert!(err.contains("does not apply SELinux"), "{err}");
+
+        let mut spec = valid();
+        let linux = spec.linux_mut().as_mut().unwrap();
+        linux.set_mount_label(Some("system_u:object_r:container_file_t:s0".into()));
+        let err = format!("{:#}", validate_host_security(&spec, &none).unwrap_err());
+        assert!(err.starts_with("linux.mountLabel: SELinux"), "{err}");
+
+        let mut spec = valid();
+        let linux = spec.linux_mut().as_mut().unwrap();
+        linux.set_intel_rdt(Some(Default::default()));
+        let err = format!("{:#}", validate_host_security(&spec, &none).unwrap_err());
+        assert!(err.starts_with("linux.intelRdt: resctrl"), "{err}");
     }
 
     #[test]

@@ -243,6 +243,24 @@ pub fn set_scheduler(process: &Process) -> Result<()> {
     Ok(())
 }
 
+/// process.apparmorProfile: the profile this thread changes to at its next
+/// exec (validation has checked AppArmor is enabled). Written while /proc
+/// is still the host's, before any config mount could cover the file.
+pub fn set_apparmor_profile(process: &oci_spec::runtime::Process) -> Result<()> {
+    let Some(profile) = process
+        .apparmor_profile()
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    else {
+        return Ok(());
+    };
+    let request = format!("exec {profile}");
+    // /proc/thread-self/attr/apparmor/exec since Linux 5.8, attr/exec before.
+    std::fs::write("/proc/thread-self/attr/apparmor/exec", &request)
+        .or_else(|_| std::fs::write("/proc/thread-self/attr/exec", &request))
+        .with_context(|| format!("process.apparmorProfile: changing to {profile:?} on exec"))
+}
+
 /// linux.personality: the execution domain. The spec defines no flags yet,
 /// so any given are refused rather than silently dropped.
 pub fn set_personality(personality: &oci_spec::runtime::LinuxPersonality) -> Result<()> {
