@@ -182,16 +182,22 @@ impl Cgroup {
 
     /// Pids of every process in the container's cgroup.
     pub fn pids(&self) -> Result<Vec<i32>> {
-        let Some(dir) = self.dirs.first() else {
-            return Ok(Vec::new());
-        };
-        let procs = dir.join("cgroup.procs");
-        let text = match std::fs::read_to_string(&procs) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", procs.display())),
-        };
-        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        // Every v1 hierarchy, not just the first: a create killed while it
+        // moved its child hierarchy by hierarchy leaves the child in some
+        // of them only, and delete must still find and kill it.
+        let mut pids = Vec::new();
+        for dir in &self.dirs {
+            let procs = dir.join("cgroup.procs");
+            let text = match std::fs::read_to_string(&procs) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).with_context(|| format!("reading {}", procs.display())),
+            };
+            pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        Ok(pids)
     }
 
     /// Removes the directories. A cgroup with processes cannot be removed;
@@ -253,6 +259,28 @@ mod tests {
         );
         let unified = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
         assert_eq!(Layout::from_mountinfo(unified).name(), "v2");
+    }
+
+    /// A child moved into some hierarchies only (its create was killed
+    /// midway) is still one of the cgroup's processes.
+    #[test]
+    fn pids_come_from_every_hierarchy() {
+        let hierarchies: Vec<tempfile::TempDir> =
+            (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+        let layout = Layout::V1 {
+            hierarchies: hierarchies.iter().map(|h| h.path().to_path_buf()).collect(),
+        };
+        let cgroup = Cgroup::at(&layout, "/litmus/c1");
+        for (i, dir) in cgroup.dirs.iter().enumerate() {
+            std::fs::create_dir_all(dir).unwrap();
+            let procs = match i {
+                0 => "",
+                1 => "42\n",
+                _ => "42\n43\n",
+            };
+            std::fs::write(dir.join("cgroup.procs"), procs).unwrap();
+        }
+        assert_eq!(cgroup.pids().unwrap(), vec![42, 43]);
     }
 
     #[test]
