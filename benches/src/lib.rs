@@ -1,7 +1,7 @@
 //! What the benchmarks share: the runtimes under test, one bundle per
 //! scenario, and running a runtime command the way an engine would.
 //!
-//! Runtimes: litmus-runtime (release build), and runc and crun when they
+//! Runtimes: litmus-runtime (the shipped build: static, `ship` profile), and runc and crun when they
 //! are installed. `LITMUS_BENCH_RUNTIMES="name=/path,..."` adds any other,
 //! so users bench their own. Each runtime gets a private `--root`.
 
@@ -65,13 +65,12 @@ impl Runtime {
 /// litmus-runtime, runc and crun as found, then the user's extra ones.
 pub fn runtimes() -> Result<Vec<Runtime>> {
     let mut found = Vec::new();
-    let ours = litmus_bundle::workspace_root().join("target/release/litmus-runtime");
-    if !ours.exists() {
-        bail!(
-            "{} is missing: cargo build --release -p litmus-runtime",
-            ours.display()
-        );
-    }
+    // `cargo xtask bench` passes the shipped build it made; a bare `cargo
+    // bench` makes it here.
+    let ours = match std::env::var_os("LITMUS_RUNTIME") {
+        Some(path) => PathBuf::from(path),
+        None => litmus_bundle::shipped_runtime()?,
+    };
     found.push(Runtime::new("litmus-runtime", ours)?);
     for (name, candidates) in [
         ("runc", &["/usr/sbin/runc", "/usr/bin/runc"][..]),

@@ -166,12 +166,19 @@ impl ContainerDir {
     }
 
     pub fn save_config(&self, spec: &Spec) -> Result<()> {
-        write_atomically(&self.path.join(CONFIG_FILE), &serde_json::to_vec(spec)?)
+        // Pretty, like `spec` prints it: one Spec serializer in the binary.
+        write_atomically(
+            &self.path.join(CONFIG_FILE),
+            &serde_json::to_vec_pretty(spec)?,
+        )
     }
 
     pub fn load_config(&self) -> Result<Spec> {
         let path = self.path.join(CONFIG_FILE);
-        Spec::load(&path).with_context(|| format!("loading {}", path.display()))
+        // Through the same parser as the bundle's config: one copy of the
+        // (large) generated Spec deserializer in the binary, not two.
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        crate::config::parse(&bytes).with_context(|| format!("loading {}", path.display()))
     }
 
     /// Removes the directory; the lock goes with it.

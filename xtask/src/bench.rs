@@ -80,8 +80,8 @@ fn root() -> PathBuf {
 }
 
 pub fn run(sh: &Shell, quick: bool, extra: &[String]) -> Result<()> {
-    crate::step("building litmus-runtime (release) and the static probe");
-    cmd!(sh, "cargo build --release --package litmus-runtime").run()?;
+    crate::step("building litmus-runtime (shipped: static, ship profile) and the static probe");
+    let runtime = litmus_bundle::shipped_runtime()?;
     let probe = litmus_bundle::probe_binary()?;
     let _ = std::fs::remove_dir_all(root().join("target/criterion"));
     let _ = std::fs::remove_dir_all(root().join("target/litmus-bench"));
@@ -99,6 +99,7 @@ pub fn run(sh: &Shell, quick: bool, extra: &[String]) -> Result<()> {
         fi; exit $rc";
     let mut command = cmd!(sh, "unshare --mount sh -c {script}")
         .env("LITMUS_PROBE", &probe)
+        .env("LITMUS_RUNTIME", &runtime)
         .env("LITMUS_BENCH_RUNTIMES", extra.join(","));
     if quick {
         command = command.env("LITMUS_BENCH_QUICK", "1");

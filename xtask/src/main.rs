@@ -186,22 +186,22 @@ fn static_probe() -> Result<PathBuf> {
     litmus_bundle::static_binary("litmus-probe", "litmus-probe")
 }
 
+/// Builds litmus-runtime as shipped (static, `ship` profile).
+fn shipped_runtime() -> Result<PathBuf> {
+    step("building litmus-runtime as shipped (static, ship profile: target/ship)");
+    litmus_bundle::shipped_runtime()
+}
+
 /// Generated configs in the main job and CI: a fixed count with the
 /// suite's default seed, so every run checks the same containers.
 const GENERATED_IN_CI: &str = "25";
 
 fn build_suite(sh: &Shell) -> Result<(PathBuf, PathBuf)> {
     let probe = static_probe()?;
-    step("building litmus-runtime and litmus (release)");
-    cmd!(
-        sh,
-        "cargo build --release --package litmus-runtime --package litmus-conformance"
-    )
-    .run()?;
-    Ok((
-        workspace_root().join("target/release/litmus-runtime"),
-        probe,
-    ))
+    let runtime = shipped_runtime()?;
+    step("building litmus (release)");
+    cmd!(sh, "cargo build --release --package litmus-conformance").run()?;
+    Ok((runtime, probe))
 }
 
 fn conformance(sh: &Shell, litmus_args: &[String]) -> Result<()> {
@@ -258,14 +258,9 @@ fn run_engines(sh: &Shell, options: &engines::Options) -> Result<()> {
     ensure_packages(sh, engines::PACKAGES)?;
     ensure_packages(sh, &["runc"])?;
     let probe = static_probe()?;
-    step("building litmus-runtime (release)");
-    cmd!(sh, "cargo build --release --package litmus-runtime").run()?;
+    let runtime = shipped_runtime()?;
     step("podman and containerd scenarios");
-    engines::engines(
-        options,
-        workspace_root().join("target/release/litmus-runtime"),
-        probe,
-    )
+    engines::engines(options, runtime, probe)
 }
 
 fn ci(sh: &Shell) -> Result<()> {

@@ -13,7 +13,7 @@ mod static_build;
 pub use elf::is_static_elf;
 pub use rootfs::{find_static_busybox, RootfsBuilder, FIXTURE_GROUPS, FIXTURE_USERS};
 pub use spec::{default_spec, PROBE_PATH_IN_ROOTFS};
-pub use static_build::{probe_binary, static_binary, workspace_root};
+pub use static_build::{probe_binary, shipped_runtime, static_binary, workspace_root};
 
 use anyhow::{Context, Result};
 use oci_spec::runtime::Spec;

@@ -1,12 +1,12 @@
 //! Building statically linked binaries of this workspace (the probe for every
-//! rootfs, the runtime for the VM's initramfs).
+//! rootfs, the runtime as shipped and for the VM's initramfs).
 //!
 //! `-C target-feature=+crt-static` on the gnu target works offline. The
 //! explicit `--target` matters: without it RUSTFLAGS also reach proc-macro
 //! crates, which cannot be linked statically.
 
 use anyhow::{bail, Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const STATIC_TARGET: &str = "x86_64-unknown-linux-gnu";
@@ -24,30 +24,58 @@ pub fn workspace_root() -> PathBuf {
 /// Builds `bin` of `package` statically (release) and returns its path.
 /// Cargo's own freshness check makes repeated calls cheap.
 pub fn static_binary(package: &str, bin: &str) -> Result<PathBuf> {
+    build_static(package, bin, "release", "target/static", &[])
+}
+
+/// litmus-runtime as it is meant to be shipped: static (libseccomp too, no
+/// dynamic loader at startup) and built with the `ship` profile (optimized
+/// for size: every page of the runtime's text ends up resident, so its size
+/// is its memory per container). What the main job, the engines and the
+/// benches run.
+pub fn shipped_runtime() -> Result<PathBuf> {
+    let libseccomp_dir = ["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"]
+        .into_iter()
+        .find(|dir| Path::new(dir).join("libseccomp.a").exists())
+        .context(
+            "libseccomp.a not found (the static runtime links it): apt-get install libseccomp-dev",
+        )?;
+    build_static(
+        "litmus-runtime",
+        "litmus-runtime",
+        "ship",
+        "target/ship",
+        &[
+            ("LIBSECCOMP_LINK_TYPE", "static"),
+            ("LIBSECCOMP_LIB_PATH", libseccomp_dir),
+        ],
+    )
+}
+
+fn build_static(
+    package: &str,
+    bin: &str,
+    profile: &str,
+    target_dir: &str,
+    env: &[(&str, &str)],
+) -> Result<PathBuf> {
     let root = workspace_root();
-    let target_dir = root.join("target/static");
+    let target_dir = root.join(target_dir);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&root)
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "--package",
-            package,
-            "--bin",
-            bin,
-        ])
+        .args(["build", "--quiet", "--profile", profile])
+        .args(["--package", package, "--bin", bin])
         .args(["--target", STATIC_TARGET])
         .arg("--target-dir")
         .arg(&target_dir)
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .envs(env.iter().copied())
         .status()
         .with_context(|| format!("running cargo to build static {bin}"))?;
     if !status.success() {
         bail!("static build of {package}/{bin} failed ({status})");
     }
-    let path = target_dir.join(STATIC_TARGET).join("release").join(bin);
+    let path = target_dir.join(STATIC_TARGET).join(profile).join(bin);
     if !crate::is_static_elf(&path)? {
         bail!("{} was built but is not static", path.display());
     }
