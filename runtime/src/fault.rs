@@ -68,6 +68,7 @@ faults! {
     "mount-by-path" => ["security.cve-2021-30465"],
     "sysctl-after-mounts" => ["security.cve-2025-52881"],
     "console-follows-symlink" => ["security.cve-2025-52565"],
+    "userns-skips-default-devices" => ["linux.devices.defaults"],
 }
 
 /// Whether fault `name` is the one this process was asked to inject.

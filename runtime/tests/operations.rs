@@ -32,10 +32,6 @@ fn delete(env: &Env, id: &str) {
     assert!(env.state_dirs().is_empty(), "delete left state behind");
 }
 
-fn memory_dir(id: &str) -> std::path::PathBuf {
-    common::cgroup_dir(id)
-}
-
 #[test]
 fn exec_joins_the_containers_namespaces_and_returns_the_status() {
     let env = Env::new();
@@ -134,10 +130,14 @@ fn is_zombie(pid: i32) -> bool {
 fn pause_freezes_and_resume_thaws() {
     let env = Env::new();
     let (_bundle, _) = running(&env, &shell("sleep 60"), "t-pause");
-    let freezer = std::path::Path::new("/sys/fs/cgroup/freezer/litmus/t-pause/freezer.state");
+    let freezer = common::cgroup_file("t-pause", ("freezer", "freezer.state"), "cgroup.freeze");
+    let (frozen, thawed) = match common::cgroup_v2() {
+        true => ("1", "0"),
+        false => ("FROZEN", "THAWED"),
+    };
     env.runtime().args(["pause", "t-pause"]).assert().success();
     assert_eq!(status(&env, "t-pause"), "paused");
-    assert_eq!(std::fs::read_to_string(freezer).unwrap().trim(), "FROZEN");
+    assert_eq!(std::fs::read_to_string(&freezer).unwrap().trim(), frozen);
     // A paused container cannot be paused again or exec'd into.
     env.runtime().args(["pause", "t-pause"]).assert().failure();
     env.runtime()
@@ -146,7 +146,7 @@ fn pause_freezes_and_resume_thaws() {
         .failure();
     env.runtime().args(["resume", "t-pause"]).assert().success();
     assert_eq!(status(&env, "t-pause"), "running");
-    assert_eq!(std::fs::read_to_string(freezer).unwrap().trim(), "THAWED");
+    assert_eq!(std::fs::read_to_string(&freezer).unwrap().trim(), thawed);
     // Deleting a paused container must not hang on frozen tasks.
     env.runtime().args(["pause", "t-pause"]).assert().success();
     delete(&env, "t-pause");
@@ -161,12 +161,14 @@ fn update_changes_memory_and_pids_limits() {
         .args(["update", "--memory", "64m", "--pids-limit", "7", "t-update"])
         .assert()
         .success();
-    let read = |p: &str| std::fs::read_to_string(p).unwrap().trim().to_string();
+    let read = |p: std::path::PathBuf| std::fs::read_to_string(p).unwrap().trim().to_string();
+    let memory = ("memory", "memory.limit_in_bytes");
     assert_eq!(
-        read("/sys/fs/cgroup/memory/litmus/t-update/memory.limit_in_bytes"),
+        read(common::cgroup_file("t-update", memory, "memory.max")),
         "67108864"
     );
-    assert_eq!(read("/sys/fs/cgroup/pids/litmus/t-update/pids.max"), "7");
+    let pids = ("pids", "pids.max");
+    assert_eq!(read(common::cgroup_file("t-update", pids, "pids.max")), "7");
     let assert = env
         .runtime()
         .args(["update", "t-update"])
@@ -236,9 +238,10 @@ fn oom_kill_exits_137_and_events_reports_it() {
         stdout.lines().any(|l| l.contains(r#""type":"oom""#)),
         "events printed: {stdout}"
     );
-    let oom_control =
-        std::fs::read_to_string(memory_dir("t-oom").join("memory.oom_control")).unwrap();
-    assert!(!oom_control.contains("oom_kill 0"), "{oom_control}");
+    // v1 memory.oom_control, v2 memory.events: both count "oom_kill N".
+    let oom_file = common::cgroup_file("t-oom", ("memory", "memory.oom_control"), "memory.events");
+    let oom_counts = std::fs::read_to_string(oom_file).unwrap();
+    assert!(!oom_counts.contains("oom_kill 0"), "{oom_counts}");
     delete(&env, "t-oom");
 
     // `run` reports the OOM kill as 128 + SIGKILL.

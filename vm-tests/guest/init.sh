@@ -3,7 +3,8 @@
 # everything to a tmpfs and switch_roots into it: pivot_root, which every
 # runtime uses, does not work with the initramfs as root. Stage 2 mounts
 # the cgroup layout named on the kernel command line (litmus.cgroup=...),
-# runs the suite, and writes the results to the second serial port.
+# runs the suite and the runtime's root integration tests, and writes the
+# results to the second serial port.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mkdir -p /proc /sys /dev /tmp /run
@@ -11,13 +12,14 @@ mount -t proc proc /proc
 if [ ! -e /.stage2 ]; then
     mkdir /newroot
     mount -t tmpfs -o size=3g tmpfs /newroot
-    for d in bin etc init; do cp -a /$d /newroot/; done
+    for d in bin etc init tests; do cp -a /$d /newroot/; done
     touch /newroot/.stage2
     umount /proc
     exec switch_root /newroot /init
 fi
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+mkdir -p /dev/pts && mount -t devpts -o ptmxmode=666 devpts /dev/pts
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 ip link set lo up 2>/dev/null
@@ -43,6 +45,17 @@ echo "=== LITMUS SUMMARY BEGIN" > $out
 cat /tmp/summary.txt > $out
 echo "=== LITMUS JUNIT BEGIN" > $out
 cat /tmp/junit.xml > $out
+# The runtime's own root integration tests (libtest binaries).
+for t in /tests/*; do
+    [ -x "$t" ] || continue
+    name=${t##*/}
+    env "CARGO_BIN_EXE_litmus-runtime=/bin/litmus-runtime" LITMUS_PROBE=/bin/litmus-probe \
+        LITMUS_BUSYBOX=/bin/busybox "$t" --test-threads 2 > /tmp/tests.txt 2>&1
+    trc=$?
+    echo "=== LITMUS TESTS BEGIN name=$name" > $out
+    cat /tmp/tests.txt > $out
+    echo "=== LITMUS TESTS END name=$name rc=$trc" > $out
+done
 echo "=== LITMUS END rc=$rc uptime=$(cut -d' ' -f1 /proc/uptime)" > $out
 sync
 poweroff -f

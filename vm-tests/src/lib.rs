@@ -8,6 +8,7 @@
 //! guest/init.sh.
 
 pub mod cpio;
+pub mod libtest;
 pub mod lock;
 pub mod results;
 

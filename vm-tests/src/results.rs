@@ -1,6 +1,9 @@
 //! What the guest wrote to its second serial port, between markers:
 //! `=== LITMUS BOOTED`, `=== LITMUS SUMMARY BEGIN`, `=== LITMUS JUNIT BEGIN`,
-//! `=== LITMUS END rc=N uptime=S`.
+//! `=== LITMUS END rc=N uptime=S`, and per runtime test binary
+//! `=== LITMUS TESTS BEGIN name=NAME` ... `=== LITMUS TESTS END name=NAME rc=N`.
+
+use crate::libtest::BinaryRun;
 
 #[derive(Debug, Default, PartialEq)]
 pub struct GuestResults {
@@ -9,6 +12,8 @@ pub struct GuestResults {
     pub junit: String,
     pub rc: Option<i32>,
     pub ended_at: Option<f64>,
+    /// The runtime's root integration test binaries, in the order they ran.
+    pub tests: Vec<BinaryRun>,
 }
 
 fn field<T: std::str::FromStr>(line: &str, key: &str) -> Option<T> {
@@ -28,6 +33,17 @@ pub fn parse(serial: &str) -> GuestResults {
                 section = "summary";
             } else if marker.starts_with("JUNIT BEGIN") {
                 section = "junit";
+            } else if marker.starts_with("TESTS BEGIN") {
+                results.tests.push(BinaryRun {
+                    name: field(marker, "name=").unwrap_or_default(),
+                    ..BinaryRun::default()
+                });
+                section = "tests";
+            } else if marker.starts_with("TESTS END") {
+                if let Some(run) = results.tests.last_mut() {
+                    run.rc = field(marker, "rc=");
+                }
+                section = "";
             } else if marker.starts_with("END") {
                 results.rc = field(marker, "rc=");
                 results.ended_at = field(marker, "uptime=");
@@ -38,6 +54,10 @@ pub fn parse(serial: &str) -> GuestResults {
         let target = match section {
             "summary" => &mut results.summary,
             "junit" => &mut results.junit,
+            "tests" => match results.tests.last_mut() {
+                Some(run) => &mut run.output,
+                None => continue,
+            },
             _ => continue,
         };
         target.push_str(line);
@@ -60,5 +80,21 @@ mod tests {
         assert_eq!(r.rc, Some(0));
         assert_eq!(r.ended_at, Some(80.25));
         assert_eq!(super::parse("kernel panic").rc, None);
+    }
+
+    #[test]
+    fn each_test_binary_is_read_with_its_status() {
+        let serial = "=== LITMUS TESTS BEGIN name=cli\ntest a ... ok\n\
+                      === LITMUS TESTS END name=cli rc=0\n\
+                      === LITMUS TESTS BEGIN name=operations\ntest b ... FAILED\n\
+                      === LITMUS END rc=0 uptime=9.0\n";
+        let r = super::parse(serial);
+        assert_eq!(r.tests.len(), 2);
+        assert_eq!(r.tests[0].name, "cli");
+        assert_eq!(r.tests[0].rc, Some(0));
+        assert_eq!(r.tests[0].output, "test a ... ok\n");
+        // Cut off before its END marker: no status, so not passed.
+        assert_eq!(r.tests[1].rc, None);
+        assert!(!r.tests[1].passed());
     }
 }

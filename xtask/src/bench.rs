@@ -42,6 +42,10 @@ pub struct Options {
     /// Allowed regression of a ratio, as a fraction (0.3 = 30% worse)
     #[arg(long, default_value_t = 0.3)]
     pub threshold: f64,
+    /// Do not run: use the last run's figures (target/criterion), e.g. to
+    /// save a baseline from a run just made
+    #[arg(long)]
+    pub no_run: bool,
     /// More runtimes to bench: NAME=PATH (repeatable)
     #[arg(long = "runtime", value_name = "NAME=PATH")]
     pub runtimes: Vec<String>,
@@ -55,6 +59,7 @@ impl Default for Options {
             check: false,
             baseline: "main".into(),
             threshold: 0.3,
+            no_run: false,
             runtimes: Vec::new(),
         }
     }
@@ -62,8 +67,10 @@ impl Default for Options {
 
 /// The whole command: run, print the table, save and check as asked.
 pub fn bench(sh: &Shell, options: &Options) -> Result<()> {
-    crate::ensure_packages(sh, &["runc", "crun"])?;
-    run(sh, options.quick, &options.runtimes)?;
+    if !options.no_run {
+        crate::ensure_packages(sh, &["runc", "crun"])?;
+        run(sh, options.quick, &options.runtimes)?;
+    }
     let table = collect()?;
     print!("{}", render(&table));
     if let Some(name) = &options.save_baseline {

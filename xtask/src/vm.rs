@@ -3,13 +3,14 @@
 //! results do not depend on the host's kernel or cgroup setup.
 //!
 //! Steps, each printed: fetch and verify the kernel (cached in
-//! ~/.cache/litmus), build static litmus-runtime, litmus and probe, pack an
-//! initramfs (busybox + those + vm-tests/guest/init.sh), probe KVM with a
+//! ~/.cache/litmus), build static litmus-runtime, litmus, probe and the
+//! runtime's root integration tests, pack an initramfs (busybox + those +
+//! vm-tests/guest/init.sh), probe KVM with a
 //! short boot (falling back to TCG), boot each layout under a watchdog, and
 //! read the results from the guest's second serial port.
 
 use anyhow::{bail, Context, Result};
-use litmus_vm_tests::{cpio::Archive, lock::KernelLock, results, GUEST_INIT, MODES};
+use litmus_vm_tests::{cpio::Archive, libtest, lock::KernelLock, results, GUEST_INIT, MODES};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -67,16 +68,34 @@ pub fn vm_test(sh: &Shell, options: &Options) -> Result<()> {
         )?;
         let wall = started.elapsed();
         let r = results::parse(&serial);
-        std::fs::write(out_dir().join(format!("{mode}.xml")), &r.junit)?;
+        std::fs::write(
+            out_dir().join(format!("{mode}.xml")),
+            libtest::merge_junit(&r.junit, &r.tests),
+        )?;
         let summary = r.summary.lines().last().unwrap_or("no summary").to_string();
+        let tests_summary = runtime_tests_summary(&r.tests);
         table += &format!(
-            "  {mode:<7} boot {:>6}  suite done {:>7}  wall {:>6.1}s  {summary}\n",
+            "  {mode:<7} boot {:>6}  done {:>7}  wall {:>6.1}s  suite: {summary}; runtime tests: {tests_summary}\n",
             r.booted_at
                 .map(|t| format!("{t:.1}s"))
                 .unwrap_or("-".into()),
             r.ended_at.map(|t| format!("{t:.1}s")).unwrap_or("-".into()),
             wall.as_secs_f64(),
         );
+        for run in r.tests.iter().filter(|run| !run.passed()) {
+            eprint!("{}", run.output);
+            failures.push(format!(
+                "{mode}: runtime tests {} exited {:?}",
+                run.name, run.rc
+            ));
+        }
+        if r.tests.len() != binaries.tests.len() {
+            failures.push(format!(
+                "{mode}: {} of {} runtime test binaries reported",
+                r.tests.len(),
+                binaries.tests.len()
+            ));
+        }
         if r.rc != Some(0) {
             eprint!("{}", r.summary);
             failures.push(format!(
@@ -99,6 +118,18 @@ pub fn vm_test(sh: &Shell, options: &Options) -> Result<()> {
         bail!("vm-test failed: {}", failures.join("; "));
     }
     Ok(())
+}
+
+/// "41 passed, 0 failed, 2 ignored" over every runtime test binary.
+fn runtime_tests_summary(runs: &[libtest::BinaryRun]) -> String {
+    let cases: Vec<_> = runs.iter().flat_map(|run| run.cases()).collect();
+    let count = |o| cases.iter().filter(|c| c.outcome == o).count();
+    format!(
+        "{} passed, {} failed, {} ignored",
+        count(libtest::Outcome::Passed),
+        count(libtest::Outcome::Failed),
+        count(libtest::Outcome::Ignored)
+    )
 }
 
 /// Downloads the pinned package (once), checks its sha256, extracts it.
@@ -179,6 +210,8 @@ struct Binaries {
     runtime: PathBuf,
     litmus: PathBuf,
     probe: PathBuf,
+    /// The runtime's root integration test binaries: (name, path).
+    tests: Vec<(String, PathBuf)>,
 }
 
 /// The guest has no libc: everything is linked statically, libseccomp too.
@@ -192,6 +225,16 @@ fn build_static(sh: &Shell) -> Result<Binaries> {
     .env("LIBSECCOMP_LINK_TYPE", "static")
     .env("LIBSECCOMP_LIB_PATH", "/usr/lib/x86_64-linux-gnu")
     .run()?;
+    crate::step("building the runtime's root integration tests, static (target/vm)");
+    let messages = cmd!(
+        sh,
+        "cargo test --release --no-run --target {TARGET} --target-dir target/vm --package litmus-runtime --tests --message-format json"
+    )
+    .env("RUSTFLAGS", "-C target-feature=+crt-static")
+    .env("LIBSECCOMP_LINK_TYPE", "static")
+    .env("LIBSECCOMP_LIB_PATH", "/usr/lib/x86_64-linux-gnu")
+    .read()?;
+    let tests = test_executables(&messages)?;
     let release = crate::workspace_root()
         .join("target/vm")
         .join(TARGET)
@@ -201,12 +244,40 @@ fn build_static(sh: &Shell) -> Result<Binaries> {
         runtime: release.join("litmus-runtime"),
         litmus: release.join("litmus"),
         probe: release.join("litmus-probe"),
+        tests,
     })
+}
+
+/// The integration test executables in cargo's JSON messages: (name, path).
+fn test_executables(messages: &str) -> Result<Vec<(String, PathBuf)>> {
+    let mut tests = Vec::new();
+    for line in messages.lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let target = &message["target"];
+        let is_test = target["kind"]
+            .as_array()
+            .is_some_and(|kinds| kinds.iter().any(|k| k == "test"));
+        if let (true, Some(name), Some(exe)) = (
+            is_test,
+            target["name"].as_str(),
+            message["executable"].as_str(),
+        ) {
+            tests.push((name.to_string(), PathBuf::from(exe)));
+        }
+    }
+    if tests.is_empty() {
+        bail!("cargo built no integration test of litmus-runtime (no executables in its JSON messages)");
+    }
+    Ok(tests)
 }
 
 fn initramfs(b: &Binaries, init: &str) -> Result<Vec<u8>> {
     let mut archive = Archive::default();
-    for dir in ["/bin", "/etc", "/proc", "/sys", "/dev", "/tmp", "/run"] {
+    for dir in [
+        "/bin", "/etc", "/proc", "/sys", "/dev", "/tmp", "/run", "/tests",
+    ] {
         archive.dir(dir);
     }
     archive.file("/init", 0o755, init.as_bytes());
@@ -221,6 +292,11 @@ fn initramfs(b: &Binaries, init: &str) -> Result<Vec<u8>> {
         let data =
             std::fs::read(source).with_context(|| format!("reading {}", source.display()))?;
         archive.file(path, 0o755, &data);
+    }
+    for (name, source) in &b.tests {
+        let data =
+            std::fs::read(source).with_context(|| format!("reading {}", source.display()))?;
+        archive.file(&format!("/tests/{name}"), 0o755, &data);
     }
     Ok(archive.finish())
 }

@@ -1,7 +1,7 @@
 //! config-linux.md "devices" and "default devices", runtime-linux.md /dev links.
 
 use crate::case::{expect, expect_eq, Area, Case, Checked, Ctx};
-use oci_spec::runtime::{LinuxDeviceBuilder, LinuxDeviceType};
+use oci_spec::runtime::{LinuxDeviceBuilder, LinuxDeviceType, Spec};
 
 pub const CASES: &[Case] = &[
     Case {
@@ -24,6 +24,12 @@ pub const CASES: &[Case] = &[
         area: Area::Devices,
         requirements: &["linux.devices.defaults"],
         run: default_devices_exist,
+    },
+    Case {
+        name: "default_devices_exist_in_a_user_namespace",
+        area: Area::Devices,
+        requirements: &["linux.devices.defaults"],
+        run: default_devices_exist_in_a_user_namespace,
     },
     Case {
         name: "dev_symlinks_exist",
@@ -49,13 +55,31 @@ const DEFAULTS: &[(&str, u64, u64)] = &[
 ];
 
 fn default_devices_exist(cx: &mut Ctx) -> Checked {
+    let spec = cx.spec(&default_device_probe_args());
+    check_default_devices(cx, &spec)
+}
+
+/// In a new user namespace mknod is refused, so the runtime must get the
+/// default devices another way (bind-mounting the host's): a runtime that
+/// shrugs off the EPERM leaves the container without /dev/null.
+fn default_devices_exist_in_a_user_namespace(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&default_device_probe_args());
+    super::namespaces::in_a_user_namespace(&mut spec)?;
+    check_default_devices(cx, &spec)
+}
+
+fn default_device_probe_args() -> Vec<&'static str> {
     let mut args = Vec::new();
     for (path, _, _) in DEFAULTS {
-        args.extend(["path", path]);
+        args.extend(["path", *path]);
     }
     args.extend(["path", "/dev/ptmx"]);
-    let spec = cx.spec(&args);
-    let run = cx.run_probe(&spec)?;
+    args
+}
+
+/// Every default device is a char device with its numbers, and usable.
+fn check_default_devices(cx: &mut Ctx, spec: &Spec) -> Checked {
+    let run = cx.run_probe(spec)?;
     for (path, major, minor) in DEFAULTS {
         let seen = run.path(path)?;
         expect_eq(
@@ -63,6 +87,10 @@ fn default_devices_exist(cx: &mut Ctx) -> Checked {
             (Some("char"), Some(*major), Some(*minor)),
             (seen.file_type.as_deref(), seen.major, seen.minor),
         )?;
+        // /dev/tty only opens with a controlling terminal, which the probe lacks.
+        if *path != "/dev/tty" {
+            expect_eq(&format!("{path} opens"), true, seen.readable)?;
+        }
     }
     let ptmx = run.path("/dev/ptmx")?;
     expect_eq("/dev/ptmx exists", true, ptmx.exists)

@@ -316,6 +316,23 @@ fn sysctl_is_set_in_the_container(cx: &mut Ctx) -> Checked {
     expect_eq("the host's value (unchanged)", host.trim(), after.trim())
 }
 
+/// The fixture's namespaces plus a new user namespace in which container
+/// root is host uid/gid 100000 (65536 ids).
+pub(crate) fn in_a_user_namespace(spec: &mut Spec) -> anyhow::Result<()> {
+    let mut namespaces: Vec<LinuxNamespace> = NEW.iter().map(|t| namespace(*t, None)).collect();
+    namespaces.push(namespace(LinuxNamespaceType::User, None));
+    set_namespaces(spec, namespaces);
+    let mapping = oci_spec::runtime::LinuxIdMappingBuilder::default()
+        .container_id(0u32)
+        .host_id(100_000u32)
+        .size(65_536u32)
+        .build()?;
+    let linux = spec.linux_mut().as_mut().expect("fixture linux");
+    linux.set_uid_mappings(Some(vec![mapping]));
+    linux.set_gid_mappings(Some(vec![mapping]));
+    Ok(())
+}
+
 /// Container root is host uid/gid 100000 (65536 ids): what the kernel
 /// shows in /proc/self/{uid,gid}_map, and uid 0 inside.
 fn user_namespace_gets_the_id_mappings(cx: &mut Ctx) -> Checked {
@@ -326,18 +343,7 @@ fn user_namespace_gets_the_id_mappings(cx: &mut Ctx) -> Checked {
         "/proc/self/gid_map",
         "report",
     ]);
-    let mut namespaces: Vec<LinuxNamespace> = NEW.iter().map(|t| namespace(*t, None)).collect();
-    namespaces.push(namespace(LinuxNamespaceType::User, None));
-    set_namespaces(&mut spec, namespaces);
-    let mapping = oci_spec::runtime::LinuxIdMappingBuilder::default()
-        .container_id(0u32)
-        .host_id(100_000u32)
-        .size(65_536u32)
-        .build()
-        .map_err(anyhow::Error::from)?;
-    let linux = spec.linux_mut().as_mut().expect("fixture linux");
-    linux.set_uid_mappings(Some(vec![mapping]));
-    linux.set_gid_mappings(Some(vec![mapping]));
+    in_a_user_namespace(&mut spec)?;
     let run = cx.run_probe(&spec)?;
     for file in ["/proc/self/uid_map", "/proc/self/gid_map"] {
         let content = run.path(file)?.content.clone().unwrap_or_default();

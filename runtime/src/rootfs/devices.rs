@@ -126,6 +126,9 @@ fn describe(kind: SFlag, (major, minor): (u64, u64)) -> String {
 pub fn create(root: &Root, node: &Node, bind_from_host: bool) -> Result<()> {
     let context = || format!("creating device {}", node.path.display());
     if bind_from_host {
+        if !node.configured && crate::fault::active("userns-skips-default-devices") {
+            return Ok(()); // as if mknod's EPERM had been shrugged off
+        }
         let target = root.create(&node.path, Leaf::File).with_context(context)?;
         let source = node.path.clone();
         return nix::mount::mount(

@@ -72,6 +72,33 @@ pub fn shell(script: &str) -> Spec {
     spec
 }
 
+/// Whether this host (or `cargo xtask vm-test`'s v2 guest) has the unified
+/// hierarchy at /sys/fs/cgroup; a hybrid host counts as v1, as it does for
+/// the runtime.
+pub fn cgroup_v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// The container's cgroup directory for `v1_controller` (v1), or its one
+/// directory (v2). Containers without a cgroupsPath get litmus/<id>.
+pub fn cgroup_path(v1_controller: &str, id: &str) -> PathBuf {
+    let root = Path::new("/sys/fs/cgroup");
+    if cgroup_v2() {
+        root.join("litmus").join(id)
+    } else {
+        root.join(v1_controller).join("litmus").join(id)
+    }
+}
+
+/// A directory that exists exactly while the container's cgroup does.
 pub fn cgroup_dir(id: &str) -> PathBuf {
-    Path::new("/sys/fs/cgroup/memory/litmus").join(id)
+    cgroup_path("memory", id)
+}
+
+/// A cgroup file of the container: `v1` (controller, file) or `v2_file`.
+pub fn cgroup_file(id: &str, v1: (&str, &str), v2_file: &str) -> PathBuf {
+    match cgroup_v2() {
+        true => cgroup_path("", id).join(v2_file),
+        false => cgroup_path(v1.0, id).join(v1.1),
+    }
 }
