@@ -5,11 +5,13 @@
 //! conformance suite, the benchmarks and the VM tests) builds its bundles
 //! here, so "what a test container looks like" is defined exactly once.
 
+mod apparmor;
 mod elf;
 mod rootfs;
 mod spec;
 mod static_build;
 
+pub use apparmor::{APPARMOR_PROFILE, APPARMOR_PROFILE_SOURCE};
 pub use elf::is_static_elf;
 pub use rootfs::{find_static_busybox, RootfsBuilder, FIXTURE_GROUPS, FIXTURE_USERS};
 pub use spec::{default_spec, PROBE_PATH_IN_ROOTFS};

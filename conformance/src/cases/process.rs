@@ -1,6 +1,7 @@
 //! config.md "process": what the container's program really gets.
 
-use crate::case::{expect, expect_eq, Area, Case, Checked, Ctx};
+use crate::case::{expect, expect_eq, Area, Case, Checked, Ctx, Verdict};
+use litmus_bundle::{APPARMOR_PROFILE, APPARMOR_PROFILE_SOURCE};
 use oci_spec::runtime::{
     Capability, LinuxCapabilitiesBuilder, PosixRlimitBuilder, PosixRlimitType, UserBuilder,
 };
@@ -18,6 +19,12 @@ pub const CASES: &[Case] = &[
         area: Area::Process,
         requirements: &["config.process.scheduler"],
         run: scheduler_policy_is_set,
+    },
+    Case {
+        name: "apparmor_profile_is_applied",
+        area: Area::Process,
+        requirements: &["config.process.apparmor"],
+        run: apparmor_profile_is_applied,
     },
     Case {
         name: "personality_is_set",
@@ -313,6 +320,67 @@ fn terminal_is_the_process_stdio_and_controlling_tty(cx: &mut Ctx) -> Checked {
         format!("{stdio:?}"),
     )?;
     expect_eq("a controlling terminal (/dev/tty opens)", true, controlling)
+}
+
+/// The kernel shows the container's process confined by the profile named
+/// in process.apparmorProfile (litmus's own, in complain mode, so it
+/// changes nothing else). A runtime that ignores the field leaves the
+/// process "unconfined".
+fn apparmor_profile_is_applied(cx: &mut Ctx) -> Checked {
+    ensure_apparmor_profile_loaded()?;
+    let mut spec = cx.spec(&["path", "/proc/self/attr/current"]);
+    process_mut(&mut spec).set_apparmor_profile(Some(APPARMOR_PROFILE.to_string()));
+    let run = cx.run_probe(&spec)?;
+    let label = run.path("/proc/self/attr/current")?.content.clone();
+    expect_eq(
+        "the process's AppArmor label",
+        Some(format!("{APPARMOR_PROFILE} (complain)")),
+        label.map(|l| l.trim_end_matches(['\0', '\n']).to_string()),
+    )
+}
+
+/// Skips unless AppArmor is on and the suite's profile is loaded, loading
+/// it with apparmor_parser when that is installed.
+fn ensure_apparmor_profile_loaded() -> Result<(), Verdict> {
+    let enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled");
+    if enabled.map(|e| e.trim() != "Y").unwrap_or(true) {
+        return Err(Verdict::Skip("AppArmor is not enabled on this host".into()));
+    }
+    let loaded = || {
+        std::fs::read_to_string("/sys/kernel/security/apparmor/profiles")
+            .map(|list| {
+                list.lines()
+                    .any(|l| l.split(' ').next() == Some(APPARMOR_PROFILE))
+            })
+            .unwrap_or(false)
+    };
+    if loaded() {
+        return Ok(());
+    }
+    let parsed = std::process::Command::new("apparmor_parser")
+        .arg("-r")
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut parser| {
+            use std::io::Write;
+            parser
+                .stdin
+                .take()
+                .expect("piped")
+                .write_all(APPARMOR_PROFILE_SOURCE.as_bytes())?;
+            parser.wait_with_output()
+        });
+    if loaded() {
+        return Ok(());
+    }
+    let why = match parsed {
+        Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        Err(e) => format!("apparmor_parser: {e}"),
+    };
+    Err(Verdict::Skip(format!(
+        "the AppArmor profile {APPARMOR_PROFILE} is not loaded and could not be ({why})"
+    )))
 }
 
 /// PER_LINUX32 (0x0008) as the execution domain: the low byte of
