@@ -99,6 +99,19 @@ pub enum Verdict {
 
 pub type Checked = Result<(), Verdict>;
 
+impl Verdict {
+    /// A failure with `context` added to what was seen (a skip unchanged).
+    pub fn seen_also(self, context: &str) -> Verdict {
+        match self {
+            Verdict::Fail { expected, seen } => Verdict::Fail {
+                expected,
+                seen: format!("{seen} ({context})"),
+            },
+            skip => skip,
+        }
+    }
+}
+
 /// Anything that went wrong driving the runtime is the runtime's failure
 /// unless a case says otherwise.
 impl From<anyhow::Error> for Verdict {
@@ -581,6 +594,20 @@ fn truncated(text: &str, max: usize) -> &str {
 
 #[cfg(test)]
 mod tests {
+    use super::{fail, Verdict};
+
+    #[test]
+    fn seen_also_adds_context_to_failures_only() {
+        match fail("nothing left", "cgroup x").seen_also("`delete` exited 1") {
+            Verdict::Fail { seen, .. } => assert_eq!(seen, "cgroup x (`delete` exited 1)"),
+            skip => panic!("{skip:?}"),
+        }
+        assert!(matches!(
+            Verdict::Skip("no".into()).seen_also("ctx"),
+            Verdict::Skip(reason) if reason == "no"
+        ));
+    }
+
     use super::StateView;
 
     #[test]

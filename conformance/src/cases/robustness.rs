@@ -216,9 +216,12 @@ fn killed_create_leaves_nothing_after_delete(cx: &mut Ctx) -> Checked {
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = create.kill();
         let _ = create.wait();
-        let _ = cx.call(&["delete", "--force", &id])?;
+        let delete = cx.call(&["delete", "--force", &id])?;
         let when = format!("after create was SIGKILLed at {delay_ms} ms and delete --force");
-        wait_for_no_leftovers(&id, &bundle_path.join("rootfs"), &when)?;
+        // What delete said goes with a failure: it was the step that should
+        // have removed what is left.
+        wait_for_no_leftovers(&id, &bundle_path.join("rootfs"), &when)
+            .map_err(|verdict| verdict.seen_also(&delete.describe()))?;
     }
     Ok(())
 }
