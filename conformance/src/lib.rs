@@ -18,3 +18,4 @@ pub mod generated;
 pub mod preflight;
 pub mod report;
 pub mod runner;
+pub mod selinux;

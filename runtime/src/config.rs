@@ -261,39 +261,43 @@ impl HostSecurity {
 
 /// An AppArmor profile, SELinux label or RDT class is a security or
 /// isolation promise: asked for and not kept, the container must not run.
-/// AppArmor profiles are applied where AppArmor is enabled (init.rs);
-/// SELinux labels and RDT classes are not applied by this runtime, so a
-/// request is an error naming the field and why.
+/// AppArmor profiles and SELinux labels are applied where their module is
+/// enabled (process.rs, rootfs); elsewhere, and for RDT classes (not
+/// applied by this runtime), a request is an error naming the field and why.
 pub fn validate_host_security(spec: &Spec, host: &HostSecurity) -> Result<()> {
-    let not_applied = |field: &str, module: &str, present: bool| -> Result<()> {
-        if present {
-            bail!("{field}: {module} is enabled on this host, but litmus-runtime does not apply {module} settings; remove the field or use a runtime that does");
-        }
-        bail!("{field}: {module} is not enabled on this host, so it cannot be applied");
-    };
+    let set = |value: Option<&String>| value.is_some_and(|v| !v.is_empty());
     let process = spec.process().as_ref();
-    if process
-        .and_then(|p| p.apparmor_profile().as_deref())
-        .is_some_and(|p| !p.is_empty())
-        && !host.apparmor
-    {
-        not_applied("process.apparmorProfile", "AppArmor", false)?;
-    }
-    if process
-        .and_then(|p| p.selinux_label().as_deref())
-        .is_some_and(|l| !l.is_empty())
-    {
-        not_applied("process.selinuxLabel", "SELinux", host.selinux)?;
-    }
     let linux = spec.linux().as_ref();
-    if linux
-        .and_then(|l| l.mount_label().as_deref())
-        .is_some_and(|l| !l.is_empty())
-    {
-        not_applied("linux.mountLabel", "SELinux", host.selinux)?;
+    let requests = [
+        (
+            "process.apparmorProfile",
+            "AppArmor",
+            host.apparmor,
+            set(process.and_then(|p| p.apparmor_profile().as_ref())),
+        ),
+        (
+            "process.selinuxLabel",
+            "SELinux",
+            host.selinux,
+            set(process.and_then(|p| p.selinux_label().as_ref())),
+        ),
+        (
+            "linux.mountLabel",
+            "SELinux",
+            host.selinux,
+            set(linux.and_then(|l| l.mount_label().as_ref())),
+        ),
+    ];
+    for (field, module, enabled, requested) in requests {
+        if requested && !enabled {
+            bail!("{field}: {module} is not enabled on this host, so it cannot be applied");
+        }
     }
     if linux.and_then(|l| l.intel_rdt().as_ref()).is_some() {
-        not_applied("linux.intelRdt", "resctrl (Intel RDT)", host.resctrl)?;
+        if host.resctrl {
+            bail!("linux.intelRdt: resctrl (Intel RDT) is enabled on this host, but litmus-runtime does not apply RDT classes; remove the field or use a runtime that does");
+        }
+        bail!("linux.intelRdt: resctrl (Intel RDT) is not enabled on this host, so it cannot be applied");
     }
     Ok(())
 }
@@ -400,7 +404,7 @@ mod tests {
     }
 
     #[test]
-    fn security_labels_and_rdt_are_refused_naming_the_field() {
+    fn security_requests_the_host_cannot_honour_are_refused_naming_the_field() {
         let none = HostSecurity {
             apparmor: false,
             selinux: false,
@@ -433,21 +437,35 @@ mod tests {
             .unwrap()
             .set_selinux_label(Some("system_u:system_r:container_t:s0".into()));
         let err = format!("{:#}", validate_host_security(&spec, &none).unwrap_err());
-        assert!(err.starts_with("process.selinuxLabel: SELinux"), "{err}");
-        let err = format!("{:#}", validate_host_security(&spec, &all).unwrap_err());
-        assert!(err.contains("does not apply SELinux"), "{err}");
+        assert!(
+            err.starts_with("process.selinuxLabel: SELinux is not enabled"),
+            "{err}"
+        );
+        assert!(
+            validate_host_security(&spec, &all).is_ok(),
+            "applied where enabled"
+        );
 
         let mut spec = valid();
         let linux = spec.linux_mut().as_mut().unwrap();
         linux.set_mount_label(Some("system_u:object_r:container_file_t:s0".into()));
         let err = format!("{:#}", validate_host_security(&spec, &none).unwrap_err());
-        assert!(err.starts_with("linux.mountLabel: SELinux"), "{err}");
+        assert!(
+            err.starts_with("linux.mountLabel: SELinux is not enabled"),
+            "{err}"
+        );
+        assert!(
+            validate_host_security(&spec, &all).is_ok(),
+            "applied where enabled"
+        );
 
         let mut spec = valid();
         let linux = spec.linux_mut().as_mut().unwrap();
         linux.set_intel_rdt(Some(Default::default()));
         let err = format!("{:#}", validate_host_security(&spec, &none).unwrap_err());
         assert!(err.starts_with("linux.intelRdt: resctrl"), "{err}");
+        let err = format!("{:#}", validate_host_security(&spec, &all).unwrap_err());
+        assert!(err.contains("does not apply RDT"), "{err}");
     }
 
     #[test]

@@ -161,7 +161,7 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
     // /proc works here, before the container's own /proc exists, and
     // before any config mount could cover a /proc/sys file and take the
     // write (CVE-2025-52881).
-    process::set_apparmor_profile(process)?;
+    process::set_exec_labels(process)?;
     let sysctl_fault = crate::fault::active("sysctl-after-mounts");
     if !sysctl_fault {
         write_sysctls(spec, Path::new("/proc/sys"))?;

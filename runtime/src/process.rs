@@ -243,22 +243,27 @@ pub fn set_scheduler(process: &Process) -> Result<()> {
     Ok(())
 }
 
-/// process.apparmorProfile: the profile this thread changes to at its next
-/// exec (validation has checked AppArmor is enabled). Written while /proc
-/// is still the host's, before any config mount could cover the file.
-pub fn set_apparmor_profile(process: &oci_spec::runtime::Process) -> Result<()> {
-    let Some(profile) = process
-        .apparmor_profile()
-        .as_deref()
-        .filter(|p| !p.is_empty())
-    else {
-        return Ok(());
-    };
-    let request = format!("exec {profile}");
-    // /proc/thread-self/attr/apparmor/exec since Linux 5.8, attr/exec before.
-    std::fs::write("/proc/thread-self/attr/apparmor/exec", &request)
-        .or_else(|_| std::fs::write("/proc/thread-self/attr/exec", &request))
-        .with_context(|| format!("process.apparmorProfile: changing to {profile:?} on exec"))
+/// process.apparmorProfile and process.selinuxLabel: what this thread
+/// becomes at its next exec (validation has checked the module is enabled).
+/// Both live in the task's credentials, so a fork made after this call
+/// inherits them. Written while /proc is still the host's, before any
+/// config mount could cover the file.
+pub fn set_exec_labels(process: &oci_spec::runtime::Process) -> Result<()> {
+    let set = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
+    if let Some(profile) = set(process.apparmor_profile()) {
+        let request = format!("exec {profile}");
+        // /proc/thread-self/attr/apparmor/exec since Linux 5.8, attr/exec before.
+        std::fs::write("/proc/thread-self/attr/apparmor/exec", &request)
+            .or_else(|_| std::fs::write("/proc/thread-self/attr/exec", &request))
+            .with_context(|| format!("process.apparmorProfile: changing to {profile:?} on exec"))?;
+    }
+    if let Some(label) = set(process.selinux_label()) {
+        // attr/exec belongs to the one major LSM the kernel runs; with
+        // SELinux enabled that is SELinux, and it takes the bare context.
+        std::fs::write("/proc/thread-self/attr/exec", &label)
+            .with_context(|| format!("process.selinuxLabel: labelling the exec {label:?}"))?;
+    }
+    Ok(())
 }
 
 /// linux.personality: the execution domain. The spec defines no flags yet,

@@ -35,6 +35,13 @@ if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ]; then
     mount -t securityfs securityfs /sys/kernel/security
     cat /etc/litmus-probe.apparmor > /sys/kernel/security/apparmor/.replace
 fi
+# Or, booted with security=selinux, litmus's SELinux policy (permissive),
+# for the selinuxLabel and mountLabel cases. selinuxfs takes a policy in
+# one write only, hence dd with a block larger than the file.
+if [ -d /sys/fs/selinux ]; then
+    mount -t selinuxfs selinuxfs /sys/fs/selinux
+    dd if=/etc/litmus.selinux of=/sys/fs/selinux/load bs=1M 2>/dev/null
+fi
 out=/dev/ttyS1
 mode=$(sed -n 's/.*litmus\.cgroup=\([a-z0-9]*\).*/\1/p' /proc/cmdline)
 mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup

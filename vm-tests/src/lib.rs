@@ -17,3 +17,25 @@ pub const GUEST_INIT: &str = include_str!("../guest/init.sh");
 
 /// The cgroup layouts the guest can mount (guest/init.sh's `litmus.cgroup=`).
 pub const MODES: &[&str] = &["v2", "v1", "hybrid"];
+
+/// The security module a layout boots with (`security=` on the kernel
+/// command line). The kernel runs one of AppArmor and SELinux, never both,
+/// so the hybrid layout takes SELinux (with litmus's policy loaded,
+/// permissive) and the others AppArmor: each label path of the suite runs
+/// in some layout.
+pub fn security_module(mode: &str) -> &'static str {
+    match mode {
+        "hybrid" => "selinux",
+        _ => "apparmor",
+    }
+}
+
+/// The suite's cases that exist for a security module: in a layout booted
+/// with it they must pass, as a skip there would hide a regression.
+pub fn cases_needing(module: &str) -> &'static [&'static str] {
+    match module {
+        "selinux" => &["selinux_label_is_applied", "mount_label_is_applied"],
+        "apparmor" => &["apparmor_profile_is_applied"],
+        _ => &[],
+    }
+}

@@ -66,8 +66,40 @@ pub fn parse(serial: &str) -> GuestResults {
     results
 }
 
+/// Whether the suite's JUnit report has `case` and it passed: no failure,
+/// error or skipped element before the next test case.
+pub fn case_passed(junit: &str, case: &str) -> bool {
+    let Some(start) = junit.find(&format!("<testcase name=\"{case}\"")) else {
+        return false;
+    };
+    let rest = &junit[start + 1..];
+    let body = &rest[..rest.find("<testcase").unwrap_or(rest.len())];
+    !["<failure", "<error", "<skipped"]
+        .iter()
+        .any(|verdict| body.contains(verdict))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_case_passed_only_when_present_without_a_verdict_element() {
+        let junit = r#"<testsuite name="process">
+            <testcase name="apparmor_profile_is_applied" classname="litmus.process">
+                <properties><property name="level" value="MUST"/></properties>
+            </testcase>
+            <testcase name="selinux_label_is_applied" classname="litmus.process">
+                <skipped message="SELinux is not enabled on this host"/>
+            </testcase>
+            <testcase name="umask_is_set" classname="litmus.process">
+                <failure message="umask">umask</failure>
+            </testcase>
+        </testsuite>"#;
+        assert!(super::case_passed(junit, "apparmor_profile_is_applied"));
+        assert!(!super::case_passed(junit, "selinux_label_is_applied"));
+        assert!(!super::case_passed(junit, "umask_is_set"));
+        assert!(!super::case_passed(junit, "mount_label_is_applied"));
+    }
+
     #[test]
     fn sections_and_status_are_read() {
         let serial = "noise\n=== LITMUS BOOTED mode=v2 uptime=2.50\n=== LITMUS SUMMARY BEGIN\n\

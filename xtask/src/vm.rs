@@ -43,6 +43,7 @@ pub fn vm_test(sh: &Shell, options: &Options) -> Result<()> {
             "busybox-static",
             "libseccomp-dev",
             "apparmor",
+            "checkpolicy",
         ],
     )?;
     let lock_path = crate::workspace_root().join("vm-tests/kernel.lock");
@@ -103,6 +104,12 @@ pub fn vm_test(sh: &Shell, options: &Options) -> Result<()> {
                 r.tests.len(),
                 binaries.tests.len()
             ));
+        }
+        let module = litmus_vm_tests::security_module(mode);
+        for case in litmus_vm_tests::cases_needing(module) {
+            if r.rc.is_some() && !results::case_passed(&r.junit, case) {
+                failures.push(format!("{mode}: {case} did not pass under {module}"));
+            }
         }
         if r.rc != Some(0) {
             eprint!("{}", r.summary);
@@ -222,6 +229,8 @@ struct Binaries {
     tests: Vec<(String, PathBuf)>,
     /// The suite's AppArmor profile, compiled (the guest has no parser).
     apparmor_policy: Vec<u8>,
+    /// litmus's SELinux policy, compiled, for the SELinux layout.
+    selinux_policy: Vec<u8>,
 }
 
 /// The guest has no libc: everything is linked statically, libseccomp too;
@@ -260,7 +269,26 @@ fn build_static(sh: &Shell) -> Result<Binaries> {
         probe: release.join("litmus-probe"),
         tests,
         apparmor_policy: compile_apparmor_profile()?,
+        selinux_policy: compile_selinux_policy(sh)?,
     })
+}
+
+/// litmus_bundle's SELinux policy as a binary policy (version 33, which the
+/// guest kernel reads; unknown classes and permissions allowed).
+fn compile_selinux_policy(sh: &Shell) -> Result<Vec<u8>> {
+    let dir = out_dir();
+    std::fs::create_dir_all(&dir)?;
+    let (source, policy) = (
+        dir.join("litmus.selinux.conf"),
+        dir.join("litmus.selinux.33"),
+    );
+    std::fs::write(&source, litmus_bundle::SELINUX_POLICY_SOURCE)?;
+    cmd!(sh, "checkpolicy -U allow -c 33 -o {policy} {source}")
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .context("compiling the suite's SELinux policy (apt-get install checkpolicy)")?;
+    Ok(std::fs::read(&policy)?)
 }
 
 /// litmus_bundle's AppArmor profile as binary policy (`apparmor_parser -S`
@@ -330,6 +358,8 @@ fn initramfs(b: &Binaries, init: &str) -> Result<Vec<u8>> {
     // The guest kernel has AppArmor on; its init loads this binary policy
     // so the suite's apparmorProfile case runs there.
     archive.file("/etc/litmus-probe.apparmor", 0o644, &b.apparmor_policy);
+    // The SELinux layout loads this one instead (litmus_vm_tests::security_module).
+    archive.file("/etc/litmus.selinux", 0o644, &b.selinux_policy);
     for (path, source) in [
         ("/bin/busybox", &b.busybox),
         ("/bin/litmus-runtime", &b.runtime),
@@ -406,7 +436,8 @@ fn boot(
     // cryptomgr.notests: the crypto self-tests take 0.6-1.3 s of a 3 s
     // TCG boot, for algorithms these tests never use.
     .arg(format!(
-        "console=ttyS0 panic=-1 quiet cryptomgr.notests litmus.cgroup={mode}"
+        "console=ttyS0 panic=-1 quiet cryptomgr.notests litmus.cgroup={mode} security={}",
+        litmus_vm_tests::security_module(mode)
     ))
     .arg("-serial")
     .arg(format!("file:{}", console.display()))

@@ -8,12 +8,14 @@
 mod apparmor;
 mod elf;
 mod rootfs;
+mod selinux;
 mod spec;
 mod static_build;
 
 pub use apparmor::{APPARMOR_PROFILE, APPARMOR_PROFILE_SOURCE};
 pub use elf::is_static_elf;
 pub use rootfs::{find_static_busybox, RootfsBuilder, FIXTURE_GROUPS, FIXTURE_USERS};
+pub use selinux::{SelinuxLabels, SELINUX_LABELS, SELINUX_POLICY_SOURCE};
 pub use spec::{default_spec, PROBE_PATH_IN_ROOTFS};
 pub use static_build::{probe_binary, shipped_runtime, static_binary, workspace_root};
 

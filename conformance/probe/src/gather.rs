@@ -147,6 +147,28 @@ fn extra_fds() -> BTreeMap<i32, String> {
         .collect()
 }
 
+/// The `security.selinux` xattr of `path` itself (not a symlink's target),
+/// without the trailing NUL the kernel includes.
+fn selinux_label(path: &str) -> Option<String> {
+    let path = std::ffi::CString::new(path).ok()?;
+    let name = c"security.selinux";
+    let mut buf = [0u8; 256];
+    let len = unsafe {
+        libc::lgetxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    let value = buf.get(..usize::try_from(len).ok()?)?;
+    Some(
+        String::from_utf8_lossy(value)
+            .trim_end_matches('\0')
+            .to_string(),
+    )
+}
+
 pub fn path(path: &str) -> PathReport {
     let mut report = PathReport {
         path: path.to_string(),
@@ -170,6 +192,7 @@ pub fn path(path: &str) -> PathReport {
         .to_string(),
     );
     report.mode = Some(meta.mode() & 0o7777);
+    report.selinux_label = selinux_label(path);
     report.uid = Some(meta.uid());
     report.gid = Some(meta.gid());
     if ft.is_char_device() || ft.is_block_device() {

@@ -144,6 +144,9 @@ pub struct PathReport {
     pub content: Option<String>,
     /// Entries of a readable directory.
     pub entries: Option<Vec<String>>,
+    /// The SELinux label (the `security.selinux` xattr), where there is one.
+    #[serde(default)]
+    pub selinux_label: Option<String>,
 }
 
 impl Report {

@@ -41,6 +41,12 @@ pub const CASES: &[Case] = &[
         run: bind_mounts_show_the_source,
     },
     Case {
+        name: "mount_label_is_applied",
+        area: Area::Filesystem,
+        requirements: &["linux.mount-label"],
+        run: mount_label_is_applied,
+    },
+    Case {
         name: "masked_paths_cannot_be_read",
         area: Area::Filesystem,
         requirements: &["linux.masked-paths"],
@@ -68,6 +74,31 @@ fn add_mounts(spec: &mut Spec, extra: Vec<Mount>) {
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     mounts.extend(extra);
     spec.set_mounts(Some(mounts));
+}
+
+/// The tmpfs mounts (/dev and /dev/shm in the default config) carry the
+/// SELinux context given in linux.mountLabel. Without it they would have
+/// the policy's default label for tmpfs, which the suite's labels are not.
+fn mount_label_is_applied(cx: &mut Ctx) -> Checked {
+    let labels = crate::selinux::usable_labels()?;
+    let tmpfs_mounts = ["/dev", "/dev/shm"];
+    let mut args = Vec::new();
+    for path in tmpfs_mounts {
+        args.extend(["path", path]);
+    }
+    let mut spec = cx.spec(&args);
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_mount_label(Some(labels.mount.to_string()));
+    }
+    let run = cx.run_probe(&spec)?;
+    for path in tmpfs_mounts {
+        expect_eq(
+            &format!("the SELinux label of {path}"),
+            Some(labels.mount),
+            run.path(path)?.selinux_label.as_deref(),
+        )?;
+    }
+    Ok(())
 }
 
 fn readonly_root_is_readonly(cx: &mut Ctx) -> Checked {

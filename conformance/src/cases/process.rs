@@ -27,6 +27,12 @@ pub const CASES: &[Case] = &[
         run: apparmor_profile_is_applied,
     },
     Case {
+        name: "selinux_label_is_applied",
+        area: Area::Process,
+        requirements: &["config.process.selinux"],
+        run: selinux_label_is_applied,
+    },
+    Case {
         name: "personality_is_set",
         area: Area::Process,
         requirements: &["linux.personality"],
@@ -381,6 +387,23 @@ fn ensure_apparmor_profile_loaded() -> Result<(), Verdict> {
     Err(Verdict::Skip(format!(
         "the AppArmor profile {APPARMOR_PROFILE} is not loaded and could not be ({why})"
     )))
+}
+
+/// The container's process runs with the SELinux context given in
+/// process.selinuxLabel (one the host's policy defines and the suite does
+/// not run under, so a runtime that ignores the field leaves the process
+/// in the suite's own context).
+fn selinux_label_is_applied(cx: &mut Ctx) -> Checked {
+    let labels = crate::selinux::usable_labels()?;
+    let mut spec = cx.spec(&["path", "/proc/self/attr/current"]);
+    process_mut(&mut spec).set_selinux_label(Some(labels.process.to_string()));
+    let run = cx.run_probe(&spec)?;
+    let label = run.path("/proc/self/attr/current")?.content.clone();
+    expect_eq(
+        "the process's SELinux context",
+        Some(labels.process.to_string()),
+        label.map(|l| l.trim_end_matches(['\0', '\n']).to_string()),
+    )
 }
 
 /// PER_LINUX32 (0x0008) as the execution domain: the low byte of

@@ -212,6 +212,8 @@ fn enter_and_exec(
             nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
         }
         cgroup.add_process(nix::unistd::getpid().as_raw())?;
+        // Here, with the host's /proc; the fork below inherits them.
+        process::set_exec_labels(process)?;
         let mut filter = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
             Some(profile) => {
                 let mut filter = seccomp::compile(profile)?;

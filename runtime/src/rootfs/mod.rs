@@ -91,6 +91,24 @@ pub fn prepare(setup: &Setup) -> Result<()> {
     Ok(())
 }
 
+/// linux.mountLabel as the `context=` mount option, where the filesystem
+/// takes it. Like runc, not on proc, sysfs and cgroup mounts (their labels
+/// come from the policy) nor mqueue; bind mounts keep their source's labels.
+fn labelled_data(data: Option<String>, typ: &str, label: Option<&str>) -> Option<String> {
+    let Some(label) = label.filter(|l| !l.is_empty()) else {
+        return data;
+    };
+    if matches!(typ, "proc" | "sysfs" | "cgroup" | "cgroup2" | "mqueue") {
+        return data;
+    }
+    // Quoted: an MLS range has commas, the data separator.
+    let context = format!("context=\"{label}\"");
+    Some(match data {
+        Some(data) => format!("{data},{context}"),
+        None => context,
+    })
+}
+
 /// Mounts one `mounts` entry at its destination inside the rootfs.
 fn mount_one(root: &Root, m: &Mount, setup: &Setup) -> Result<()> {
     let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default());
@@ -151,12 +169,17 @@ fn mount_one(root: &Root, m: &Mount, setup: &Setup) -> Result<()> {
             true => bail!("tmpcopyup: only for tmpfs mounts, not {typ}"),
             false => None,
         };
+        let label = setup
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.mount_label().as_deref());
         mount(
             source.as_deref().or(Some(Path::new(typ))),
             &target,
             Some(typ),
             opts.flags,
-            opts.data().as_deref(),
+            labelled_data(opts.data(), typ, label).as_deref(),
         )
         .with_context(|| format!("mounting {typ}"))?;
         if let Some(covered) = covered {
@@ -486,4 +509,31 @@ fn make_readonly(root: &Root, path: &Path) -> Result<()> {
 /// Creates `path` (and its parents) inside the rootfs if it is missing.
 pub fn ensure_dir(rootfs: &Path, path: &Path) -> Result<()> {
     Root::open(rootfs)?.create(path, Leaf::Dir).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::labelled_data;
+
+    #[test]
+    fn the_mount_label_is_a_quoted_context_option_where_the_filesystem_takes_one() {
+        let label = Some("system_u:object_r:container_file_t:s0:c1,c2");
+        assert_eq!(
+            labelled_data(Some("mode=755".into()), "tmpfs", label).as_deref(),
+            Some("mode=755,context=\"system_u:object_r:container_file_t:s0:c1,c2\"")
+        );
+        assert_eq!(
+            labelled_data(None, "devpts", label).as_deref(),
+            Some("context=\"system_u:object_r:container_file_t:s0:c1,c2\"")
+        );
+        for typ in ["proc", "sysfs", "cgroup", "mqueue"] {
+            assert_eq!(
+                labelled_data(Some("x".into()), typ, label).as_deref(),
+                Some("x"),
+                "{typ}"
+            );
+        }
+        assert_eq!(labelled_data(None, "tmpfs", None), None);
+        assert_eq!(labelled_data(None, "tmpfs", Some("")), None);
+    }
 }
