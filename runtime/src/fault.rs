@@ -48,6 +48,7 @@ faults! {
     "ignore-namespace-path" => ["linux.namespaces.join"],
     "ignore-memory-limit" => ["linux.resources.memory"],
     "ignore-pids-limit" => ["linux.resources.pids"],
+    "ignore-unified" => ["linux.resources.unified"],
     "ignore-seccomp" => ["linux.seccomp.syscalls"],
     "ignore-seccomp-errno-ret" => ["linux.seccomp.errno-ret"],
     "ignore-seccomp-args" => ["linux.seccomp.args"],
@@ -198,6 +199,9 @@ pub fn distort(spec: &mut Spec) {
             }
             if active("ignore-pids-limit") {
                 resources.set_pids(None);
+            }
+            if active("ignore-unified") {
+                resources.set_unified(None);
             }
         }
         if let Some(seccomp) = linux.seccomp_mut() {

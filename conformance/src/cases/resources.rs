@@ -49,6 +49,12 @@ pub const CASES: &[Case] = &[
         run: pids_limit_is_applied,
     },
     Case {
+        name: "unified_keys_are_written_or_refused",
+        area: Area::Resources,
+        requirements: &["linux.resources.unified"],
+        run: unified_keys_are_written_or_refused,
+    },
+    Case {
         name: "cgroups_path_is_used",
         area: Area::Resources,
         requirements: &["linux.cgroups.path"],
@@ -121,6 +127,53 @@ fn pids_limit_is_applied(cx: &mut Ctx) -> Checked {
     let dirs = created_cgroup_dirs(cx, &spec)?;
     let (file, value) = read_control(&dirs, &["pids.max"])?;
     expect_eq(&file, "17", value.as_str())
+}
+
+/// linux.resources.unified: on a cgroup v2 host each key is written to the
+/// file of that name in the container's cgroup, and a key naming no file
+/// fails create; on a v1 or hybrid host (the runtime's cgroups are v1) any
+/// key fails create, since it cannot be applied.
+fn unified_keys_are_written_or_refused(cx: &mut Ctx) -> Checked {
+    let with_unified = |cx: &Ctx, key: &str, value: &str| -> Result<Spec, Verdict> {
+        let resources = LinuxResourcesBuilder::default()
+            .unified(
+                [(key.to_string(), value.to_string())]
+                    .into_iter()
+                    .collect::<std::collections::HashMap<_, _>>(),
+            )
+            .build()
+            .map_err(anyhow::Error::from)?;
+        let mut spec = cx.spec(&["exit", "0"]);
+        spec.linux_mut()
+            .as_mut()
+            .expect("fixture linux")
+            .set_resources(Some(resources));
+        Ok(spec)
+    };
+    let refused = |cx: &mut Ctx, spec: &Spec, why: &str| -> Checked {
+        let bundle = cx.bundle(spec)?;
+        let id = cx.new_id();
+        let inv = cx.create(&id, bundle)?;
+        expect(!inv.ok(), format!("create to fail: {why}"), inv.describe())
+    };
+    let pure_v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    if !pure_v2 {
+        let spec = with_unified(cx, "pids.max", "23")?;
+        return refused(
+            cx,
+            &spec,
+            "unified keys need cgroup v2 and this host's cgroups are v1",
+        );
+    }
+    let dirs = created_cgroup_dirs(cx, &with_unified(cx, "pids.max", "23")?)?;
+    let (file, value) = read_control(&dirs, &["pids.max"])?;
+    expect_eq(&file, "23", value.as_str())?;
+    let spec = with_unified(cx, "litmus.no-such-file", "1")?;
+    refused(
+        cx,
+        &spec,
+        "unified key litmus.no-such-file names no cgroup file",
+    )
 }
 
 fn cgroups_path_is_used(cx: &mut Ctx) -> Checked {
