@@ -70,6 +70,9 @@ faults! {
     "sysctl-after-mounts" => ["security.cve-2025-52881"],
     "console-follows-symlink" => ["security.cve-2025-52565"],
     "userns-skips-default-devices" => ["linux.devices.defaults"],
+    "host-dir-fd-at-chdir" => ["security.cve-2024-21626"],
+    "inheritable-from-bounding" => ["security.cve-2022-29162"],
+    "unverified-dev-null" => ["security.cve-2025-31133"],
 }
 
 /// Whether fault `name` is the one this process was asked to inject.

@@ -178,7 +178,12 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
         // The pre-fix way: through the container's /proc, after its mounts.
         write_sysctls(spec, &cx.rootfs.join("proc/sys"))?;
     }
-    rootfs::ensure_dir(cx.rootfs, process.cwd()).context("process.cwd")?;
+    // Resolved inside the rootfs, magic links refused: `cwd:
+    // /proc/self/fd/N` cannot lead out through an fd (CVE-2024-21626).
+    let cwd_checked = rootfs::ensure_dir(cx.rootfs, process.cwd()).context("process.cwd");
+    if !crate::fault::active("host-dir-fd-at-chdir") {
+        cwd_checked?;
+    }
 
     // prestart and createRuntime hooks run in the runtime's namespace.
     channel.send(&Message::RunCreateHooks)?;
@@ -201,6 +206,10 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
         None => None,
     };
 
+    // The pre-CVE-2024-21626 runc: a host directory still open when the
+    // unchecked cwd is entered, so `cwd: /proc/self/fd/N` leaves the rootfs.
+    let _host_dir =
+        crate::fault::active("host-dir-fd-at-chdir").then(|| std::fs::File::open("/sys/fs/cgroup"));
     rootfs::pivot(cx.rootfs, cx.no_pivot)?;
     // After the pivot (the pty comes from the container's devpts), before
     // finalize (which may make /dev read-only).

@@ -81,7 +81,14 @@ pub fn set_identity_and_capabilities(process: &Process) -> Result<()> {
             bounding: to_caps(c.bounding(), "bounding")?,
             effective: to_caps(c.effective(), "effective")?,
             permitted: to_caps(c.permitted(), "permitted")?,
-            inheritable: to_caps(c.inheritable(), "inheritable")?,
+            // Before runc 1.1.2 (CVE-2022-29162) an absent inheritable set
+            // became the other sets, not an empty one.
+            inheritable: match c.inheritable() {
+                None if crate::fault::active("inheritable-from-bounding") => {
+                    to_caps(c.bounding(), "bounding")?
+                }
+                inheritable => to_caps(inheritable, "inheritable")?,
+            },
             ambient: to_caps(c.ambient(), "ambient")?,
         },
         None => Wanted {

@@ -475,7 +475,9 @@ fn mask(root: &Root, path: &Path) -> Result<()> {
         let null = root
             .resolve(Path::new("/dev/null"))
             .context("opening /dev/null")?;
-        devices::verify_dev_null(&null)?;
+        if !crate::fault::active("unverified-dev-null") {
+            devices::verify_dev_null(&null)?;
+        }
         mount(
             Some(&fd_path(&null)),
             &fd_path(&target),
