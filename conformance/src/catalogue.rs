@@ -200,6 +200,7 @@ pub const CATALOGUE: &[Requirement] = &[
     req!("robustness.exit-during-start", Robustness, "runtime.md#start", "1.0.0", "A process that exits at once still ends stopped and can be deleted."),
     // Security: known escapes, replayed as attacks. Reported apart.
     req!("security.cve-2019-5736", Security, "runtime.md#exec", "1.0.0", "A process in the container cannot get a handle on the runtime's binary through /proc/PID/exe (CVE-2019-5736, CVE-2016-9962)."),
+    req!("security.cve-2016-9962", Security, "runtime.md#create", "1.0.0", "Until it execs the user's program, the runtime's process in the container (the created container's init) cannot be ptraced nor have its fd links followed by the container's processes (CVE-2016-9962's class)."),
     req!("security.cve-2024-21626", Security, "config.md#process", "1.0.0", "process.cwd cannot take the process outside the container through a leaked fd (/proc/self/fd/N) (CVE-2024-21626)."),
     req!("security.cve-2022-29162", Security, "config.md#linux-process", "1.0.0", "Inheritable capabilities are empty unless the config lists some (CVE-2022-29162)."),
     req!("security.cve-2021-30465", Security, "config.md#mounts", "1.0.0", "A mount destination swapped for a symlink while the runtime mounts cannot put the mount outside the rootfs (CVE-2021-30465)."),

@@ -61,7 +61,7 @@ faults! {
     "leak-runtime-fds" => ["runtime-linux.fds"],
     "no-dev-symlinks" => ["runtime-linux.dev-symlinks"],
     "status-always-running" => ["runtime.state.status-created"],
-    "dumpable-runtime" => ["security.cve-2019-5736"],
+    "dumpable-runtime" => ["security.cve-2019-5736", "security.cve-2016-9962"],
     "replace-mismatched-device" => ["linux.devices.existing-mismatch"],
     "console-not-bound" => ["linux.devices.console"],
     "pty-not-stdio" => ["config.process.terminal"],

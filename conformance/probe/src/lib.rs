@@ -48,6 +48,14 @@ pub enum ProbeLine {
     Exes {
         grabbed: Vec<(u64, u64)>,
     },
+    /// What this process could do to process `pid` (the CVE-2016-9962
+    /// foothold): list its fds, and attach to it with ptrace. `None` means
+    /// it could; otherwise the error.
+    Reach {
+        pid: i32,
+        fds_error: Option<String>,
+        ptrace_error: Option<String>,
+    },
     Error {
         action: String,
         message: String,

@@ -77,6 +77,7 @@ fn main() {
             "grab-exe" => emit(&ProbeLine::Exes {
                 grabbed: grab_exes(Duration::from_secs_f64(parse(action, &operand()))),
             }),
+            "reach" => emit(&reach(parse(action, &operand()))),
             "tty" => emit(&gather::tty()),
             "alloc" => allocate(parse(action, &operand())),
             "exit" => std::process::exit(parse(action, &operand())),
@@ -170,6 +171,48 @@ fn raw_syscall(action: &str, operand: &str) -> ProbeLine {
         args,
         ret,
         errno,
+    }
+}
+
+/// What a CVE-2016-9962 attacker tries on a runtime process that joined
+/// the container: read its fd table, and seize it with ptrace. PTRACE_SEIZE
+/// does not stop the tracee, and the probe's exit detaches it.
+fn reach(pid: i32) -> ProbeLine {
+    // Listing /proc/PID/fd is plain DAC (root may); following an entry
+    // takes a ptrace access check, which a non-dumpable process refuses.
+    let fds_error = match std::fs::read_dir(format!("/proc/{pid}/fd")) {
+        Err(e) => Some(format!("listing: {e}")),
+        Ok(dir) => {
+            let entries: Vec<_> = dir.flatten().map(|e| e.path()).collect();
+            let followed = entries.iter().map(std::fs::read_link).find(|r| r.is_ok());
+            match (followed, entries.first()) {
+                (Some(_), _) => None,
+                (None, Some(first)) => Some(format!(
+                    "{} entries, none followed ({}: {})",
+                    entries.len(),
+                    first.display(),
+                    std::fs::read_link(first)
+                        .err()
+                        .map(|e| e.to_string())
+                        .unwrap_or_default()
+                )),
+                (None, None) => Some("no fds".into()),
+            }
+        }
+    };
+    let seized = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SEIZE,
+            pid,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_void>(),
+        )
+    };
+    let ptrace_error = (seized != 0).then(|| std::io::Error::last_os_error().to_string());
+    ProbeLine::Reach {
+        pid,
+        fds_error,
+        ptrace_error,
     }
 }
 

@@ -20,6 +20,12 @@ pub const CASES: &[Case] = &[
         run: container_cannot_grab_the_runtime_binary,
     },
     Case {
+        name: "created_container_init_cannot_be_reached_from_inside",
+        area: Area::Security,
+        requirements: &["security.cve-2016-9962"],
+        run: created_container_init_cannot_be_reached_from_inside,
+    },
+    Case {
         name: "cwd_cannot_leave_the_container_through_an_fd",
         area: Area::Security,
         requirements: &["security.cve-2024-21626"],
@@ -97,6 +103,47 @@ fn container_cannot_grab_the_runtime_binary(cx: &mut Ctx) -> Checked {
         !grabbed.contains(&target),
         format!("no handle on the runtime binary (dev {}, inode {}) during {execs} execs", target.0, target.1),
         "the container opened /proc/PID/exe of a runtime process: it could overwrite the runtime once it exits",
+    )
+}
+
+/// Between create and start the container's pid 1 is the runtime's own
+/// process, holding its fds (state, sockets, the rootfs) and the host's
+/// view. A process exec'd into the created container (root, the config's
+/// capabilities: no CAP_SYS_PTRACE) must not follow those fds nor seize it
+/// with ptrace; runc before 1.0.0-rc3 let it (CVE-2016-9962).
+fn created_container_init_cannot_be_reached_from_inside(cx: &mut Ctx) -> Checked {
+    let spec = cx.spec(&["exit", "0"]);
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    let inv = cx.call(&["exec", &id, "/litmus-probe", "reach", "1"])?;
+    if !inv.ok() {
+        return Err(Verdict::Skip(format!(
+            "the runtime cannot exec into a created container: {}",
+            inv.describe()
+        )));
+    }
+    let reach = litmus_probe::parse_output(&inv.stdout)
+        .into_iter()
+        .flatten()
+        .find_map(|line| match line {
+            ProbeLine::Reach {
+                fds_error,
+                ptrace_error,
+                ..
+            } => Some((fds_error, ptrace_error)),
+            _ => None,
+        })
+        .ok_or_else(|| fail("the probe's reach report", inv.describe()))?;
+    expect(
+        reach.0.is_some(),
+        "the fds of the created container's init (/proc/1/fd/N) not to be followed from inside",
+        "the exec'd process opened the runtime's fd links",
+    )?;
+    expect(
+        reach.1.is_some(),
+        "ptrace of the created container's init to be refused from inside",
+        "the exec'd process seized the runtime's process with ptrace",
     )
 }
 
