@@ -294,19 +294,40 @@ impl<'a> Ctx<'a> {
 
     /// `create` with extra options (`--console-socket S`, `--pid-file F`).
     pub fn create_with(&mut self, id: &str, bundle: usize, options: &[&str]) -> Result<Invocation> {
+        self.create_passing(id, bundle, options, &[])
+    }
+
+    /// `create` with `pass[i]` open as fd 3 + i in the runtime (for
+    /// `--preserve-fds`).
+    pub fn create_passing(
+        &mut self,
+        id: &str,
+        bundle: usize,
+        options: &[&str],
+        pass: &[std::os::fd::BorrowedFd],
+    ) -> Result<Invocation> {
         self.created.push(id.to_string());
         let bundle_path = self.bundles[bundle].path().display().to_string();
         let out = self.stdout_file(id);
         let mut args = vec!["create", "--bundle", &bundle_path];
         args.extend_from_slice(options);
         args.push(id);
-        let inv = self.runtime.call_with_stdout(&args, &out, &self.work)?;
+        let inv = self.runtime.call_passing(&args, &out, &self.work, pass)?;
         if inv.ok() {
             if let Ok(state) = self.state(id) {
                 self.pids.push(state.pid);
             }
         }
         Ok(inv)
+    }
+
+    /// A runtime command whose stdout we want, with `pass[i]` as fd 3 + i.
+    pub fn call_passing(
+        &self,
+        args: &[&str],
+        pass: &[std::os::fd::BorrowedFd],
+    ) -> Result<Invocation> {
+        self.runtime.call_capturing(args, &self.work, pass)
     }
 
     /// create, failing the case if the runtime refuses.

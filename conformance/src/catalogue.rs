@@ -207,6 +207,8 @@ pub const CATALOGUE: &[Requirement] = &[
     req!("security.cve-2025-52565", Security, "config.md#process", "1.0.0", "The console is bind-mounted on /dev/console itself, never through a symlink the image put there (CVE-2025-52565)."),
     req!("security.cve-2025-52881", Security, "config-linux.md#sysctl", "1.0.0", "Writes to procfs (sysctls) reach the kernel, not a file a config mount put over the procfs path (CVE-2025-52881)."),
     req!("security.cve-2025-31133", Security, "config-linux.md#masked-paths", "1.0.0", "maskedPaths are covered by the real /dev/null even if the image's /dev/null is a symlink (CVE-2025-31133)."),
+    req!("security.preserved-fds", Security, "runtime-linux.md#file-descriptors", "1.0.0", "With --preserve-fds N (create, run, exec) the process gets exactly the caller's fds 3..3+N-1, or the runtime refuses; no descriptor of the runtime's own (state directory, sync sockets) reaches a container process by any path (CVE-2024-21626 class)."),
+    req!("security.cve-2019-16884", Security, "config.md#mounts", "1.0.0", "procfs and sysfs are mounted only on real directories: an image whose /proc or /sys is a symlink is refused or its symlink not followed (CVE-2019-16884, CVE-2019-19921)."),
     // runtime-linux.md
     req!("runtime-linux.fds", Should, "runtime-linux.md#file-descriptors", "1.0.0", "By default only stdin, stdout and stderr are kept open for the application."),
     req!("runtime-linux.dev-symlinks", Must, "runtime-linux.md#dev-symbolic-links", "1.0.0", "Runtimes MUST create /dev/fd, /dev/stdin, /dev/stdout and /dev/stderr symlinks to /proc/self/fd."),

@@ -3,6 +3,8 @@
 //! container that inherits stdout cannot stall us.
 
 use anyhow::{Context, Result};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -66,6 +68,19 @@ impl Runtime {
         stdout_file: &Path,
         work: &Path,
     ) -> Result<Invocation> {
+        self.call_passing(args, stdout_file, work, &[])
+    }
+
+    /// [`Runtime::call_with_stdout`] with `pass[i]` open as fd 3 + i in the
+    /// runtime, as an engine passes fds for `--preserve-fds`; nothing else
+    /// of ours is inherited.
+    pub fn call_passing(
+        &self,
+        args: &[&str],
+        stdout_file: &Path,
+        work: &Path,
+        pass: &[BorrowedFd],
+    ) -> Result<Invocation> {
         let stderr_path = unique_file(work, "stderr");
         let stdout = std::fs::OpenOptions::new()
             .create(true)
@@ -74,13 +89,36 @@ impl Runtime {
         let stderr = std::fs::File::create(&stderr_path)?;
         let mut full = vec!["--root".to_string(), self.root.display().to_string()];
         full.extend(args.iter().map(|a| a.to_string()));
-        let mut child = Command::new(&self.binary)
+        // Copied above any target number first (close-on-exec), so that
+        // placing one at 3 + i never overwrites another still to be placed.
+        let high = pass
+            .iter()
+            .map(|fd| clone_above(*fd, PASS_ABOVE))
+            .collect::<Result<Vec<_>>>()?;
+        let high_raw: Vec<i32> = high.iter().map(|fd| fd.as_raw_fd()).collect();
+        let mut command = Command::new(&self.binary);
+        command
             .args(&full)
             .stdin(Stdio::null())
             .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .with_context(|| format!("starting {}", self.binary.display()))?;
+            .stderr(stderr);
+        if !high_raw.is_empty() {
+            // SAFETY: runs between fork and exec; dup2 is async-signal-safe
+            // and the closure touches only the copied Vec of plain ints.
+            unsafe {
+                command.pre_exec(move || {
+                    for (i, fd) in high_raw.iter().enumerate() {
+                        if libc::dup2(*fd, 3 + i as i32) < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let spawned = command.spawn();
+        drop(high);
+        let mut child = spawned.with_context(|| format!("starting {}", self.binary.display()))?;
         let deadline = Instant::now() + COMMAND_TIMEOUT;
         let (code, timed_out) = loop {
             if let Some(status) = child.try_wait()? {
@@ -112,12 +150,33 @@ impl Runtime {
 
     /// Runs a command whose stdout we want (state, list, features).
     pub fn call(&self, args: &[&str], work: &Path) -> Result<Invocation> {
+        self.call_capturing(args, work, &[])
+    }
+
+    /// [`Runtime::call`] with `pass[i]` open as fd 3 + i in the runtime.
+    pub fn call_capturing(
+        &self,
+        args: &[&str],
+        work: &Path,
+        pass: &[BorrowedFd],
+    ) -> Result<Invocation> {
         let out = unique_file(work, "stdout");
-        let mut inv = self.call_with_stdout(args, &out, work)?;
+        let mut inv = self.call_passing(args, &out, work, pass)?;
         inv.stdout = std::fs::read_to_string(&out).unwrap_or_default();
         let _ = std::fs::remove_file(&out);
         Ok(inv)
     }
+}
+
+/// Passed fds are staged above this number before they are placed.
+const PASS_ABOVE: i32 = 512;
+
+/// A close-on-exec copy of `fd` numbered `min` or above.
+fn clone_above(fd: BorrowedFd, min: i32) -> Result<OwnedFd> {
+    let fd = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(min))
+        .context("duplicating an fd to pass")?;
+    // SAFETY: F_DUPFD_CLOEXEC returned a new fd that nothing else owns.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
 }
 
 fn unique_file(dir: &Path, prefix: &str) -> PathBuf {

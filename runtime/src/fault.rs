@@ -73,6 +73,8 @@ faults! {
     "host-dir-fd-at-chdir" => ["security.cve-2024-21626"],
     "inheritable-from-bounding" => ["security.cve-2022-29162"],
     "unverified-dev-null" => ["security.cve-2025-31133"],
+    "preserve-fds-own-descriptors" => ["security.preserved-fds"],
+    "proc-through-symlink" => ["security.cve-2019-16884"],
 }
 
 /// Whether fault `name` is the one this process was asked to inject.

@@ -5,6 +5,7 @@
 //! [`container_init`] builds the container inside them, then waits for
 //! `start` on the exec socket and execs the user's program.
 
+use crate::fds::Inherited;
 use crate::hooks::{self, Phase};
 use crate::namespaces::Plan;
 use crate::sync::{Channel, Message};
@@ -24,7 +25,8 @@ pub struct InitContext<'a> {
     pub plan: &'a Plan,
     pub exec_socket: &'a UnixListener,
     pub no_pivot: bool,
-    pub preserve_fds: u32,
+    /// The caller's fds (3..) the container keeps.
+    pub inherited: &'a Inherited,
     /// Where the pty master goes when process.terminal is true.
     pub console: Option<&'a UnixStream>,
 }
@@ -270,7 +272,7 @@ fn wait_for_start_and_exec(cx: &InitContext, built: Built) -> Result<std::conver
             &state,
         )?;
         process::reset_signals();
-        process::close_fds_on_exec(cx.preserve_fds)?;
+        process::close_fds_on_exec(cx.inherited)?;
         if let Some(filter) = built.late_filter {
             filter.load(&state)?;
         }

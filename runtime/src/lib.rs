@@ -12,6 +12,7 @@ pub mod config;
 pub mod console;
 pub mod container;
 pub mod fault;
+pub mod fds;
 pub mod features;
 pub mod hooks;
 pub mod init;

@@ -1,6 +1,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use litmus_runtime::cli::{Cli, Command, ListFormat};
+use litmus_runtime::fds::{self, Inherited};
 use litmus_runtime::{container, features, logging};
 use std::path::Path;
 
@@ -13,11 +14,19 @@ fn main() {
         return;
     }
     let cli = Cli::parse();
+    // Before anything is opened (the log included): see fds.rs.
+    let inherited = match claim_inherited(&cli.command) {
+        Ok(inherited) => inherited,
+        Err(e) => {
+            eprintln!("litmus-runtime: {}: {e:#}", operation(&cli.command));
+            std::process::exit(1);
+        }
+    };
     if let Err(e) = logging::init(cli.log.as_deref(), cli.log_format, cli.debug) {
         eprintln!("litmus-runtime: {e:#}");
         std::process::exit(1);
     }
-    match dispatch(&cli) {
+    match dispatch(&cli, &inherited) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             let message = match container_id(&cli.command) {
@@ -34,13 +43,13 @@ fn main() {
     }
 }
 
-fn dispatch(cli: &Cli) -> Result<i32> {
+fn dispatch(cli: &Cli, inherited: &Inherited) -> Result<i32> {
     if cli.systemd_cgroup {
         bail!("--systemd-cgroup is not supported by litmus-runtime (it manages cgroupfs directly)");
     }
     let root = &cli.root;
     match &cli.command {
-        Command::Create(args) => container::create(root, args).map(|_| 0),
+        Command::Create(args) => container::create(root, args, inherited).map(|_| 0),
         Command::Start { id } => container::start(root, id).map(|_| 0),
         Command::State { id } => print(container::state(root, id)?),
         Command::Kill { id, signal, all } => container::kill(root, id, signal, *all).map(|_| 0),
@@ -49,7 +58,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             create,
             detach,
             keep,
-        } => container::run(root, create, *detach, *keep),
+        } => container::run(root, create, *detach, *keep, inherited),
         Command::Spec { bundle } => {
             write_default_spec(bundle, cli.rootless.as_deref() == Some("true")).map(|_| 0)
         }
@@ -59,7 +68,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Features => print(serde_json::to_string_pretty(&features::features())?),
-        Command::Exec(args) => container::exec(root, args),
+        Command::Exec(args) => container::exec(root, args, inherited),
         Command::Ps {
             id,
             format,
@@ -79,6 +88,24 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             stats,
             interval,
         } => container::events(root, id, *stats, interval).map(|_| 0),
+    }
+}
+
+/// The caller's fds the container will inherit: `--preserve-fds`, and for
+/// `create`/`run` the socket-activation fds before them.
+fn claim_inherited(command: &Command) -> Result<Inherited> {
+    match command {
+        Command::Create(args) | Command::Run { create: args, .. } => {
+            let listen = fds::listen_fds();
+            let what = if listen > 0 {
+                "LISTEN_FDS + --preserve-fds"
+            } else {
+                "--preserve-fds"
+            };
+            Inherited::claim(listen.saturating_add(args.preserve_fds), what)
+        }
+        Command::Exec(args) => Inherited::claim(args.preserve_fds, "--preserve-fds"),
+        _ => Ok(Inherited::default()),
     }
 }
 

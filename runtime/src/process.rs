@@ -363,10 +363,12 @@ pub fn reset_signals() {
     );
 }
 
-/// Marks every fd from 3 + preserve_fds on close-on-exec, so nothing of
-/// the runtime's reaches the container.
-pub fn close_fds_on_exec(preserve_fds: u32) -> Result<()> {
-    let first = 3 + preserve_fds;
+/// Marks every fd above the caller's inherited ones close-on-exec, so
+/// nothing of the runtime's reaches the container, after checking that the
+/// inherited ones are still the caller's.
+pub fn close_fds_on_exec(inherited: &crate::fds::Inherited) -> Result<()> {
+    inherited.verify()?;
+    let first = 3 + inherited.count();
     let rc = unsafe {
         libc::syscall(
             libc::SYS_close_range,

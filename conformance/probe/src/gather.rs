@@ -126,6 +126,30 @@ fn namespace_inode(ns: &str) -> Option<u64> {
         .map(|m| m.ino())
 }
 
+/// Every open fd above 2 with its identity (see [`FdView`]).
+pub fn fds() -> Vec<crate::FdView> {
+    extra_fds()
+        .into_iter()
+        .map(|(fd, target)| {
+            let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+            // SAFETY: fstat writes only into the buffer; a closed fd is EBADF.
+            let (dev, ino) = if unsafe { libc::fstat(fd, st.as_mut_ptr()) } == 0 {
+                // SAFETY: fstat succeeded and filled it.
+                let st = unsafe { st.assume_init() };
+                (st.st_dev, st.st_ino)
+            } else {
+                (0, 0)
+            };
+            crate::FdView {
+                fd,
+                target,
+                dev,
+                ino,
+            }
+        })
+        .collect()
+}
+
 fn extra_fds() -> BTreeMap<i32, String> {
     // Collect the numbers first; the listing's own fd is closed once the
     // ReadDir is dropped, so the F_GETFD check below leaves it out.

@@ -56,10 +56,25 @@ pub enum ProbeLine {
         fds_error: Option<String>,
         ptrace_error: Option<String>,
     },
+    /// Every open fd above stdio: what the process inherited.
+    Fds {
+        fds: Vec<FdView>,
+    },
     Error {
         action: String,
         message: String,
     },
+}
+
+/// One open file descriptor, identified by what fstat(2) says (the suite
+/// compares device and inode with the files it passed) and by its link
+/// target in /proc/self/fd, for humans.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FdView {
+    pub fd: i32,
+    pub target: String,
+    pub dev: u64,
+    pub ino: u64,
 }
 
 /// The process's view of itself and its container.

@@ -79,6 +79,7 @@ fn main() {
             }),
             "reach" => emit(&reach(parse(action, &operand()))),
             "tty" => emit(&gather::tty()),
+            "fds" => emit(&ProbeLine::Fds { fds: gather::fds() }),
             "alloc" => allocate(parse(action, &operand())),
             "exit" => std::process::exit(parse(action, &operand())),
             other => fail(other, format!("unknown probe action {other:?}")),

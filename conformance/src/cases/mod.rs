@@ -4,6 +4,7 @@
 mod devices;
 mod filesystem;
 mod hooks;
+mod inherited_fds;
 mod lifecycle;
 mod namespaces;
 mod process;
@@ -28,6 +29,7 @@ const AREAS: &[&[Case]] = &[
     seccomp::CASES,
     robustness::CASES,
     security::CASES,
+    inherited_fds::CASES,
     validity::CASES,
 ];
 

@@ -56,6 +56,12 @@ pub const CASES: &[Case] = &[
         run: sysctl_write_is_not_redirected_by_a_mount,
     },
     Case {
+        name: "proc_and_sys_are_not_mounted_through_image_symlinks",
+        area: Area::Security,
+        requirements: &["security.cve-2019-16884"],
+        run: proc_and_sys_are_not_mounted_through_image_symlinks,
+    },
+    Case {
         name: "masked_paths_use_the_real_dev_null",
         area: Area::Security,
         requirements: &["security.cve-2025-31133"],
@@ -490,4 +496,68 @@ fn sysctl_write_is_not_redirected_by_a_mount(cx: &mut Ctx) -> Checked {
         "kernel.shmmni written to the kernel, not into the file mounted over /proc/sys/kernel/shmmni",
         format!("the file bind-mounted there now holds {content:?}"),
     )
+}
+
+/// CVE-2019-16884 / CVE-2019-19921: an image decides where procfs and
+/// sysfs land by making /proc or /sys a symlink. Then the LSM profile and
+/// masked paths written for /proc cover nothing, or (with a symlink to a
+/// host path and a runtime that mounts by path) the host's own directory
+/// is mounted over. Two images: /proc -> /litmus-decoy (inside the
+/// rootfs) and /sys -> a host directory that is a shared mount here, so a
+/// sysfs landing on the host shows. A runtime may refuse either image, or
+/// mount on a real directory at /proc and /sys; it must never mount
+/// procfs or sysfs anywhere else.
+fn proc_and_sys_are_not_mounted_through_image_symlinks(cx: &mut Ctx) -> Checked {
+    let canary_dir = cx.work().join("host-canary");
+    let canary = SharedCanary::new(canary_dir.clone())?;
+    let host_target = canary_dir.display().to_string();
+    for (link, target, typ) in [
+        ("proc", "/litmus-decoy", "proc"),
+        ("sys", host_target.as_str(), "sysfs"),
+    ] {
+        let mut spec = cx.spec(&["report"]);
+        if let Some(linux) = spec.linux_mut() {
+            linux.set_rootfs_propagation(Some("shared".into()));
+        }
+        let bundle = cx.bundle(&spec)?;
+        let rootfs = cx.bundle_ref(bundle).rootfs();
+        std::fs::create_dir_all(rootfs.join("litmus-decoy")).map_err(anyhow::Error::from)?;
+        let _ = std::fs::remove_dir(rootfs.join(link));
+        std::os::unix::fs::symlink(target, rootfs.join(link)).map_err(anyhow::Error::from)?;
+        let id = cx.new_id();
+        let created = cx.create(&id, bundle)?.ok();
+        let landed = canary.landed();
+        expect(
+            landed.is_empty(),
+            format!("nothing mounted on the host directory the image's /{link} symlink names"),
+            format!("after create: {}", landed.join(" | ")),
+        )?;
+        if !created {
+            continue; // refusing the hostile image is a fine answer
+        }
+        let pid = cx.state(&id)?.pid;
+        cx.start_ok(&id)?;
+        cx.wait_exit(pid)?;
+        let report = cx
+            .output_of(&id)
+            .into_iter()
+            .find_map(|l| match l {
+                ProbeLine::Report(r) => Some(r),
+                _ => None,
+            })
+            .ok_or_else(|| fail("the probe's report", "no output"))?;
+        let elsewhere: Vec<String> = report
+            .mounts
+            .iter()
+            .filter(|m| m.fs_type == typ && m.mount_point != format!("/{link}"))
+            .filter(|m| !m.mount_point.starts_with(&format!("/{link}/")))
+            .map(|m| m.mount_point.clone())
+            .collect();
+        expect(
+            elsewhere.is_empty(),
+            format!("{typ} mounted only at /{link} (a real directory), not where the image's symlink points"),
+            format!("{typ} at {}", elsewhere.join(", ")),
+        )?;
+    }
+    Ok(())
 }

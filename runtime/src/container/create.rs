@@ -8,6 +8,7 @@
 use crate::cgroups::{self, Cgroup, Layout};
 use crate::cli::CreateArgs;
 use crate::config;
+use crate::fds::Inherited;
 use crate::hooks::{self, Phase};
 use crate::init::{self, InitContext};
 use crate::namespaces::Plan;
@@ -55,13 +56,18 @@ pub struct Created {
 }
 
 /// `create`: the container outlives this command.
-pub fn create(root: &Path, args: &CreateArgs) -> Result<Created> {
-    create_for(root, args, false)
+pub fn create(root: &Path, args: &CreateArgs, inherited: &Inherited) -> Result<Created> {
+    create_for(root, args, inherited, false)
 }
 
 /// `foreground`: the caller stays attached (`run` without --detach) and
 /// can relay a terminal itself, so process.terminal needs no socket.
-pub fn create_for(root: &Path, args: &CreateArgs, foreground: bool) -> Result<Created> {
+pub fn create_for(
+    root: &Path,
+    args: &CreateArgs,
+    inherited: &Inherited,
+    foreground: bool,
+) -> Result<Created> {
     let bundle = args
         .bundle
         .canonicalize()
@@ -69,6 +75,7 @@ pub fn create_for(root: &Path, args: &CreateArgs, foreground: bool) -> Result<Cr
     let mut spec = config::load(&bundle)?;
     crate::fault::distort(&mut spec);
     config::validate(&spec, &bundle)?;
+    announce_listen_fds(&mut spec);
     let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
     let console = console_socket(terminal, args.console_socket.as_deref(), foreground)?;
     let rootfs = config::rootfs_path(&spec, &bundle)?.canonicalize()?;
@@ -76,7 +83,15 @@ pub fn create_for(root: &Path, args: &CreateArgs, foreground: bool) -> Result<Cr
     let dir = ContainerDir::create(root, &args.id)?;
     let mut undo = Undo::new(dir);
     let for_container = console.as_ref().map(|(theirs, _)| theirs);
-    build(&mut undo, args, &spec, &bundle, &rootfs, for_container)?;
+    build(
+        &mut undo,
+        args,
+        inherited,
+        &spec,
+        &bundle,
+        &rootfs,
+        for_container,
+    )?;
     let pid = undo.init.expect("build sets the init pid");
     undo.disarm();
     Ok(Created {
@@ -108,9 +123,27 @@ pub fn console_socket(
     }
 }
 
+/// Socket activation: the container's process learns of the fds like any
+/// activated service, with itself as LISTEN_PID (pid 1 of its namespace).
+fn announce_listen_fds(spec: &mut Spec) {
+    let listen = crate::fds::listen_fds();
+    if listen == 0 {
+        return;
+    }
+    if let Some(process) = spec.process_mut() {
+        let mut env = process.env().clone().unwrap_or_default();
+        env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        env.push(format!("LISTEN_FDS={listen}"));
+        env.push("LISTEN_PID=1".to_string());
+        process.set_env(Some(env));
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn build(
     undo: &mut Undo,
     args: &CreateArgs,
+    inherited: &Inherited,
     spec: &Spec,
     bundle: &Path,
     rootfs: &Path,
@@ -157,7 +190,7 @@ fn build(
         plan: &plan,
         exec_socket: &exec_socket,
         no_pivot: args.no_pivot,
-        preserve_fds: args.preserve_fds,
+        inherited,
         console,
     };
 

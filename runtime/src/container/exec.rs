@@ -13,6 +13,7 @@ use super::create::console_socket;
 use super::run::{forward_signals_to, wait_for};
 use crate::cgroups::{Cgroup, Layout};
 use crate::cli::ExecArgs;
+use crate::fds::Inherited;
 use crate::namespaces::{clone_flag, proc_name};
 use crate::state::{ContainerDir, Status};
 use crate::{console, process, seccomp};
@@ -24,7 +25,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 /// Returns the exit status `exec` exits with (0 when detached).
-pub fn exec(root: &Path, args: &ExecArgs) -> Result<i32> {
+pub fn exec(root: &Path, args: &ExecArgs, inherited: &Inherited) -> Result<i32> {
     let dir = ContainerDir::open(root, &args.id)?;
     let record = dir.load()?;
     let status = record.refreshed_status();
@@ -52,7 +53,7 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<i32> {
                 &process,
                 record.state.pid,
                 &cgroup,
-                args,
+                inherited,
                 theirs,
                 console,
             );
@@ -199,7 +200,7 @@ fn enter_and_exec(
     process: &Process,
     init_pid: i32,
     cgroup: &Cgroup,
-    args: &ExecArgs,
+    inherited: &Inherited,
     mut report: UnixStream,
     console: Option<&UnixStream>,
 ) -> Result<()> {
@@ -229,8 +230,7 @@ fn enter_and_exec(
                 Ok(())
             }
             ForkResult::Child => {
-                let error = match become_process(process, filter.take(), args.preserve_fds, console)
-                {
+                let error = match become_process(process, filter.take(), inherited, console) {
                     Err(e) => e,
                     Ok(never) => match never {},
                 };
@@ -279,7 +279,7 @@ fn join_namespaces(spec: &Spec, init_pid: i32) -> Result<()> {
 fn become_process(
     process: &Process,
     filter: Option<seccomp::Filter>,
-    preserve_fds: u32,
+    inherited: &Inherited,
     console: Option<&UnixStream>,
 ) -> Result<std::convert::Infallible> {
     if let Some(socket) = console {
@@ -304,7 +304,7 @@ fn become_process(
     process::set_umask(process);
     let program = process::find_executable(process)?;
     process::reset_signals();
-    process::close_fds_on_exec(preserve_fds)?;
+    process::close_fds_on_exec(inherited)?;
     if let Some(filter) = late_filter {
         filter.load("{}")?;
     }

@@ -5,6 +5,7 @@ use super::create::create_for;
 use super::{delete, start};
 use crate::cli::CreateArgs;
 use crate::console;
+use crate::fds::Inherited;
 use anyhow::{Context, Result};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
@@ -22,13 +23,19 @@ extern "C" fn forward(sig: libc::c_int) {
 }
 
 /// Returns the exit status `run` should exit with.
-pub fn run(root: &Path, args: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
+pub fn run(
+    root: &Path,
+    args: &CreateArgs,
+    detach: bool,
+    keep: bool,
+    inherited: &Inherited,
+) -> Result<i32> {
     // The container's init is our grandchild; as a subreaper we inherit it
     // when the intermediate process exits, and can wait for it.
     if !detach {
         nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
     }
-    let created = create_for(root, args, !detach)?;
+    let created = create_for(root, args, inherited, !detach)?;
     if detach {
         start(root, &args.id)?;
         return Ok(0);

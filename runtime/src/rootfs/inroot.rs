@@ -45,6 +45,15 @@ impl Root {
         openat2(self.fd.as_fd(), &relative(path), how)
     }
 
+    /// Opens `path` as a directory reached without following any symlink
+    /// (ELOOP if one is on the way, ENOTDIR if it is not a directory).
+    pub fn resolve_plain_dir(&self, path: &Path) -> Result<OwnedFd, Errno> {
+        let how = OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_SYMLINKS);
+        openat2(self.fd.as_fd(), &relative(path), how)
+    }
+
     /// Opens `path`, creating missing directories on the way and `leaf` at
     /// the end, all resolved inside the root.
     pub fn create(&self, path: &Path, leaf: Leaf) -> Result<OwnedFd> {
@@ -176,6 +185,33 @@ mod tests {
 
         let fd = root.resolve(Path::new("/dotdot")).unwrap();
         assert_eq!(real_path(&fd), root_dir.path().canonicalize().unwrap());
+    }
+
+    #[test]
+    fn plain_dirs_are_reached_without_symlinks_only() {
+        let root_dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root_dir.path().join("real/sub")).unwrap();
+        std::fs::write(root_dir.path().join("file"), "").unwrap();
+        symlink("/real", root_dir.path().join("proc")).unwrap();
+        symlink("/real", root_dir.path().join("via")).unwrap();
+        let root = Root::open(root_dir.path()).unwrap();
+        assert!(root.resolve_plain_dir(Path::new("/real/sub")).is_ok());
+        assert_eq!(
+            root.resolve_plain_dir(Path::new("/proc")).err(),
+            Some(Errno::ELOOP)
+        );
+        assert_eq!(
+            root.resolve_plain_dir(Path::new("/via/sub")).err(),
+            Some(Errno::ELOOP)
+        );
+        assert_eq!(
+            root.resolve_plain_dir(Path::new("/file")).err(),
+            Some(Errno::ENOTDIR)
+        );
+        assert_eq!(
+            root.resolve_plain_dir(Path::new("/missing")).err(),
+            Some(Errno::ENOENT)
+        );
     }
 
     #[test]

@@ -109,6 +109,38 @@ fn labelled_data(data: Option<String>, typ: &str, label: Option<&str>) -> Option
     })
 }
 
+/// procfs and sysfs go only on a real directory reached without a symlink
+/// (runc: "must be mounted on ordinary directory"). An image that makes
+/// /proc a symlink chooses where procfs lands, and with it what LSM
+/// profiles and masked paths written for /proc cover (CVE-2019-16884,
+/// CVE-2019-19921). The directory is created if missing, then opened
+/// with RESOLVE_NO_SYMLINKS: the fd mounted on is the one checked.
+fn kernel_fs_target(root: &Root, destination: &Path, typ: &str) -> Result<std::os::fd::OwnedFd> {
+    if crate::fault::active("proc-through-symlink") {
+        return root.create(destination, Leaf::Dir);
+    }
+    let refuse = |why: &str| {
+        anyhow::anyhow!(
+            "{typ} must be mounted on an ordinary directory, and {} {why}",
+            destination.display()
+        )
+    };
+    match root.resolve_plain_dir(destination) {
+        Ok(fd) => return Ok(fd),
+        Err(nix::errno::Errno::ELOOP) => return Err(refuse("is or passes through a symlink")),
+        Err(nix::errno::Errno::ENOTDIR) => return Err(refuse("is not a directory")),
+        Err(nix::errno::Errno::ENOENT) => {}
+        Err(e) => return Err(e).with_context(|| format!("resolving {}", destination.display())),
+    }
+    root.create(destination, Leaf::Dir)?;
+    match root.resolve_plain_dir(destination) {
+        Ok(fd) => Ok(fd),
+        Err(nix::errno::Errno::ELOOP) => Err(refuse("is or passes through a symlink")),
+        Err(nix::errno::Errno::ENOTDIR) => Err(refuse("is not a directory")),
+        Err(e) => Err(e).with_context(|| format!("resolving {}", destination.display())),
+    }
+}
+
 /// Mounts one `mounts` entry at its destination inside the rootfs.
 fn mount_one(root: &Root, m: &Mount, setup: &Setup) -> Result<()> {
     let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default());
@@ -134,7 +166,11 @@ fn mount_one(root: &Root, m: &Mount, setup: &Setup) -> Result<()> {
             bail!("bind source {} does not exist", src.display());
         }
     }
-    let target = root.create(m.destination(), leaf)?;
+    let target = if matches!(typ, "proc" | "sysfs") && !is_bind {
+        kernel_fs_target(root, m.destination(), typ)?
+    } else {
+        root.create(m.destination(), leaf)?
+    };
     let target = if crate::fault::active("mount-by-path") {
         // The pre-CVE-2021-30465 way: a path string the kernel walks again
         // at mount time, following whatever was swapped in meanwhile.
