@@ -75,6 +75,7 @@ faults! {
     "unverified-dev-null" => ["security.cve-2025-31133"],
     "preserve-fds-own-descriptors" => ["security.preserved-fds"],
     "proc-through-symlink" => ["security.cve-2019-16884"],
+    "init-holds-state-lock" => ["robustness.killed-create"],
 }
 
 /// Whether fault `name` is the one this process was asked to inject.

@@ -3,6 +3,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::Hook;
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -58,6 +59,9 @@ pub fn run_all(hooks: &[Hook], phase: Phase, state_json: &str) -> Result<()> {
     Ok(())
 }
 
+/// How much of a hook's stderr a failure reports (the end of it).
+const STDERR_TAIL: usize = 64 * 1024;
+
 fn run(hook: &Hook, state_json: &str) -> Result<()> {
     let args = hook.args().clone().unwrap_or_default();
     let mut command = Command::new(hook.path());
@@ -74,43 +78,148 @@ fn run(hook: &Hook, state_json: &str) -> Result<()> {
         )
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        // Its own process group: a timeout kills what it started too.
+        .process_group(0);
     let mut child = command.spawn().context("starting")?;
-    // A hook that does not read stdin must not make us fail: ignore EPIPE.
-    if let Some(mut stdin) = child.stdin.take() {
-        let without_pid;
-        let state_json = if crate::fault::active("hook-state-without-pid") {
-            without_pid = state_json.replace("\"pid\":", "\"pid-gone\":");
-            &without_pid
-        } else {
-            state_json
-        };
-        let _ = stdin.write_all(state_json.as_bytes());
-    }
+    let without_pid;
+    let state_json = if crate::fault::active("hook-state-without-pid") {
+        without_pid = state_json.replace("\"pid\":", "\"pid-gone\":");
+        &without_pid
+    } else {
+        state_json
+    };
+    let mut io = HookIo::new(child.stdin.take(), child.stderr.take(), state_json)?;
+    // No timeout means none: the spec leaves it to the hook (runc waits
+    // too). The hook's pipes are served meanwhile, so it never blocks on us.
     let deadline = hook
         .timeout()
         .map(|secs| Instant::now() + Duration::from_secs(secs.max(1) as u64));
     loop {
+        io.serve(Duration::from_millis(5));
         if let Some(status) = child.try_wait()? {
+            io.serve(Duration::ZERO);
             if status.success() {
                 return Ok(());
             }
-            let mut stderr = String::new();
-            if let Some(mut err) = child.stderr.take() {
-                use std::io::Read;
-                let _ = err.read_to_string(&mut stderr);
-            }
-            bail!("exited with {status}: {}", stderr.trim());
+            bail!("exited with {status}: {}", io.stderr_tail().trim());
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            let _ = child.kill();
+            let group = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
             let _ = child.wait();
             return Err(anyhow!(
-                "timed out after {}s",
-                hook.timeout().unwrap_or_default()
+                "timed out after {}s (its process group was killed): {}",
+                hook.timeout().unwrap_or_default(),
+                io.stderr_tail().trim()
             ));
         }
-        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The hook's stdin (the state, written as it reads) and stderr (read as
+/// it writes, the last [`STDERR_TAIL`] bytes kept), without threads: init
+/// runs hooks too, and stays single-threaded for its later setns/unshare.
+struct HookIo<'a> {
+    stdin: Option<std::process::ChildStdin>,
+    input: &'a [u8],
+    stderr: Option<std::process::ChildStderr>,
+    tail: Vec<u8>,
+}
+
+impl<'a> HookIo<'a> {
+    fn new(
+        stdin: Option<std::process::ChildStdin>,
+        stderr: Option<std::process::ChildStderr>,
+        input: &'a str,
+    ) -> Result<HookIo<'a>> {
+        for fd in [
+            stdin.as_ref().map(|s| s.as_fd()),
+            stderr.as_ref().map(|s| s.as_fd()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL)?;
+            let flags = nix::fcntl::OFlag::from_bits_retain(flags) | nix::fcntl::OFlag::O_NONBLOCK;
+            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(flags))?;
+        }
+        Ok(HookIo {
+            stdin,
+            input: input.as_bytes(),
+            stderr,
+            tail: Vec::new(),
+        })
+    }
+
+    /// Waits up to `wait` for either pipe to be ready, then moves what it
+    /// can without blocking.
+    fn serve(&mut self, wait: Duration) {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut fds = Vec::new();
+        if let Some(stdin) = &self.stdin {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLOUT));
+        }
+        if let Some(stderr) = &self.stderr {
+            fds.push(PollFd::new(stderr.as_fd(), PollFlags::POLLIN));
+        }
+        if fds.is_empty() {
+            std::thread::sleep(wait);
+        } else {
+            let ms = PollTimeout::try_from(wait.as_millis() as u16).unwrap_or(PollTimeout::ZERO);
+            let _ = poll(&mut fds, ms);
+        }
+        drop(fds);
+        self.write_input();
+        self.read_stderr();
+    }
+
+    fn write_input(&mut self) {
+        let Some(stdin) = &mut self.stdin else {
+            return;
+        };
+        while !self.input.is_empty() {
+            match stdin.write(self.input) {
+                Ok(n) => self.input = &self.input[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                // EPIPE: a hook that does not read stdin is fine.
+                Err(_) => break,
+            }
+        }
+        self.stdin = None; // all written (or refused): EOF for the hook
+    }
+
+    fn read_stderr(&mut self) {
+        use std::io::Read;
+        let Some(stderr) = &mut self.stderr else {
+            return;
+        };
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match stderr.read(&mut buf) {
+                Ok(0) => {
+                    self.stderr = None;
+                    return;
+                }
+                Ok(n) => {
+                    self.tail.extend_from_slice(&buf[..n]);
+                    if self.tail.len() > 2 * STDERR_TAIL {
+                        self.tail.drain(..self.tail.len() - STDERR_TAIL);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.stderr = None;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn stderr_tail(&self) -> String {
+        let start = self.tail.len().saturating_sub(STDERR_TAIL);
+        String::from_utf8_lossy(&self.tail[start..]).into_owned()
     }
 }
 
@@ -150,6 +259,53 @@ mod tests {
             msg.contains("poststop hook 0") && msg.contains("nope"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn a_chatty_failing_hook_is_drained_and_reported() {
+        let started = Instant::now();
+        // 200 KB on stderr is three pipe buffers: read only at exit, the
+        // hook would block forever.
+        let script = "i=0; while [ $i -lt 2000 ]; do echo 'line of a chatty hook, one hundred bytes long......................................'; i=$((i+1)); done >&2; echo last words >&2; exit 1";
+        let err = run_all(&[sh(script, None)], Phase::CreateRuntime, "{}").unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("last words"),
+            "{}",
+            &msg[msg.len().saturating_sub(200)..]
+        );
+        assert!(msg.len() < STDERR_TAIL + 1024, "{} bytes", msg.len());
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_hook_that_ignores_a_large_state_does_not_block() {
+        let state = format!(
+            r#"{{"id":"x","annotations":{{"a":"{}"}}}}"#,
+            "x".repeat(300_000)
+        );
+        run_all(&[sh("exit 0", None)], Phase::Prestart, &state).unwrap();
+        let out = tempfile::NamedTempFile::new().unwrap();
+        let hook = sh(&format!("cat > {}", out.path().display()), None);
+        run_all(&[hook], Phase::Prestart, &state).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.path()).unwrap().len(),
+            state.len()
+        );
+    }
+
+    #[test]
+    fn a_timeout_kills_the_hooks_whole_process_group() {
+        let marker = tempfile::NamedTempFile::new().unwrap();
+        // The background child would touch the marker after 3 s.
+        let script = format!(
+            "(sleep 3; echo alive > {}) & sleep 30",
+            marker.path().display()
+        );
+        let err = run_all(&[sh(&script, Some(1))], Phase::Prestart, "{}").unwrap_err();
+        assert!(format!("{err:#}").contains("timed out"), "{err:#}");
+        std::thread::sleep(Duration::from_secs(4));
+        assert_eq!(std::fs::read_to_string(marker.path()).unwrap(), "");
     }
 
     #[test]

@@ -88,11 +88,29 @@ pub fn validate_id(id: &str) -> Result<()> {
     Ok(())
 }
 
+/// How long a command waits for another one on the same container. The
+/// lock is only ever held by runtime commands, which are bounded; this
+/// bound turns a bug there into an error instead of a hang.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 fn lock(path: &Path) -> Result<Flock<File>> {
-    let dir = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    Flock::lock(dir, FlockArg::LockExclusive)
-        .map_err(|(_, e)| e)
-        .with_context(|| format!("locking {}", path.display()))
+    let mut dir = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match Flock::lock(dir, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(lock),
+            Err((file, nix::errno::Errno::EWOULDBLOCK)) if std::time::Instant::now() < deadline => {
+                dir = file;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => bail!(
+                "{} is still locked by another command on this container after {}s",
+                path.display(),
+                LOCK_WAIT.as_secs()
+            ),
+            Err((_, e)) => return Err(e).with_context(|| format!("locking {}", path.display())),
+        }
+    }
 }
 
 impl ContainerDir {
@@ -153,6 +171,15 @@ impl ContainerDir {
 
     pub fn exec_fifo(&self) -> PathBuf {
         self.path.join(EXEC_FIFO)
+    }
+
+    /// The fd holding the lock. A process forked from ours that outlives
+    /// us (the container's init, until `start`) must close its copy: a
+    /// flock belongs to the open file, so a copy keeps it held after we are
+    /// killed, and every later command on the container would wait for it.
+    pub fn lock_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self._lock.as_raw_fd()
     }
 
     pub fn load(&self) -> Result<Record> {

@@ -195,10 +195,18 @@ fn build(
     };
 
     let (mut channel, child_channel) = Channel::pair()?;
+    let lock_fd = dir.lock_fd();
     // Single-threaded here, so fork is safe.
     let intermediate = match unsafe { nix::unistd::fork() }.context("fork")? {
         ForkResult::Child => {
             drop(channel);
+            if !crate::fault::active("init-holds-state-lock") {
+                // SAFETY: closes this process's copy of the lock fd (see
+                // ContainerDir::lock_fd) without unlocking the shared open
+                // file; the child never returns, so the ContainerDir that
+                // owns the number is never dropped here.
+                unsafe { libc::close(lock_fd) };
+            }
             init::intermediate(child_channel, &cx)
         }
         ForkResult::Parent { child } => child,
