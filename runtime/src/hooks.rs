@@ -166,7 +166,7 @@ impl<'a> HookIo<'a> {
         if fds.is_empty() {
             std::thread::sleep(wait);
         } else {
-            let ms = PollTimeout::try_from(wait.as_millis() as u16).unwrap_or(PollTimeout::ZERO);
+            let ms = PollTimeout::from(wait.as_millis().min(u16::MAX as u128) as u16);
             let _ = poll(&mut fds, ms);
         }
         drop(fds);
