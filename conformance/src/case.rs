@@ -3,6 +3,7 @@
 
 use crate::catalogue::{self, Level};
 use crate::console::ConsoleSocket;
+use crate::deadline;
 use crate::driver::{Invocation, Runtime};
 use anyhow::{anyhow, Context, Result};
 use litmus_bundle::{default_spec, Bundle, RootfsBuilder};
@@ -368,27 +369,32 @@ impl<'a> Ctx<'a> {
 
     /// Polls `state` until `status` (or the deadline).
     pub fn wait_for_status(&self, id: &str, status: &str) -> Result<(), Verdict> {
-        let deadline = Instant::now() + Duration::from_secs(10);
         let mut last = String::new();
-        while Instant::now() < deadline {
-            match self.state(id) {
-                Ok(s) if s.status == status => return Ok(()),
-                Ok(s) => last = s.status,
-                Err(e) => last = format!("{e:#}"),
+        deadline::poll(WAIT, Duration::from_millis(10), || match self.state(id) {
+            Ok(s) if s.status == status => Some(()),
+            Ok(s) => {
+                last = s.status;
+                None
             }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Err(fail(
-            format!("status {status}"),
-            format!("status {last} after 10s"),
-        ))
+            Err(e) => {
+                last = format!("{e:#}");
+                None
+            }
+        })
+        .map_err(|expired| {
+            fail(
+                format!("status {status}"),
+                format!("status {last}: {expired}"),
+            )
+        })
     }
 
     /// Waits for the container process `pid` to exit (we are the subreaper
     /// of every container init) and returns its exit code.
     pub fn wait_exit(&self, pid: i32) -> Result<Option<i32>, Verdict> {
         use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let started = Instant::now();
+        let deadline = started + deadline::scaled(EXIT_WAIT);
         loop {
             match waitpid(nix::unistd::Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(_, code)) => return Ok(Some(code)),
@@ -405,7 +411,12 @@ impl<'a> Ctx<'a> {
             if Instant::now() > deadline {
                 return Err(fail(
                     "the container process to exit",
-                    format!("pid {pid} still running after 15s"),
+                    format!(
+                        "pid {pid} still running: {}",
+                        deadline::Expired {
+                            waited: started.elapsed()
+                        }
+                    ),
                 ));
             }
             std::thread::sleep(Duration::from_millis(2));
@@ -420,7 +431,7 @@ impl<'a> Ctx<'a> {
         let created_state = self.state(&id)?;
         self.start_ok(&id)?;
         let exit_code = self.wait_exit(created_state.pid)?;
-        let raw = std::fs::read_to_string(self.stdout_file(&id)).unwrap_or_default();
+        let raw = crate::driver::read_head(&self.stdout_file(&id), crate::driver::STDOUT_KEPT);
         let lines = litmus_probe::parse_output(&raw)
             .into_iter()
             .filter_map(Result::ok)
@@ -464,7 +475,7 @@ impl<'a> Ctx<'a> {
             inv.describe(),
         )?;
         let master = console
-            .receive_master(Duration::from_secs(5))
+            .receive_master(deadline::scaled(Duration::from_secs(5)))
             .map_err(|e| fail("the pty master on --console-socket", format!("{e:#}")))?;
         expect(
             crate::console::is_pty_master(&master),
@@ -473,7 +484,7 @@ impl<'a> Ctx<'a> {
         )?;
         let created_state = self.state(&id)?;
         self.start_ok(&id)?;
-        let raw = crate::console::read_until_closed(master, Duration::from_secs(10));
+        let raw = crate::console::read_until_closed(master, deadline::scaled(WAIT));
         let exit_code = self.wait_exit(created_state.pid)?;
         let lines = litmus_probe::parse_output(&raw)
             .into_iter()
@@ -490,7 +501,7 @@ impl<'a> Ctx<'a> {
 
     /// The probe output written so far by container `id`.
     pub fn output_of(&self, id: &str) -> Vec<ProbeLine> {
-        let raw = std::fs::read_to_string(self.stdout_file(id)).unwrap_or_default();
+        let raw = crate::driver::read_head(&self.stdout_file(id), crate::driver::STDOUT_KEPT);
         litmus_probe::parse_output(&raw)
             .into_iter()
             .filter_map(Result::ok)
@@ -504,52 +515,55 @@ impl<'a> Ctx<'a> {
         what: &str,
         pred: impl Fn(&ProbeLine) -> bool,
     ) -> Result<ProbeLine, Verdict> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(line) = self.output_of(id).into_iter().find(&pred) {
-                return Ok(line);
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        Err(fail(what.to_string(), "nothing after 10s"))
+        deadline::poll(WAIT, Duration::from_millis(5), || {
+            self.output_of(id).into_iter().find(&pred)
+        })
+        .map_err(|expired| fail(what.to_string(), expired.to_string()))
     }
 
-    /// Removes what the case created; returns what the runtime leaked.
+    /// What this case owns, for the leak check.
+    pub fn owned(&self) -> crate::leaks::Owned<'_> {
+        let mut dirs = vec![self.work.clone()];
+        dirs.extend(self.bundles.iter().map(|b| b.path().to_path_buf()));
+        crate::leaks::Owned {
+            ids: &self.created,
+            dirs,
+            state_root: &self.runtime.root,
+        }
+    }
+
+    /// Removes what the case created; returns what the runtime leaked
+    /// (and then removes that too, so nothing outlives the suite).
     pub fn clean_up(&mut self) -> Vec<String> {
         for id in self.created.clone() {
             let _ = self.call(&["delete", "--force", id.as_str()]);
         }
-        let mut leaks = Vec::new();
-        if let Ok(entries) = std::fs::read_dir(&self.runtime.root) {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if self.created.iter().any(|id| name.contains(id.as_str())) {
-                    leaks.push(format!(
-                        "state entry {} left in --root after delete",
-                        entry.path().display()
-                    ));
-                }
-            }
-        }
         for &pid in &self.pids {
-            // Reap our own zombies first: they are not leaks.
+            // Reap our own zombies: they are not leaks.
             let _ = nix::sys::wait::waitpid(
                 nix::unistd::Pid::from_raw(pid),
                 Some(nix::sys::wait::WaitPidFlag::WNOHANG),
             );
-            if pid > 0 && Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid) {
-                leaks.push(format!(
-                    "container process {pid} still alive after delete --force"
-                ));
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+        }
+        let mut leftovers = crate::leaks::find_after(&self.owned(), deadline::scaled(LEAK_GRACE));
+        for &pid in &self.pids {
+            let alive = pid > 0 && Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid);
+            if alive && !leftovers.contains(&crate::leaks::Leftover::Process(pid)) {
+                leftovers.push(crate::leaks::Leftover::Process(pid));
             }
         }
-        leaks
+        crate::leaks::remove(&leftovers);
+        leftovers.iter().map(|l| l.to_string()).collect()
     }
 }
+
+/// How long a case waits for a state or a line of output (scaled).
+const WAIT: Duration = Duration::from_secs(10);
+/// How long a container process may take to exit (scaled).
+const EXIT_WAIT: Duration = Duration::from_secs(15);
+
+/// How long after delete --force a leftover may take to disappear.
+const LEAK_GRACE: Duration = Duration::from_secs(2);
 
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))

@@ -37,16 +37,14 @@ impl Invocation {
     /// "`runtime create c1` exited 1: <stderr>", for failure messages.
     pub fn describe(&self) -> String {
         let status = match (self.timed_out, self.code) {
-            (true, _) => "timed out".to_string(),
+            (true, _) => format!(
+                "timed out (killed after {:.0}s)",
+                crate::deadline::scaled(COMMAND_TIMEOUT).as_secs_f64()
+            ),
             (_, Some(c)) => format!("exited {c}"),
             (_, None) => "was killed by a signal".to_string(),
         };
-        let stderr = self.stderr.trim();
-        let stderr = if stderr.len() > 600 {
-            &stderr[stderr.len() - 600..]
-        } else {
-            stderr
-        };
+        let stderr = tail_chars(self.stderr.trim(), 600);
         format!(
             "`{}` {status}{}",
             self.args.join(" "),
@@ -119,7 +117,7 @@ impl Runtime {
         let spawned = command.spawn();
         drop(high);
         let mut child = spawned.with_context(|| format!("starting {}", self.binary.display()))?;
-        let deadline = Instant::now() + COMMAND_TIMEOUT;
+        let deadline = Instant::now() + crate::deadline::scaled(COMMAND_TIMEOUT);
         let (code, timed_out) = loop {
             if let Some(status) = child.try_wait()? {
                 break (status.code(), false);
@@ -131,7 +129,7 @@ impl Runtime {
             }
             std::thread::sleep(Duration::from_millis(1));
         };
-        let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        let stderr = read_tail(&stderr_path, STDERR_KEPT);
         let _ = std::fs::remove_file(&stderr_path);
         let mut display = vec![self
             .binary
@@ -162,9 +160,56 @@ impl Runtime {
     ) -> Result<Invocation> {
         let out = unique_file(work, "stdout");
         let mut inv = self.call_passing(args, &out, work, pass)?;
-        inv.stdout = std::fs::read_to_string(&out).unwrap_or_default();
+        inv.stdout = read_head(&out, STDOUT_KEPT);
         let _ = std::fs::remove_file(&out);
         Ok(inv)
+    }
+}
+
+/// How much of a runtime's stderr is kept (its end): error messages are at
+/// the end, and a runtime may print megabytes.
+const STDERR_KEPT: usize = 64 * 1024;
+/// How much of a command's stdout is kept (its start): state and features
+/// documents are small, probe output a few KiB.
+pub const STDOUT_KEPT: usize = 16 * 1024 * 1024;
+
+/// The first `keep` bytes a runtime (or a container) wrote to `path`, as
+/// text: invalid UTF-8 is replaced, never a reason to fail.
+pub fn read_head(path: &Path, keep: usize) -> String {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    match std::fs::File::open(path) {
+        Ok(file) => match file.take(keep as u64).read_to_end(&mut bytes) {
+            Ok(_) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(_) => String::new(),
+        },
+        Err(_) => String::new(),
+    }
+}
+
+/// The last `keep` bytes written to `path`, as text (see [`read_head`]).
+pub fn read_tail(path: &Path, keep: usize) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > keep as u64 && file.seek(SeekFrom::Start(len - keep as u64)).is_err() {
+        return String::new();
+    }
+    let mut bytes = Vec::new();
+    match file.take(keep as u64).read_to_end(&mut bytes) {
+        Ok(_) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => String::new(),
+    }
+}
+
+/// The last `n` characters of `text` (not bytes: never splits one).
+pub fn tail_chars(text: &str, n: usize) -> &str {
+    match text.char_indices().rev().nth(n.saturating_sub(1)) {
+        Some((i, _)) if n > 0 => &text[i..],
+        _ if n == 0 => "",
+        _ => text,
     }
 }
 
@@ -198,6 +243,43 @@ pub fn spec_version_from_features(stdout: &str) -> Option<String> {
             .iter()
             .all(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()));
     is_version.then(|| version.to_string())
+}
+
+#[cfg(test)]
+mod output_tests {
+    use super::*;
+
+    #[test]
+    fn tails_never_split_a_character() {
+        let text = "é".repeat(700);
+        assert_eq!(tail_chars(&text, 600).chars().count(), 600);
+        assert_eq!(tail_chars("abc", 600), "abc");
+        assert_eq!(tail_chars("abc", 2), "bc");
+        assert_eq!(tail_chars("abc", 0), "");
+    }
+
+    #[test]
+    fn any_bytes_and_any_size_become_a_readable_description() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stderr");
+        let mut bytes = vec![0xff, 0xfe, 0x00, b'\n'];
+        bytes.extend("ü".repeat(100_000).as_bytes());
+        bytes.extend(b"the real error");
+        std::fs::write(&path, &bytes).unwrap();
+        let stderr = read_tail(&path, STDERR_KEPT);
+        assert!(stderr.len() <= STDERR_KEPT + 4 && stderr.ends_with("the real error"));
+        let inv = Invocation {
+            args: vec!["rt".into(), "create".into()],
+            code: Some(1),
+            stdout: String::new(),
+            stderr,
+            timed_out: false,
+        };
+        let text = inv.describe();
+        assert!(text.starts_with("`rt create` exited 1: ") && text.ends_with("the real error"));
+        let head = read_head(&path, 3);
+        assert_eq!(head, "\u{fffd}\u{fffd}\u{0}");
+    }
 }
 
 #[cfg(test)]

@@ -62,6 +62,10 @@ struct Selection {
     /// Cases run at once
     #[arg(long, short, default_value_t = 4)]
     jobs: usize,
+    /// Multiply every deadline by F (on top of what the preflight
+    /// measures), for very slow or emulated hosts
+    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = positive_factor)]
+    timeout_scale: f64,
     /// Only cases whose name contains this
     #[arg(long)]
     filter: Option<String>,
@@ -85,6 +89,26 @@ struct Selection {
     /// Seed of the generated configs (config i uses seed + i)
     #[arg(long, default_value_t = generated::DEFAULT_SEED)]
     seed: u64,
+}
+
+fn positive_factor(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(f) if f.is_finite() && (0.1..=1000.0).contains(&f) => Ok(f),
+        _ => Err(format!("{text:?}: a factor between 0.1 and 1000")),
+    }
+}
+
+/// Deadlines for this machine: the preflight's create time and the user's
+/// factor (see litmus::deadline); said on stderr when they grow.
+fn scale_deadlines(preflight_create: std::time::Duration, user: f64) {
+    let scale = litmus::deadline::scale_for(preflight_create, user);
+    litmus::deadline::set_scale(scale);
+    if scale > 1.0 {
+        eprintln!(
+            "litmus: deadlines x{scale:.2} (the preflight create took {} ms; --timeout-scale {user})",
+            preflight_create.as_millis()
+        );
+    }
 }
 
 #[derive(clap::Args)]
@@ -284,11 +308,14 @@ fn run(args: &RunArgs) -> Result<i32> {
         spec_version: &info.spec_version,
         keep_failed: args.keep_failed,
     };
-    if let Err(why) = litmus::preflight::check(&options) {
-        bar.finish_and_clear();
-        eprintln!("litmus: {why}");
-        // Not a conformance verdict: the suite could not run at all.
-        return Ok(2);
+    match litmus::preflight::check(&options) {
+        Ok(took) => scale_deadlines(took, args.select.timeout_scale),
+        Err(why) => {
+            bar.finish_and_clear();
+            eprintln!("litmus: {why}");
+            // Not a conformance verdict: the suite could not run at all.
+            return Ok(2);
+        }
     }
     let mut results = runner::run(&cases, &options, &progress);
     if let Some(budget) = budget {
@@ -344,12 +371,17 @@ fn diff(args: &DiffArgs) -> Result<i32> {
             keep_failed: false,
         })
         .collect();
+    let mut slowest = std::time::Duration::ZERO;
     for o in &options {
-        if let Err(why) = litmus::preflight::check(o) {
-            eprintln!("litmus: {}: {why}", o.runtime.display());
-            return Ok(2);
+        match litmus::preflight::check(o) {
+            Ok(took) => slowest = slowest.max(took),
+            Err(why) => {
+                eprintln!("litmus: {}: {why}", o.runtime.display());
+                return Ok(2);
+            }
         }
     }
+    scale_deadlines(slowest, args.select.timeout_scale);
     let short = |i: usize| {
         targets[i]
             .path

@@ -7,8 +7,10 @@ use crate::runner::RunOptions;
 
 /// Creates (and deletes) one minimal container; Err(explanation) if the
 /// runtime cannot. Only create: a runtime that breaks start must meet the
-/// cases that say so, not a generic "cannot run" here.
-pub fn check(options: &RunOptions) -> Result<(), String> {
+/// cases that say so, not a generic "cannot run" here. Ok is how long the
+/// create took: the machine's (and runtime's) speed, which deadlines
+/// scale with (see `deadline`).
+pub fn check(options: &RunOptions) -> Result<std::time::Duration, String> {
     let work = tempfile::Builder::new()
         .prefix("litmus-preflight-")
         .tempdir()
@@ -20,14 +22,16 @@ pub fn check(options: &RunOptions) -> Result<(), String> {
         "preflight",
     );
     let spec = cx.spec(&["exit", "0"]);
-    let outcome = (|| -> Result<(), Verdict> {
+    let outcome = (|| -> Result<std::time::Duration, Verdict> {
         let bundle = cx.bundle(&spec)?;
         let id = cx.new_id();
-        cx.create_ok(&id, bundle)
+        let started = std::time::Instant::now();
+        cx.create_ok(&id, bundle)?;
+        Ok(started.elapsed())
     })();
     cx.clean_up();
     match outcome {
-        Ok(()) => Ok(()),
+        Ok(took) => Ok(took),
         Err(Verdict::Fail { seen, .. }) => Err(explain(&seen)),
         Err(Verdict::Skip(reason)) => Err(reason),
     }

@@ -21,6 +21,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("state_json", state_json),
     ("seccomp_profile", seccomp_profile),
     ("features_json", features_json),
+    ("runtime_output", runtime_output),
     ("probe_output", probe_output),
     ("report_writers", report_writers),
     ("exec_process", exec_process),
@@ -232,6 +233,26 @@ pub fn features_json(data: &[u8]) {
         }
     }
     let _ = serde_json::from_str::<oci_spec::runtime::Features>(text);
+}
+
+/// Whatever a runtime prints on stdout and stderr (any bytes, any size) is
+/// read, described and parsed as a state document without a panic.
+pub fn runtime_output(data: &[u8]) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("out");
+    std::fs::write(&path, data).expect("write");
+    let tail = litmus::driver::read_tail(&path, 4096);
+    let head = litmus::driver::read_head(&path, 4096);
+    assert!(tail.len() <= 3 * 4096 && head.len() <= 3 * 4096);
+    let inv = litmus::driver::Invocation {
+        args: vec!["runtime".into(), "create".into()],
+        code: Some(1),
+        stdout: head.clone(),
+        stderr: tail,
+        timed_out: false,
+    };
+    let _ = inv.describe();
+    let _ = litmus::case::StateView::parse(&head);
 }
 
 /// Whatever the container printed, read as probe output.

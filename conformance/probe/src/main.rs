@@ -38,6 +38,9 @@ fn fail(action: &str, message: String) -> ! {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "wait-signal") {
+        block_waited_signals();
+    }
     let mut rest = args.iter();
     while let Some(action) = rest.next() {
         let mut operand = || {
@@ -93,32 +96,49 @@ fn parse<T: std::str::FromStr>(action: &str, value: &str) -> T {
         .unwrap_or_else(|_| fail(action, format!("bad operand {value:?}")))
 }
 
-/// As pid 1 of a pid namespace, signals without a handler are ignored, so
-/// the probe installs handlers before waiting.
-fn wait_for_signal() -> i32 {
-    const SIGNALS: &[i32] = &[
-        libc::SIGHUP,
-        libc::SIGINT,
-        libc::SIGQUIT,
-        libc::SIGUSR1,
-        libc::SIGUSR2,
-        libc::SIGTERM,
-        libc::SIGWINCH,
-    ];
+/// The signals `wait-signal` waits for.
+const WAITED_SIGNALS: &[i32] = &[
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGTERM,
+    libc::SIGWINCH,
+];
+
+fn waited_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset only write the set they are given.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for &sig in SIGNALS {
+        for &sig in WAITED_SIGNALS {
             libc::sigaddset(&mut set, sig);
         }
-        // Block them and take them synchronously: no handler races.
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        let mut received = 0;
-        if libc::sigwait(&set, &mut received) != 0 {
-            fail("wait-signal", "sigwait failed".into());
-        }
-        received
+        set
     }
+}
+
+/// As pid 1 of a pid namespace, the probe is sent signals that have no
+/// handler only if they are blocked (the kernel drops them otherwise). So
+/// when a `wait-signal` is coming, they are blocked before the first
+/// action: any cue the probe gives (a report, a marker) comes after, and a
+/// signal sent on that cue is queued until `sigwait` takes it.
+fn block_waited_signals() {
+    let set = waited_set();
+    // SAFETY: sigprocmask reads the set; the probe is single-threaded.
+    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+}
+
+fn wait_for_signal() -> i32 {
+    block_waited_signals();
+    let set = waited_set();
+    let mut received = 0;
+    // SAFETY: sigwait reads the set and writes one int.
+    if unsafe { libc::sigwait(&set, &mut received) } != 0 {
+        fail("wait-signal", "sigwait failed".into());
+    }
+    received
 }
 
 fn fork_children(requested: u32) -> u32 {

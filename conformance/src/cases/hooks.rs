@@ -386,7 +386,9 @@ fn hook_timeout_aborts_the_hook(cx: &mut Ctx) -> Checked {
     let inv = cx.create(&id, bundle)?;
     let took = started.elapsed();
     expect(
-        !inv.ok() && !inv.timed_out && took < std::time::Duration::from_secs(10),
+        !inv.ok()
+            && !inv.timed_out
+            && took < crate::deadline::scaled(std::time::Duration::from_secs(10)),
         "create to fail within a few seconds (hook timeout 1 s)",
         format!("{} after {took:.1?}", inv.describe()),
     )

@@ -171,7 +171,8 @@ impl NamespaceHolder {
         let child = cmd.spawn()?;
         // Wait until the unshare has happened (the child's ns differs).
         let path = format!("/proc/{}/ns/net", child.id());
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let deadline =
+            std::time::Instant::now() + crate::deadline::scaled(std::time::Duration::from_secs(5));
         while std::fs::metadata(&path)
             .map(|m| Some(m.ino()) == host_inode("net"))
             .unwrap_or(true)

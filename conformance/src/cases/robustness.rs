@@ -5,11 +5,11 @@
 //! whose root is inside the case's bundle, cgroup directories named after
 //! the container, and the runtime's state (the usual per-case leak check).
 
-use crate::case::{expect, fail, Area, Case, Checked, Ctx};
+use crate::case::{expect, Area, Case, Checked, Ctx};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const CASES: &[Case] = &[
     Case {
@@ -173,24 +173,30 @@ fn concurrent_creates_of_one_id_have_one_winner(cx: &mut Ctx) -> Checked {
     )?;
     // The losers must not have left anything running either.
     cx.call(&["delete", "--force", &id])?;
-    let rootfs = cx.bundle_path(bundle).join("rootfs");
-    wait_for_no_leftovers(&id, &rootfs, "after delete --force of the raced ID")
+    let bundle = cx.bundle_path(bundle).to_path_buf();
+    wait_for_no_leftovers(cx, &id, &bundle, "after delete --force of the raced ID")
 }
 
-/// Waits (processes take a moment to die) until nothing of `id` is left.
-fn wait_for_no_leftovers(id: &str, rootfs: &Path, when: &str) -> Checked {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let leftovers = leftovers_of(id, rootfs);
-        if leftovers.is_empty() {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            kill_processes_in(rootfs);
-            return Err(fail(format!("nothing left {when}"), leftovers.join("; ")));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Waits (processes take a moment to die) until nothing of `id` is left:
+/// no process rooted in `bundle` or in a cgroup naming `id`, no cgroup, no
+/// mount, no state. What is left is removed after it is reported.
+fn wait_for_no_leftovers(cx: &Ctx, id: &str, bundle: &Path, when: &str) -> Checked {
+    let ids = [id.to_string()];
+    let owned = crate::leaks::Owned {
+        ids: &ids,
+        dirs: vec![bundle.to_path_buf()],
+        state_root: &cx.runtime.root,
+    };
+    let left = crate::leaks::find_after(&owned, crate::deadline::scaled(Duration::from_secs(5)));
+    crate::leaks::remove(&left);
+    expect(
+        left.is_empty(),
+        format!("nothing left {when}"),
+        left.iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
 }
 
 fn killed_create_leaves_nothing_after_delete(cx: &mut Ctx) -> Checked {
@@ -220,7 +226,7 @@ fn killed_create_leaves_nothing_after_delete(cx: &mut Ctx) -> Checked {
         let when = format!("after create was SIGKILLed at {delay_ms} ms and delete --force");
         // What delete said goes with a failure: it was the step that should
         // have removed what is left.
-        wait_for_no_leftovers(&id, &bundle_path.join("rootfs"), &when)
+        wait_for_no_leftovers(cx, &id, &bundle_path, &when)
             .map_err(|verdict| verdict.seen_also(&delete.describe()))?;
     }
     Ok(())
@@ -233,7 +239,6 @@ fn delete_racing_kill_leaves_nothing(cx: &mut Ctx) -> Checked {
         let id = cx.new_id();
         cx.create_ok(&id, bundle)?;
         cx.start_ok(&id)?;
-        let rootfs = cx.bundle_path(bundle).join("rootfs");
         std::thread::scope(|scope| {
             let cx = &*cx;
             let id = &id;
@@ -243,7 +248,8 @@ fn delete_racing_kill_leaves_nothing(cx: &mut Ctx) -> Checked {
         // Whichever order they ran in, a final delete --force must finish
         // the job; then nothing may remain.
         let _ = cx.call(&["delete", "--force", &id])?;
-        wait_for_no_leftovers(&id, &rootfs, "after delete --force racing kill")?;
+        let bundle = cx.bundle_path(bundle).to_path_buf();
+        wait_for_no_leftovers(cx, &id, &bundle, "after delete --force racing kill")?;
     }
     Ok(())
 }
@@ -264,77 +270,6 @@ fn process_exiting_at_start_ends_stopped(cx: &mut Ctx) -> Checked {
         "delete of the stopped container to succeed",
         delete.describe(),
     )
-}
-
-/// Processes rooted in `rootfs` and cgroup directories named `id`.
-fn leftovers_of(id: &str, rootfs: &Path) -> Vec<String> {
-    let mut found: Vec<String> = processes_in(rootfs)
-        .into_iter()
-        .map(|pid| format!("process {pid} still runs in the container's rootfs"))
-        .collect();
-    found.extend(
-        cgroup_dirs_named(id)
-            .into_iter()
-            .map(|d| format!("cgroup {} still exists", d.display())),
-    );
-    found
-}
-
-fn processes_in(rootfs: &Path) -> Vec<i32> {
-    let Ok(rootfs) = rootfs.canonicalize() else {
-        return Vec::new();
-    };
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read_link(format!("/proc/{pid}/root")).is_ok_and(|r| r.starts_with(&rootfs))
-                && !is_zombie(*pid)
-        })
-        .collect()
-}
-
-fn is_zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
-        .unwrap_or(true)
-}
-
-fn kill_processes_in(rootfs: &Path) {
-    for pid in processes_in(rootfs) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
-}
-
-/// Cgroup directories whose name is the container ID, at any depth up to
-/// three below each hierarchy (runtimes nest under their own parent).
-fn cgroup_dirs_named(id: &str) -> Vec<PathBuf> {
-    fn walk(dir: &Path, id: &str, depth: u32, found: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            let path = entry.path();
-            if entry.file_name().to_string_lossy() == id {
-                found.push(path.clone());
-            }
-            if depth > 0 {
-                walk(&path, id, depth - 1, found);
-            }
-        }
-    }
-    let mut found = Vec::new();
-    walk(Path::new("/sys/fs/cgroup"), id, 3, &mut found);
-    found
 }
 
 #[cfg(test)]

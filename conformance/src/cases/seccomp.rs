@@ -305,7 +305,7 @@ fn receive_from_agent_socket(
 ) -> Result<(Vec<u8>, Vec<std::os::fd::RawFd>), Verdict> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     use std::os::fd::AsRawFd;
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + crate::deadline::scaled(Duration::from_secs(10));
     let stream = loop {
         match agent.accept() {
             Ok((stream, _)) => break stream,
@@ -321,7 +321,7 @@ fn receive_from_agent_socket(
         }
     };
     stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(crate::deadline::scaled(Duration::from_secs(10))))
         .map_err(anyhow::Error::from)?;
     let mut buffer = vec![0u8; 64 * 1024];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 8]);
