@@ -171,13 +171,36 @@ fn cgroups(names_an_id: &dyn Fn(&str) -> bool) -> Vec<PathBuf> {
         }
     }
     let mut found = Vec::new();
-    walk(
-        Path::new("/sys/fs/cgroup"),
-        names_an_id,
-        CGROUP_DEPTH,
-        &mut found,
-    );
+    for hierarchy in hierarchies() {
+        walk(&hierarchy, names_an_id, CGROUP_DEPTH, &mut found);
+    }
     found
+}
+
+/// The mounted cgroup hierarchies: /sys/fs/cgroup itself (v2), or its
+/// subdirectories that are cgroup filesystems (v1, hybrid). A directory
+/// that is not (cgroup2 unmounted to hide it from crun leaves a plain
+/// tmpfs directory, where crun still writes) holds no cgroups.
+fn hierarchies() -> Vec<PathBuf> {
+    let root = Path::new("/sys/fs/cgroup");
+    if is_cgroup_fs(root) {
+        return vec![root.to_path_buf()];
+    }
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && is_cgroup_fs(p))
+        .collect()
+}
+
+fn is_cgroup_fs(path: &Path) -> bool {
+    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC};
+    statfs(path).is_ok_and(|fs| {
+        fs.filesystem_type() == CGROUP_SUPER_MAGIC || fs.filesystem_type() == CGROUP2_SUPER_MAGIC
+    })
 }
 
 /// Mount points of the host's table in one of `dirs` or naming an ID.

@@ -6,6 +6,7 @@
 //!   bench         startup and OOM benchmarks beside runc and crun, baselines
 //!   vm-test       the suite in QEMU on a pinned kernel, cgroup v2, v1, hybrid
 //!   faults        prove the suite fails each fault-injected runtime build
+//!   stress        the suite run after run under load; verdicts that change
 //!   ci            everything CI checks, in order, failing fast
 
 use anyhow::{bail, Context, Result};
@@ -15,6 +16,7 @@ use xshell::{cmd, Shell};
 
 mod bench;
 mod engines;
+mod stress;
 mod vm;
 
 #[derive(Parser)]
@@ -53,6 +55,8 @@ enum Command {
     Faults,
     /// podman and containerd drive litmus-runtime (and Debian runc, the control) through real scenarios
     Engines(engines::Options),
+    /// The suite N times under load against litmus-runtime, runc and crun; flipping verdicts
+    Stress(stress::Options),
     /// fmt, clippy, unit and root integration tests, the suite against litmus-runtime
     Ci,
 }
@@ -123,6 +127,10 @@ fn main() -> Result<()> {
             faults(&sh)
         }
         Command::Engines(options) => run_engines(&sh, &options),
+        Command::Stress(options) => {
+            ensure_packages(&sh, BASE_PACKAGES)?;
+            stress::stress(&sh, &options)
+        }
         Command::Ci => ci(&sh),
     }
 }
@@ -196,7 +204,7 @@ fn shipped_runtime() -> Result<PathBuf> {
 /// suite's default seed, so every run checks the same containers.
 const GENERATED_IN_CI: &str = "25";
 
-fn build_suite(sh: &Shell) -> Result<(PathBuf, PathBuf)> {
+pub(crate) fn build_suite(sh: &Shell) -> Result<(PathBuf, PathBuf)> {
     let probe = static_probe()?;
     let runtime = shipped_runtime()?;
     step("building litmus (release)");
@@ -279,6 +287,17 @@ fn ci(sh: &Shell) -> Result<()> {
     step("the suite against litmus-runtime");
     conformance(sh, &[])?;
     faults(sh)?;
+    // Verdicts must not depend on load: three full runs with both cores
+    // busy, failing on any case whose verdict changes.
+    stress::stress(
+        sh,
+        &stress::Options {
+            runs: 3,
+            load: true,
+            ours_only: true,
+            litmus_args: Vec::new(),
+        },
+    )?;
     ensure_packages(sh, &["runc"])?;
     diff(
         sh,
