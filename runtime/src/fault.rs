@@ -76,6 +76,7 @@ faults! {
     "preserve-fds-own-descriptors" => ["security.preserved-fds"],
     "proc-through-symlink" => ["security.cve-2019-16884"],
     "init-holds-state-lock" => ["robustness.killed-create"],
+    "close-range-after-filter" => ["runtime.lifecycle.create-env"],
 }
 
 /// Whether fault `name` is the one this process was asked to inject.

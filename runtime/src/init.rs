@@ -124,6 +124,9 @@ struct Built {
     state_json: String,
     /// A seccomp filter to load right before exec (noNewPrivileges set).
     late_filter: Option<seccomp::Filter>,
+    /// Whether the fds were already marked close-on-exec (before an
+    /// early filter).
+    fds_marked: bool,
 }
 
 /// linux.sysctl: each key written under `proc_sys`.
@@ -228,6 +231,15 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
     }
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
     // process may be about to lose: load it now, before the identity change.
+    // From the filter on, every syscall goes through the user's profile:
+    // the fds are marked before it (close_range may be denied), and what
+    // follows is only what the identity change and the exec need.
+    let fds_marked = filter.is_some()
+        && process.no_new_privileges() != Some(true)
+        && !crate::fault::active("close-range-after-filter");
+    if fds_marked {
+        process::close_fds_on_exec(cx.inherited)?;
+    }
     let late_filter = match filter {
         Some(filter) if process.no_new_privileges() != Some(true) => {
             filter.load(&state_json)?;
@@ -247,6 +259,7 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
         program,
         state_json,
         late_filter,
+        fds_marked,
     })
 }
 
@@ -272,7 +285,9 @@ fn wait_for_start_and_exec(cx: &InitContext, built: Built) -> Result<std::conver
             &state,
         )?;
         process::reset_signals();
-        process::close_fds_on_exec(cx.inherited)?;
+        if !built.fds_marked {
+            process::close_fds_on_exec(cx.inherited)?;
+        }
         if let Some(filter) = built.late_filter {
             filter.load(&state)?;
         }

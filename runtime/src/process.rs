@@ -366,9 +366,14 @@ pub fn reset_signals() {
 /// Marks every fd above the caller's inherited ones close-on-exec, so
 /// nothing of the runtime's reaches the container, after checking that the
 /// inherited ones are still the caller's.
+///
+/// Call it before the user's seccomp filter is loaded: a profile may deny
+/// close_range (allow-lists older than Linux 5.9 do). Where close_range is
+/// missing or refused anyway, each open fd is marked one by one.
 pub fn close_fds_on_exec(inherited: &crate::fds::Inherited) -> Result<()> {
     inherited.verify()?;
     let first = 3 + inherited.count();
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_close_range,
@@ -378,7 +383,14 @@ pub fn close_fds_on_exec(inherited: &crate::fds::Inherited) -> Result<()> {
         )
     };
     if rc != 0 {
-        return Err(std::io::Error::last_os_error()).context("close_range");
+        // Missing (ENOSYS), or refused by a profile with whatever errno
+        // it chose.
+        let error = std::io::Error::last_os_error();
+        if crate::fault::active("close-range-after-filter") {
+            return Err(error).context("close_range");
+        }
+        mark_cloexec_from(first as i32)
+            .with_context(|| format!("close_range failed ({error}); marking fds one by one"))?;
     }
     // Preserved fds must survive exec even if they were opened CLOEXEC.
     let keep = if crate::fault::active("leak-runtime-fds") {
@@ -388,6 +400,22 @@ pub fn close_fds_on_exec(inherited: &crate::fds::Inherited) -> Result<()> {
     };
     for fd in 3..keep {
         unsafe { libc::fcntl(fd as i32, libc::F_SETFD, 0) };
+    }
+    Ok(())
+}
+
+/// Sets FD_CLOEXEC on every open fd from `first` on, from /proc/self/fd.
+fn mark_cloexec_from(first: i32) -> Result<()> {
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .context("listing /proc/self/fd")?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd >= first)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_SETFD only changes the flag; an fd that was the
+        // listing's own (closed by now) gives EBADF, which is fine.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
     Ok(())
 }

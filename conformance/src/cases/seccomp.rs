@@ -49,6 +49,12 @@ pub const CASES: &[Case] = &[
         run: seccomp_kill_process_kills,
     },
     Case {
+        name: "an_allow_list_from_before_linux_5_3_runs_the_container",
+        area: Area::Seccomp,
+        requirements: &["linux.seccomp.syscalls", "runtime.lifecycle.create-env"],
+        run: an_allow_list_from_before_linux_5_3_runs_the_container,
+    },
+    Case {
         name: "seccomp_notify_hands_the_listener_to_the_agent",
         area: Area::Seccomp,
         requirements: &["linux.seccomp.notify"],
@@ -341,4 +347,61 @@ fn receive_from_agent_socket(
     }
     let len = msg.bytes;
     Ok((buffer[..len].to_vec(), fds))
+}
+
+/// The first syscall Linux 5.3 added; close_range (5.9), openat2 (5.6)
+/// and faccessat2 (5.8) come after it in the table.
+const FIRST_SYSCALL_OF_5_3: &str = "clone3";
+
+/// Engines shipped allow-lists for years (Docker's and containerd's
+/// defaults: `defaultAction: SCMP_ACT_ERRNO` and the syscalls known when
+/// they were written). With noNewPrivileges false the runtime loads the
+/// filter before it changes identity, so every syscall it makes after
+/// that goes through the user's profile: one it cannot do without
+/// (close_range, say) and the container never starts, though the config
+/// is valid. Here the allow-list is every x86_64 syscall before Linux
+/// 5.3, once with noNewPrivileges false and once true; the container must
+/// run and the filter be in force (close_range gets the default errno).
+fn an_allow_list_from_before_linux_5_3_runs_the_container(cx: &mut Ctx) -> Checked {
+    if !cfg!(target_arch = "x86_64") {
+        return Err(Verdict::Skip(
+            "the allow-list is x86_64's syscall table".into(),
+        ));
+    }
+    let table = syscall_names::X86_64;
+    let end = table
+        .iter()
+        .position(|name| *name == FIRST_SYSCALL_OF_5_3)
+        .expect("clone3 is in the x86_64 table");
+    let allowed = &table[..end];
+    let close_range = call(libc::SYS_close_range, &[1000, 1001, 0]);
+    for no_new_privileges in [false, true] {
+        let mut spec = with_seccomp(
+            cx.spec(&["syscall", &close_range, "report"]),
+            json!({
+                "defaultAction": "SCMP_ACT_ERRNO",
+                "defaultErrnoRet": ENOTBLK,
+                "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [{"names": allowed, "action": "SCMP_ACT_ALLOW"}]
+            }),
+        );
+        spec.process_mut()
+            .as_mut()
+            .expect("fixture specs have a process")
+            .set_no_new_privileges(Some(no_new_privileges));
+        let run = cx
+            .run_probe(&spec)
+            .map_err(|v| v.seen_also(&format!("noNewPrivileges {no_new_privileges}")))?;
+        let errnos = syscall_errnos(&run, 1)?;
+        // runc answers ENOSYS for syscalls newer than every syscall a
+        // profile names, so that libc falls back: the filter is in force
+        // either way, which is what this case is about (the default errno
+        // itself is seccomp_default_action_uses_default_errno's).
+        expect(
+            matches!(errnos[0], Some(ENOTBLK) | Some(libc::ENOSYS)),
+            format!("close_range refused by the profile (defaultErrnoRet ENOTBLK, or ENOSYS for a syscall newer than the profile; noNewPrivileges {no_new_privileges})"),
+            format!("close_range's errno: {:?}", errnos[0]),
+        )?;
+    }
+    Ok(())
 }

@@ -292,6 +292,11 @@ fn become_process(
     process::set_rlimits(process)?;
     process::set_io_priority(process)?;
     process::set_scheduler(process)?;
+    let early = filter.is_some() && process.no_new_privileges() != Some(true);
+    if early {
+        // Before the profile applies to us (see init.rs).
+        process::close_fds_on_exec(inherited)?;
+    }
     let late_filter = match filter {
         Some(filter) if process.no_new_privileges() != Some(true) => {
             filter.load("{}")?;
@@ -304,7 +309,9 @@ fn become_process(
     process::set_umask(process);
     let program = process::find_executable(process)?;
     process::reset_signals();
-    process::close_fds_on_exec(inherited)?;
+    if !early {
+        process::close_fds_on_exec(inherited)?;
+    }
     if let Some(filter) = late_filter {
         filter.load("{}")?;
     }
