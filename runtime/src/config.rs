@@ -125,21 +125,39 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
     }
     let has_new = |typ| namespaces.iter().any(|ns| ns.typ() == typ);
     if !has_new(LinuxNamespaceType::Mount) {
-        bail!("linux.namespaces: a mount namespace is required (this runtime does not set up a rootfs in the host's)");
+        // The container shares our mount namespace (chroot, as runc): what
+        // would be mounted over the host's paths is refused, by name.
+        let without = "needs a mount namespace (linux.namespaces lists none, so the container shares the host's)";
+        if linux.masked_paths().as_ref().is_some_and(|p| !p.is_empty()) {
+            bail!("linux.maskedPaths: {without}");
+        }
+        if linux
+            .readonly_paths()
+            .as_ref()
+            .is_some_and(|p| !p.is_empty())
+        {
+            bail!("linux.readonlyPaths: {without}");
+        }
+        if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+            bail!("root.readonly: {without}");
+        }
+        if linux.rootfs_propagation().is_some() {
+            bail!("linux.rootfsPropagation: {without}");
+        }
     }
     let has_mappings = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
         || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
     if has_mappings && !has_new(LinuxNamespaceType::User) {
         bail!("linux.uidMappings/gidMappings: given without a user namespace");
     }
-    let new_uts = namespaces
-        .iter()
-        .any(|ns| ns.typ() == LinuxNamespaceType::Uts && ns.path().is_none());
-    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !new_uts {
-        bail!("hostname: cannot be set without a new uts namespace");
+    // New or joined (a pod's shared one): either is the container's. Only
+    // the host's own is refused: setting it would rename the host.
+    let own_uts = has_new(LinuxNamespaceType::Uts);
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
+        bail!("hostname: cannot be set without a uts namespace (it would be the host's)");
     }
-    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !new_uts {
-        bail!("domainname: cannot be set without a new uts namespace");
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
+        bail!("domainname: cannot be set without a uts namespace (it would be the host's)");
     }
     for key in linux.sysctl().iter().flatten().map(|(k, _)| k) {
         validate_sysctl(key, &namespaces)?;
@@ -324,6 +342,48 @@ mod tests {
         format!("{:#}", validate(spec, bundle.path()).unwrap_err())
     }
 
+    fn without(mut spec: Spec, typ: LinuxNamespaceType) -> Spec {
+        let linux = spec.linux_mut().as_mut().unwrap();
+        let namespaces = linux.namespaces().clone().unwrap_or_default();
+        linux.set_namespaces(Some(
+            namespaces.into_iter().filter(|n| n.typ() != typ).collect(),
+        ));
+        spec
+    }
+
+    #[test]
+    fn without_a_mount_namespace_only_what_would_touch_the_host_is_refused() {
+        let bundle = bundle_with_rootfs();
+        let mut spec = without(valid(), LinuxNamespaceType::Mount);
+        assert!(error_of(&spec).starts_with("linux.maskedPaths: needs a mount namespace"));
+        let linux = spec.linux_mut().as_mut().unwrap();
+        linux.set_masked_paths(None);
+        assert!(error_of(&spec).starts_with("linux.readonlyPaths: needs a mount namespace"));
+        spec.linux_mut().as_mut().unwrap().set_readonly_paths(None);
+        assert!(error_of(&spec).starts_with("root.readonly: needs a mount namespace"));
+        spec.root_mut().as_mut().unwrap().set_readonly(Some(false));
+        validate(&spec, bundle.path()).unwrap();
+    }
+
+    #[test]
+    fn a_hostname_needs_a_uts_namespace_new_or_joined() {
+        let bundle = bundle_with_rootfs();
+        let mut spec = without(valid(), LinuxNamespaceType::Uts);
+        spec.set_hostname(Some("pod".into()));
+        assert!(error_of(&spec).starts_with("hostname: cannot be set without a uts namespace"));
+        let linux = spec.linux_mut().as_mut().unwrap();
+        let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+        namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::Uts)
+                .path("/proc/self/ns/uts")
+                .build()
+                .unwrap(),
+        );
+        linux.set_namespaces(Some(namespaces));
+        validate(&spec, bundle.path()).unwrap();
+    }
+
     #[test]
     fn the_default_spec_is_valid() {
         let bundle = bundle_with_rootfs();
@@ -485,19 +545,6 @@ mod tests {
             "{}",
             error_of(&spec)
         );
-    }
-
-    #[test]
-    fn hostname_needs_a_uts_namespace() {
-        let mut spec = valid();
-        let linux = spec.linux_mut().as_mut().unwrap();
-        let nss = linux.namespaces().clone().unwrap();
-        linux.set_namespaces(Some(
-            nss.into_iter()
-                .filter(|n| n.typ() != LinuxNamespaceType::Uts)
-                .collect(),
-        ));
-        assert!(error_of(&spec).starts_with("hostname"));
     }
 
     #[test]

@@ -154,7 +154,7 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
         other => bail!("sync: expected State, got {other:?}"),
     };
 
-    if cx.plan.creates(LinuxNamespaceType::Uts) {
+    if cx.plan.has(LinuxNamespaceType::Uts) {
         if let Some(hostname) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
             nix::unistd::sethostname(hostname).context("hostname")?;
         }
@@ -178,6 +178,7 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
         bundle: cx.bundle,
         in_user_namespace: cx.plan.creates(LinuxNamespaceType::User),
         new_cgroup_namespace: cx.plan.creates(LinuxNamespaceType::Cgroup),
+        own_mount_namespace: cx.plan.has(LinuxNamespaceType::Mount),
     })?;
     if sysctl_fault {
         // The pre-fix way: through the container's /proc, after its mounts.
@@ -215,7 +216,11 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
     // unchecked cwd is entered, so `cwd: /proc/self/fd/N` leaves the rootfs.
     let _host_dir =
         crate::fault::active("host-dir-fd-at-chdir").then(|| std::fs::File::open("/sys/fs/cgroup"));
-    rootfs::pivot(cx.rootfs, cx.no_pivot)?;
+    rootfs::pivot(
+        cx.rootfs,
+        cx.no_pivot,
+        cx.plan.has(LinuxNamespaceType::Mount),
+    )?;
     // After the pivot (the pty comes from the container's devpts), before
     // finalize (which may make /dev read-only).
     if let Some(socket) = cx.console {

@@ -82,6 +82,12 @@ impl Plan {
         self.create.contains(clone_flag(typ))
     }
 
+    /// Whether the container gets a namespace of `typ` of its own, new or
+    /// joined (else it shares the runtime's).
+    pub fn has(&self, typ: LinuxNamespaceType) -> bool {
+        self.creates(typ) || self.join.iter().any(|ns| ns.typ() == typ)
+    }
+
     /// Enters every namespace to be joined (setns), in order.
     pub fn join_all(&self) -> Result<()> {
         for ns in &self.join {

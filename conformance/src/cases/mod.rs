@@ -2,6 +2,7 @@
 //! this is the one place that gathers them.
 
 mod devices;
+mod engine_shapes;
 mod filesystem;
 mod hooks;
 mod inherited_fds;
@@ -23,6 +24,7 @@ const AREAS: &[&[Case]] = &[
     process::CASES,
     filesystem::CASES,
     namespaces::CASES,
+    engine_shapes::CASES,
     devices::CASES,
     hooks::CASES,
     resources::CASES,

@@ -83,13 +83,13 @@ fn proc_name(typ: LinuxNamespaceType) -> &'static str {
     }
 }
 
-fn host_inode(name: &str) -> Option<u64> {
+pub(super) fn host_inode(name: &str) -> Option<u64> {
     std::fs::metadata(format!("/proc/self/ns/{name}"))
         .ok()
         .map(|m| m.ino())
 }
 
-fn namespace(typ: LinuxNamespaceType, path: Option<&str>) -> LinuxNamespace {
+pub(super) fn namespace(typ: LinuxNamespaceType, path: Option<&str>) -> LinuxNamespace {
     let builder = LinuxNamespaceBuilder::default().typ(typ);
     match path {
         Some(p) => builder.path(p).build(),
@@ -98,14 +98,14 @@ fn namespace(typ: LinuxNamespaceType, path: Option<&str>) -> LinuxNamespace {
     .expect("static namespace fields")
 }
 
-fn set_namespaces(spec: &mut Spec, namespaces: Vec<LinuxNamespace>) {
+pub(super) fn set_namespaces(spec: &mut Spec, namespaces: Vec<LinuxNamespace>) {
     spec.linux_mut()
         .as_mut()
         .expect("fixture linux")
         .set_namespaces(Some(namespaces));
 }
 
-const NEW: &[LinuxNamespaceType] = &[
+pub(super) const NEW: &[LinuxNamespaceType] = &[
     LinuxNamespaceType::Pid,
     LinuxNamespaceType::Network,
     LinuxNamespaceType::Ipc,
@@ -154,46 +154,60 @@ fn unlisted_namespaces_are_inherited(cx: &mut Ctx) -> Checked {
     Ok(())
 }
 
-/// A process holding a fresh network namespace for the case's duration.
-struct NamespaceHolder(std::process::Child);
+/// A process holding a fresh namespace for the case's duration (the
+/// other container of a pod, for cases that join it by path).
+pub(super) struct NamespaceHolder {
+    child: std::process::Child,
+    name: &'static str,
+}
 
 impl NamespaceHolder {
     fn network() -> anyhow::Result<NamespaceHolder> {
+        Self::new(nix::sched::CloneFlags::CLONE_NEWNET, "net")
+    }
+
+    /// A sleeping process in a new namespace of `flag` (`name` in /proc/PID/ns).
+    pub(super) fn new(
+        flag: nix::sched::CloneFlags,
+        name: &'static str,
+    ) -> anyhow::Result<NamespaceHolder> {
         use std::os::unix::process::CommandExt;
         let mut cmd = std::process::Command::new("/bin/sleep");
         cmd.arg("60");
+        // SAFETY: unshare(2) between fork and exec, nothing else.
         unsafe {
-            cmd.pre_exec(|| {
-                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
-                    .map_err(std::io::Error::from)
-            });
+            cmd.pre_exec(move || nix::sched::unshare(flag).map_err(std::io::Error::from));
         }
         let child = cmd.spawn()?;
+        let holder = NamespaceHolder { child, name };
         // Wait until the unshare has happened (the child's ns differs).
-        let path = format!("/proc/{}/ns/net", child.id());
         let deadline =
             std::time::Instant::now() + crate::deadline::scaled(std::time::Duration::from_secs(5));
-        while std::fs::metadata(&path)
-            .map(|m| Some(m.ino()) == host_inode("net"))
+        while std::fs::metadata(holder.path())
+            .map(|m| Some(m.ino()) == host_inode(name))
             .unwrap_or(true)
         {
             if std::time::Instant::now() > deadline {
-                anyhow::bail!("helper process did not enter a new network namespace");
+                anyhow::bail!("helper process did not enter a new {name} namespace");
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
-        Ok(NamespaceHolder(child))
+        Ok(holder)
     }
 
-    fn path(&self) -> String {
-        format!("/proc/{}/ns/net", self.0.id())
+    pub(super) fn path(&self) -> String {
+        format!("/proc/{}/ns/{}", self.child.id(), self.name)
+    }
+
+    pub(super) fn inode(&self) -> anyhow::Result<u64> {
+        Ok(std::fs::metadata(self.path())?.ino())
     }
 }
 
 impl Drop for NamespaceHolder {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

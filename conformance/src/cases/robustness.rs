@@ -199,10 +199,28 @@ fn wait_for_no_leftovers(cx: &Ctx, id: &str, bundle: &Path, when: &str) -> Check
     )
 }
 
+/// How many kill points a create is cut at, spread over its duration.
+const KILL_POINTS: u32 = 12;
+
 fn killed_create_leaves_nothing_after_delete(cx: &mut Ctx) -> Checked {
-    // Kill points spread over create's work: before and after namespaces,
-    // mounts and cgroup setup, wherever they fall for this runtime.
-    for delay_ms in [0u64, 2, 5, 10, 20, 40] {
+    // Kill points spread over create's own duration on this machine (timed
+    // first, the faster of two), so that they fall before and after its
+    // namespaces, mounts, cgroup and sync points however fast the runtime
+    // and however busy the machine: fixed delays miss them all on one or
+    // the other.
+    let mut took = Duration::MAX;
+    for _ in 0..2 {
+        let spec = cx.spec(&["wait-signal"]);
+        let bundle = cx.bundle(&spec)?;
+        let id = cx.new_id();
+        let started = std::time::Instant::now();
+        let created = cx.create(&id, bundle)?;
+        took = took.min(started.elapsed());
+        let _ = cx.call(&["delete", "--force", &id])?;
+        expect(created.ok(), "create to succeed", created.describe())?;
+    }
+    for point in 0..KILL_POINTS {
+        let delay = took.mul_f64(point as f64 / KILL_POINTS as f64);
         let spec = cx.spec(&["wait-signal"]);
         let bundle = cx.bundle(&spec)?;
         let id = cx.new_id();
@@ -219,11 +237,15 @@ fn killed_create_leaves_nothing_after_delete(cx: &mut Ctx) -> Checked {
             .stderr(Stdio::null())
             .spawn()
             .map_err(anyhow::Error::from)?;
-        std::thread::sleep(Duration::from_millis(delay_ms));
+        std::thread::sleep(delay);
         let _ = create.kill();
         let _ = create.wait();
         let delete = cx.call(&["delete", "--force", &id])?;
-        let when = format!("after create was SIGKILLed at {delay_ms} ms and delete --force");
+        let when = format!(
+            "after create was SIGKILLed at {:.1} ms (of {:.1} ms) and delete --force",
+            delay.as_secs_f64() * 1000.0,
+            took.as_secs_f64() * 1000.0
+        );
         // What delete said goes with a failure: it was the step that should
         // have removed what is left.
         wait_for_no_leftovers(cx, &id, &bundle_path, &when)

@@ -183,6 +183,9 @@ fn build(
     let exec_socket = UnixListener::bind(short_socket_path(dir.path())?.path())
         .with_context(|| format!("creating the exec socket in {}", dir.path().display()))?;
     let plan = Plan::new(&linux.namespaces().clone().unwrap_or_default());
+    if !plan.has(oci_spec::runtime::LinuxNamespaceType::Mount) {
+        undo.host_mounts = Some(rootfs.to_path_buf());
+    }
     let cx = InitContext {
         spec,
         bundle,
@@ -384,6 +387,8 @@ struct Undo {
     cgroup: Option<Cgroup>,
     intermediate: Option<Pid>,
     init: Option<i32>,
+    /// A rootfs whose mounts are on the host (no mount namespace).
+    host_mounts: Option<PathBuf>,
 }
 
 impl Undo {
@@ -393,6 +398,7 @@ impl Undo {
             cgroup: None,
             intermediate: None,
             init: None,
+            host_mounts: None,
         }
     }
 
@@ -414,6 +420,9 @@ impl Drop for Undo {
         }
         if let Some(cgroup) = &self.cgroup {
             crate::container::kill_all_and_remove(cgroup);
+        }
+        if let Some(rootfs) = &self.host_mounts {
+            crate::rootfs::unmount_all_under(rootfs);
         }
         let _ = dir.remove();
     }

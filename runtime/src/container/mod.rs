@@ -124,6 +124,9 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     wait_until_gone(record.state.pid, record.pid_start_time);
     let spec = dir.load_config().ok();
+    if spec.as_ref().is_some_and(shares_the_host_mount_namespace) {
+        crate::rootfs::unmount_all_under(&record.state.rootfs);
+    }
     let mut state = record.current_state();
     state.status = Status::Stopped;
     if !crate::fault::active("delete-keeps-state") {
@@ -142,6 +145,19 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A container without a mount namespace mounted on the host, under its
+/// rootfs: those mounts were created by create and go with delete.
+fn shares_the_host_mount_namespace(spec: &oci_spec::runtime::Spec) -> bool {
+    !spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Mount)
+        })
 }
 
 /// Kills every process in the cgroup and removes it, retrying while the

@@ -27,6 +27,10 @@ pub struct Setup<'a> {
     pub in_user_namespace: bool,
     /// With a new cgroup namespace, cgroup mounts show the container's cgroup as root.
     pub new_cgroup_namespace: bool,
+    /// Without a mount namespace of its own the container shares the
+    /// host's: nothing may change the host's mounts but the container's
+    /// own mounts under the rootfs (removed again by `delete`).
+    pub own_mount_namespace: bool,
 }
 
 pub fn prepare(setup: &Setup) -> Result<()> {
@@ -36,25 +40,27 @@ pub fn prepare(setup: &Setup) -> Result<()> {
             .with_context(|| format!("linux.rootfsPropagation: unknown value {name:?}"))?,
         None => MsFlags::MS_SLAVE,
     };
-    // Nothing we mount may leak back into the host's mount namespace.
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | propagation,
-        None::<&str>,
-    )
-    .context("setting propagation of / in the container's mount namespace")?;
-    make_parent_mount_private(setup.rootfs)?;
-    // pivot_root needs the new root to be a mount point.
-    mount(
-        Some(setup.rootfs),
-        setup.rootfs,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .with_context(|| format!("bind-mounting rootfs {}", setup.rootfs.display()))?;
+    if setup.own_mount_namespace {
+        // Nothing we mount may leak back into the host's mount namespace.
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | propagation,
+            None::<&str>,
+        )
+        .context("setting propagation of / in the container's mount namespace")?;
+        make_parent_mount_private(setup.rootfs)?;
+        // pivot_root needs the new root to be a mount point.
+        mount(
+            Some(setup.rootfs),
+            setup.rootfs,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .with_context(|| format!("bind-mounting rootfs {}", setup.rootfs.display()))?;
+    }
 
     let root = Root::open(setup.rootfs)?;
     let mounts = setup.spec.mounts().clone().unwrap_or_default();
@@ -416,9 +422,39 @@ fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
     .with_context(|| format!("making {mount_point} private"))
 }
 
-/// Makes the rootfs the container's "/".
-pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
+/// Unmounts everything mounted below `rootfs` in our mount namespace,
+/// deepest first: what a container without a mount namespace of its own
+/// mounted there, on the host, which `delete` must take away again. The
+/// rootfs itself stays: an engine may have mounted it (an overlay).
+pub fn unmount_all_under(rootfs: &Path) {
+    let Ok(rootfs) = rootfs.canonicalize() else {
+        return;
+    };
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut points: Vec<PathBuf> = mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(options::unescape_mountinfo(p)))
+        .filter(|p| p.starts_with(&rootfs) && *p != rootfs)
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    points.dedup();
+    for point in points {
+        if let Err(e) = umount2(&point, MntFlags::MNT_DETACH) {
+            tracing::warn!("unmounting {}: {e}", point.display());
+        }
+    }
+}
+
+/// Makes the rootfs the container's "/". Without a mount namespace of its
+/// own there is nothing to pivot: chroot, as runc does.
+pub fn pivot(rootfs: &Path, no_pivot: bool, own_mount_namespace: bool) -> Result<()> {
     use nix::fcntl::{open, OFlag};
+    if !own_mount_namespace {
+        nix::unistd::chroot(rootfs).context("chroot")?;
+        nix::unistd::chdir("/")?;
+        return Ok(());
+    }
     if no_pivot {
         nix::unistd::chdir(rootfs)?;
         mount(
