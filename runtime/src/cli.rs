@@ -116,6 +116,12 @@ pub struct ExecArgs {
     /// Set no_new_privs for the process
     #[arg(long)]
     pub no_new_privs: bool,
+    /// runc's; accepted, but exec into a paused container is refused
+    #[arg(long)]
+    pub ignore_paused: bool,
+    /// runc's sub-cgroup for the process: refused (see `exec`)
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Vec<String>,
     /// The command and its arguments
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,

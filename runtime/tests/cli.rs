@@ -342,3 +342,52 @@ fn a_tmpcopyup_tmpfs_starts_with_what_it_covers() {
         "the write went to the tmpfs, not the rootfs"
     );
 }
+
+#[test]
+fn exec_flags_engines_pass_are_honoured_or_refused_by_name() {
+    let env = Env::new();
+    let bundle = env.bundle(&shell("sleep 60"));
+    let (ok, stderr) = env.create(&bundle, "t-exec-flags", &[]);
+    assert!(ok, "{stderr}");
+    let refused = env
+        .runtime()
+        .args(["exec", "--cgroup", "sub", "t-exec-flags", "true"])
+        .assert()
+        .failure();
+    let stderr = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
+    assert!(stderr.contains("--cgroup: not supported"), "{stderr}");
+    env.runtime()
+        .args(["start", "t-exec-flags"])
+        .assert()
+        .success();
+    env.runtime()
+        .args(["pause", "t-exec-flags"])
+        .assert()
+        .success();
+    for flags in [&[][..], &["--ignore-paused"][..]] {
+        let paused = env
+            .runtime()
+            .arg("exec")
+            .args(flags)
+            .args(["--detach", "t-exec-flags", "true"])
+            .assert()
+            .failure();
+        let stderr = String::from_utf8_lossy(&paused.get_output().stderr).to_string();
+        assert!(
+            stderr.contains("cannot exec in a paused container"),
+            "{stderr}"
+        );
+    }
+    env.runtime()
+        .args(["resume", "t-exec-flags"])
+        .assert()
+        .success();
+    env.runtime()
+        .args(["exec", "--ignore-paused", "t-exec-flags", "true"])
+        .assert()
+        .success();
+    env.runtime()
+        .args(["delete", "--force", "t-exec-flags"])
+        .assert()
+        .success();
+}

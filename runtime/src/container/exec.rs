@@ -29,8 +29,26 @@ pub fn exec(root: &Path, args: &ExecArgs, inherited: &Inherited) -> Result<i32> 
     let dir = ContainerDir::open(root, &args.id)?;
     let record = dir.load()?;
     let status = record.refreshed_status();
+    if status == Status::Paused {
+        // The process would have to be placed in the frozen cgroup before
+        // it runs, and our helper joins that cgroup first: it would freeze
+        // too. Refused, whatever --ignore-paused says (runc's flag is
+        // accepted for a running container, where it changes nothing).
+        let flag = if args.ignore_paused {
+            " (--ignore-paused is not supported for a paused container)"
+        } else {
+            ""
+        };
+        bail!("cannot exec in a paused container: resume it first{flag}");
+    }
     if !matches!(status, Status::Created | Status::Running) {
         bail!("cannot exec in a container that is {status}");
+    }
+    if !args.cgroup.is_empty() {
+        bail!(
+            "--cgroup: not supported by litmus-runtime (an exec'd process joins the container's own cgroup); given {:?}",
+            args.cgroup
+        );
     }
     let spec = dir.load_config()?;
     let process = process_to_run(&spec, args)?;
@@ -331,6 +349,14 @@ mod tests {
             crate::cli::Command::Exec(args) => args,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_exec_flags_engines_pass_are_understood() {
+        let args = exec_args(&["--ignore-paused", "--cgroup", "sub", "c1", "true"]);
+        assert!(args.ignore_paused);
+        assert_eq!(args.cgroup, vec!["sub".to_string()]);
+        assert_eq!(args.command, vec!["true".to_string()]);
     }
 
     #[test]
