@@ -75,7 +75,6 @@ faults! {
     "unverified-dev-null" => ["security.cve-2025-31133"],
     "preserve-fds-own-descriptors" => ["security.preserved-fds"],
     "proc-through-symlink" => ["security.cve-2019-16884"],
-    "init-holds-state-lock" => ["robustness.killed-create"],
     "close-range-after-filter" => ["runtime.lifecycle.create-env"],
 }
 
