@@ -203,51 +203,21 @@ fn is_cgroup_fs(path: &Path) -> bool {
     })
 }
 
-/// Mount points of the host's table in one of `dirs` or naming an ID.
+/// Mount points of the host's table in one of `dirs` or naming an ID
+/// (read with the probe's mountinfo parser, escapes undone).
 fn mounts(dirs: &[PathBuf], names_an_id: &dyn Fn(&str) -> bool) -> Vec<String> {
     std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap_or_default()
         .lines()
-        .filter_map(|line| line.split(' ').nth(4))
-        .map(unescape_octal)
+        .filter_map(litmus_probe::parse_mountinfo_line)
+        .map(|m| m.mount_point)
         .filter(|point| dirs.iter().any(|d| Path::new(point).starts_with(d)) || names_an_id(point))
         .collect()
-}
-
-/// mountinfo escapes space, tab, newline and backslash as \ooo.
-fn unescape_octal(field: &str) -> String {
-    let mut out = String::new();
-    let mut rest = field;
-    while let Some(i) = rest.find('\\') {
-        out.push_str(&rest[..i]);
-        let code = rest
-            .get(i + 1..i + 4)
-            .and_then(|o| u8::from_str_radix(o, 8).ok());
-        match code {
-            Some(byte) => {
-                out.push(byte as char);
-                rest = &rest[i + 4..];
-            }
-            None => {
-                out.push('\\');
-                rest = &rest[i + 1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mount_points_are_unescaped() {
-        assert_eq!(unescape_octal(r"/tmp/a\040b"), "/tmp/a b");
-        assert_eq!(unescape_octal(r"/plain"), "/plain");
-        assert_eq!(unescape_octal(r"/odd\x"), r"/odd\x");
-    }
 
     #[test]
     fn a_case_that_owns_nothing_finds_nothing() {
