@@ -26,6 +26,7 @@ pub enum Area {
     Seccomp,
     Robustness,
     Security,
+    Engine,
 }
 
 impl Area {
@@ -40,6 +41,7 @@ impl Area {
         Area::Seccomp,
         Area::Robustness,
         Area::Security,
+        Area::Engine,
     ];
 
     pub fn name(self) -> &'static str {
@@ -54,6 +56,7 @@ impl Area {
             Area::Seccomp => "seccomp",
             Area::Robustness => "robustness",
             Area::Security => "security",
+            Area::Engine => "engine",
         }
     }
 }
@@ -329,6 +332,27 @@ impl<'a> Ctx<'a> {
         pass: &[std::os::fd::BorrowedFd],
     ) -> Result<Invocation> {
         self.runtime.call_capturing(args, &self.work, pass)
+    }
+
+    /// A runtime command run as `how` says (an engine's flags or
+    /// environment); its stdout (and a container's, if one inherits it)
+    /// is returned.
+    pub fn call_as(&self, args: &[&str], how: &crate::driver::How) -> Result<Invocation> {
+        let out = self.work.join(format!("call-{}.out", self.next_call()));
+        let mut inv = self.runtime.call_as(args, &out, &self.work, &[], how)?;
+        inv.stdout = crate::driver::read_head(&out, crate::driver::STDOUT_KEPT);
+        Ok(inv)
+    }
+
+    fn next_call(&self) -> u64 {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Where container `id`'s stdout goes (its probe lines).
+    pub fn stdout_path(&self, id: &str) -> PathBuf {
+        self.stdout_file(id)
     }
 
     /// create, failing the case if the runtime refuses.

@@ -17,6 +17,11 @@ pub enum Level {
     Security,
     /// Beyond the spec's wording: bad input, crashes and races.
     Robustness,
+    /// Beyond the spec, which leaves the command line open: the runc
+    /// command-line contract podman/conmon and containerd's shim rely on.
+    /// Reported on its own; it fails the run only with `--level engine`
+    /// (or `--strict`).
+    Engine,
 }
 
 impl std::fmt::Display for Level {
@@ -27,6 +32,7 @@ impl std::fmt::Display for Level {
             Level::May => "MAY",
             Level::Security => "SECURITY",
             Level::Robustness => "ROBUSTNESS",
+            Level::Engine => "ENGINE",
         })
     }
 }
@@ -209,6 +215,21 @@ pub const CATALOGUE: &[Requirement] = &[
     req!("security.cve-2025-31133", Security, "config-linux.md#masked-paths", "1.0.0", "maskedPaths are covered by the real /dev/null even if the image's /dev/null is a symlink (CVE-2025-31133)."),
     req!("security.preserved-fds", Security, "runtime-linux.md#file-descriptors", "1.0.0", "With --preserve-fds N (create, run, exec) the process gets exactly the caller's fds 3..3+N-1, or the runtime refuses; no descriptor of the runtime's own (state directory, sync sockets) reaches a container process by any path (CVE-2024-21626 class)."),
     req!("security.cve-2019-16884", Security, "config.md#mounts", "1.0.0", "procfs and sysfs are mounted only on real directories: an image whose /proc or /sys is a symlink is refused or its symlink not followed (CVE-2019-16884, CVE-2019-19921)."),
+    // The runc command line as engines drive it (shared facts: the calls
+    // podman/conmon 4.3 and containerd 1.6's shim make). The spec leaves
+    // the CLI open, so these anchor at its operations section.
+    req!("engine.pid-file", Engine, "runtime.md#operations", "1.0.0", "create --pid-file and exec --detach --pid-file write the host pid as bare decimal digits (no newline: the shim parses it with strconv.Atoi), once the process exists."),
+    req!("engine.reparent", Engine, "runtime.md#operations", "1.0.0", "After create or exec --detach returns, the container's process is a descendant of the caller (reparented to the engine, a child subreaper), so the engine can wait for it and compute its exit status."),
+    req!("engine.log-json", Engine, "runtime.md#operations", "1.0.0", "With --log FILE --log-format json, a failed operation exits non-zero, writes JSON records to FILE whose last level=error record's msg says why, and says it on stderr too; a missing executable's message matches what podman maps to exit 127."),
+    req!("engine.global-flags", Engine, "runtime.md#operations", "1.0.0", "Global flags come before the subcommand in both --flag=value and --flag value forms; --root may name a directory that does not exist yet."),
+    req!("engine.environment", Engine, "runtime.md#operations", "1.0.0", "create, start, kill and delete work with an empty environment (podman calls kill and delete without PATH)."),
+    req!("engine.delete-force", Engine, "runtime.md#operations", "1.0.0", "delete --force removes a container in every state (created, running, paused, stopped) with exit 0, leaving no process."),
+    req!("engine.kill-numeric", Engine, "runtime.md#operations", "1.0.0", "kill ID N takes a numeric signal, and kill --all signals every process of the container."),
+    req!("engine.ps-json", Engine, "runtime.md#operations", "1.0.0", "ps --format json ID prints a JSON array of the container's host pids (containerd's task ps)."),
+    req!("engine.console-socket", Engine, "runtime.md#operations", "1.0.0", "--console-socket receives the pty master as exactly one SCM_RIGHTS fd in one control message, with a data payload under 4096 bytes (go-runc's receiver rejects anything else)."),
+    req!("engine.kill-then-delete", Engine, "runtime.md#operations", "1.0.0", "A created container killed with SIGKILL can be deleted as soon as kill returns, without the caller reaping or polling first."),
+    req!("engine.seccomp-agent-on-create", Engine, "config-linux.md#seccomp", "1.0.0", "With SCMP_ACT_NOTIFY, the agent at listenerPath receives the listener during create, before start (runc does; an agent may wait for it before calling start)."),
+    req!("engine.hook-env", Engine, "config.md#posix-platform-hooks", "1.0.0", "A startContainer hook without env runs with the container process's environment (process.env), as runc and crun run it."),
     // runtime-linux.md
     req!("runtime-linux.fds", Should, "runtime-linux.md#file-descriptors", "1.0.0", "By default only stdin, stdout and stderr are kept open for the application."),
     req!("runtime-linux.dev-symlinks", Must, "runtime-linux.md#dev-symbolic-links", "1.0.0", "Runtimes MUST create /dev/fd, /dev/stdin, /dev/stdout and /dev/stderr symlinks to /proc/self/fd."),

@@ -79,13 +79,30 @@ impl Runtime {
         work: &Path,
         pass: &[BorrowedFd],
     ) -> Result<Invocation> {
+        self.call_as(args, stdout_file, work, pass, &How::default())
+    }
+
+    /// The general form: `how` says whether `--root` is prepended and what
+    /// environment the runtime gets.
+    pub fn call_as(
+        &self,
+        args: &[&str],
+        stdout_file: &Path,
+        work: &Path,
+        pass: &[BorrowedFd],
+        how: &How,
+    ) -> Result<Invocation> {
         let stderr_path = unique_file(work, "stderr");
         let stdout = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(stdout_file)?;
         let stderr = std::fs::File::create(&stderr_path)?;
-        let mut full = vec!["--root".to_string(), self.root.display().to_string()];
+        let mut full = if how.no_root_flag {
+            Vec::new()
+        } else {
+            vec!["--root".to_string(), self.root.display().to_string()]
+        };
         full.extend(args.iter().map(|a| a.to_string()));
         // Copied above any target number first (close-on-exec), so that
         // placing one at 3 + i never overwrites another still to be placed.
@@ -95,6 +112,9 @@ impl Runtime {
             .collect::<Result<Vec<_>>>()?;
         let high_raw: Vec<i32> = high.iter().map(|fd| fd.as_raw_fd()).collect();
         let mut command = Command::new(&self.binary);
+        if let Some(env) = &how.env {
+            command.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+        }
         command
             .args(&full)
             .stdin(Stdio::null())
@@ -164,6 +184,17 @@ impl Runtime {
         let _ = std::fs::remove_file(&out);
         Ok(inv)
     }
+}
+
+/// How a runtime command is run, beyond its arguments (as an engine runs
+/// it): the default prepends the case's `--root` and passes our
+/// environment.
+#[derive(Clone, Debug, Default)]
+pub struct How {
+    /// The arguments carry their own global flags (`--root=DIR` ...).
+    pub no_root_flag: bool,
+    /// Exactly this environment instead of ours.
+    pub env: Option<Vec<(String, String)>>,
 }
 
 /// How much of a runtime's stderr is kept (its end): error messages are at

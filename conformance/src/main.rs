@@ -50,6 +50,9 @@ enum LevelFilter {
     Should,
     Security,
     Robustness,
+    /// The runc command-line contract engines rely on (failures then fail
+    /// the run)
+    Engine,
 }
 
 /// Which cases and generated configs run (shared by `run` and `diff`).
@@ -130,6 +133,10 @@ struct RunArgs {
     /// Keep the work directory of failed cases for debugging
     #[arg(long)]
     keep_failed: bool,
+    /// Exit 1 on any failure, whatever its level (by default only MUST
+    /// failures, and ENGINE ones under `--level engine`, fail the run)
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(clap::Args)]
@@ -176,6 +183,7 @@ impl Selection {
                 Some(LevelFilter::Should) => c.level() == Level::Should,
                 Some(LevelFilter::Security) => c.level() == Level::Security,
                 Some(LevelFilter::Robustness) => c.level() == Level::Robustness,
+                Some(LevelFilter::Engine) => c.level() == Level::Engine,
             })
             .collect()
     }
@@ -339,7 +347,11 @@ fn run(args: &RunArgs) -> Result<i32> {
     if args.output.is_some() || args.format != Format::Human {
         eprintln!("{}", summary.line());
     }
-    Ok(if summary.failed_must > 0 { 1 } else { 0 })
+    let engine_only = args.select.level == Some(LevelFilter::Engine);
+    let failed = summary.failed_must > 0
+        || (engine_only && summary.failed_engine > 0)
+        || (args.strict && summary.failed > 0);
+    Ok(if failed { 1 } else { 0 })
 }
 
 /// `litmus diff`: exit 0 when the runtimes agree everywhere, 1 when they

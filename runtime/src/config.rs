@@ -124,6 +124,9 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
         }
     }
     let has_new = |typ| namespaces.iter().any(|ns| ns.typ() == typ);
+    if !has_new(LinuxNamespaceType::Mount) && crate::fault::active("require-mount-namespace") {
+        bail!("linux.namespaces: a mount namespace is required");
+    }
     if !has_new(LinuxNamespaceType::Mount) {
         // The container shares our mount namespace (chroot, as runc): what
         // would be mounted over the host's paths is refused, by name.

@@ -76,6 +76,13 @@ faults! {
     "preserve-fds-own-descriptors" => ["security.preserved-fds"],
     "proc-through-symlink" => ["security.cve-2019-16884"],
     "close-range-after-filter" => ["runtime.lifecycle.create-env"],
+    "require-mount-namespace" => ["linux.namespaces.inherit"],
+    "time-offsets-after-setuid" => ["linux.namespaces.time-offsets"],
+    "zombie-is-running" => ["runtime.state.status-stopped"],
+    // The command-line contract engines rely on.
+    "pid-file-newline" => ["engine.pid-file"],
+    "seccomp-agent-at-start" => ["engine.seccomp-agent-on-create"],
+    "hooks-empty-env" => ["engine.hook-env"],
 }
 
 /// Whether fault `name` is the one this process was asked to inject.

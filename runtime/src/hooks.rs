@@ -50,10 +50,41 @@ pub fn of_phase(hooks: &Option<oci_spec::runtime::Hooks>, phase: Phase) -> Vec<H
     list.clone().unwrap_or_default()
 }
 
-/// Runs every hook of a phase in order, stopping at the first failure.
+/// The environment of a hook that gives no `env` (the spec leaves it
+/// open). runc and crun run runtime-side hooks with the runtime's own
+/// environment and container-side ones (createContainer, startContainer)
+/// with the container process's, and hooks written for them rely on it.
+#[derive(Clone, Copy)]
+pub enum Fallback<'a> {
+    Runtime,
+    Process(&'a [String]),
+}
+
+/// Runs every hook of a runtime-side phase in order, stopping at the first
+/// failure.
 pub fn run_all(hooks: &[Hook], phase: Phase, state_json: &str) -> Result<()> {
+    run_all_with(hooks, phase, state_json, Fallback::Runtime)
+}
+
+/// [`run_all`] for container-side hooks: `process_env` stands in for a
+/// missing `env`.
+pub fn run_all_in_container(
+    hooks: &[Hook],
+    phase: Phase,
+    state_json: &str,
+    process_env: &[String],
+) -> Result<()> {
+    let fallback = if crate::fault::active("hooks-empty-env") {
+        Fallback::Process(&[])
+    } else {
+        Fallback::Process(process_env)
+    };
+    run_all_with(hooks, phase, state_json, fallback)
+}
+
+fn run_all_with(hooks: &[Hook], phase: Phase, state_json: &str, fallback: Fallback) -> Result<()> {
     for (i, hook) in hooks.iter().enumerate() {
-        run(hook, state_json)
+        run(hook, state_json, fallback)
             .with_context(|| format!("{phase} hook {i} ({})", hook.path().display()))?;
     }
     Ok(())
@@ -62,20 +93,23 @@ pub fn run_all(hooks: &[Hook], phase: Phase, state_json: &str) -> Result<()> {
 /// How much of a hook's stderr a failure reports (the end of it).
 const STDERR_TAIL: usize = 64 * 1024;
 
-fn run(hook: &Hook, state_json: &str) -> Result<()> {
+fn run(hook: &Hook, state_json: &str, fallback: Fallback) -> Result<()> {
     let args = hook.args().clone().unwrap_or_default();
     let mut command = Command::new(hook.path());
     if let Some((argv0, rest)) = args.split_first() {
         command.arg0(argv0).args(rest);
     }
+    let env = match (hook.env(), fallback) {
+        (Some(env), _) => Some(env.as_slice()),
+        (None, Fallback::Process(env)) => Some(env),
+        (None, Fallback::Runtime) => None,
+    };
+    if let Some(env) = env {
+        command
+            .env_clear()
+            .envs(env.iter().filter_map(|kv| kv.split_once('=')));
+    }
     command
-        .env_clear()
-        .envs(
-            hook.env()
-                .iter()
-                .flatten()
-                .filter_map(|kv| kv.split_once('=')),
-        )
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -249,6 +283,35 @@ mod tests {
             std::fs::read_to_string(out.path()).unwrap(),
             r#"{"id":"x"}"#
         );
+    }
+
+    /// What `env` a hook without one sees, per fallback.
+    fn env_seen(hook_env: Option<Vec<String>>, fallback: Fallback) -> String {
+        let out = tempfile::NamedTempFile::new().unwrap();
+        let script = format!("echo \"$LITMUS_A|$LITMUS_B\" > {}", out.path().display());
+        let mut hook = sh(&script, None);
+        hook.set_env(hook_env);
+        run_all_with(&[hook], Phase::StartContainer, "{}", fallback).unwrap();
+        std::fs::read_to_string(out.path())
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    #[test]
+    fn a_hook_without_env_gets_the_fallback_and_one_with_env_only_its_own() {
+        let process = ["LITMUS_A=process".to_string()];
+        assert_eq!(env_seen(None, Fallback::Process(&process)), "process|");
+        assert_eq!(
+            env_seen(
+                Some(vec!["LITMUS_B=own".into()]),
+                Fallback::Process(&process)
+            ),
+            "|own"
+        );
+        // The runtime's own environment: the test process's.
+        let inherited = std::env::var("LITMUS_A").unwrap_or_default();
+        assert_eq!(env_seen(None, Fallback::Runtime), format!("{inherited}|"));
     }
 
     #[test]

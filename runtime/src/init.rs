@@ -43,6 +43,14 @@ pub fn intermediate(mut channel: Channel, cx: &InitContext) -> ! {
         channel.expect("the go-ahead")?;
         cx.plan.join_all()?;
         nix::sched::unshare(cx.plan.create).context("creating namespaces (unshare)")?;
+        // Before the identity change: this process is not dumpable, so its
+        // /proc files belong to the host's root, which it stops being
+        // once it becomes root of a new user namespace (EACCES).
+        if cx.plan.creates(LinuxNamespaceType::Time)
+            && !crate::fault::active("time-offsets-after-setuid")
+        {
+            write_time_offsets(cx.spec)?;
+        }
         if cx.plan.creates(LinuxNamespaceType::User) {
             channel.send(&Message::MapIds {
                 pid: nix::unistd::getpid().as_raw(),
@@ -52,7 +60,9 @@ pub fn intermediate(mut channel: Channel, cx: &InitContext) -> ! {
             let _ = nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
             let _ = nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
         }
-        if cx.plan.creates(LinuxNamespaceType::Time) {
+        if cx.plan.creates(LinuxNamespaceType::Time)
+            && crate::fault::active("time-offsets-after-setuid")
+        {
             write_time_offsets(cx.spec)?;
         }
         match unsafe { nix::unistd::fork() }.context("forking the container init")? {
@@ -239,14 +249,21 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
     // From the filter on, every syscall goes through the user's profile:
     // the fds are marked before it (close_range may be denied), and what
     // follows is only what the identity change and the exec need.
+    // With no_new_privs the filter is loaded after the identity change,
+    // still during create when an agent waits at listenerPath (runc hands
+    // it the listener then; an agent may wait for it before calling
+    // start), else as late as possible, just before the exec.
+    let nnp = process.no_new_privileges() == Some(true);
+    let agent_waits = filter.as_ref().is_some_and(|f| f.has_agent())
+        && !crate::fault::active("seccomp-agent-at-start");
     let fds_marked = filter.is_some()
-        && process.no_new_privileges() != Some(true)
+        && (!nnp || agent_waits)
         && !crate::fault::active("close-range-after-filter");
     if fds_marked {
         process::close_fds_on_exec(cx.inherited)?;
     }
     let late_filter = match filter {
-        Some(filter) if process.no_new_privileges() != Some(true) => {
+        Some(filter) if !nnp => {
             filter.load(&state_json)?;
             None
         }
@@ -254,6 +271,13 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
     };
     process::set_identity_and_capabilities(process)?;
     process::set_no_new_privileges(process)?;
+    let late_filter = match late_filter {
+        Some(filter) if agent_waits => {
+            filter.load(&state_json)?;
+            None
+        }
+        other => other,
+    };
     process::set_umask(process);
     nix::unistd::chdir(process.cwd())
         .with_context(|| format!("process.cwd: entering {}", process.cwd().display()))?;
@@ -284,10 +308,12 @@ fn wait_for_start_and_exec(cx: &InitContext, built: Built) -> Result<std::conver
         .context("reading start's request")?;
     let outcome = (|| {
         let state = running_state(&built.state_json);
-        hooks::run_all(
+        let process = cx.spec.process().as_ref().expect("validated");
+        hooks::run_all_in_container(
             &hooks::of_phase(cx.spec.hooks(), Phase::StartContainer),
             Phase::StartContainer,
             &state,
+            process.env().as_deref().unwrap_or_default(),
         )?;
         process::reset_signals();
         if !built.fds_marked {

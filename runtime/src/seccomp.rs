@@ -88,6 +88,11 @@ impl Filter {
         Ok(())
     }
 
+    /// Whether an agent is connected, waiting for the listener.
+    pub fn has_agent(&self) -> bool {
+        self.agent.is_some()
+    }
+
     /// Loads the filter into this process; with notify rules, sends the
     /// listener fd and `state` (the container's state JSON) to the agent.
     pub fn load(self, state: &str) -> Result<()> {

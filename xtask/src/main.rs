@@ -214,7 +214,13 @@ pub(crate) fn build_suite(sh: &Shell) -> Result<(PathBuf, PathBuf)> {
 
 fn conformance(sh: &Shell, litmus_args: &[String]) -> Result<()> {
     let (runtime, probe) = build_suite(sh)?;
-    let defaults = ["--generated".to_string(), GENERATED_IN_CI.to_string()];
+    // --strict: the reference runtime must pass every level, the engine
+    // contract and the security cases included, not only MUST.
+    let defaults = [
+        "--strict".to_string(),
+        "--generated".to_string(),
+        GENERATED_IN_CI.to_string(),
+    ];
     let litmus_args = if litmus_args.is_empty() {
         &defaults[..]
     } else {

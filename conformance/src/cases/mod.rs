@@ -2,6 +2,7 @@
 //! this is the one place that gathers them.
 
 mod devices;
+mod engine;
 mod engine_shapes;
 mod filesystem;
 mod hooks;
@@ -33,6 +34,7 @@ const AREAS: &[&[Case]] = &[
     security::CASES,
     inherited_fds::CASES,
     validity::CASES,
+    engine::CASES,
 ];
 
 pub fn all() -> impl Iterator<Item = &'static Case> {

@@ -19,6 +19,15 @@ pub const CASES: &[Case] = &[
         run: time_namespace_gets_the_offsets,
     },
     Case {
+        name: "time_offsets_apply_with_a_new_user_namespace",
+        area: Area::Namespaces,
+        requirements: &[
+            "linux.namespaces.time-offsets",
+            "linux.namespaces.user-mappings",
+        ],
+        run: time_offsets_apply_with_a_new_user_namespace,
+    },
+    Case {
         name: "listed_namespaces_are_new",
         area: Area::Namespaces,
         requirements: &["linux.namespaces.create"],
@@ -371,6 +380,19 @@ fn user_namespace_gets_the_id_mappings(cx: &mut Ctx) -> Checked {
 /// A boottime offset of +10 days: /proc/uptime inside the new time
 /// namespace is at least that much ahead of the host's.
 fn time_namespace_gets_the_offsets(cx: &mut Ctx) -> Checked {
+    time_offsets_case(cx, false)
+}
+
+/// The same with a new user namespace, as a rootless or userns-remapped
+/// engine sends it: the time namespace then belongs to the new user
+/// namespace, and the offsets must still be written before anything
+/// enters it (a runtime that writes them as the mapped root is refused
+/// by /proc's permissions).
+fn time_offsets_apply_with_a_new_user_namespace(cx: &mut Ctx) -> Checked {
+    time_offsets_case(cx, true)
+}
+
+fn time_offsets_case(cx: &mut Ctx, with_user: bool) -> Checked {
     if !std::path::Path::new("/proc/self/ns/time").exists() {
         return Err(crate::case::Verdict::Skip(
             "this kernel has no time namespaces".into(),
@@ -378,7 +400,14 @@ fn time_namespace_gets_the_offsets(cx: &mut Ctx) -> Checked {
     }
     const OFFSET_SECS: i64 = 10 * 86_400;
     let mut spec = cx.spec(&["path", "/proc/uptime"]);
-    let mut namespaces: Vec<LinuxNamespace> = NEW.iter().map(|t| namespace(*t, None)).collect();
+    if with_user {
+        in_a_user_namespace(&mut spec)?;
+    }
+    let mut namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
     namespaces.push(namespace(LinuxNamespaceType::Time, None));
     set_namespaces(&mut spec, namespaces);
     let offset = oci_spec::runtime::LinuxTimeOffsetBuilder::default()

@@ -66,14 +66,14 @@ const EXDEV: i32 = libc::EXDEV;
 const ENOTBLK: i32 = libc::ENOTBLK;
 
 /// The probe argument making syscall `nr` with `args`.
-fn call(nr: i64, args: &[u64]) -> String {
+pub(super) fn call(nr: i64, args: &[u64]) -> String {
     std::iter::once(nr.to_string())
         .chain(args.iter().map(u64::to_string))
         .collect::<Vec<_>>()
         .join(",")
 }
 
-fn with_seccomp(mut spec: Spec, profile: Value) -> Spec {
+pub(super) fn with_seccomp(mut spec: Spec, profile: Value) -> Spec {
     let seccomp: LinuxSeccomp = serde_json::from_value(profile).expect("case profiles are valid");
     spec.linux_mut()
         .as_mut()
@@ -306,7 +306,7 @@ fn seccomp_notify_hands_the_listener_to_the_agent(cx: &mut Ctx) -> Checked {
 
 /// Accepts one connection on the agent socket and reads its message and
 /// the fds passed with it.
-fn receive_from_agent_socket(
+pub(super) fn receive_from_agent_socket(
     agent: &std::os::unix::net::UnixListener,
 ) -> Result<(Vec<u8>, Vec<std::os::fd::RawFd>), Verdict> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};

@@ -30,6 +30,9 @@ pub struct Summary {
     pub failed: usize,
     pub skipped: usize,
     pub failed_must: usize,
+    /// Failures of the engine contract (level ENGINE), outside the spec
+    /// verdict.
+    pub failed_engine: usize,
 }
 
 impl Summary {
@@ -40,8 +43,10 @@ impl Summary {
                 Outcome::Pass => s.passed += 1,
                 Outcome::Fail { .. } => {
                     s.failed += 1;
-                    if r.level == Level::Must {
-                        s.failed_must += 1;
+                    match r.level {
+                        Level::Must => s.failed_must += 1,
+                        Level::Engine => s.failed_engine += 1,
+                        _ => {}
                     }
                 }
                 Outcome::Skip { .. } => s.skipped += 1,
@@ -52,10 +57,17 @@ impl Summary {
 
     /// The closing line CI systems recognise.
     pub fn line(&self) -> String {
-        format!(
+        let mut line = format!(
             "{} passed, {} failed, {} skipped",
             self.passed, self.failed, self.skipped
-        )
+        );
+        if self.failed_engine > 0 {
+            line += &format!(
+                " ({} of the failures: engine contract, outside the spec verdict)",
+                self.failed_engine
+            );
+        }
+        line
     }
 }
 

@@ -352,8 +352,12 @@ fn owner_name() -> String {
 /// partial file.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp: PathBuf = path.with_extension("litmus-tmp");
-    std::fs::write(&tmp, pid.to_string())
-        .with_context(|| format!("--pid-file {}", path.display()))?;
+    let text = if crate::fault::active("pid-file-newline") {
+        format!("{pid}\n")
+    } else {
+        pid.to_string()
+    };
+    std::fs::write(&tmp, text).with_context(|| format!("--pid-file {}", path.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("--pid-file {}", path.display()))
 }
 
