@@ -26,6 +26,7 @@ pub enum Area {
     Seccomp,
     Robustness,
     Security,
+    Realworld,
     Engine,
 }
 
@@ -41,6 +42,7 @@ impl Area {
         Area::Seccomp,
         Area::Robustness,
         Area::Security,
+        Area::Realworld,
         Area::Engine,
     ];
 
@@ -56,6 +58,7 @@ impl Area {
             Area::Seccomp => "seccomp",
             Area::Robustness => "robustness",
             Area::Security => "security",
+            Area::Realworld => "realworld",
             Area::Engine => "engine",
         }
     }

@@ -18,6 +18,7 @@ pub mod driver;
 pub mod generated;
 pub mod leaks;
 pub mod preflight;
+pub mod realworld;
 pub mod report;
 pub mod runner;
 pub mod selinux;

@@ -89,6 +89,10 @@ struct Selection {
     /// `--area generated` alone runs 25
     #[arg(long, value_name = "N|DURATION")]
     generated: Option<Budget>,
+    /// The corpus of real-world seccomp profiles and configs (area
+    /// realworld; default: $LITMUS_CORPUS; `cargo xtask corpus` builds one)
+    #[arg(long, value_name = "DIR")]
+    corpus: Option<PathBuf>,
     /// Seed of the generated configs (config i uses seed + i)
     #[arg(long, default_value_t = generated::DEFAULT_SEED)]
     seed: u64,
@@ -240,6 +244,7 @@ fn prepare(select: &Selection, runtimes: &[PathBuf]) -> Result<(RootfsBuilder, V
             Ok(Target { path, info })
         })
         .collect::<Result<Vec<_>>>()?;
+    litmus::realworld::set_corpus(select.corpus.clone());
     let probe = find_probe(select.probe.as_deref())?;
     let rootfs = RootfsBuilder::with_probe(probe)?;
     // Container inits are reparented to us when the runtime's own processes

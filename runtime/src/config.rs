@@ -153,6 +153,20 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
     if has_mappings && !has_new(LinuxNamespaceType::User) {
         bail!("linux.uidMappings/gidMappings: given without a user namespace");
     }
+    // Without mappings nothing in a new user namespace maps to a host id
+    // (every file and the process itself would be the overflow id); runc
+    // refuses it too, crun fills in the caller's ids.
+    let new_user = namespaces
+        .iter()
+        .any(|ns| ns.typ() == LinuxNamespaceType::User && ns.path().is_none());
+    if new_user {
+        if linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
+            bail!("linux.uidMappings: a new user namespace needs id mappings (none given)");
+        }
+        if linux.gid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
+            bail!("linux.gidMappings: a new user namespace needs id mappings (none given)");
+        }
+    }
     // New or joined (a pod's shared one): either is the container's. Only
     // the host's own is refused: setting it would rename the host.
     let own_uts = has_new(LinuxNamespaceType::Uts);
@@ -352,6 +366,34 @@ mod tests {
             namespaces.into_iter().filter(|n| n.typ() != typ).collect(),
         ));
         spec
+    }
+
+    #[test]
+    fn a_new_user_namespace_without_mappings_is_refused_by_field() {
+        let mut spec = valid();
+        let linux = spec.linux_mut().as_mut().unwrap();
+        let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+        namespaces.push(
+            oci_spec::runtime::LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::User)
+                .build()
+                .unwrap(),
+        );
+        linux.set_namespaces(Some(namespaces));
+        assert!(error_of(&spec).starts_with("linux.uidMappings: a new user namespace needs"));
+        let mapping = oci_spec::runtime::LinuxIdMappingBuilder::default()
+            .container_id(0u32)
+            .host_id(100_000u32)
+            .size(1u32)
+            .build()
+            .unwrap();
+        let linux = spec.linux_mut().as_mut().unwrap();
+        linux.set_uid_mappings(Some(vec![mapping]));
+        assert!(error_of(&spec).starts_with("linux.gidMappings: a new user namespace needs"));
+        let linux = spec.linux_mut().as_mut().unwrap();
+        linux.set_gid_mappings(Some(vec![mapping]));
+        let bundle = bundle_with_rootfs();
+        validate(&spec, bundle.path()).unwrap();
     }
 
     #[test]

@@ -77,6 +77,7 @@ faults! {
     "proc-through-symlink" => ["security.cve-2019-16884"],
     "close-range-after-filter" => ["runtime.lifecycle.create-env"],
     "require-mount-namespace" => ["linux.namespaces.inherit"],
+    "lookup-after-filter" => ["runtime.lifecycle.create-env"],
     "time-offsets-after-setuid" => ["linux.namespaces.time-offsets"],
     "zombie-is-running" => ["runtime.state.status-stopped"],
     // The command-line contract engines rely on.

@@ -249,6 +249,14 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
     // From the filter on, every syscall goes through the user's profile:
     // the fds are marked before it (close_range may be denied), and what
     // follows is only what the identity change and the exec need.
+    // The program is found before any filter: an allow-list older than
+    // the calls a lookup makes today (statx, faccessat2) must not turn
+    // into "no such file" (runc's Go lookup uses calls old lists allow).
+    let program = if crate::fault::active("lookup-after-filter") {
+        None
+    } else {
+        Some(process::find_executable(process)?)
+    };
     // With no_new_privs the filter is loaded after the identity change,
     // still during create when an agent waits at listenerPath (runc hands
     // it the listener then; an agent may wait for it before calling
@@ -281,7 +289,10 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
     process::set_umask(process);
     nix::unistd::chdir(process.cwd())
         .with_context(|| format!("process.cwd: entering {}", process.cwd().display()))?;
-    let program = process::find_executable(process)?;
+    let program = match program {
+        Some(program) => program,
+        None => process::find_executable(process)?,
+    };
     install_exit_on_signal();
     channel.send(&Message::Ready)?;
     Ok(Built {

@@ -297,16 +297,20 @@ pub fn set_personality(personality: &oci_spec::runtime::LinuxPersonality) -> Res
 pub fn find_executable(process: &Process) -> Result<PathBuf> {
     let args = process.args().as_ref().expect("validated: args present");
     let name = &args[0];
+    // Relative names resolve against process.cwd, so the lookup does not
+    // depend on having entered it yet (it runs before the seccomp filter).
     let candidate = |p: &Path| -> Result<Option<PathBuf>> {
-        match std::fs::metadata(p) {
+        let at = process.cwd().join(p);
+        match std::fs::metadata(&at) {
             Ok(meta) if meta.is_file() => {
                 if meta.permissions().mode() & 0o111 == 0 {
                     bail!("exec: {:?}: permission denied", p);
                 }
-                Ok(Some(p.to_path_buf()))
+                Ok(Some(at))
             }
             Ok(_) => bail!("exec: {:?}: permission denied (not a regular file)", p),
-            Err(_) => Ok(None),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("exec: {p:?}")),
         }
     };
     if name.contains('/') {

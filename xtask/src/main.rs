@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use xshell::{cmd, Shell};
 
 mod bench;
+mod corpus;
 mod engines;
 mod stress;
 mod vm;
@@ -51,6 +52,12 @@ enum Command {
     Bench(bench::Options),
     /// The suite in QEMU guests on the pinned Debian kernel: cgroup v2, v1 and hybrid
     VmTest(vm::Options),
+    /// Fetch the real-world corpus (engine seccomp profiles from Debian packages, spec-command configs) into target/corpus
+    Corpus {
+        /// Fetch again even if the corpus is there
+        #[arg(long)]
+        refresh: bool,
+    },
     /// Run the suite against each fault of a fault-injection build; every fault must be caught
     Faults,
     /// podman and containerd drive litmus-runtime (and Debian runc, the control) through real scenarios
@@ -131,18 +138,24 @@ fn main() -> Result<()> {
             ensure_packages(&sh, BASE_PACKAGES)?;
             stress::stress(&sh, &options)
         }
+        Command::Corpus { refresh } => {
+            ensure_packages(&sh, BASE_PACKAGES)?;
+            let dir = corpus::ensure(&sh, refresh)?;
+            println!("{}", dir.display());
+            Ok(())
+        }
         Command::Ci => ci(&sh),
     }
 }
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask is in the workspace")
         .to_path_buf()
 }
 
-fn step(title: &str) {
+pub(crate) fn step(title: &str) {
     eprintln!("\n==> {title}");
 }
 
@@ -157,7 +170,7 @@ fn installed(sh: &Shell, package: &str) -> bool {
 
 /// Installs what is missing when we are root on Debian; otherwise stops
 /// with the exact command to run.
-fn ensure_packages(sh: &Shell, packages: &[&str]) -> Result<()> {
+pub(crate) fn ensure_packages(sh: &Shell, packages: &[&str]) -> Result<()> {
     let missing: Vec<&str> = packages
         .iter()
         .copied()
@@ -209,6 +222,7 @@ pub(crate) fn build_suite(sh: &Shell) -> Result<(PathBuf, PathBuf)> {
     let runtime = shipped_runtime()?;
     step("building litmus (release)");
     cmd!(sh, "cargo build --release --package litmus-conformance").run()?;
+    corpus::ensure(sh, false)?;
     Ok((runtime, probe))
 }
 

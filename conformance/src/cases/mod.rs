@@ -10,6 +10,7 @@ mod inherited_fds;
 mod lifecycle;
 mod namespaces;
 mod process;
+mod realworld;
 mod resources;
 mod robustness;
 mod seccomp;
@@ -34,6 +35,7 @@ const AREAS: &[&[Case]] = &[
     security::CASES,
     inherited_fds::CASES,
     validity::CASES,
+    realworld::CASES,
     engine::CASES,
 ];
 

@@ -310,6 +310,8 @@ fn become_process(
     process::set_rlimits(process)?;
     process::set_io_priority(process)?;
     process::set_scheduler(process)?;
+    // Found before any filter applies (see init.rs).
+    let program = process::find_executable(process)?;
     let early = filter.is_some() && process.no_new_privileges() != Some(true);
     if early {
         // Before the profile applies to us (see init.rs).
@@ -325,7 +327,6 @@ fn become_process(
     process::set_identity_and_capabilities(process)?;
     process::set_no_new_privileges(process)?;
     process::set_umask(process);
-    let program = process::find_executable(process)?;
     process::reset_signals();
     if !early {
         process::close_fds_on_exec(inherited)?;

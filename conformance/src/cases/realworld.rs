@@ -1,0 +1,260 @@
+//! Real-world inputs (area `realworld`): seccomp profiles as engines ship
+//! them and configs as `spec` commands write them, from the corpus built
+//! at test time (see crate::realworld). A valid config must run as it says
+//! whatever its vintage: an allow-list written before close_range existed,
+//! noNewPrivileges true or false, a rootless layout.
+
+use super::seccomp::with_seccomp;
+use crate::case::{fail, Area, Case, Checked, Ctx, Verdict};
+use crate::realworld::{self, Target};
+use litmus_probe::ProbeLine;
+use oci_spec::runtime::Spec;
+use serde_json::Value;
+use std::path::Path;
+
+pub const CASES: &[Case] = &[
+    Case {
+        name: "engine_seccomp_profiles_run_and_are_active",
+        area: Area::Realworld,
+        requirements: &["runtime.lifecycle.create-env", "linux.seccomp.syscalls"],
+        run: engine_seccomp_profiles_run_and_are_active,
+    },
+    Case {
+        name: "configs_written_by_spec_commands_run",
+        area: Area::Realworld,
+        requirements: &["runtime.lifecycle.create-env", "config.process.user"],
+        run: configs_written_by_spec_commands_run,
+    },
+];
+
+/// Syscalls that tell a profile's denial apart from the kernel's answer:
+/// called with these arguments they fail without a filter with an errno
+/// other than EPERM (bad pointer, unknown operation), and engine profiles
+/// deny them for a container without extra capabilities.
+const PROBES: &[(&str, i64, &[u64])] = &[
+    ("keyctl", libc::SYS_keyctl, &[9999]),
+    ("add_key", libc::SYS_add_key, &[0, 0, 0, 0, 0]),
+    ("request_key", libc::SYS_request_key, &[0, 0, 0, 0]),
+    ("syslog", libc::SYS_syslog, &[9999, 0, 0]),
+];
+
+fn probe_args() -> Vec<String> {
+    let mut args = vec!["report".to_string()];
+    for (_, nr, call_args) in PROBES {
+        args.push("syscall".into());
+        args.push(super::seccomp::call(*nr, call_args));
+    }
+    args
+}
+
+/// The errno of each PROBES call, in order (None: it succeeded or the
+/// probe did not report it).
+fn errnos(lines: &[ProbeLine]) -> Vec<Option<i32>> {
+    let mut seen = lines.iter().filter_map(|l| match l {
+        ProbeLine::Syscall { nr, errno, .. } => Some((*nr, *errno)),
+        _ => None,
+    });
+    PROBES
+        .iter()
+        .map(|(_, nr, _)| seen.find(|(n, _)| n == nr).and_then(|(_, e)| e))
+        .collect()
+}
+
+fn engine_seccomp_profiles_run_and_are_active(cx: &mut Ctx) -> Checked {
+    let corpus = realworld::corpus().map_err(Verdict::Skip)?;
+    let profiles = realworld::files(&corpus.join("seccomp"));
+    if profiles.is_empty() {
+        return Err(Verdict::Skip(format!(
+            "no seccomp profiles in {}/seccomp",
+            corpus.display()
+        )));
+    }
+    let args = probe_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let base = cx.spec(&args);
+    let caps: Vec<String> = base
+        .process()
+        .as_ref()
+        .and_then(|p| p.capabilities().as_ref())
+        .and_then(|c| c.bounding().clone())
+        .into_iter()
+        .flatten()
+        .map(|c| format!("CAP_{c}"))
+        .collect();
+    let target = Target {
+        caps: &caps,
+        arch: "amd64",
+        kernel: Target::host_kernel(),
+    };
+    // What the kernel answers without a filter.
+    let baseline = errnos(&cx.run_probe(&base)?.lines);
+    let mut failures = Vec::new();
+    for path in &profiles {
+        let label = realworld::label(path);
+        let profile: Value = match std::fs::read(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|b| Ok(serde_json::from_slice(&b)?))
+        {
+            Ok(v) => v,
+            Err(e) => return Err(fail(format!("{label}: a JSON profile"), format!("{e:#}"))),
+        };
+        let resolved = realworld::resolve_profile(&profile, &target).map_err(|e| {
+            fail(
+                format!("{label}: a profile litmus can resolve"),
+                format!("{e:#}"),
+            )
+        })?;
+        for nnp in [true, false] {
+            let mut spec = with_seccomp(base.clone(), resolved.clone());
+            if let Some(process) = spec.process_mut() {
+                process.set_no_new_privileges(Some(nnp));
+            }
+            if let Err(why) = check_profile_run(cx, &spec, &resolved, &baseline) {
+                failures.push(format!("{label} (noNewPrivileges {nnp}): {why}"));
+            }
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(fail(
+            format!(
+                "each of {} engine profiles to start the container and deny what it denies",
+                profiles.len()
+            ),
+            failures.join("; "),
+        ))
+    }
+}
+
+/// One run under a resolved profile: the container starts, the probe
+/// reports, and every probe syscall the profile denies (and the kernel
+/// would answer differently) returns the profile's errno.
+fn check_profile_run(
+    cx: &mut Ctx,
+    spec: &Spec,
+    resolved: &Value,
+    baseline: &[Option<i32>],
+) -> Result<(), String> {
+    let run = cx.run_probe(spec).map_err(|v| describe(&v))?;
+    run.report().map_err(|v| describe(&v))?;
+    let seen = errnos(&run.lines);
+    let mut conclusive = 0;
+    for (i, (name, _, _)) in PROBES.iter().enumerate() {
+        let Some(expected) = realworld::denies_with(resolved, name) else {
+            continue;
+        };
+        if baseline[i] == Some(expected) {
+            continue;
+        }
+        conclusive += 1;
+        if seen[i] != Some(expected) {
+            return Err(format!(
+                "{name}: errno {:?} (the profile's {expected}; without it {:?})",
+                seen[i], baseline[i]
+            ));
+        }
+    }
+    if conclusive == 0 {
+        return Err(format!(
+            "none of the probe's syscalls ({}) tells this profile's denial from the kernel's answer",
+            PROBES.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(())
+}
+
+fn describe(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Fail { expected, seen } => format!("expected {expected}, saw {seen}"),
+        Verdict::Skip(why) => format!("could not run: {why}"),
+    }
+}
+
+/// A config written by a `spec` command, made to run the probe from the
+/// bundle's rootfs; everything else is kept as written.
+fn adapted(path: &Path, probe: &[&str]) -> Result<Spec, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let mut spec: Spec = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let fixture = litmus_bundle::default_spec(probe);
+    let fixture_process = fixture.process().clone().expect("fixture process");
+    let process = spec.process_mut().as_mut().ok_or("no process")?;
+    process.set_args(fixture_process.args().clone());
+    process.set_terminal(Some(false));
+    if let Some(root) = spec.root_mut() {
+        root.set_path("rootfs".into());
+    }
+    Ok(spec)
+}
+
+fn configs_written_by_spec_commands_run(cx: &mut Ctx) -> Checked {
+    let mut configs = Vec::new();
+    // The runtime's own `spec`, written now.
+    let own_dir = cx.work().join("own-spec");
+    std::fs::create_dir_all(&own_dir).map_err(anyhow::Error::from)?;
+    let own_arg = own_dir.display().to_string();
+    let own = cx.call(&["spec", "--bundle", &own_arg])?;
+    let own_config = own_dir.join("config.json");
+    let mut notes = Vec::new();
+    if own.ok() && own_config.exists() {
+        configs.push(("the runtime's own spec".to_string(), own_config));
+    } else {
+        notes.push(format!(
+            "the runtime's `spec` did not write one ({})",
+            own.describe()
+        ));
+    }
+    if let Ok(corpus) = realworld::corpus() {
+        for path in realworld::files(&corpus.join("configs")) {
+            configs.push((realworld::label(&path), path));
+        }
+    } else if let Err(why) = realworld::corpus() {
+        notes.push(why);
+    }
+    if configs.is_empty() {
+        return Err(Verdict::Skip(notes.join("; ")));
+    }
+    let mut failures = Vec::new();
+    for (label, path) in &configs {
+        let spec = match adapted(path, &["report"]) {
+            Ok(spec) => spec,
+            Err(why) => {
+                failures.push(format!("{label}: not a config ({why})"));
+                continue;
+            }
+        };
+        let expected_uid = spec.process().as_ref().map(|p| p.user().uid()).unwrap_or(0);
+        let expected_host = spec.hostname().clone();
+        match cx.run_probe(&spec) {
+            Err(v) => failures.push(format!("{label}: {}", describe(&v))),
+            Ok(run) => match run.report() {
+                Err(v) => failures.push(format!("{label}: {}", describe(&v))),
+                Ok(report) => {
+                    if report.ids.uid != expected_uid {
+                        failures.push(format!(
+                            "{label}: uid {} (the config's {expected_uid})",
+                            report.ids.uid
+                        ));
+                    }
+                    if let Some(host) = expected_host.filter(|h| *h != report.hostname) {
+                        failures.push(format!(
+                            "{label}: hostname {:?} (the config's {host:?})",
+                            report.hostname
+                        ));
+                    }
+                }
+            },
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(fail(
+            format!(
+                "each of {} configs written by spec commands to run as it says",
+                configs.len()
+            ),
+            failures.join("; "),
+        ))
+    }
+}
