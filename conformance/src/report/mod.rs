@@ -119,3 +119,34 @@ pub(crate) mod fixtures {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_failures_are_counted_apart_from_must_failures() {
+        let mut results = fixtures::results();
+        let mut engine = results[1].clone();
+        engine.level = Level::Engine;
+        engine.name = "pid_files_hold_bare_host_pids";
+        results.push(engine);
+        let summary = Summary::of(&results);
+        assert_eq!(
+            (summary.failed, summary.failed_must, summary.failed_engine),
+            (2, 1, 1)
+        );
+        assert!(
+            summary
+                .line()
+                .contains("1 of the failures: engine contract"),
+            "{}",
+            summary.line()
+        );
+        let without: Vec<_> = results
+            .into_iter()
+            .filter(|r| r.level != Level::Engine)
+            .collect();
+        assert!(!Summary::of(&without).line().contains("engine"));
+    }
+}
