@@ -109,6 +109,55 @@ fn process_file(cx: &Ctx, name: &str, probe_args: &[&str]) -> Result<PathBuf, Ve
     Ok(path)
 }
 
+/// `exec --process --detach --pid-file` of the probe running `probe_args`
+/// (which start with `report`), its stdout going to `NAME.out`; returns
+/// (pid, stdout file) once the report is out, so the probe has blocked
+/// the signals a case sends next (exec returns when the process runs,
+/// not when it is ready).
+fn exec_detached(
+    cx: &mut Ctx,
+    id: &str,
+    name: &str,
+    probe_args: &[&str],
+) -> Result<(i32, PathBuf), Verdict> {
+    let process = process_file(cx, name, probe_args)?;
+    let pid_file = cx.work().join(format!("{name}.pid"));
+    let out = cx.work().join(format!("{name}.out"));
+    let (process_arg, pid_arg) = (
+        process.display().to_string(),
+        pid_file.display().to_string(),
+    );
+    let inv = cx.runtime.call_with_stdout(
+        &[
+            "exec",
+            "--process",
+            &process_arg,
+            "--detach",
+            "--pid-file",
+            &pid_arg,
+            id,
+        ],
+        &out,
+        cx.work(),
+    )?;
+    ensure_ok(&inv, "exec --process --detach --pid-file")?;
+    let pid = bare_pid(&pid_file, "exec --pid-file")?;
+    cx.pids.push(pid);
+    wait_for_report(&out, "the exec'd probe's report")?;
+    Ok((pid, out))
+}
+
+/// Waits until the probe writing to `out` has printed its report.
+fn wait_for_report(out: &Path, what: &str) -> Checked {
+    crate::deadline::poll(Duration::from_secs(10), Duration::from_millis(5), || {
+        litmus_probe::parse_output(&std::fs::read_to_string(out).unwrap_or_default())
+            .into_iter()
+            .any(|l| matches!(l, Ok(ProbeLine::Report(_))))
+            .then_some(())
+    })
+    .map_err(|e| fail(what.to_string(), e.to_string()))
+}
+
 /// A created container running `probe_args`; returns (id, init pid).
 fn created(cx: &mut Ctx, probe_args: &[&str]) -> Result<(String, i32), Verdict> {
     let spec = cx.spec(probe_args);
@@ -204,24 +253,7 @@ fn container_processes_stay_the_callers_descendants(cx: &mut Ctx) -> Checked {
         parent_of(pid),
     )?;
     cx.start_ok(&id)?;
-    let process = process_file(cx, "exec-process", &["wait-signal", "exit", "3"])?;
-    let pid_file = cx.work().join("exec.pid");
-    let (process_arg, pid_arg) = (
-        process.display().to_string(),
-        pid_file.display().to_string(),
-    );
-    let inv = cx.call(&[
-        "exec",
-        "--process",
-        &process_arg,
-        "--detach",
-        "--pid-file",
-        &pid_arg,
-        &id,
-    ])?;
-    ensure_ok(&inv, "exec --detach")?;
-    let exec_pid = bare_pid(&pid_file, "exec --pid-file")?;
-    cx.pids.push(exec_pid);
+    let (exec_pid, _) = exec_detached(cx, &id, "exec", &["report", "wait-signal", "exit", "3"])?;
     expect_eq(
         "parent of the exec'd process once exec --detach returned",
         Some(me),
@@ -460,12 +492,13 @@ fn signals_seen(path: &Path) -> Vec<i32> {
 fn kill_takes_numeric_signals_and_all(cx: &mut Ctx) -> Checked {
     // init outlives the first two signals: were it to exit on the second,
     // the kernel would kill the exec'd process before it could report.
-    let (id, pid) = created(cx, &["wait-signal", "wait-signal", "wait-signal"])?;
+    let (id, pid) = created(cx, &["report", "wait-signal", "wait-signal", "wait-signal"])?;
     cx.start_ok(&id)?;
-    // The probe blocks signals from its first instruction: one sent after
-    // start returned waits for it, so no readiness cue is needed.
-    ensure_ok(&cx.call(&["kill", &id, "10"])?, "kill ID 10")?;
     let init_out = cx.stdout_path(&id);
+    // Signals are blocked once the report is out (start returns when the
+    // program runs, not when it is ready for them).
+    wait_for_report(&init_out, "the probe's report after start")?;
+    ensure_ok(&cx.call(&["kill", &id, "10"])?, "kill ID 10")?;
     crate::deadline::poll(Duration::from_secs(10), Duration::from_millis(5), || {
         signals_seen(&init_out)
             .contains(&libc::SIGUSR1)
@@ -479,29 +512,7 @@ fn kill_takes_numeric_signals_and_all(cx: &mut Ctx) -> Checked {
     })?;
 
     // A second process, then kill --all: both get the signal.
-    let process = process_file(cx, "exec-process", &["wait-signal"])?;
-    let pid_file = cx.work().join("exec.pid");
-    let exec_out = cx.work().join("exec.out");
-    let (process_arg, pid_arg) = (
-        process.display().to_string(),
-        pid_file.display().to_string(),
-    );
-    let inv = cx.runtime.call_with_stdout(
-        &[
-            "exec",
-            "--process",
-            &process_arg,
-            "--detach",
-            "--pid-file",
-            &pid_arg,
-            &id,
-        ],
-        &exec_out,
-        cx.work(),
-    )?;
-    ensure_ok(&inv, "exec --detach")?;
-    let exec_pid = bare_pid(&pid_file, "exec --pid-file")?;
-    cx.pids.push(exec_pid);
+    let (exec_pid, exec_out) = exec_detached(cx, &id, "exec", &["report", "wait-signal"])?;
     ensure_ok(&cx.call(&["kill", "--all", &id, "15"])?, "kill --all ID 15")?;
     crate::deadline::poll(Duration::from_secs(10), Duration::from_millis(5), || {
         (signals_seen(&init_out).contains(&libc::SIGTERM)
