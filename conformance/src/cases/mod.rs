@@ -15,7 +15,7 @@ mod resources;
 mod robustness;
 mod seccomp;
 mod security;
-mod syscall_names;
+pub(crate) mod syscall_names;
 mod validity;
 
 use crate::case::Case;

@@ -3,7 +3,7 @@
 //! same keys, so a conformance check compares the two and a differential
 //! run compares two runtimes' [`seen`].
 
-use super::model::{Generated, Namespace};
+use super::model::{Generated, Namespace, DENIABLE};
 use crate::capability;
 use litmus_probe::{PathReport, ProbeLine, Report};
 use std::collections::{BTreeMap, BTreeSet};
@@ -118,6 +118,14 @@ pub fn expected(model: &Generated, host_ns: &[(Namespace, Option<u64>)]) -> View
     for (name, value) in &model.sysctls {
         put(format!("sysctl {name}"), value.clone());
     }
+    if let Some(seccomp) = &model.seccomp {
+        for (name, ..) in DENIABLE {
+            put(
+                format!("seccomp: errno of {name}"),
+                seccomp.expected_errno(name).to_string(),
+            );
+        }
+    }
     view
 }
 
@@ -205,6 +213,22 @@ pub fn seen(model: &Generated, lines: &[ProbeLine], host_ns: &[(Namespace, Optio
             format!("sysctl {name}"),
             value.unwrap_or_else(|| "not reported".into()),
         );
+    }
+    if model.seccomp.is_some() {
+        for (name, nr, ..) in DENIABLE {
+            let errno = lines.iter().find_map(|l| match l {
+                ProbeLine::Syscall { nr: n, errno, .. } if n == nr => Some(*errno),
+                _ => None,
+            });
+            put(
+                format!("seccomp: errno of {name}"),
+                match errno {
+                    Some(Some(e)) => e.to_string(),
+                    Some(None) => "none (it succeeded)".into(),
+                    None => "not reported".into(),
+                },
+            );
+        }
     }
     view
 }
@@ -335,6 +359,7 @@ mod tests {
             root_readonly: false,
             no_new_privileges: true,
             oom_score_adj: None,
+            seccomp: None,
         }
     }
 

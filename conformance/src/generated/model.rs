@@ -62,6 +62,109 @@ pub struct Generated {
     pub no_new_privileges: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oom_score_adj: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<Seccomp>,
+}
+
+/// A seccomp profile of the shapes engines send: an allow-list (default
+/// SCMP_ACT_ERRNO, every other call allowed; `old`: written before the
+/// calls of Linux 4.11 on, statx and close_range among them, existed) or
+/// a deny-list (default SCMP_ACT_ALLOW). It denies some of [`DENIABLE`],
+/// calls whose kernel answer (with these arguments) is another errno, so
+/// the probe sees whether the filter is there.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Seccomp {
+    pub allow_list: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub old: bool,
+    /// errnoRet of the denials (None: the spec's EPERM).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub errno: Option<u32>,
+    pub denied: Vec<String>,
+    /// keyctl is decided by a condition on its first argument (the
+    /// probe's 9999) rather than by its name alone.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub keyctl_by_arg: bool,
+}
+
+/// (name, number, probe arguments, errno the kernel gives without a
+/// filter): an unknown keyctl operation, and a NULL key type.
+pub const DENIABLE: &[(&str, i64, &[u64], i32)] = &[
+    ("keyctl", libc::SYS_keyctl, &[9999], libc::EOPNOTSUPP),
+    ("add_key", libc::SYS_add_key, &[0, 0, 0, 0, 0], libc::EFAULT),
+    (
+        "request_key",
+        libc::SYS_request_key,
+        &[0, 0, 0, 0],
+        libc::EFAULT,
+    ),
+];
+
+/// errnoRet values a profile may give: none is a kernel answer above.
+const SECCOMP_ERRNOS: &[u32] = &[1, 5, 13, 38];
+
+impl Seccomp {
+    /// The errno the probe's call of `name` gets under this profile.
+    pub fn expected_errno(&self, name: &str) -> i32 {
+        let kernel = DENIABLE.iter().find(|d| d.0 == name).map_or(0, |d| d.3);
+        if self.denied.iter().any(|d| d == name) {
+            self.errno.map_or(libc::EPERM, |e| e as i32)
+        } else {
+            kernel
+        }
+    }
+
+    /// The `linux.seccomp` document.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let errno_ret = |rule: &mut serde_json::Value| {
+            if let Some(e) = self.errno {
+                rule["errnoRet"] = json!(e);
+            }
+        };
+        let keyctl_condition = |op: &str| json!([{"index": 0, "value": 9999, "op": op}]);
+        let denied = |name: &str| self.denied.iter().any(|d| d == name);
+        if self.allow_list {
+            let newest = if self.old {
+                crate::cases::syscall_names::X86_64
+                    .iter()
+                    .position(|n| *n == "statx")
+                    .unwrap_or(usize::MAX)
+            } else {
+                usize::MAX
+            };
+            let mut names: Vec<&str> = crate::cases::syscall_names::X86_64
+                .iter()
+                .take(newest)
+                .copied()
+                .filter(|n| !denied(n))
+                .collect();
+            let mut rules = Vec::new();
+            if self.keyctl_by_arg && denied("keyctl") {
+                // Allowed except for the probe's operation.
+                rules.push(json!({"names": ["keyctl"], "action": "SCMP_ACT_ALLOW",
+                    "args": keyctl_condition("SCMP_CMP_NE")}));
+            }
+            names.retain(|n| !(self.keyctl_by_arg && *n == "keyctl"));
+            rules.insert(0, json!({"names": names, "action": "SCMP_ACT_ALLOW"}));
+            let mut profile = json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": rules});
+            if let Some(e) = self.errno {
+                profile["defaultErrnoRet"] = json!(e);
+            }
+            profile
+        } else {
+            let mut rules = Vec::new();
+            for name in &self.denied {
+                let mut rule = json!({"names": [name], "action": "SCMP_ACT_ERRNO"});
+                if name == "keyctl" && self.keyctl_by_arg {
+                    rule["args"] = keyctl_condition("SCMP_CMP_EQ");
+                }
+                errno_ret(&mut rule);
+                rules.push(rule);
+            }
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules})
+        }
+    }
 }
 
 fn is_root_dir(cwd: &str) -> bool {
@@ -96,6 +199,7 @@ impl Default for Generated {
             root_readonly: false,
             no_new_privileges: false,
             oom_score_adj: None,
+            seccomp: None,
         }
     }
 }
@@ -250,6 +354,8 @@ pub struct Host {
     pub oom_score_adj_min: i32,
     /// process.user.umask came with runtime-spec 1.1.0.
     pub umask: bool,
+    /// linux.seccomp.defaultErrnoRet came with runtime-spec 1.1.0.
+    pub default_errno_ret: bool,
     pub masked_candidates: Vec<String>,
     pub readonly_candidates: Vec<String>,
     /// Capabilities this process holds: a runtime started by us cannot
@@ -292,6 +398,7 @@ impl Host {
             hard_limits,
             oom_score_adj_min,
             umask: crate::catalogue::version_le("1.1.0", spec_version),
+            default_errno_ret: crate::catalogue::version_le("1.1.0", spec_version),
             masked_candidates: existing(&[
                 "/proc/kcore",
                 "/proc/keys",
@@ -421,6 +528,31 @@ fn sysctls() -> impl Strategy<Value = Vec<(Namespace, String, String)>> {
     )
 }
 
+fn seccomp(host: &Host) -> impl Strategy<Value = Seccomp> {
+    let default_errno_ret = host.default_errno_ret;
+    (
+        any::<bool>(),
+        any::<bool>(),
+        proptest::option::of(proptest::sample::select(SECCOMP_ERRNOS)),
+        subsequence(
+            DENIABLE.iter().map(|d| d.0).collect::<Vec<_>>(),
+            1..=DENIABLE.len(),
+        ),
+        any::<bool>(),
+    )
+        .prop_map(
+            move |(allow_list, old, errno, denied, keyctl_by_arg)| Seccomp {
+                allow_list,
+                old: old && allow_list,
+                // An allow-list's denials are its default action, whose errno
+                // is defaultErrnoRet (1.1.0).
+                errno: errno.filter(|_| !allow_list || default_errno_ret),
+                denied: denied.into_iter().map(String::from).collect(),
+                keyctl_by_arg,
+            },
+        )
+}
+
 /// Generated containers for `host`.
 pub fn strategy(host: &Host) -> impl Strategy<Value = Generated> {
     let process = (
@@ -453,7 +585,7 @@ pub fn strategy(host: &Host) -> impl Strategy<Value = Generated> {
         any::<bool>(),
     );
     let umask_supported = host.umask;
-    (process, container).prop_map(move |(process, container)| {
+    (process, container, proptest::option::of(seccomp(host))).prop_map(move |(process, container, seccomp)| {
         let (hostname, env, cwd, (uid, gid, additional_gids), umask, (caps, ambient), nnp, oom) =
             process;
         let (rlimits, namespaces, sysctls, tmpfs, binds, masked, readonly, root_readonly) =
@@ -478,6 +610,7 @@ pub fn strategy(host: &Host) -> impl Strategy<Value = Generated> {
             root_readonly,
             no_new_privileges: nnp,
             oom_score_adj: oom,
+            seccomp,
         }
         .normalized()
     })
@@ -501,6 +634,13 @@ impl Generated {
             .collect();
         let caps = self.capabilities.clone();
         self.ambient.retain(|c| caps.contains(c));
+        if let Some(seccomp) = &mut self.seccomp {
+            seccomp.old &= seccomp.allow_list;
+            seccomp.keyctl_by_arg &= seccomp.denied.iter().any(|d| d == "keyctl");
+            if seccomp.denied.is_empty() {
+                self.seccomp = None;
+            }
+        }
         self
     }
 
@@ -523,6 +663,15 @@ impl Generated {
         }
         for key in self.sysctls.keys() {
             args.extend(["sysctl".to_string(), key.clone()]);
+        }
+        if self.seccomp.is_some() {
+            for (_, nr, call_args, _) in DENIABLE {
+                let call = std::iter::once(nr.to_string())
+                    .chain(call_args.iter().map(u64::to_string))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                args.extend(["syscall".to_string(), call]);
+            }
         }
         args
     }
@@ -628,6 +777,77 @@ impl Generated {
         linux.set_sysctl(Some(self.sysctls.clone().into_iter().collect()));
         linux.set_masked_paths(Some(self.masked_paths.clone()));
         linux.set_readonly_paths(Some(self.readonly_paths.clone()));
+        if let Some(seccomp) = &self.seccomp {
+            linux.set_seccomp(Some(serde_json::from_value(seccomp.to_json())?));
+        }
         Ok(spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(allow_list: bool, old: bool, errno: Option<u32>, by_arg: bool) -> Seccomp {
+        Seccomp {
+            allow_list,
+            old,
+            errno,
+            denied: vec!["keyctl".into(), "add_key".into()],
+            keyctl_by_arg: by_arg,
+        }
+    }
+
+    fn names(rule: &serde_json::Value) -> Vec<String> {
+        rule["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_deny_list_lists_the_denied_calls_with_their_errno() {
+        let json = profile(false, false, Some(13), true).to_json();
+        assert_eq!(json["defaultAction"], "SCMP_ACT_ALLOW");
+        let rules = json["syscalls"].as_array().unwrap();
+        assert_eq!(names(&rules[0]), ["keyctl"]);
+        assert_eq!(rules[0]["args"][0]["op"], "SCMP_CMP_EQ");
+        assert_eq!(rules[1]["errnoRet"], 13);
+        let spec: oci_spec::runtime::LinuxSeccomp = serde_json::from_value(json).unwrap();
+        assert_eq!(spec.syscalls().as_ref().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn an_old_allow_list_leaves_out_statx_and_later_calls_and_the_denied_ones() {
+        let json = profile(true, true, Some(38), false).to_json();
+        assert_eq!(json["defaultAction"], "SCMP_ACT_ERRNO");
+        assert_eq!(json["defaultErrnoRet"], 38);
+        let allowed = names(&json["syscalls"][0]);
+        for gone in ["statx", "close_range", "openat2", "keyctl", "add_key"] {
+            assert!(!allowed.iter().any(|n| n == gone), "{gone} allowed");
+        }
+        for kept in ["read", "execve", "request_key", "newfstatat"] {
+            assert!(allowed.iter().any(|n| n == kept), "{kept} missing");
+        }
+        let recent = profile(true, false, None, true).to_json();
+        let allowed = names(&recent["syscalls"][0]);
+        assert!(allowed.iter().any(|n| n == "close_range"));
+        assert!(!allowed.iter().any(|n| n == "keyctl"));
+        assert_eq!(names(&recent["syscalls"][1]), ["keyctl"]);
+        assert_eq!(recent["syscalls"][1]["args"][0]["op"], "SCMP_CMP_NE");
+    }
+
+    #[test]
+    fn expected_errnos_are_the_profiles_for_denied_calls_and_the_kernels_otherwise() {
+        let p = profile(false, false, None, false);
+        assert_eq!(p.expected_errno("keyctl"), libc::EPERM);
+        assert_eq!(p.expected_errno("request_key"), libc::EFAULT);
+        let p = profile(false, false, Some(5), false);
+        assert_eq!(p.expected_errno("add_key"), 5);
+        for errno in SECCOMP_ERRNOS {
+            assert!(DENIABLE.iter().all(|d| d.3 != *errno as i32));
+        }
     }
 }
