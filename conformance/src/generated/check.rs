@@ -3,7 +3,7 @@
 //! same keys, so a conformance check compares the two and a differential
 //! run compares two runtimes' [`seen`].
 
-use super::model::{Generated, Namespace, DENIABLE};
+use super::model::{Device, Generated, Namespace, DENIABLE};
 use crate::capability;
 use litmus_probe::{PathReport, ProbeLine, Report};
 use std::collections::{BTreeMap, BTreeSet};
@@ -118,6 +118,12 @@ pub fn expected(model: &Generated, host_ns: &[(Namespace, Option<u64>)]) -> View
     for (name, value) in &model.sysctls {
         put(format!("sysctl {name}"), value.clone());
     }
+    for d in &model.devices {
+        put(
+            format!("device {}", d.path),
+            Device::describe("char", d.major, d.minor, d.file_mode, d.uid, d.gid),
+        );
+    }
     if let Some(seccomp) = &model.seccomp {
         for (name, ..) in DENIABLE {
             put(
@@ -213,6 +219,21 @@ pub fn seen(model: &Generated, lines: &[ProbeLine], host_ns: &[(Namespace, Optio
             format!("sysctl {name}"),
             value.unwrap_or_else(|| "not reported".into()),
         );
+    }
+    for d in &model.devices {
+        let seen = match path(&d.path) {
+            Some(p) if p.exists => Device::describe(
+                p.file_type.as_deref().unwrap_or("?"),
+                p.major.map_or(-1, |m| m as i64),
+                p.minor.map_or(-1, |m| m as i64),
+                p.mode.map_or(0, |m| m & 0o7777),
+                p.uid.unwrap_or(u32::MAX),
+                p.gid.unwrap_or(u32::MAX),
+            ),
+            Some(_) => "missing".into(),
+            None => "not reported".into(),
+        };
+        put(format!("device {}", d.path), seen);
     }
     if model.seccomp.is_some() {
         for (name, nr, ..) in DENIABLE {
@@ -360,6 +381,7 @@ mod tests {
             no_new_privileges: true,
             oom_score_adj: None,
             seccomp: None,
+            devices: Vec::new(),
         }
     }
 
@@ -423,6 +445,61 @@ mod tests {
             "container",
         );
         assert_eq!(d, Vec::<String>::new());
+    }
+
+    #[test]
+    fn devices_and_seccomp_errnos_are_compared() {
+        use crate::generated::model::{Device, Seccomp};
+        let mut m = model();
+        m.devices = vec![Device {
+            path: "/dev/litmus-null".into(),
+            major: 1,
+            minor: 3,
+            file_mode: 0o640,
+            uid: 0,
+            gid: 5,
+        }];
+        m.seccomp = Some(Seccomp {
+            allow_list: false,
+            old: false,
+            errno: None,
+            denied: vec!["keyctl".into()],
+            keyctl_by_arg: false,
+        });
+        let mut lines = faithful(&m);
+        lines.push(ProbeLine::Path(PathReport {
+            path: "/dev/litmus-null".into(),
+            exists: true,
+            file_type: Some("char".into()),
+            mode: Some(0o20640),
+            uid: Some(0),
+            gid: Some(0),
+            major: Some(1),
+            minor: Some(3),
+            ..PathReport::default()
+        }));
+        let syscall = |nr: i64, errno: i32| ProbeLine::Syscall {
+            nr,
+            args: vec![],
+            ret: -1,
+            errno: Some(errno),
+        };
+        lines.push(syscall(libc::SYS_keyctl, libc::EOPNOTSUPP));
+        lines.push(syscall(libc::SYS_add_key, libc::EFAULT));
+        lines.push(syscall(libc::SYS_request_key, libc::EFAULT));
+        let d = differences(
+            &expected(&m, &host_ns()),
+            &seen(&m, &lines, &host_ns()),
+            "config",
+            "container",
+        );
+        assert_eq!(
+            d,
+            vec![
+                "device /dev/litmus-null: config char 1:3 mode 640 uid 0 gid 5, container char 1:3 mode 640 uid 0 gid 0",
+                "seccomp: errno of keyctl: config 1, container 95",
+            ]
+        );
     }
 
     #[test]

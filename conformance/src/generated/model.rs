@@ -64,6 +64,35 @@ pub struct Generated {
     pub oom_score_adj: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<Seccomp>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<Device>,
+}
+
+/// A character device of `linux.devices` (a copy of a memory device, so
+/// nothing is reachable through it that the container does not have).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Device {
+    pub path: String,
+    pub major: i64,
+    pub minor: i64,
+    pub file_mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Paths and numbers of the devices tried: /dev/null, /dev/zero and
+/// /dev/full under new names, one in a directory the runtime must make.
+const DEVICES: &[(&str, i64, i64)] = &[
+    ("/dev/litmus-null", 1, 3),
+    ("/dev/litmus-zero", 1, 5),
+    ("/dev/litmus/full", 1, 7),
+];
+
+impl Device {
+    /// How the statement reads in a view: what stat shows.
+    pub fn describe(kind: &str, major: i64, minor: i64, mode: u32, uid: u32, gid: u32) -> String {
+        format!("{kind} {major}:{minor} mode {mode:o} uid {uid} gid {gid}")
+    }
 }
 
 /// A seccomp profile of the shapes engines send: an allow-list (default
@@ -200,6 +229,7 @@ impl Default for Generated {
             no_new_privileges: false,
             oom_score_adj: None,
             seccomp: None,
+            devices: Vec::new(),
         }
     }
 }
@@ -553,6 +583,30 @@ fn seccomp(host: &Host) -> impl Strategy<Value = Seccomp> {
         )
 }
 
+fn devices() -> impl Strategy<Value = Vec<Device>> {
+    some_of(
+        DEVICES
+            .iter()
+            .map(|&(path, major, minor)| {
+                (
+                    prop_oneof![Just(0o600u32), Just(0o640), Just(0o666)],
+                    id(),
+                    id(),
+                )
+                    .prop_map(move |(file_mode, uid, gid)| Device {
+                        path: path.to_string(),
+                        major,
+                        minor,
+                        file_mode,
+                        uid,
+                        gid,
+                    })
+                    .boxed()
+            })
+            .collect(),
+    )
+}
+
 /// Generated containers for `host`.
 pub fn strategy(host: &Host) -> impl Strategy<Value = Generated> {
     let process = (
@@ -585,7 +639,8 @@ pub fn strategy(host: &Host) -> impl Strategy<Value = Generated> {
         any::<bool>(),
     );
     let umask_supported = host.umask;
-    (process, container, proptest::option::of(seccomp(host))).prop_map(move |(process, container, seccomp)| {
+    let extra = (proptest::option::of(seccomp(host)), devices());
+    (process, container, extra).prop_map(move |(process, container, (seccomp, devices))| {
         let (hostname, env, cwd, (uid, gid, additional_gids), umask, (caps, ambient), nnp, oom) =
             process;
         let (rlimits, namespaces, sysctls, tmpfs, binds, masked, readonly, root_readonly) =
@@ -611,6 +666,7 @@ pub fn strategy(host: &Host) -> impl Strategy<Value = Generated> {
             no_new_privileges: nnp,
             oom_score_adj: oom,
             seccomp,
+            devices,
         }
         .normalized()
     })
@@ -657,7 +713,8 @@ impl Generated {
                     .iter()
                     .map(|b| format!("{}/marker", b.destination)),
             )
-            .chain(self.masked_paths.iter().cloned());
+            .chain(self.masked_paths.iter().cloned())
+            .chain(self.devices.iter().map(|d| d.path.clone()));
         for path in paths {
             args.extend(["path".to_string(), path]);
         }
@@ -779,6 +836,23 @@ impl Generated {
         linux.set_readonly_paths(Some(self.readonly_paths.clone()));
         if let Some(seccomp) = &self.seccomp {
             linux.set_seccomp(Some(serde_json::from_value(seccomp.to_json())?));
+        }
+        if !self.devices.is_empty() {
+            let mut devices = linux.devices().clone().unwrap_or_default();
+            for d in &self.devices {
+                devices.push(
+                    oci_spec::runtime::LinuxDeviceBuilder::default()
+                        .path(&d.path)
+                        .typ(oci_spec::runtime::LinuxDeviceType::C)
+                        .major(d.major)
+                        .minor(d.minor)
+                        .file_mode(d.file_mode)
+                        .uid(d.uid)
+                        .gid(d.gid)
+                        .build()?,
+                );
+            }
+            linux.set_devices(Some(devices));
         }
         Ok(spec)
     }
