@@ -30,6 +30,111 @@ pub struct Options {
     /// Keep the work directory (podman storage, containerd state) afterwards
     #[arg(long)]
     pub keep: bool,
+    /// Record every config.json the engines hand the runtime into DIR as
+    /// fixtures (engine version, the kind of each mount source, the config)
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+}
+
+/// A wrapper named like the runtime (podman enables JSON logs by name)
+/// that saves the bundle's config.json, and `stat`s each mount source while
+/// it still exists, before running the runtime.
+fn recording_wrapper(dir: &Path, runtime: &Runtime) -> Result<Runtime> {
+    let bin = dir.join(".wrappers").join(&runtime.name);
+    std::fs::create_dir_all(&bin)?;
+    let name = runtime
+        .path
+        .file_name()
+        .context("the runtime path has a file name")?;
+    let wrapper = bin.join(name);
+    let out = dir.join(".new");
+    std::fs::create_dir_all(&out)?;
+    let script = format!(
+        r#"#!/bin/sh
+prev=
+for a in "$@"; do
+  if [ "$prev" = --bundle ] || [ "$prev" = -b ]; then
+    n="{out}/$(date +%s%N)"
+    cp "$a/config.json" "$n.json"
+    grep -o '"source": *"[^"]*"' "$a/config.json" | sed 's/.*"\([^"]*\)"$/\1/' |
+      while read -r src; do stat -c '%F|%n' "$src" 2>/dev/null || echo "missing|$src"; done > "$n.sources"
+  fi
+  prev="$a"
+done
+exec {runtime} "$@"
+"#,
+        out = out.display(),
+        runtime = runtime.path.display()
+    );
+    std::fs::write(&wrapper, script)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))?;
+    Ok(Runtime {
+        name: runtime.name.clone(),
+        path: wrapper,
+    })
+}
+
+/// Turns what the wrapper saved during one scenario into fixtures
+/// `<engine>_<scenario>_<n>.json`: the engine and its version, the kind
+/// of each bind source at create time (so a replay can stand one in),
+/// and the config as the engine wrote it.
+fn file_recordings(dir: &Path, engine: &str, scenario: &str) -> Result<()> {
+    let new = dir.join(".new");
+    let mut saved: Vec<PathBuf> = std::fs::read_dir(&new)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    saved.sort();
+    let version = engine_version(engine);
+    for (i, json) in saved.iter().enumerate() {
+        let config: serde_json::Value = serde_json::from_slice(&std::fs::read(json)?)?;
+        let sources_file = json.with_extension("sources");
+        let sources: serde_json::Map<String, serde_json::Value> =
+            std::fs::read_to_string(&sources_file)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.split_once('|'))
+                .filter_map(|(kind, path)| {
+                    let kind = match kind {
+                        "directory" => "dir",
+                        k if k.starts_with("regular") => "file",
+                        _ => return None,
+                    };
+                    Some((path.to_string(), kind.into()))
+                })
+                .collect();
+        let fixture = serde_json::json!({
+            "engine": version,
+            "scenario": scenario,
+            "sources": sources,
+            "config": config,
+        });
+        std::fs::write(
+            dir.join(format!("{engine}_{scenario}_{i}.json")),
+            serde_json::to_string_pretty(&fixture)? + "\n",
+        )?;
+        std::fs::remove_file(json)?;
+        let _ = std::fs::remove_file(sources_file);
+    }
+    Ok(())
+}
+
+/// "podman 4.3.1", "containerd 1.6.20~ds1".
+fn engine_version(engine: &str) -> String {
+    let out = Command::new(engine)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let version = out
+        .split_whitespace()
+        .find(|w| {
+            w.trim_start_matches('v')
+                .starts_with(|c: char| c.is_ascii_digit())
+        })
+        .unwrap_or("unknown");
+    format!("{engine} {}", version.trim_start_matches('v'))
 }
 
 /// The runtime under test, as engines name and find it.
@@ -718,6 +823,13 @@ pub fn engines(options: &Options, litmus_runtime: PathBuf, probe: PathBuf) -> Re
             })
             .collect::<Result<_>>()?
     };
+    let runtimes = match &options.record {
+        Some(dir) => runtimes
+            .iter()
+            .map(|r| recording_wrapper(dir, r))
+            .collect::<Result<Vec<_>>>()?,
+        None => runtimes,
+    };
     let rootfs = litmus_bundle::RootfsBuilder::with_probe(probe)?;
     let work = std::env::temp_dir().join(format!("litmus-engines-{}", std::process::id()));
     let engines = Engines::set_up(work, &rootfs, options.keep)?;
@@ -731,7 +843,11 @@ pub fn engines(options: &Options, litmus_runtime: PathBuf, probe: PathBuf) -> Re
                 continue;
             }
             let started = Instant::now();
-            match check(&engines, runtime) {
+            let outcome = check(&engines, runtime);
+            if let Some(dir) = &options.record {
+                file_recordings(dir, engine, scenario)?;
+            }
+            match outcome {
                 Ok(()) => {
                     passed += 1;
                     eprintln!("  PASS  {full}  ({:.1}s)", started.elapsed().as_secs_f64());

@@ -20,6 +20,12 @@ pub const CASES: &[Case] = &[
         run: engine_seccomp_profiles_run_and_are_active,
     },
     Case {
+        name: "configs_captured_from_engines_run",
+        area: Area::Realworld,
+        requirements: &["runtime.lifecycle.create-env", "config.process.user"],
+        run: configs_captured_from_engines_run,
+    },
+    Case {
         name: "configs_written_by_spec_commands_run",
         area: Area::Realworld,
         requirements: &["runtime.lifecycle.create-env", "config.process.user"],
@@ -257,4 +263,193 @@ fn configs_written_by_spec_commands_run(cx: &mut Ctx) -> Checked {
             failures.join("; "),
         ))
     }
+}
+
+/// config.json documents podman 4.3.1 and containerd 1.6.20 wrote for real
+/// scenarios, captured by `cargo xtask engines --record DIR` (a wrapper
+/// that copies the bundle's config and notes the kind of every mount
+/// source at create time).
+const ENGINE_CONFIGS: &[(&str, &str)] = &[
+    (
+        "podman-4.3.1_echo",
+        include_str!("../../fixtures/engine-configs/podman-4.3.1_echo.json"),
+    ),
+    (
+        "podman-4.3.1_env-workdir-user-hostname",
+        include_str!("../../fixtures/engine-configs/podman-4.3.1_env-workdir-user-hostname.json"),
+    ),
+    (
+        "podman-4.3.1_read-only",
+        include_str!("../../fixtures/engine-configs/podman-4.3.1_read-only.json"),
+    ),
+    (
+        "podman-4.3.1_cap-drop",
+        include_str!("../../fixtures/engine-configs/podman-4.3.1_cap-drop.json"),
+    ),
+    (
+        "podman-4.3.1_bind-volume",
+        include_str!("../../fixtures/engine-configs/podman-4.3.1_bind-volume.json"),
+    ),
+    (
+        "podman-4.3.1_pids-limit",
+        include_str!("../../fixtures/engine-configs/podman-4.3.1_pids-limit.json"),
+    ),
+    (
+        "podman-4.3.1_memory-oom-137",
+        include_str!("../../fixtures/engine-configs/podman-4.3.1_memory-oom-137.json"),
+    ),
+    (
+        "podman-4.3.1_tty",
+        include_str!("../../fixtures/engine-configs/podman-4.3.1_tty.json"),
+    ),
+    (
+        "containerd-1.6.20_run-exit-code",
+        include_str!("../../fixtures/engine-configs/containerd-1.6.20_run-exit-code.json"),
+    ),
+    (
+        "containerd-1.6.20_env",
+        include_str!("../../fixtures/engine-configs/containerd-1.6.20_env.json"),
+    ),
+    (
+        "containerd-1.6.20_memory-oom-137",
+        include_str!("../../fixtures/engine-configs/containerd-1.6.20_memory-oom-137.json"),
+    ),
+];
+
+/// An engine's config made runnable here, everything else kept as the
+/// engine wrote it: the bundle's rootfs, the probe as the program (no
+/// terminal), a stand-in of the recorded kind for each bind source of the
+/// capture host, and a cgroup path of this run under the same nesting.
+fn replayable(cx: &Ctx, label: &str, fixture: &str, index: usize) -> Result<Spec, String> {
+    let doc: Value = serde_json::from_str(fixture).map_err(|e| e.to_string())?;
+    let mut config = doc["config"].clone();
+    let sources = doc["sources"].as_object().cloned().unwrap_or_default();
+    let stand_ins = cx.work().join(format!("sources-{index}"));
+    for (i, mount) in config["mounts"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let Some(source) = mount["source"].as_str().map(String::from) else {
+            continue;
+        };
+        let stand_in = stand_ins.join(i.to_string());
+        match sources.get(&source).and_then(Value::as_str) {
+            Some("file") => {
+                std::fs::create_dir_all(&stand_ins).map_err(|e| e.to_string())?;
+                std::fs::write(&stand_in, format!("{label}\n")).map_err(|e| e.to_string())?;
+            }
+            Some("dir") => std::fs::create_dir_all(&stand_in).map_err(|e| e.to_string())?,
+            _ => continue,
+        }
+        mount["source"] = Value::String(stand_in.display().to_string());
+    }
+    if let Some(path) = config["linux"]["cgroupsPath"].as_str() {
+        let leaf = path.rsplit('/').next().unwrap_or("c");
+        let depth = path.trim_matches('/').split('/').count();
+        let mut replaced = format!("/litmus-engine-configs-{}", std::process::id());
+        if depth > 1 {
+            replaced += &format!("/{index}-{}", &leaf[..leaf.len().min(24)]);
+        } else {
+            replaced += &format!("-{index}");
+        }
+        config["linux"]["cgroupsPath"] = Value::String(replaced);
+    }
+    let mut spec: Spec = serde_json::from_value(config).map_err(|e| e.to_string())?;
+    let fixture_process = litmus_bundle::default_spec(&["report"])
+        .process()
+        .clone()
+        .expect("fixture process");
+    let process = spec.process_mut().as_mut().ok_or("no process")?;
+    process.set_args(fixture_process.args().clone());
+    process.set_terminal(Some(false));
+    if let Some(root) = spec.root_mut() {
+        root.set_path("rootfs".into());
+    }
+    Ok(spec)
+}
+
+fn configs_captured_from_engines_run(cx: &mut Ctx) -> Checked {
+    let mut failures = Vec::new();
+    for (index, (label, fixture)) in ENGINE_CONFIGS.iter().enumerate() {
+        let spec = match replayable(cx, label, fixture, index) {
+            Ok(spec) => spec,
+            Err(why) => {
+                failures.push(format!("{label}: not replayable ({why})"));
+                continue;
+            }
+        };
+        let process = spec.process().clone().unwrap_or_default();
+        let expected_uid = process.user().uid();
+        let expected_nnp = process.no_new_privileges() == Some(true);
+        let has_seccomp = spec.linux().as_ref().is_some_and(|l| l.seccomp().is_some());
+        let expected_host = spec.hostname().clone();
+        let read_only = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
+        let run = match cx.run_probe(&spec) {
+            Ok(run) => run,
+            Err(v) => {
+                failures.push(format!("{label}: {}", describe(&v)));
+                continue;
+            }
+        };
+        let report = match run.report() {
+            Ok(report) => report,
+            Err(v) => {
+                failures.push(format!("{label}: {}", describe(&v)));
+                continue;
+            }
+        };
+        let mut wrong = Vec::new();
+        if report.ids.uid != expected_uid {
+            wrong.push(format!("uid {} (config {expected_uid})", report.ids.uid));
+        }
+        if let Some(host) = expected_host.filter(|h| *h != report.hostname) {
+            wrong.push(format!("hostname {:?} (config {host:?})", report.hostname));
+        }
+        if report.no_new_privs != Some(u32::from(expected_nnp)) {
+            wrong.push(format!(
+                "no_new_privs {:?} (config {expected_nnp})",
+                report.no_new_privs
+            ));
+        }
+        if has_seccomp && report.seccomp_mode != Some(2) {
+            wrong.push(format!(
+                "seccomp mode {:?} (the config's profile: 2, filter)",
+                report.seccomp_mode
+            ));
+        }
+        if read_only && !report.mount_at("/").is_some_and(|m| m.is_readonly()) {
+            wrong.push("/ writable (config: root.readonly)".into());
+        }
+        if !wrong.is_empty() {
+            failures.push(format!("{label}: {}", wrong.join(", ")));
+        }
+    }
+    remove_engine_cgroup_parents();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(fail(
+            format!(
+                "each of {} configs captured from podman and containerd to run as it says",
+                ENGINE_CONFIGS.len()
+            ),
+            failures.join("; "),
+        ))
+    }
+}
+
+/// The parents of the nested cgroup paths above: runtimes remove the
+/// container's own cgroup, not the parents they had to make.
+fn remove_engine_cgroup_parents() {
+    let parent = format!("litmus-engine-configs-{}", std::process::id());
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let _ = std::fs::remove_dir(hierarchy.path().join(&parent));
+    }
+    let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(&parent));
 }
