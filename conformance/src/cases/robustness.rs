@@ -141,28 +141,47 @@ fn concurrent_creates_of_one_id_have_one_winner(cx: &mut Ctx) -> Checked {
     let id = cx.new_id();
     cx.created.push(id.clone());
     let bundle_path = cx.bundle_path(bundle).display().to_string();
-    let outcomes: Vec<bool> = std::thread::scope(|scope| {
+    // Each racer's outcome: Ok, or why it failed.
+    let outcomes: Vec<Result<(), String>> = std::thread::scope(|scope| {
         let racers: Vec<_> = (0..RACERS)
             .map(|_| {
                 let cx = &*cx;
                 let (id, bundle_path) = (&id, &bundle_path);
-                scope.spawn(move || {
-                    cx.call(&["create", "--bundle", bundle_path, id])
-                        .map(|inv| inv.ok())
-                        .unwrap_or(false)
-                })
+                scope.spawn(
+                    move || match cx.call(&["create", "--bundle", bundle_path, id]) {
+                        Ok(inv) if inv.ok() => Ok(()),
+                        Ok(inv) => Err(inv.describe()),
+                        Err(e) => Err(format!("{e:#}")),
+                    },
+                )
             })
             .collect();
         racers
             .into_iter()
-            .map(|r| r.join().unwrap_or(false))
+            .map(|r| {
+                r.join()
+                    .unwrap_or_else(|_| Err("the racer panicked".into()))
+            })
             .collect()
     });
-    let winners = outcomes.iter().filter(|ok| **ok).count();
+    let winners = outcomes.iter().filter(|o| o.is_ok()).count();
+    // The distinct reasons the losers gave (ID and timing words vary less
+    // than whole messages), so a failure says what went wrong.
+    let mut reasons: Vec<&String> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+    reasons.sort();
+    reasons.dedup();
     expect(
         winners == 1,
         format!("exactly 1 of {RACERS} concurrent creates of one ID to succeed"),
-        format!("{winners} succeeded"),
+        format!(
+            "{winners} succeeded; failures (first 3 distinct): {}",
+            reasons
+                .iter()
+                .take(3)
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        ),
     )?;
     let state = cx.state(&id)?;
     cx.pids.push(state.pid);
