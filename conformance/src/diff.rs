@@ -91,7 +91,7 @@ fn view(model: &Generated, observed: &Observed, host_ns: &[(Namespace, Option<u6
                 "state after create: pid".into(),
                 if state.pid > 0 { "set" } else { "missing" }.into(),
             );
-            view.extend(check::seen(model, &run.lines, host_ns));
+            view.extend(check::seen(model, &run.lines, host_ns, &observed.joined));
         }
     }
     view.insert(
@@ -229,6 +229,7 @@ mod tests {
         let refused = |why: &str| Observed {
             run: Err(why.into()),
             leaks: vec![],
+            joined: vec![],
         };
         let dummy = Generated {
             cwd: "/".into(),
@@ -248,6 +249,7 @@ mod tests {
         let leaky = Observed {
             run: Err("expected create to succeed; z".into()),
             leaks: vec!["cgroup /sys/fs/cgroup/pids/x".into()],
+            joined: vec![],
         };
         let c = view(&dummy, &leaky, &[]);
         assert_eq!(

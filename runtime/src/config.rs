@@ -169,7 +169,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
     }
     // New or joined (a pod's shared one): either is the container's. Only
     // the host's own is refused: setting it would rename the host.
-    let own_uts = has_new(LinuxNamespaceType::Uts);
+    let own_uts = owns_namespace(&namespaces, LinuxNamespaceType::Uts);
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
         bail!("hostname: cannot be set without a uts namespace (it would be the host's)");
     }
@@ -241,12 +241,32 @@ fn validate_version(version: &str) -> Result<()> {
 
 /// A sysctl may only be set when it lives in a namespace the container owns
 /// (runtime-linux: the runtime MUST NOT change the host's kernel parameters).
+/// Whether the container has a namespace of `typ` other than the
+/// runtime's own: a new one, or one joined by path (a pod's shared one)
+/// that is not the namespace the runtime itself is in. Writing a sysctl or
+/// the hostname there cannot change the host.
+fn owns_namespace(
+    namespaces: &[oci_spec::runtime::LinuxNamespace],
+    typ: LinuxNamespaceType,
+) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let identity = |path: &Path| std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+    let ours = identity(&Path::new("/proc/self/ns").join(namespaces::proc_name(typ)));
+    namespaces.iter().any(|ns| {
+        ns.typ() == typ
+            && match ns.path() {
+                None => true,
+                Some(path) => {
+                    !crate::fault::active("sysctl-needs-new-namespace")
+                        && identity(path).is_some()
+                        && identity(path) != ours
+                }
+            }
+    })
+}
+
 fn validate_sysctl(key: &str, namespaces: &[oci_spec::runtime::LinuxNamespace]) -> Result<()> {
-    let owns = |typ: LinuxNamespaceType| {
-        namespaces
-            .iter()
-            .any(|ns| ns.typ() == typ && ns.path().is_none())
-    };
+    let owns = |typ: LinuxNamespaceType| owns_namespace(namespaces, typ);
     const IPC_KEYS: &[&str] = &[
         "kernel.msgmax",
         "kernel.msgmnb",
@@ -267,7 +287,7 @@ fn validate_sysctl(key: &str, namespaces: &[oci_spec::runtime::LinuxNamespace]) 
         bail!("linux.sysctl: {key} is not namespaced; setting it would change the host");
     };
     if !owns(needed) {
-        bail!("linux.sysctl: {key} needs a new {needed} namespace");
+        bail!("linux.sysctl: {key} needs a {needed} namespace of the container's own (new, or joined by path but not the host's)");
     }
     Ok(())
 }
@@ -606,6 +626,23 @@ mod tests {
             .filter(|n| n.typ() != LinuxNamespaceType::Network)
             .collect();
         assert!(validate_sysctl("net.ipv4.ip_forward", &no_net).is_err());
+        // Joined by path: the runtime's own namespace is the host's.
+        let joined = |path: &str| {
+            let mut nss = no_net.clone();
+            nss.push(
+                oci_spec::runtime::LinuxNamespaceBuilder::default()
+                    .typ(LinuxNamespaceType::Network)
+                    .path(path)
+                    .build()
+                    .unwrap(),
+            );
+            nss
+        };
+        let err = validate_sysctl("net.ipv4.ip_forward", &joined("/proc/self/ns/net"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not the host's"), "{err}");
+        assert!(validate_sysctl("net.ipv4.ip_forward", &joined("/nonexistent/ns/net")).is_err());
     }
 }
 

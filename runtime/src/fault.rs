@@ -80,6 +80,7 @@ faults! {
     "lookup-after-filter" => ["runtime.lifecycle.create-env"],
     "time-offsets-after-setuid" => ["linux.namespaces.time-offsets"],
     "zombie-is-running" => ["runtime.state.status-stopped"],
+    "sysctl-needs-new-namespace" => ["linux.sysctl"],
     // The command-line contract engines rely on.
     "pid-file-newline" => ["engine.pid-file"],
     "seccomp-agent-at-start" => ["engine.seccomp-agent-on-create"],

@@ -20,7 +20,67 @@ pub const CASES: &[Case] = &[
         requirements: &["config.hostname", "linux.namespaces.join"],
         run: hostname_is_set_in_a_joined_uts_namespace,
     },
+    Case {
+        name: "sysctls_are_set_in_joined_namespaces",
+        area: Area::Namespaces,
+        requirements: &["linux.sysctl", "linux.namespaces.join"],
+        run: sysctls_are_set_in_joined_namespaces,
+    },
 ];
+
+/// A pod's containers share the sandbox's network and IPC namespaces,
+/// joined by path, and may carry sysctls of those namespaces: they are
+/// set there (runc allows any namespace but the host's). Found by the
+/// generated configs: litmus-runtime refused them as "needs a new
+/// namespace".
+fn sysctls_are_set_in_joined_namespaces(cx: &mut Ctx) -> Checked {
+    use nix::sched::CloneFlags;
+    let net = NamespaceHolder::new(CloneFlags::CLONE_NEWNET, "net")?;
+    let ipc = NamespaceHolder::new(CloneFlags::CLONE_NEWIPC, "ipc")?;
+    let mut spec = cx.spec(&[
+        "sysctl",
+        "net.ipv4.ip_forward",
+        "sysctl",
+        "kernel.shmmni",
+        "report",
+    ]);
+    let mut namespaces: Vec<_> = NEW
+        .iter()
+        .filter(|t| !matches!(t, LinuxNamespaceType::Network | LinuxNamespaceType::Ipc))
+        .map(|t| namespace(*t, None))
+        .collect();
+    namespaces.push(namespace(LinuxNamespaceType::Network, Some(&net.path())));
+    namespaces.push(namespace(LinuxNamespaceType::Ipc, Some(&ipc.path())));
+    set_namespaces(&mut spec, namespaces);
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_sysctl(Some(
+            [
+                ("net.ipv4.ip_forward".to_string(), "1".to_string()),
+                ("kernel.shmmni".to_string(), "2345".to_string()),
+            ]
+            .into(),
+        ));
+    }
+    let run = cx.run_probe(&spec)?;
+    let report = run.report()?;
+    expect_eq(
+        "net namespace inode (the joined one)",
+        Some(net.inode()?),
+        report.namespaces.get("net").copied(),
+    )?;
+    for (key, value) in [("net.ipv4.ip_forward", "1"), ("kernel.shmmni", "2345")] {
+        let seen = run.lines.iter().find_map(|l| match l {
+            litmus_probe::ProbeLine::Sysctl { key: k, value } if k == key => value.clone(),
+            _ => None,
+        });
+        expect_eq(
+            &format!("{key} in the joined namespace"),
+            Some(value.to_string()),
+            seen.map(|v| v.trim().to_string()),
+        )?;
+    }
+    Ok(())
+}
 
 /// config-linux.md: a namespace type not listed is inherited from the
 /// runtime, mount included. Without a mount namespace the rootfs cannot be

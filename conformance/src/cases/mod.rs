@@ -8,7 +8,7 @@ mod filesystem;
 mod hooks;
 mod inherited_fds;
 mod lifecycle;
-mod namespaces;
+pub(crate) mod namespaces;
 mod process;
 mod realworld;
 mod resources;

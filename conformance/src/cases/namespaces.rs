@@ -165,7 +165,7 @@ fn unlisted_namespaces_are_inherited(cx: &mut Ctx) -> Checked {
 
 /// A process holding a fresh namespace for the case's duration (the
 /// other container of a pod, for cases that join it by path).
-pub(super) struct NamespaceHolder {
+pub(crate) struct NamespaceHolder {
     child: std::process::Child,
     name: &'static str,
 }
@@ -176,7 +176,7 @@ impl NamespaceHolder {
     }
 
     /// A sleeping process in a new namespace of `flag` (`name` in /proc/PID/ns).
-    pub(super) fn new(
+    pub(crate) fn new(
         flag: nix::sched::CloneFlags,
         name: &'static str,
     ) -> anyhow::Result<NamespaceHolder> {
@@ -204,11 +204,11 @@ impl NamespaceHolder {
         Ok(holder)
     }
 
-    pub(super) fn path(&self) -> String {
+    pub(crate) fn path(&self) -> String {
         format!("/proc/{}/ns/{}", self.child.id(), self.name)
     }
 
-    pub(super) fn inode(&self) -> anyhow::Result<u64> {
+    pub(crate) fn inode(&self) -> anyhow::Result<u64> {
         Ok(std::fs::metadata(self.path())?.ino())
     }
 }

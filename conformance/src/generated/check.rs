@@ -27,6 +27,7 @@ pub fn host_namespaces() -> Vec<(Namespace, Option<u64>)> {
 
 const MASKED: &str = "masked (/dev/null or an empty directory)";
 const NEW_NS: &str = "a new one";
+const JOINED_NS: &str = "the joined one";
 const HOST_NS: &str = "the host's";
 
 fn hex(mask: u64) -> String {
@@ -84,11 +85,14 @@ pub fn expected(model: &Generated, host_ns: &[(Namespace, Option<u64>)]) -> View
     }
     for &(ns, inode) in host_ns {
         if inode.is_some() {
-            let new = model.namespaces.contains(&ns);
-            put(
-                format!("{} namespace", ns.proc_name()),
-                if new { NEW_NS } else { HOST_NS }.into(),
-            );
+            let what = if model.joined.contains(&ns) {
+                JOINED_NS
+            } else if model.namespaces.contains(&ns) {
+                NEW_NS
+            } else {
+                HOST_NS
+            };
+            put(format!("{} namespace", ns.proc_name()), what.into());
         }
     }
     put("root read-only".into(), flag(model.root_readonly));
@@ -136,7 +140,12 @@ pub fn expected(model: &Generated, host_ns: &[(Namespace, Option<u64>)]) -> View
 }
 
 /// What the container saw, for the statements `model` makes.
-pub fn seen(model: &Generated, lines: &[ProbeLine], host_ns: &[(Namespace, Option<u64>)]) -> View {
+pub fn seen(
+    model: &Generated,
+    lines: &[ProbeLine],
+    host_ns: &[(Namespace, Option<u64>)],
+    joined: &[(Namespace, u64)],
+) -> View {
     let Some(report) = lines.iter().find_map(|l| match l {
         ProbeLine::Report(r) => Some(r.as_ref()),
         _ => None,
@@ -161,8 +170,10 @@ pub fn seen(model: &Generated, lines: &[ProbeLine], host_ns: &[(Namespace, Optio
         let Some(host_inode) = host_inode else {
             continue;
         };
+        let holder = joined.iter().find(|(n, _)| *n == ns).map(|(_, i)| *i);
         let seen = match report.namespaces.get(ns.proc_name()) {
             Some(&inode) if inode == host_inode => HOST_NS,
+            Some(&inode) if Some(inode) == holder => JOINED_NS,
             Some(_) => NEW_NS,
             None => "not reported",
         };
@@ -382,6 +393,7 @@ mod tests {
             oom_score_adj: None,
             seccomp: None,
             devices: Vec::new(),
+            joined: Vec::new(),
         }
     }
 
@@ -440,7 +452,7 @@ mod tests {
         let lines = faithful(&m);
         let d = differences(
             &expected(&m, &host_ns()),
-            &seen(&m, &lines, &host_ns()),
+            &seen(&m, &lines, &host_ns(), &[]),
             "config",
             "container",
         );
@@ -489,7 +501,7 @@ mod tests {
         lines.push(syscall(libc::SYS_request_key, libc::EFAULT));
         let d = differences(
             &expected(&m, &host_ns()),
-            &seen(&m, &lines, &host_ns()),
+            &seen(&m, &lines, &host_ns(), &[]),
             "config",
             "container",
         );
@@ -514,7 +526,7 @@ mod tests {
         report.mounts.retain(|m| m.mount_point != "/data");
         let d = differences(
             &expected(&m, &host_ns()),
-            &seen(&m, &lines, &host_ns()),
+            &seen(&m, &lines, &host_ns(), &[]),
             "config",
             "container",
         );

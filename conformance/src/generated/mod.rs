@@ -11,6 +11,7 @@ pub mod check;
 pub mod model;
 
 use crate::case::{Ctx, ProbeRun, Verdict};
+use crate::cases::namespaces::NamespaceHolder;
 use crate::catalogue::Level;
 use crate::runner::{self, CaseResult, Outcome, RunOptions};
 use model::{Generated, Host};
@@ -235,24 +236,41 @@ fn cuts(value: &serde_json::Value) -> Vec<serde_json::Value> {
 pub struct Observed {
     pub run: Result<ProbeRun, String>,
     pub leaks: Vec<String>,
+    /// The inode of each namespace the config joined (its holder's).
+    pub joined: Vec<(model::Namespace, u64)>,
 }
 
 /// Creates, starts and deletes the container `model` describes, in its own
 /// work directory and `--root`. `name` makes the container ID (and so its
 /// default cgroup) unique among configs running at once.
 pub fn observe(options: &RunOptions, name: &'static str, model: &Generated) -> Observed {
+    let failed = |why: String| Observed {
+        run: Err(why),
+        leaks: Vec::new(),
+        joined: Vec::new(),
+    };
     let work = match tempfile::Builder::new()
         .prefix("litmus-generated-")
         .tempdir()
     {
         Ok(dir) => dir,
-        Err(e) => {
-            return Observed {
-                run: Err(format!("work directory: {e}")),
-                leaks: Vec::new(),
-            }
-        }
+        Err(e) => return failed(format!("work directory: {e}")),
     };
+    // The other containers of the pod: one holder per joined namespace,
+    // alive until the container is gone.
+    let mut holders = Vec::new();
+    for ns in &model.joined {
+        match NamespaceHolder::new(ns.clone_flag(), ns.proc_name()) {
+            Ok(holder) => holders.push((*ns, holder)),
+            Err(e) => return failed(format!("holding a {} namespace: {e:#}", ns.proc_name())),
+        }
+    }
+    let paths: Vec<(model::Namespace, String)> =
+        holders.iter().map(|(ns, h)| (*ns, h.path())).collect();
+    let joined = holders
+        .iter()
+        .filter_map(|(ns, h)| h.inode().ok().map(|i| (*ns, i)))
+        .collect();
     let mut cx = Ctx::new(
         options.runtime,
         options.rootfs,
@@ -260,7 +278,7 @@ pub fn observe(options: &RunOptions, name: &'static str, model: &Generated) -> O
         name,
     );
     let run = model
-        .to_spec(work.path())
+        .to_spec(work.path(), &paths)
         .map_err(|e| format!("building the config: {e:#}"))
         .and_then(|spec| {
             cx.run_probe(&spec).map_err(|verdict| match verdict {
@@ -269,7 +287,8 @@ pub fn observe(options: &RunOptions, name: &'static str, model: &Generated) -> O
             })
         });
     let leaks = cx.clean_up();
-    Observed { run, leaks }
+    drop(holders);
+    Observed { run, leaks, joined }
 }
 
 /// What is wrong with one runtime's handling of `model`, if anything.
@@ -285,7 +304,7 @@ fn problem_with(
         Ok(run) => {
             let mut found = check::differences(
                 &check::expected(model, host_ns),
-                &check::seen(model, &run.lines, host_ns),
+                &check::seen(model, &run.lines, host_ns, &observed.joined),
                 "config.json says",
                 "the container has",
             );
@@ -387,10 +406,15 @@ mod tests {
         let host = host();
         for seed in 0..200 {
             let g = draw(&host, seed).current();
-            let uts = g.namespaces.contains(&model::Namespace::Uts);
+            let uts = g.namespaces.contains(&model::Namespace::Uts)
+                || g.joined.contains(&model::Namespace::Uts);
             assert!(
                 g.hostname.is_none() || uts,
                 "hostname without UTS ns: {g:?}"
+            );
+            assert!(
+                g.joined.iter().all(|ns| !g.namespaces.contains(ns)),
+                "a namespace both new and joined: {g:?}"
             );
             assert!(g.ambient.iter().all(|c| g.capabilities.contains(c)));
             for r in &g.rlimits {
@@ -404,8 +428,13 @@ mod tests {
                 assert!(r.hard <= max, "{r:?} above the host's hard limit {max}");
             }
             assert!(g.oom_score_adj.is_none_or(|a| a >= host.oom_score_adj_min));
+            let paths: Vec<_> = g
+                .joined
+                .iter()
+                .map(|ns| (*ns, format!("/proc/1/ns/{}", ns.proc_name())))
+                .collect();
             let spec = g
-                .to_spec(&std::env::temp_dir().join("litmus-model-test"))
+                .to_spec(&std::env::temp_dir().join("litmus-model-test"), &paths)
                 .unwrap();
             let json = serde_json::to_string(&spec).unwrap();
             assert!(json.contains(&format!("\"cwd\":\"{}\"", g.cwd)));

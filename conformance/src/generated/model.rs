@@ -66,6 +66,10 @@ pub struct Generated {
     pub seccomp: Option<Seccomp>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<Device>,
+    /// Namespaces joined by path (a pod's shared ones), each held by a
+    /// process litmus starts for the run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub joined: Vec<Namespace>,
 }
 
 /// A character device of `linux.devices` (a copy of a memory device, so
@@ -230,6 +234,7 @@ impl Default for Generated {
             oom_score_adj: None,
             seccomp: None,
             devices: Vec::new(),
+            joined: Vec::new(),
         }
     }
 }
@@ -261,6 +266,22 @@ impl Namespace {
             Namespace::Uts => "uts",
             Namespace::Network => "net",
             Namespace::Cgroup => "cgroup",
+        }
+    }
+
+    /// The types a generated config may join by path: a joined pid
+    /// namespace needs its init alive for the whole run, a cgroup one says
+    /// nothing the probe can check beyond the inode.
+    pub const JOINABLE: [Namespace; 3] = [Namespace::Ipc, Namespace::Uts, Namespace::Network];
+
+    pub fn clone_flag(self) -> nix::sched::CloneFlags {
+        use nix::sched::CloneFlags;
+        match self {
+            Namespace::Pid => CloneFlags::CLONE_NEWPID,
+            Namespace::Ipc => CloneFlags::CLONE_NEWIPC,
+            Namespace::Uts => CloneFlags::CLONE_NEWUTS,
+            Namespace::Network => CloneFlags::CLONE_NEWNET,
+            Namespace::Cgroup => CloneFlags::CLONE_NEWCGROUP,
         }
     }
 
@@ -639,8 +660,12 @@ pub fn strategy(host: &Host) -> impl Strategy<Value = Generated> {
         any::<bool>(),
     );
     let umask_supported = host.umask;
-    let extra = (proptest::option::of(seccomp(host)), devices());
-    (process, container, extra).prop_map(move |(process, container, (seccomp, devices))| {
+    let extra = (
+        proptest::option::of(seccomp(host)),
+        devices(),
+        subsequence(Namespace::JOINABLE.to_vec(), 0..=Namespace::JOINABLE.len()),
+    );
+    (process, container, extra).prop_map(move |(process, container, (seccomp, devices, joined))| {
         let (hostname, env, cwd, (uid, gid, additional_gids), umask, (caps, ambient), nnp, oom) =
             process;
         let (rlimits, namespaces, sysctls, tmpfs, binds, masked, readonly, root_readonly) =
@@ -667,6 +692,7 @@ pub fn strategy(host: &Host) -> impl Strategy<Value = Generated> {
             oom_score_adj: oom,
             seccomp,
             devices,
+            joined,
         }
         .normalized()
     })
@@ -678,7 +704,10 @@ impl Generated {
     /// namespace it belongs to, an ambient capability its bounding one.
     /// Shrinking cuts fields independently; this keeps every cut valid.
     pub fn normalized(mut self) -> Generated {
-        let has = |ns: Namespace| self.namespaces.contains(&ns);
+        // A type is either new or joined; joined wins.
+        let joined = self.joined.clone();
+        self.namespaces.retain(|ns| !joined.contains(ns));
+        let has = |ns: Namespace| self.namespaces.contains(&ns) || self.joined.contains(&ns);
         if !has(Namespace::Uts) {
             self.hostname = None;
         }
@@ -735,7 +764,8 @@ impl Generated {
 
     /// The config.json this model stands for; bind sources are made
     /// under `work`.
-    pub fn to_spec(&self, work: &Path) -> Result<Spec> {
+    /// `joined` gives the path of each namespace in [`Generated::joined`].
+    pub fn to_spec(&self, work: &Path, joined: &[(Namespace, String)]) -> Result<Spec> {
         let args = self.probe_args();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut spec = default_spec(&args);
@@ -827,6 +857,21 @@ impl Generated {
             namespaces.push(
                 LinuxNamespaceBuilder::default()
                     .typ(ns.spec_type())
+                    .build()?,
+            );
+        }
+        for ns in &self.joined {
+            let path = joined
+                .iter()
+                .find(|(n, _)| n == ns)
+                .map(|(_, p)| p.clone())
+                .with_context(|| {
+                    format!("no holder of the {} namespace to join", ns.proc_name())
+                })?;
+            namespaces.push(
+                LinuxNamespaceBuilder::default()
+                    .typ(ns.spec_type())
+                    .path(path)
                     .build()?,
             );
         }
