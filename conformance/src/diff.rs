@@ -92,6 +92,7 @@ fn view(model: &Generated, observed: &Observed, host_ns: &[(Namespace, Option<u6
                 if state.pid > 0 { "set" } else { "missing" }.into(),
             );
             view.extend(check::seen(model, &run.lines, host_ns, &observed.joined));
+            view.extend(check::seen_hooks(model, &observed.hooks_ran));
         }
     }
     view.insert(
@@ -230,6 +231,7 @@ mod tests {
             run: Err(why.into()),
             leaks: vec![],
             joined: vec![],
+            hooks_ran: vec![],
         };
         let dummy = Generated {
             cwd: "/".into(),
@@ -250,6 +252,7 @@ mod tests {
             run: Err("expected create to succeed; z".into()),
             leaks: vec!["cgroup /sys/fs/cgroup/pids/x".into()],
             joined: vec![],
+            hooks_ran: vec![],
         };
         let c = view(&dummy, &leaky, &[]);
         assert_eq!(

@@ -122,6 +122,10 @@ pub fn expected(model: &Generated, host_ns: &[(Namespace, Option<u64>)]) -> View
     for (name, value) in &model.sysctls {
         put(format!("sysctl {name}"), value.clone());
     }
+    if !model.hooks.is_empty() {
+        let phases: Vec<&str> = model.hooks.iter().map(|h| h.name()).collect();
+        put(HOOKS_RAN.into(), phases.join(", "));
+    }
     for d in &model.devices {
         put(
             format!("device {}", d.path),
@@ -135,6 +139,18 @@ pub fn expected(model: &Generated, host_ns: &[(Namespace, Option<u64>)]) -> View
                 seccomp.expected_errno(name).to_string(),
             );
         }
+    }
+    view
+}
+
+const HOOKS_RAN: &str = "hooks run, in order";
+
+/// The hooks' statement, from the log they wrote (apart from [`seen`]:
+/// the log is on the host, not in the probe's output).
+pub fn seen_hooks(model: &Generated, ran: &[String]) -> View {
+    let mut view = View::new();
+    if !model.hooks.is_empty() {
+        view.insert(HOOKS_RAN.into(), ran.join(", "));
     }
     view
 }
@@ -394,6 +410,7 @@ mod tests {
             seccomp: None,
             devices: Vec::new(),
             joined: Vec::new(),
+            hooks: Vec::new(),
         }
     }
 
@@ -512,6 +529,29 @@ mod tests {
                 "seccomp: errno of keyctl: config 1, container 95",
             ]
         );
+    }
+
+    #[test]
+    fn hooks_are_compared_by_the_order_they_ran() {
+        use crate::generated::model::HookPhase;
+        let mut m = model();
+        m.hooks = vec![HookPhase::CreateRuntime, HookPhase::Poststop];
+        let expected = expected(&m, &host_ns());
+        let ran = |phases: &[&str]| {
+            let phases: Vec<String> = phases.iter().map(|p| p.to_string()).collect();
+            seen_hooks(&m, &phases)
+        };
+        let differs = |seen: View| {
+            let mut all = super::seen(&m, &faithful(&m), &host_ns(), &[]);
+            all.extend(seen);
+            differences(&expected, &all, "config", "container")
+        };
+        assert!(differs(ran(&["createRuntime", "poststop"])).is_empty());
+        assert_eq!(
+            differs(ran(&["createRuntime"])),
+            vec!["hooks run, in order: config createRuntime, poststop, container createRuntime"]
+        );
+        assert_eq!(differs(ran(&["poststop", "createRuntime"])).len(), 1);
     }
 
     #[test]

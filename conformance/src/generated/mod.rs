@@ -238,6 +238,8 @@ pub struct Observed {
     pub leaks: Vec<String>,
     /// The inode of each namespace the config joined (its holder's).
     pub joined: Vec<(model::Namespace, u64)>,
+    /// The phases whose hooks ran, in the order they wrote the log.
+    pub hooks_ran: Vec<String>,
 }
 
 /// Creates, starts and deletes the container `model` describes, in its own
@@ -248,6 +250,7 @@ pub fn observe(options: &RunOptions, name: &'static str, model: &Generated) -> O
         run: Err(why),
         leaks: Vec::new(),
         joined: Vec::new(),
+        hooks_ran: Vec::new(),
     };
     let work = match tempfile::Builder::new()
         .prefix("litmus-generated-")
@@ -288,7 +291,18 @@ pub fn observe(options: &RunOptions, name: &'static str, model: &Generated) -> O
         });
     let leaks = cx.clean_up();
     drop(holders);
-    Observed { run, leaks, joined }
+    // Poststop hooks have run by now: delete returned.
+    let hooks_ran = std::fs::read_to_string(work.path().join(model::HOOK_LOG))
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect();
+    Observed {
+        run,
+        leaks,
+        joined,
+        hooks_ran,
+    }
 }
 
 /// What is wrong with one runtime's handling of `model`, if anything.
@@ -304,7 +318,10 @@ fn problem_with(
         Ok(run) => {
             let mut found = check::differences(
                 &check::expected(model, host_ns),
-                &check::seen(model, &run.lines, host_ns, &observed.joined),
+                &check::seen(model, &run.lines, host_ns, &observed.joined)
+                    .into_iter()
+                    .chain(check::seen_hooks(model, &observed.hooks_ran))
+                    .collect(),
                 "config.json says",
                 "the container has",
             );

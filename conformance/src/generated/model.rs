@@ -70,6 +70,42 @@ pub struct Generated {
     /// process litmus starts for the run.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub joined: Vec<Namespace>,
+    /// Runtime-side hooks, one per phase, each appending its phase's name
+    /// to [`HOOK_LOG`] in the work directory.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<HookPhase>,
+}
+
+/// Where the generated hooks write, in the config's work directory.
+pub const HOOK_LOG: &str = "hooks.log";
+
+/// The hook phases that run in the runtime's namespaces, in lifecycle
+/// order (prestart is deprecated, and still sent by engines' plugins).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum HookPhase {
+    Prestart,
+    CreateRuntime,
+    Poststart,
+    Poststop,
+}
+
+impl HookPhase {
+    pub const ALL: [HookPhase; 4] = [
+        HookPhase::Prestart,
+        HookPhase::CreateRuntime,
+        HookPhase::Poststart,
+        HookPhase::Poststop,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            HookPhase::Prestart => "prestart",
+            HookPhase::CreateRuntime => "createRuntime",
+            HookPhase::Poststart => "poststart",
+            HookPhase::Poststop => "poststop",
+        }
+    }
 }
 
 /// A character device of `linux.devices` (a copy of a memory device, so
@@ -235,6 +271,7 @@ impl Default for Generated {
             seccomp: None,
             devices: Vec::new(),
             joined: Vec::new(),
+            hooks: Vec::new(),
         }
     }
 }
@@ -664,8 +701,9 @@ pub fn strategy(host: &Host) -> impl Strategy<Value = Generated> {
         proptest::option::of(seccomp(host)),
         devices(),
         subsequence(Namespace::JOINABLE.to_vec(), 0..=Namespace::JOINABLE.len()),
+        subsequence(HookPhase::ALL.to_vec(), 0..=HookPhase::ALL.len()),
     );
-    (process, container, extra).prop_map(move |(process, container, (seccomp, devices, joined))| {
+    (process, container, extra).prop_map(move |(process, container, (seccomp, devices, joined, hooks))| {
         let (hostname, env, cwd, (uid, gid, additional_gids), umask, (caps, ambient), nnp, oom) =
             process;
         let (rlimits, namespaces, sysctls, tmpfs, binds, masked, readonly, root_readonly) =
@@ -693,6 +731,7 @@ pub fn strategy(host: &Host) -> impl Strategy<Value = Generated> {
             seccomp,
             devices,
             joined,
+            hooks,
         }
         .normalized()
     })
@@ -719,6 +758,8 @@ impl Generated {
             .collect();
         let caps = self.capabilities.clone();
         self.ambient.retain(|c| caps.contains(c));
+        self.hooks.sort();
+        self.hooks.dedup();
         if let Some(seccomp) = &mut self.seccomp {
             seccomp.old &= seccomp.allow_list;
             seccomp.keyctl_by_arg &= seccomp.denied.iter().any(|d| d == "keyctl");
@@ -882,6 +923,31 @@ impl Generated {
         if let Some(seccomp) = &self.seccomp {
             linux.set_seccomp(Some(serde_json::from_value(seccomp.to_json())?));
         }
+        if !self.hooks.is_empty() {
+            let log = work.join(HOOK_LOG);
+            let hook = |phase: HookPhase| -> Result<Vec<oci_spec::runtime::Hook>> {
+                if !self.hooks.contains(&phase) {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![oci_spec::runtime::HookBuilder::default()
+                    .path("/bin/sh")
+                    .args(vec![
+                        "sh".to_string(),
+                        "-c".to_string(),
+                        format!("cat >/dev/null; echo {} >> {}", phase.name(), log.display()),
+                    ])
+                    .build()?])
+            };
+            #[allow(deprecated)]
+            let hooks = oci_spec::runtime::HooksBuilder::default()
+                .prestart(hook(HookPhase::Prestart)?)
+                .create_runtime(hook(HookPhase::CreateRuntime)?)
+                .poststart(hook(HookPhase::Poststart)?)
+                .poststop(hook(HookPhase::Poststop)?)
+                .build()?;
+            spec.set_hooks(Some(hooks));
+        }
+        let linux = spec.linux_mut().as_mut().expect("fixture specs have linux");
         if !self.devices.is_empty() {
             let mut devices = linux.devices().clone().unwrap_or_default();
             for d in &self.devices {
