@@ -437,16 +437,51 @@ mod tests {
         spec.set_hostname(Some("pod".into()));
         assert!(error_of(&spec).starts_with("hostname: cannot be set without a uts namespace"));
         let linux = spec.linux_mut().as_mut().unwrap();
-        let mut namespaces = linux.namespaces().clone().unwrap_or_default();
-        namespaces.push(
-            LinuxNamespaceBuilder::default()
-                .typ(LinuxNamespaceType::Uts)
-                .path("/proc/self/ns/uts")
-                .build()
-                .unwrap(),
+        let namespaces = linux.namespaces().clone().unwrap_or_default();
+        let joining = |spec: &Spec, path: &str| {
+            let mut spec = spec.clone();
+            let linux = spec.linux_mut().as_mut().unwrap();
+            let mut namespaces = namespaces.clone();
+            namespaces.push(
+                LinuxNamespaceBuilder::default()
+                    .typ(LinuxNamespaceType::Uts)
+                    .path(path)
+                    .build()
+                    .unwrap(),
+            );
+            linux.set_namespaces(Some(namespaces));
+            spec
+        };
+        // Joining the runtime's own (the host's) would rename the host.
+        assert!(
+            error_of(&joining(&spec, "/proc/self/ns/uts")).starts_with("hostname: cannot be set"),
+            "the host's uts namespace joined by path"
         );
-        linux.set_namespaces(Some(namespaces));
-        validate(&spec, bundle.path()).unwrap();
+        // A pod's: another process's namespace.
+        if nix::unistd::geteuid().is_root() {
+            use std::os::unix::process::CommandExt;
+            let mut holder = std::process::Command::new("/bin/sleep");
+            holder.arg("30");
+            // SAFETY: unshare(2) between fork and exec, nothing else.
+            unsafe {
+                holder.pre_exec(|| {
+                    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUTS)
+                        .map_err(std::io::Error::from)
+                });
+            }
+            let mut holder = holder.spawn().unwrap();
+            let path = format!("/proc/{}/ns/uts", holder.id());
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while std::fs::read_link(&path).ok() == std::fs::read_link("/proc/self/ns/uts").ok()
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            let result = validate(&joining(&spec, &path), bundle.path());
+            let _ = holder.kill();
+            let _ = holder.wait();
+            result.unwrap();
+        }
     }
 
     #[test]
