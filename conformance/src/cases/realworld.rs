@@ -120,17 +120,13 @@ fn engine_seccomp_profiles_run_and_are_active(cx: &mut Ctx) -> Checked {
             }
         }
     }
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(fail(
-            format!(
-                "each of {} engine profiles to start the container and deny what it denies",
-                profiles.len()
-            ),
-            failures.join("; "),
-        ))
-    }
+    all_right(
+        failures,
+        format!(
+            "each of {} engine profiles to start the container and deny what it denies",
+            profiles.len()
+        ),
+    )
 }
 
 /// One run under a resolved profile: the container starts, the probe
@@ -229,40 +225,17 @@ fn configs_written_by_spec_commands_run(cx: &mut Ctx) -> Checked {
                 continue;
             }
         };
-        let expected_uid = spec.process().as_ref().map(|p| p.user().uid()).unwrap_or(0);
-        let expected_host = spec.hostname().clone();
-        match cx.run_probe(&spec) {
-            Err(v) => failures.push(format!("{label}: {}", describe(&v))),
-            Ok(run) => match run.report() {
-                Err(v) => failures.push(format!("{label}: {}", describe(&v))),
-                Ok(report) => {
-                    if report.ids.uid != expected_uid {
-                        failures.push(format!(
-                            "{label}: uid {} (the config's {expected_uid})",
-                            report.ids.uid
-                        ));
-                    }
-                    if let Some(host) = expected_host.filter(|h| *h != report.hostname) {
-                        failures.push(format!(
-                            "{label}: hostname {:?} (the config's {host:?})",
-                            report.hostname
-                        ));
-                    }
-                }
-            },
+        if let Some(wrong) = what_is_wrong(cx, &spec) {
+            failures.push(format!("{label}: {wrong}"));
         }
     }
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(fail(
-            format!(
-                "each of {} configs written by spec commands to run as it says",
-                configs.len()
-            ),
-            failures.join("; "),
-        ))
-    }
+    all_right(
+        failures,
+        format!(
+            "each of {} configs written by spec commands to run as it says",
+            configs.len()
+        ),
+    )
 }
 
 /// config.json documents podman 4.3.1 and containerd 1.6.20 wrote for real
@@ -380,63 +353,69 @@ fn configs_captured_from_engines_run(cx: &mut Ctx) -> Checked {
                 continue;
             }
         };
-        let process = spec.process().clone().unwrap_or_default();
-        let expected_uid = process.user().uid();
-        let expected_nnp = process.no_new_privileges() == Some(true);
-        let has_seccomp = spec.linux().as_ref().is_some_and(|l| l.seccomp().is_some());
-        let expected_host = spec.hostname().clone();
-        let read_only = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
-        let run = match cx.run_probe(&spec) {
-            Ok(run) => run,
-            Err(v) => {
-                failures.push(format!("{label}: {}", describe(&v)));
-                continue;
-            }
-        };
-        let report = match run.report() {
-            Ok(report) => report,
-            Err(v) => {
-                failures.push(format!("{label}: {}", describe(&v)));
-                continue;
-            }
-        };
-        let mut wrong = Vec::new();
-        if report.ids.uid != expected_uid {
-            wrong.push(format!("uid {} (config {expected_uid})", report.ids.uid));
-        }
-        if let Some(host) = expected_host.filter(|h| *h != report.hostname) {
-            wrong.push(format!("hostname {:?} (config {host:?})", report.hostname));
-        }
-        if report.no_new_privs != Some(u32::from(expected_nnp)) {
-            wrong.push(format!(
-                "no_new_privs {:?} (config {expected_nnp})",
-                report.no_new_privs
-            ));
-        }
-        if has_seccomp && report.seccomp_mode != Some(2) {
-            wrong.push(format!(
-                "seccomp mode {:?} (the config's profile: 2, filter)",
-                report.seccomp_mode
-            ));
-        }
-        if read_only && !report.mount_at("/").is_some_and(|m| m.is_readonly()) {
-            wrong.push("/ writable (config: root.readonly)".into());
-        }
-        if !wrong.is_empty() {
-            failures.push(format!("{label}: {}", wrong.join(", ")));
+        if let Some(wrong) = what_is_wrong(cx, &spec) {
+            failures.push(format!("{label}: {wrong}"));
         }
     }
     remove_engine_cgroup_parents();
+    all_right(
+        failures,
+        format!(
+            "each of {} configs captured from podman and containerd to run as it says",
+            ENGINE_CONFIGS.len()
+        ),
+    )
+}
+
+/// Runs `spec` with the probe; what the container shows against what the
+/// config says (user, hostname, no_new_privs, a seccomp filter, a
+/// read-only root), or None when all of it holds.
+fn what_is_wrong(cx: &mut Ctx, spec: &Spec) -> Option<String> {
+    let process = spec.process().clone().unwrap_or_default();
+    let expected_uid = process.user().uid();
+    let expected_nnp = process.no_new_privileges() == Some(true);
+    let has_seccomp = spec.linux().as_ref().is_some_and(|l| l.seccomp().is_some());
+    let expected_host = spec.hostname().clone();
+    let read_only = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
+    let run = match cx.run_probe(spec) {
+        Ok(run) => run,
+        Err(v) => return Some(describe(&v)),
+    };
+    let report = match run.report() {
+        Ok(report) => report,
+        Err(v) => return Some(describe(&v)),
+    };
+    let mut wrong = Vec::new();
+    if report.ids.uid != expected_uid {
+        wrong.push(format!("uid {} (config {expected_uid})", report.ids.uid));
+    }
+    if let Some(host) = expected_host.filter(|h| *h != report.hostname) {
+        wrong.push(format!("hostname {:?} (config {host:?})", report.hostname));
+    }
+    if report.no_new_privs != Some(u32::from(expected_nnp)) {
+        wrong.push(format!(
+            "no_new_privs {:?} (config {expected_nnp})",
+            report.no_new_privs
+        ));
+    }
+    if has_seccomp && report.seccomp_mode != Some(2) {
+        wrong.push(format!(
+            "seccomp mode {:?} (the config's profile: 2, filter)",
+            report.seccomp_mode
+        ));
+    }
+    if read_only && !report.mount_at("/").is_some_and(|m| m.is_readonly()) {
+        wrong.push("/ writable (config: root.readonly)".into());
+    }
+    (!wrong.is_empty()).then(|| wrong.join(", "))
+}
+
+/// Passes when nothing went wrong, else fails listing every failure.
+fn all_right(failures: Vec<String>, expected: String) -> Checked {
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(fail(
-            format!(
-                "each of {} configs captured from podman and containerd to run as it says",
-                ENGINE_CONFIGS.len()
-            ),
-            failures.join("; "),
-        ))
+        Err(fail(expected, failures.join("; ")))
     }
 }
 
