@@ -30,9 +30,8 @@ fn run_of_a_busybox_shell_prints_and_returns_its_exit_status() {
 fn run_reports_death_by_signal_as_128_plus_the_signal() {
     let env = Env::new();
     let bundle = env.bundle(&shell("sleep 60"));
-    let mut run = std::process::Command::new(assert_cmd::cargo::cargo_bin("litmus-runtime"))
-        .arg("--root")
-        .arg(env.root.path())
+    let mut run = env
+        .std_runtime()
         .args(["run", "--bundle"])
         .arg(bundle.path())
         .arg("t-sig")
@@ -56,7 +55,8 @@ fn run_reports_death_by_signal_as_128_plus_the_signal() {
         .args(["kill", "t-sig", "KILL"])
         .assert()
         .success();
-    assert_eq!(run.wait().unwrap().code(), Some(137));
+    let status = common::expect_exit(&mut run, common::DEADLINE, "run after kill KILL");
+    assert_eq!(status.code(), Some(137));
     assert!(env.state_dirs().is_empty());
 }
 

@@ -4,22 +4,18 @@
 mod common;
 
 use common::{cgroup_dir, shell, Env};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// `runtime --root R ARGS...` through /bin/sh, so that the script can open
 /// fds and set variables exactly as a caller would (`3<file`, `$$`).
-fn through_shell(env: &Env, prefix: &str, args: &str) -> std::process::Output {
+fn through_shell(env: &Env, prefix: &str, args: &str) -> common::Captured {
     let runtime = assert_cmd::cargo::cargo_bin("litmus-runtime");
     let script = format!(
         "{prefix} exec {} --root {} {args}",
         runtime.display(),
         env.root.path().display()
     );
-    Command::new("/bin/sh")
-        .args(["-c", &script])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    common::bounded(Command::new("/bin/sh").args(["-c", &script]), &script)
 }
 
 #[test]
@@ -36,7 +32,7 @@ fn preserve_fds_beyond_what_the_caller_passed_is_refused_naming_the_fd() {
         ),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the run went ahead: {stderr}");
+    assert!(!out.success(), "the run went ahead: {stderr}");
     assert!(
         stderr.contains("--preserve-fds: fd 4 is not open"),
         "{stderr}"
@@ -63,11 +59,7 @@ fn preserved_fds_are_the_callers_and_nothing_else() {
         ),
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // ls's own listing fd is the only other one.
     let fds: Vec<&str> = stdout
         .lines()
@@ -95,11 +87,7 @@ fn socket_activation_fds_reach_the_container_announced() {
             dir.path().join("sock").display()
         ),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1 1\nlistening\n");
 }
 

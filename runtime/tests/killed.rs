@@ -9,19 +9,18 @@
 
 mod common;
 
-use common::{shell, Env};
+use common::{expect_exit, shell, Env};
+use litmus_bundle::wait::output_within;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SWEEP_MS: std::ops::Range<u64> = 0..101;
 const STEP_MS: usize = 2;
 const DELETE_DEADLINE: Duration = Duration::from_secs(20);
 
 fn spawn(env: &Env, args: &[&str]) -> Child {
-    Command::new(assert_cmd::cargo::cargo_bin("litmus-runtime"))
-        .arg("--root")
-        .arg(env.root.path())
+    env.std_runtime()
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -32,32 +31,18 @@ fn spawn(env: &Env, args: &[&str]) -> Child {
 
 /// Runs `delete --force ID` with a deadline; Err says how it ended.
 fn delete_force(env: &Env, id: &str) -> Result<(), String> {
-    let mut delete = Command::new(assert_cmd::cargo::cargo_bin("litmus-runtime"))
-        .arg("--root")
-        .arg(env.root.path())
-        .args(["delete", "--force", id])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + DELETE_DEADLINE;
-    loop {
-        if let Some(status) = delete.try_wait().unwrap() {
-            let mut stderr = String::new();
-            use std::io::Read;
-            let _ = delete.stderr.take().unwrap().read_to_string(&mut stderr);
-            return match status.success() {
-                true => Ok(()),
-                false => Err(format!("delete --force exited {status}: {stderr}")),
-            };
-        }
-        if Instant::now() > deadline {
-            let _ = delete.kill();
-            let _ = delete.wait();
-            return Err(format!("delete --force hung for {DELETE_DEADLINE:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(2));
+    let done = output_within(
+        env.std_runtime().args(["delete", "--force", id]),
+        DELETE_DEADLINE,
+    )
+    .map_err(|e| e.to_string())?;
+    match done.status {
+        None => Err(format!("delete --force hung for {DELETE_DEADLINE:?}")),
+        Some(status) if status.success() => Ok(()),
+        Some(status) => Err(format!(
+            "delete --force exited {status}: {}",
+            done.stderr_text()
+        )),
     }
 }
 
@@ -140,7 +125,7 @@ fn sweep(
         let mut child = spawn(&env, &args.iter().map(String::as_str).collect::<Vec<_>>());
         std::thread::sleep(Duration::from_millis(offset));
         let _ = child.kill();
-        let _ = child.wait();
+        expect_exit(&mut child, common::DEADLINE, "a SIGKILLed runtime command");
         let deleted = delete_force(&env, &id);
         let left = leftovers(&env, &id, &bundle.rootfs());
         if deleted.is_err() || !left.is_empty() {
@@ -195,12 +180,11 @@ fn exec_killed_at_any_instant_is_cleaned_up_by_delete_force() {
         "sleep 60",
         |env, id, bundle| {
             // Not through assert_cmd: the container keeps stdout open.
-            let status = spawn(
+            let mut run = spawn(
                 env,
                 &["run", "--detach", "--bundle", &bundle_arg(bundle), id],
-            )
-            .wait()
-            .unwrap();
+            );
+            let status = expect_exit(&mut run, common::DEADLINE, "run --detach");
             assert!(status.success(), "run --detach {id}");
         },
         |id, _| {

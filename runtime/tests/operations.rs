@@ -95,16 +95,14 @@ fn detached_exec_writes_its_pid_and_joins_the_cgroup() {
     let pid_file = scratch.path().join("exec.pid");
     // std's Command: the detached process keeps stdout open, so a pipe
     // (as assert_cmd uses) would not reach EOF.
-    let status = std::process::Command::new(assert_cmd::cargo::cargo_bin("litmus-runtime"))
-        .arg("--root")
-        .arg(env.root.path())
-        .args(["exec", "--detach", "--pid-file"])
-        .arg(&pid_file)
-        .args(["t-exec-d", "/bin/sleep", "60"])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let exec = common::bounded(
+        env.std_runtime()
+            .args(["exec", "--detach", "--pid-file"])
+            .arg(&pid_file)
+            .args(["t-exec-d", "/bin/sleep", "60"]),
+        "exec --detach",
+    );
+    assert!(exec.success(), "{}", exec.stderr_text());
     let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
     let ps = env
         .runtime()
@@ -216,11 +214,11 @@ fn oom_kill_exits_137_and_events_reports_it() {
     let bundle = env.bundle(&spec);
     let (ok, stderr) = env.create(&bundle, "t-oom", &[]);
     assert!(ok, "create: {stderr}");
-    let events = std::process::Command::new(assert_cmd::cargo::cargo_bin("litmus-runtime"))
-        .arg("--root")
-        .arg(env.root.path())
+    let events_out = tempfile::NamedTempFile::new().unwrap();
+    let mut events = env
+        .std_runtime()
         .args(["events", "--interval", "60s", "t-oom"])
-        .stdout(std::process::Stdio::piped())
+        .stdout(events_out.reopen().unwrap())
         .spawn()
         .unwrap();
     env.runtime().args(["start", "t-oom"]).assert().success();
@@ -232,8 +230,13 @@ fn oom_kill_exits_137_and_events_reports_it() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let output = events.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    // events ends by itself once the container has stopped.
+    common::expect_exit(
+        &mut events,
+        common::DEADLINE,
+        "events after the container stopped",
+    );
+    let stdout = std::fs::read_to_string(events_out.path()).unwrap();
     assert!(
         stdout.lines().any(|l| l.contains(r#""type":"oom""#)),
         "events printed: {stdout}"

@@ -64,13 +64,18 @@ echo "=== LITMUS SUMMARY BEGIN" > $out
 cat /tmp/summary.txt > $out
 echo "=== LITMUS JUNIT BEGIN" > $out
 cat /tmp/junit.xml > $out
-# The runtime's own root integration tests (libtest binaries).
+# The runtime's own root integration tests (libtest binaries), each under
+# a deadline: a hung test then reports itself (libtest names a test running
+# for over 60 s) instead of running into the host's watchdog unseen.
 for t in /tests/*; do
     [ -x "$t" ] || continue
     name=${t##*/}
-    env "CARGO_BIN_EXE_litmus-runtime=/bin/litmus-runtime" LITMUS_PROBE=/bin/litmus-probe \
-        LITMUS_BUSYBOX=/bin/busybox "$t" --test-threads 2 > /tmp/tests.txt 2>&1
+    timeout -s KILL 300 env "CARGO_BIN_EXE_litmus-runtime=/bin/litmus-runtime" \
+        LITMUS_PROBE=/bin/litmus-probe LITMUS_BUSYBOX=/bin/busybox \
+        "$t" --test-threads 2 > /tmp/tests.txt 2>&1
     trc=$?
+    [ $trc = 137 ] && echo "killed after 300 s; still running:" >> /tmp/tests.txt \
+        && ps -o pid,ppid,stat,args >> /tmp/tests.txt 2>&1
     echo "=== LITMUS TESTS BEGIN name=$name" > $out
     cat /tmp/tests.txt > $out
     echo "=== LITMUS TESTS END name=$name rc=$trc" > $out

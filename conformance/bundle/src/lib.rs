@@ -3,7 +3,8 @@
 //!
 //! Everything that needs a container (the runtime's integration tests, the
 //! conformance suite, the benchmarks and the VM tests) builds its bundles
-//! here, so "what a test container looks like" is defined exactly once.
+//! here, so "what a test container looks like" is defined exactly once; and
+//! every harness waits on what it started through [`wait`].
 
 mod apparmor;
 mod elf;
@@ -11,6 +12,7 @@ mod rootfs;
 mod selinux;
 mod spec;
 mod static_build;
+pub mod wait;
 
 pub use apparmor::{APPARMOR_PROFILE, APPARMOR_PROFILE_SOURCE};
 pub use elf::is_static_elf;

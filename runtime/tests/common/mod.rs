@@ -3,9 +3,30 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use assert_cmd::Command;
+#[allow(unused_imports)] // each test binary uses its own subset
+pub use litmus_bundle::wait::expect_exit;
+use litmus_bundle::wait::output_within;
+pub use litmus_bundle::wait::Captured;
 use litmus_bundle::{default_spec, probe_binary, Bundle, RootfsBuilder};
 use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long any one runtime command of these tests may take: far above
+/// what it needs even in the TCG guest, so that only a hang reaches it.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Runs `cmd` with output to files (a container may inherit them) and
+/// the [`DEADLINE`]; a command still running then fails the test.
+pub fn bounded(cmd: &mut std::process::Command, what: &str) -> Captured {
+    let done = output_within(cmd, DEADLINE).unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        done.status.is_some(),
+        "{what}: still running after {DEADLINE:?}, killed; stderr: {}",
+        done.stderr_text()
+    );
+    done
+}
 
 pub struct Env {
     pub root: tempfile::TempDir,
@@ -31,31 +52,30 @@ impl Env {
     pub fn runtime(&self) -> Command {
         let mut cmd = Command::cargo_bin("litmus-runtime").unwrap();
         cmd.arg("--root").arg(self.root.path());
-        cmd.timeout(std::time::Duration::from_secs(30));
+        cmd.timeout(DEADLINE);
         cmd
     }
 
     /// `create` through std's Command: the container inherits stdio, so
     /// assert_cmd's pipes would not reach EOF until it exits.
     pub fn create(&self, bundle: &Bundle, id: &str, extra: &[&std::ffi::OsStr]) -> (bool, String) {
-        let stderr = tempfile::NamedTempFile::new().unwrap();
-        let status = std::process::Command::new(assert_cmd::cargo::cargo_bin("litmus-runtime"))
-            .arg("--root")
-            .arg(self.root.path())
+        let mut create = self.std_runtime();
+        create
             .arg("create")
             .args(extra)
             .arg("--bundle")
             .arg(bundle.path())
-            .arg(id)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(stderr.reopen().unwrap())
-            .status()
-            .unwrap();
-        (
-            status.success(),
-            std::fs::read_to_string(stderr.path()).unwrap(),
-        )
+            .arg(id);
+        let done = bounded(&mut create, &format!("create {id}"));
+        (done.success(), done.stderr_text())
+    }
+
+    /// The runtime with our --root as a std Command, for [`bounded`] (or
+    /// for a spawn whose end the test awaits with [`expect_exit`]).
+    pub fn std_runtime(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("litmus-runtime"));
+        cmd.arg("--root").arg(self.root.path());
+        cmd
     }
 
     pub fn state_dirs(&self) -> Vec<PathBuf> {
