@@ -10,7 +10,7 @@ use litmus_bundle::{default_spec, Bundle, RootfsBuilder};
 use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct Runtime {
     pub name: String,
@@ -188,12 +188,6 @@ pub fn median_of(n: usize, mut f: impl FnMut() -> Result<Duration>) -> Result<Du
 
 /// Polls `done` until it holds or `timeout` passes.
 pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> Result<()> {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        if Instant::now() > deadline {
-            bail!("timed out after {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    Ok(())
+    litmus_bundle::wait::poll(timeout, Duration::from_millis(1), || done().then_some(()))
+        .map_err(|e| anyhow::anyhow!("timed out: {e}"))
 }

@@ -1,7 +1,7 @@
 //! What a case is, and the context it runs in: its own bundle directory,
 //! its own `--root`, helpers that drive the runtime and read the probe.
 
-use crate::catalogue::{self, Level};
+use crate::catalogue::{self, Level, Requirement};
 use crate::console::ConsoleSocket;
 use crate::deadline;
 use crate::driver::{Invocation, Runtime};
@@ -11,9 +11,10 @@ use litmus_probe::{PathReport, ProbeLine, Report};
 use oci_spec::runtime::Spec;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// Where a case belongs; `--area` takes these names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Area {
     Lifecycle,
@@ -28,24 +29,11 @@ pub enum Area {
     Security,
     Realworld,
     Engine,
+    /// Configs drawn by the generated model (no fixed cases)
+    Generated,
 }
 
 impl Area {
-    pub const ALL: &'static [Area] = &[
-        Area::Lifecycle,
-        Area::Process,
-        Area::Filesystem,
-        Area::Namespaces,
-        Area::Devices,
-        Area::Hooks,
-        Area::Resources,
-        Area::Seccomp,
-        Area::Robustness,
-        Area::Security,
-        Area::Realworld,
-        Area::Engine,
-    ];
-
     pub fn name(self) -> &'static str {
         match self {
             Area::Lifecycle => "lifecycle",
@@ -60,6 +48,7 @@ impl Area {
             Area::Security => "security",
             Area::Realworld => "realworld",
             Area::Engine => "engine",
+            Area::Generated => "generated",
         }
     }
 }
@@ -68,8 +57,9 @@ impl Area {
 pub struct Case {
     pub name: &'static str,
     pub area: Area,
-    /// Catalogue IDs this case checks; a case must cite at least one.
-    pub requirements: &'static [&'static str],
+    /// The catalogue's requirements this case checks (constants of
+    /// `catalogue::req`); a case must cite at least one.
+    pub requirements: &'static [Requirement],
     pub run: fn(&mut Ctx) -> Checked,
 }
 
@@ -78,17 +68,19 @@ impl Case {
     pub fn level(&self) -> Level {
         self.requirements
             .iter()
-            .filter_map(|id| catalogue::find(id))
             .map(|r| r.level)
             .min()
             .unwrap_or(Level::May)
+    }
+
+    pub fn requirement_ids(&self) -> Vec<&'static str> {
+        self.requirements.iter().map(|r| r.id).collect()
     }
 
     /// The newest spec version among its requirements.
     pub fn since(&self) -> &'static str {
         self.requirements
             .iter()
-            .filter_map(|id| catalogue::find(id))
             .map(|r| r.since)
             .fold(
                 "1.0.0",
@@ -420,34 +412,24 @@ impl<'a> Ctx<'a> {
     /// of every container init) and returns its exit code.
     pub fn wait_exit(&self, pid: i32) -> Result<Option<i32>, Verdict> {
         use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-        let started = Instant::now();
-        let deadline = started + deadline::scaled(EXIT_WAIT);
-        loop {
+        let exited = deadline::poll(EXIT_WAIT, Duration::from_millis(2), || {
             match waitpid(nix::unistd::Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(_, code)) => return Ok(Some(code)),
-                Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(Some(128 + sig as i32)),
-                Ok(_) => {}
+                Ok(WaitStatus::Exited(_, code)) => Some(Some(code)),
+                Ok(WaitStatus::Signaled(_, sig, _)) => Some(Some(128 + sig as i32)),
+                Ok(_) => None,
                 // Not our child (a runtime that keeps its own monitor
                 // process): fall back to watching /proc.
                 Err(_) => {
-                    if !Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid) {
-                        return Ok(None);
-                    }
+                    (!Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid)).then_some(None)
                 }
             }
-            if Instant::now() > deadline {
-                return Err(fail(
-                    "the container process to exit",
-                    format!(
-                        "pid {pid} still running: {}",
-                        deadline::Expired {
-                            waited: started.elapsed()
-                        }
-                    ),
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        });
+        exited.map_err(|expired| {
+            fail(
+                "the container process to exit",
+                format!("pid {pid} still running: {expired}"),
+            )
+        })
     }
 
     /// create + start + wait for exit + read the probe's output + delete.

@@ -9,7 +9,7 @@
 //! for how long, so a slow machine is never mistaken for a broken runtime.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The scale in thousandths (1000 = 1.0).
 static SCALE_PERMILLE: AtomicU32 = AtomicU32::new(1000);
@@ -45,7 +45,8 @@ pub fn scaled(limit: Duration) -> Duration {
     limit.mul_f64(scale())
 }
 
-/// An expired deadline: what was awaited and how long.
+/// An expired deadline: how long was waited, and the scale if deadlines
+/// were grown for this machine.
 #[derive(Debug)]
 pub struct Expired {
     pub waited: Duration,
@@ -66,21 +67,9 @@ impl std::fmt::Display for Expired {
 pub fn poll<T>(
     limit: Duration,
     every: Duration,
-    mut check: impl FnMut() -> Option<T>,
+    check: impl FnMut() -> Option<T>,
 ) -> Result<T, Expired> {
-    let started = Instant::now();
-    let deadline = started + scaled(limit);
-    loop {
-        if let Some(value) = check() {
-            return Ok(value);
-        }
-        if Instant::now() >= deadline {
-            return Err(Expired {
-                waited: started.elapsed(),
-            });
-        }
-        std::thread::sleep(every);
-    }
+    litmus_bundle::wait::poll(scaled(limit), every, check).map_err(|e| Expired { waited: e.waited })
 }
 
 #[cfg(test)]
@@ -96,24 +85,11 @@ mod tests {
     }
 
     #[test]
-    fn poll_returns_the_value_or_how_long_it_waited() {
-        let mut n = 0;
-        assert_eq!(
-            poll(Duration::from_secs(5), Duration::ZERO, || {
-                n += 1;
-                (n == 3).then_some(n)
-            })
-            .unwrap(),
-            3
-        );
+    fn poll_waits_the_scaled_limit() {
         let expired = poll(Duration::from_millis(30), Duration::from_millis(5), || {
             None::<()>
         })
         .unwrap_err();
-        assert!(expired.waited >= Duration::from_millis(30));
-        assert!(
-            expired.to_string().starts_with("nothing after 0."),
-            "{expired}"
-        );
+        assert!(expired.waited >= scaled(Duration::from_millis(30)));
     }
 }

@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long one runtime command may take before it counts as hung.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
@@ -137,18 +137,9 @@ impl Runtime {
         let spawned = command.spawn();
         drop(high);
         let mut child = spawned.with_context(|| format!("starting {}", self.binary.display()))?;
-        let deadline = Instant::now() + crate::deadline::scaled(COMMAND_TIMEOUT);
-        let (code, timed_out) = loop {
-            if let Some(status) = child.try_wait()? {
-                break (status.code(), false);
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break (None, true);
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        };
+        let status =
+            litmus_bundle::wait::exit_within(&mut child, crate::deadline::scaled(COMMAND_TIMEOUT))?;
+        let (code, timed_out) = (status.and_then(|s| s.code()), status.is_none());
         let stderr = read_tail(&stderr_path, STDERR_KEPT);
         let _ = std::fs::remove_file(&stderr_path);
         let mut display = vec![self

@@ -77,13 +77,12 @@ pub fn find(owned: &Owned) -> Vec<Leftover> {
 /// whose delete returned while the kernel still tears a process down is
 /// not leaking.
 pub fn find_after(owned: &Owned, grace: Duration) -> Vec<Leftover> {
-    let deadline = Instant::now() + grace;
-    loop {
-        let found = find(owned);
-        if found.is_empty() || Instant::now() >= deadline {
-            return found;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let nothing = litmus_bundle::wait::poll(grace, Duration::from_millis(20), || {
+        find(owned).is_empty().then_some(())
+    });
+    match nothing {
+        Ok(()) => Vec::new(),
+        Err(_) => find(owned),
     }
 }
 

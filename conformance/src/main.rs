@@ -44,17 +44,6 @@ enum Format {
     Json,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum LevelFilter {
-    Must,
-    Should,
-    Security,
-    Robustness,
-    /// The runc command-line contract engines rely on (failures then fail
-    /// the run)
-    Engine,
-}
-
 /// Which cases and generated configs run (shared by `run` and `diff`).
 #[derive(clap::Args)]
 struct Selection {
@@ -72,15 +61,16 @@ struct Selection {
     /// Only cases whose name contains this
     #[arg(long)]
     filter: Option<String>,
-    /// Only cases citing this requirement ID
-    #[arg(long)]
+    /// Only cases citing this requirement ID (`litmus requirements` lists them)
+    #[arg(long, value_parser = known_requirement)]
     requirement: Option<String>,
     /// Only cases of this area ("generated": only generated configs)
-    #[arg(long, value_parser = area_names())]
-    area: Option<String>,
-    /// Only cases of this level
     #[arg(long, value_enum)]
-    level: Option<LevelFilter>,
+    area: Option<Area>,
+    /// Only cases of this level ("engine": the runc command-line contract
+    /// engines rely on; its failures then fail the run)
+    #[arg(long, value_enum)]
+    level: Option<Level>,
     /// The runtime-spec version the runtime speaks (default: from its
     /// `features`, else 1.0.2)
     #[arg(long)]
@@ -161,9 +151,9 @@ struct DiffArgs {
 impl Selection {
     /// The generated configs asked for, if any.
     fn generated_budget(&self) -> Option<Budget> {
-        match (self.generated, self.area.as_deref()) {
+        match (self.generated, self.area) {
             (Some(budget), _) => Some(budget),
-            (None, Some(GENERATED_AREA)) => Some(Budget::Count(25)),
+            (None, Some(Area::Generated)) => Some(Budget::Count(25)),
             (None, _) => None,
         }
     }
@@ -178,28 +168,21 @@ impl Selection {
             .filter(|c| {
                 self.requirement
                     .as_ref()
-                    .is_none_or(|r| c.requirements.contains(&r.as_str()))
+                    .is_none_or(|r| c.requirements.iter().any(|c| c.id == r))
             })
-            .filter(|c| self.area.as_ref().is_none_or(|a| c.area.name() == a))
-            .filter(|c| match self.level {
-                None => true,
-                Some(LevelFilter::Must) => c.level() == Level::Must,
-                Some(LevelFilter::Should) => c.level() == Level::Should,
-                Some(LevelFilter::Security) => c.level() == Level::Security,
-                Some(LevelFilter::Robustness) => c.level() == Level::Robustness,
-                Some(LevelFilter::Engine) => c.level() == Level::Engine,
-            })
+            .filter(|c| self.area.is_none_or(|a| c.area == a))
+            .filter(|c| self.level.is_none_or(|l| c.level() == l))
             .collect()
     }
 }
 
-/// The pseudo-area of generated configs (not an area of fixed cases).
-const GENERATED_AREA: &str = "generated";
-
-fn area_names() -> Vec<&'static str> {
-    let mut names: Vec<_> = Area::ALL.iter().map(|a| a.name()).collect();
-    names.push(GENERATED_AREA);
-    names
+fn known_requirement(id: &str) -> Result<String, String> {
+    match catalogue::find(id) {
+        Some(r) => Ok(r.id.to_string()),
+        None => Err(format!(
+            "no requirement {id:?} in the catalogue (`litmus requirements` lists them)"
+        )),
+    }
 }
 
 fn main() {
@@ -287,7 +270,7 @@ fn run(args: &RunArgs) -> Result<i32> {
                 c.name,
                 c.area.name(),
                 c.level().to_string(),
-                c.requirements.join(", ")
+                c.requirement_ids().join(", ")
             );
         }
         return Ok(0);
@@ -352,7 +335,7 @@ fn run(args: &RunArgs) -> Result<i32> {
     if args.output.is_some() || args.format != Format::Human {
         eprintln!("{}", summary.line());
     }
-    let engine_only = args.select.level == Some(LevelFilter::Engine);
+    let engine_only = args.select.level == Some(Level::Engine);
     let failed = summary.failed_must > 0
         || (engine_only && summary.failed_engine > 0)
         || (args.strict && summary.failed > 0);
@@ -504,7 +487,7 @@ fn requirements(uncovered_only: bool) -> String {
     let mut covered = 0;
     for req in catalogue::CATALOGUE {
         let by: Vec<&str> = cases::all()
-            .filter(|c| c.requirements.contains(&req.id))
+            .filter(|c| c.requirements.iter().any(|r| r.id == req.id))
             .map(|c| c.name)
             .collect();
         if !by.is_empty() {

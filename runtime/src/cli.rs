@@ -168,6 +168,11 @@ pub struct UpdateArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Fault-injection builds only: list each fault and the requirement
+    /// IDs it breaks, tab-separated (for `cargo xtask faults`)
+    #[cfg(feature = "fault-injection")]
+    #[command(hide = true)]
+    Faults,
     /// Create a container: set everything up, but do not run the user process
     Create(CreateArgs),
     /// Run the user process of a created container

@@ -124,7 +124,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
         }
     }
     let has_new = |typ| namespaces.iter().any(|ns| ns.typ() == typ);
-    if !has_new(LinuxNamespaceType::Mount) && crate::fault::active("require-mount-namespace") {
+    if !has_new(LinuxNamespaceType::Mount) && crate::fault::Fault::RequireMountNamespace.active() {
         bail!("linux.namespaces: a mount namespace is required");
     }
     if !has_new(LinuxNamespaceType::Mount) {
@@ -257,7 +257,7 @@ fn owns_namespace(
             && match ns.path() {
                 None => true,
                 Some(path) => {
-                    !crate::fault::active("sysctl-needs-new-namespace")
+                    !crate::fault::Fault::SysctlNeedsNewNamespace.active()
                         && identity(path).is_some()
                         && identity(path) != ours
                 }

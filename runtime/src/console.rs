@@ -48,10 +48,10 @@ pub fn set_up(socket: &UnixStream, bind_console: bool) -> Result<()> {
     send_fd(socket, master.as_raw_fd(), "/dev/ptmx")?;
     drop(master);
 
-    if bind_console && !crate::fault::active("console-not-bound") {
+    if bind_console && !crate::fault::Fault::ConsoleNotBound.active() {
         mount_console(&slave_path)?;
     }
-    if crate::fault::active("pty-not-stdio") {
+    if crate::fault::Fault::PtyNotStdio.active() {
         return Ok(());
     }
     let slave = nix::fcntl::open(
@@ -81,7 +81,7 @@ pub fn set_up(socket: &UnixStream, bind_console: bool) -> Result<()> {
 /// mount onto its target (CVE-2025-52565), so it is refused.
 fn mount_console(slave_path: &str) -> Result<()> {
     let console = Path::new("/dev/console");
-    if crate::fault::active("console-follows-symlink") {
+    if crate::fault::Fault::ConsoleFollowsSymlink.active() {
         if std::fs::symlink_metadata(console).is_err() {
             std::fs::File::create(console).context("process.terminal: creating /dev/console")?;
         }

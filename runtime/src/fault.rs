@@ -9,98 +9,115 @@
 
 use oci_spec::runtime::Spec;
 
-/// One way to break the runtime, and the catalogue IDs it breaks.
-pub struct Fault {
-    pub name: &'static str,
-    pub breaks: &'static [&'static str],
-}
-
 macro_rules! faults {
-    ($($name:literal => [$($id:literal),+],)+) => {
-        pub const FAULTS: &[Fault] = &[$(Fault { name: $name, breaks: &[$($id),+] },)+];
+    ($($variant:ident = $name:literal => [$($id:literal),+],)+) => {
+        /// One way to break the runtime. A fault is named by its variant,
+        /// so a misspelt one does not compile.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Fault {
+            $($variant,)+
+        }
+
+        impl Fault {
+            pub const ALL: &'static [Fault] = &[$(Fault::$variant,)+];
+
+            /// The name `LITMUS_FAULT` takes.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Fault::$variant => $name,)+
+                }
+            }
+
+            /// The catalogue IDs of the requirements it breaks (checked
+            /// against the suite's catalogue by `litmus run --requirement`,
+            /// which refuses an unknown ID, in `cargo xtask faults`).
+            pub fn breaks(self) -> &'static [&'static str] {
+                match self {
+                    $(Fault::$variant => &[$($id),+],)+
+                }
+            }
+        }
     };
 }
 
 faults! {
     // Fields the runtime ignores (see `distort`).
-    "ignore-hostname" => ["config.hostname"],
-    "ignore-domainname" => ["config.domainname"],
-    "ignore-env" => ["config.process.env"],
-    "ignore-cwd" => ["config.process.cwd"],
-    "ignore-user" => ["config.process.user"],
-    "ignore-umask" => ["config.process.umask"],
-    "ignore-capabilities" => ["config.process.capabilities"],
-    "ignore-rlimits" => ["config.process.rlimits"],
-    "ignore-no-new-privileges" => ["config.process.no-new-privileges"],
-    "ignore-oom-score-adj" => ["config.process.oom-score-adj"],
-    "ignore-root-readonly" => ["config.root.readonly"],
-    "ignore-mounts" => ["config.mounts.bind"],
-    "ignore-masked-paths" => ["linux.masked-paths"],
-    "ignore-readonly-paths" => ["linux.readonly-paths"],
-    "ignore-sysctl" => ["linux.sysctl"],
-    "ignore-personality" => ["linux.personality"],
-    "ignore-device-rules" => ["linux.resources.devices"],
-    "ignore-block-io" => ["linux.resources.block-io"],
-    "ignore-io-priority" => ["config.process.io-priority"],
-    "ignore-scheduler" => ["config.process.scheduler"],
-    "ignore-time-offsets" => ["linux.namespaces.time-offsets"],
-    "ignore-devices" => ["linux.devices.create"],
-    "ignore-namespace-path" => ["linux.namespaces.join"],
-    "ignore-memory-limit" => ["linux.resources.memory"],
-    "ignore-pids-limit" => ["linux.resources.pids"],
-    "ignore-unified" => ["linux.resources.unified"],
-    "ignore-seccomp" => ["linux.seccomp.syscalls"],
-    "ignore-seccomp-errno-ret" => ["linux.seccomp.errno-ret"],
-    "ignore-seccomp-args" => ["linux.seccomp.args"],
-    "ignore-annotations" => ["runtime.state.annotations"],
-    "ignore-prestart-hooks" => ["config.hooks.prestart"],
+    IgnoreHostname = "ignore-hostname" => ["config.hostname"],
+    IgnoreDomainname = "ignore-domainname" => ["config.domainname"],
+    IgnoreEnv = "ignore-env" => ["config.process.env"],
+    IgnoreCwd = "ignore-cwd" => ["config.process.cwd"],
+    IgnoreUser = "ignore-user" => ["config.process.user"],
+    IgnoreUmask = "ignore-umask" => ["config.process.umask"],
+    IgnoreCapabilities = "ignore-capabilities" => ["config.process.capabilities"],
+    IgnoreRlimits = "ignore-rlimits" => ["config.process.rlimits"],
+    IgnoreNoNewPrivileges = "ignore-no-new-privileges" => ["config.process.no-new-privileges"],
+    IgnoreOomScoreAdj = "ignore-oom-score-adj" => ["config.process.oom-score-adj"],
+    IgnoreRootReadonly = "ignore-root-readonly" => ["config.root.readonly"],
+    IgnoreMounts = "ignore-mounts" => ["config.mounts.bind"],
+    IgnoreMaskedPaths = "ignore-masked-paths" => ["linux.masked-paths"],
+    IgnoreReadonlyPaths = "ignore-readonly-paths" => ["linux.readonly-paths"],
+    IgnoreSysctl = "ignore-sysctl" => ["linux.sysctl"],
+    IgnorePersonality = "ignore-personality" => ["linux.personality"],
+    IgnoreDeviceRules = "ignore-device-rules" => ["linux.resources.devices"],
+    IgnoreBlockIo = "ignore-block-io" => ["linux.resources.block-io"],
+    IgnoreIoPriority = "ignore-io-priority" => ["config.process.io-priority"],
+    IgnoreScheduler = "ignore-scheduler" => ["config.process.scheduler"],
+    IgnoreTimeOffsets = "ignore-time-offsets" => ["linux.namespaces.time-offsets"],
+    IgnoreDevices = "ignore-devices" => ["linux.devices.create"],
+    IgnoreNamespacePath = "ignore-namespace-path" => ["linux.namespaces.join"],
+    IgnoreMemoryLimit = "ignore-memory-limit" => ["linux.resources.memory"],
+    IgnorePidsLimit = "ignore-pids-limit" => ["linux.resources.pids"],
+    IgnoreUnified = "ignore-unified" => ["linux.resources.unified"],
+    IgnoreSeccomp = "ignore-seccomp" => ["linux.seccomp.syscalls"],
+    IgnoreSeccompErrnoRet = "ignore-seccomp-errno-ret" => ["linux.seccomp.errno-ret"],
+    IgnoreSeccompArgs = "ignore-seccomp-args" => ["linux.seccomp.args"],
+    IgnoreAnnotations = "ignore-annotations" => ["runtime.state.annotations"],
+    IgnorePrestartHooks = "ignore-prestart-hooks" => ["config.hooks.prestart"],
     // Behaviour at the wrong time or missing.
-    "exec-on-create" => ["runtime.create.no-user-program"],
-    "poststart-during-create" => ["config.hooks.poststart"],
-    "delete-keeps-state" => ["runtime.delete.resources"],
-    "leak-runtime-fds" => ["runtime-linux.fds"],
-    "no-dev-symlinks" => ["runtime-linux.dev-symlinks"],
-    "status-always-running" => ["runtime.state.status-created"],
-    "dumpable-runtime" => ["security.cve-2019-5736", "security.cve-2016-9962"],
-    "replace-mismatched-device" => ["linux.devices.existing-mismatch"],
-    "console-not-bound" => ["linux.devices.console"],
-    "pty-not-stdio" => ["config.process.terminal"],
-    "hook-state-without-pid" => ["config.hooks.state-stdin"],
-    "mount-by-path" => ["security.cve-2021-30465"],
-    "sysctl-after-mounts" => ["security.cve-2025-52881"],
-    "console-follows-symlink" => ["security.cve-2025-52565"],
-    "userns-skips-default-devices" => ["linux.devices.defaults"],
-    "host-dir-fd-at-chdir" => ["security.cve-2024-21626"],
-    "inheritable-from-bounding" => ["security.cve-2022-29162"],
-    "unverified-dev-null" => ["security.cve-2025-31133"],
-    "preserve-fds-own-descriptors" => ["security.preserved-fds"],
-    "proc-through-symlink" => ["security.cve-2019-16884"],
-    "close-range-after-filter" => ["runtime.lifecycle.create-env"],
-    "require-mount-namespace" => ["linux.namespaces.inherit"],
-    "lookup-after-filter" => ["runtime.lifecycle.create-env"],
-    "time-offsets-after-setuid" => ["linux.namespaces.time-offsets"],
-    "zombie-is-running" => ["runtime.state.status-stopped"],
-    "sysctl-needs-new-namespace" => ["linux.sysctl"],
+    ExecOnCreate = "exec-on-create" => ["runtime.create.no-user-program"],
+    PoststartDuringCreate = "poststart-during-create" => ["config.hooks.poststart"],
+    DeleteKeepsState = "delete-keeps-state" => ["runtime.delete.resources"],
+    LeakRuntimeFds = "leak-runtime-fds" => ["runtime-linux.fds"],
+    NoDevSymlinks = "no-dev-symlinks" => ["runtime-linux.dev-symlinks"],
+    StatusAlwaysRunning = "status-always-running" => ["runtime.state.status-created"],
+    DumpableRuntime = "dumpable-runtime" => ["security.cve-2019-5736", "security.cve-2016-9962"],
+    ReplaceMismatchedDevice = "replace-mismatched-device" => ["linux.devices.existing-mismatch"],
+    ConsoleNotBound = "console-not-bound" => ["linux.devices.console"],
+    PtyNotStdio = "pty-not-stdio" => ["config.process.terminal"],
+    HookStateWithoutPid = "hook-state-without-pid" => ["config.hooks.state-stdin"],
+    MountByPath = "mount-by-path" => ["security.cve-2021-30465"],
+    SysctlAfterMounts = "sysctl-after-mounts" => ["security.cve-2025-52881"],
+    ConsoleFollowsSymlink = "console-follows-symlink" => ["security.cve-2025-52565"],
+    UsernsSkipsDefaultDevices = "userns-skips-default-devices" => ["linux.devices.defaults"],
+    HostDirFdAtChdir = "host-dir-fd-at-chdir" => ["security.cve-2024-21626"],
+    InheritableFromBounding = "inheritable-from-bounding" => ["security.cve-2022-29162"],
+    UnverifiedDevNull = "unverified-dev-null" => ["security.cve-2025-31133"],
+    PreserveFdsOwnDescriptors = "preserve-fds-own-descriptors" => ["security.preserved-fds"],
+    ProcThroughSymlink = "proc-through-symlink" => ["security.cve-2019-16884"],
+    CloseRangeAfterFilter = "close-range-after-filter" => ["runtime.lifecycle.create-env"],
+    RequireMountNamespace = "require-mount-namespace" => ["linux.namespaces.inherit"],
+    LookupAfterFilter = "lookup-after-filter" => ["runtime.lifecycle.create-env"],
+    TimeOffsetsAfterSetuid = "time-offsets-after-setuid" => ["linux.namespaces.time-offsets"],
+    ZombieIsRunning = "zombie-is-running" => ["runtime.state.status-stopped"],
+    SysctlNeedsNewNamespace = "sysctl-needs-new-namespace" => ["linux.sysctl"],
     // The command-line contract engines rely on.
-    "pid-file-newline" => ["engine.pid-file"],
-    "seccomp-agent-at-start" => ["engine.seccomp-agent-on-create"],
-    "hooks-empty-env" => ["engine.hook-env"],
+    PidFileNewline = "pid-file-newline" => ["engine.pid-file"],
+    SeccompAgentAtStart = "seccomp-agent-at-start" => ["engine.seccomp-agent-on-create"],
+    HooksEmptyEnv = "hooks-empty-env" => ["engine.hook-env"],
 }
 
-/// Whether fault `name` is the one this process was asked to inject.
-#[cfg(feature = "fault-injection")]
-pub fn active(name: &str) -> bool {
-    debug_assert!(
-        FAULTS.iter().any(|f| f.name == name),
-        "unknown fault {name}"
-    );
-    std::env::var("LITMUS_FAULT").is_ok_and(|f| f == name)
-}
+impl Fault {
+    /// Whether this is the fault the process was asked to inject.
+    #[cfg(feature = "fault-injection")]
+    pub fn active(self) -> bool {
+        std::env::var("LITMUS_FAULT").is_ok_and(|f| f == self.name())
+    }
 
-#[cfg(not(feature = "fault-injection"))]
-#[inline(always)]
-pub fn active(_name: &str) -> bool {
-    false
+    #[cfg(not(feature = "fault-injection"))]
+    #[inline(always)]
+    pub fn active(self) -> bool {
+        false
+    }
 }
 
 /// Applies the "ignore a field" faults to a validated config: the runtime
@@ -109,18 +126,18 @@ pub fn distort(spec: &mut Spec) {
     if !cfg!(feature = "fault-injection") {
         return;
     }
-    if active("ignore-hostname") {
+    if Fault::IgnoreHostname.active() {
         spec.set_hostname(None);
     }
-    if active("ignore-domainname") {
+    if Fault::IgnoreDomainname.active() {
         spec.set_domainname(None);
     }
-    if active("ignore-root-readonly") {
+    if Fault::IgnoreRootReadonly.active() {
         if let Some(root) = spec.root_mut() {
             root.set_readonly(Some(false));
         }
     }
-    if active("ignore-mounts") {
+    if Fault::IgnoreMounts.active() {
         let mounts = spec.mounts().clone().unwrap_or_default();
         spec.set_mounts(Some(
             mounts
@@ -129,74 +146,74 @@ pub fn distort(spec: &mut Spec) {
                 .collect(),
         ));
     }
-    if active("ignore-annotations") {
+    if Fault::IgnoreAnnotations.active() {
         spec.set_annotations(None);
     }
-    if active("ignore-prestart-hooks") {
+    if Fault::IgnorePrestartHooks.active() {
         if let Some(hooks) = spec.hooks_mut() {
             hooks.set_prestart(None);
         }
     }
     if let Some(process) = spec.process_mut() {
-        if active("ignore-env") {
+        if Fault::IgnoreEnv.active() {
             process.set_env(Some(vec!["PATH=/usr/bin:/bin".into()]));
         }
-        if active("ignore-io-priority") {
+        if Fault::IgnoreIoPriority.active() {
             process.set_io_priority(None);
         }
-        if active("ignore-scheduler") {
+        if Fault::IgnoreScheduler.active() {
             process.set_scheduler(None);
         }
-        if active("ignore-cwd") {
+        if Fault::IgnoreCwd.active() {
             process.set_cwd("/".into());
         }
-        if active("ignore-user") {
+        if Fault::IgnoreUser.active() {
             process.set_user(Default::default());
         }
-        if active("ignore-umask") {
+        if Fault::IgnoreUmask.active() {
             process.user_mut().set_umask(None);
         }
-        if active("ignore-capabilities") {
+        if Fault::IgnoreCapabilities.active() {
             process.set_capabilities(None);
         }
-        if active("ignore-rlimits") {
+        if Fault::IgnoreRlimits.active() {
             process.set_rlimits(None);
         }
-        if active("ignore-no-new-privileges") {
+        if Fault::IgnoreNoNewPrivileges.active() {
             process.set_no_new_privileges(None);
         }
-        if active("ignore-oom-score-adj") {
+        if Fault::IgnoreOomScoreAdj.active() {
             process.set_oom_score_adj(None);
         }
     }
     if let Some(linux) = spec.linux_mut() {
-        if active("ignore-masked-paths") {
+        if Fault::IgnoreMaskedPaths.active() {
             linux.set_masked_paths(None);
         }
-        if active("ignore-readonly-paths") {
+        if Fault::IgnoreReadonlyPaths.active() {
             linux.set_readonly_paths(None);
         }
-        if active("ignore-time-offsets") {
+        if Fault::IgnoreTimeOffsets.active() {
             linux.set_time_offsets(None);
         }
         if let Some(resources) = linux.resources_mut() {
-            if active("ignore-device-rules") {
+            if Fault::IgnoreDeviceRules.active() {
                 resources.set_devices(None);
             }
-            if active("ignore-block-io") {
+            if Fault::IgnoreBlockIo.active() {
                 resources.set_block_io(None);
             }
         }
-        if active("ignore-personality") {
+        if Fault::IgnorePersonality.active() {
             linux.set_personality(None);
         }
-        if active("ignore-sysctl") {
+        if Fault::IgnoreSysctl.active() {
             linux.set_sysctl(None);
         }
-        if active("ignore-devices") {
+        if Fault::IgnoreDevices.active() {
             linux.set_devices(None);
         }
-        if active("ignore-namespace-path") {
+        if Fault::IgnoreNamespacePath.active() {
             let namespaces = linux.namespaces().clone().unwrap_or_default();
             linux.set_namespaces(Some(
                 namespaces
@@ -209,26 +226,26 @@ pub fn distort(spec: &mut Spec) {
             ));
         }
         if let Some(resources) = linux.resources_mut() {
-            if active("ignore-memory-limit") {
+            if Fault::IgnoreMemoryLimit.active() {
                 resources.set_memory(None);
             }
-            if active("ignore-pids-limit") {
+            if Fault::IgnorePidsLimit.active() {
                 resources.set_pids(None);
             }
-            if active("ignore-unified") {
+            if Fault::IgnoreUnified.active() {
                 resources.set_unified(None);
             }
         }
         if let Some(seccomp) = linux.seccomp_mut() {
-            if active("ignore-seccomp") {
+            if Fault::IgnoreSeccomp.active() {
                 seccomp.set_syscalls(None);
             }
             let rules = seccomp.syscalls().clone().unwrap_or_default();
             let rules = rules.into_iter().map(|mut rule| {
-                if active("ignore-seccomp-errno-ret") {
+                if Fault::IgnoreSeccompErrnoRet.active() {
                     rule.set_errno_ret(None);
                 }
-                if active("ignore-seccomp-args") {
+                if Fault::IgnoreSeccompArgs.active() {
                     rule.set_args(None);
                 }
                 rule
@@ -244,11 +261,11 @@ mod tests {
 
     #[test]
     fn fault_names_are_unique_and_each_breaks_something() {
-        let mut names: Vec<_> = FAULTS.iter().map(|f| f.name).collect();
+        let mut names: Vec<_> = Fault::ALL.iter().map(|f| f.name()).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), FAULTS.len());
-        assert!(FAULTS.iter().all(|f| !f.breaks.is_empty()));
+        assert_eq!(names.len(), Fault::ALL.len());
+        assert!(Fault::ALL.iter().all(|f| !f.breaks().is_empty()));
     }
 
     #[cfg(not(feature = "fault-injection"))]

@@ -37,7 +37,7 @@ impl Inherited {
         if count > 65_536 {
             bail!("{what}: {count} is more descriptors than a process can hold");
         }
-        if crate::fault::active("preserve-fds-own-descriptors") {
+        if crate::fault::Fault::PreserveFdsOwnDescriptors.active() {
             // A runtime that trusts the count: holes get its own fds.
             return Ok(Inherited {
                 fds: vec![Identity { dev: 0, ino: 0 }; count as usize],
@@ -66,7 +66,7 @@ impl Inherited {
     /// Fails unless every fd of the range is still the one the caller
     /// passed: the last look before they go to the container.
     pub fn verify(&self) -> Result<()> {
-        if crate::fault::active("preserve-fds-own-descriptors") {
+        if crate::fault::Fault::PreserveFdsOwnDescriptors.active() {
             return Ok(());
         }
         for (i, expected) in self.fds.iter().enumerate() {

@@ -74,7 +74,7 @@ pub fn run_all_in_container(
     state_json: &str,
     process_env: &[String],
 ) -> Result<()> {
-    let fallback = if crate::fault::active("hooks-empty-env") {
+    let fallback = if crate::fault::Fault::HooksEmptyEnv.active() {
         Fallback::Process(&[])
     } else {
         Fallback::Process(process_env)
@@ -117,7 +117,7 @@ fn run(hook: &Hook, state_json: &str, fallback: Fallback) -> Result<()> {
         .process_group(0);
     let mut child = command.spawn().context("starting")?;
     let without_pid;
-    let state_json = if crate::fault::active("hook-state-without-pid") {
+    let state_json = if crate::fault::Fault::HookStateWithoutPid.active() {
         without_pid = state_json.replace("\"pid\":", "\"pid-gone\":");
         &without_pid
     } else {

@@ -37,7 +37,7 @@ pub fn intermediate(mut channel: Channel, cx: &InitContext) -> ! {
         // The container's init is this binary until it execs the user's
         // program: keep container processes from ptracing it or opening
         // its /proc/PID/exe (CVE-2016-9962, CVE-2019-5736).
-        if !crate::fault::active("dumpable-runtime") {
+        if !crate::fault::Fault::DumpableRuntime.active() {
             nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
         }
         channel.expect("the go-ahead")?;
@@ -47,7 +47,7 @@ pub fn intermediate(mut channel: Channel, cx: &InitContext) -> ! {
         // /proc files belong to the host's root, which it stops being
         // once it becomes root of a new user namespace (EACCES).
         if cx.plan.creates(LinuxNamespaceType::Time)
-            && !crate::fault::active("time-offsets-after-setuid")
+            && !crate::fault::Fault::TimeOffsetsAfterSetuid.active()
         {
             write_time_offsets(cx.spec)?;
         }
@@ -61,7 +61,7 @@ pub fn intermediate(mut channel: Channel, cx: &InitContext) -> ! {
             let _ = nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
         }
         if cx.plan.creates(LinuxNamespaceType::Time)
-            && crate::fault::active("time-offsets-after-setuid")
+            && crate::fault::Fault::TimeOffsetsAfterSetuid.active()
         {
             write_time_offsets(cx.spec)?;
         }
@@ -177,7 +177,7 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
     // before any config mount could cover a /proc/sys file and take the
     // write (CVE-2025-52881).
     process::set_exec_labels(process)?;
-    let sysctl_fault = crate::fault::active("sysctl-after-mounts");
+    let sysctl_fault = crate::fault::Fault::SysctlAfterMounts.active();
     if !sysctl_fault {
         write_sysctls(spec, Path::new("/proc/sys"))?;
     }
@@ -197,7 +197,7 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
     // Resolved inside the rootfs, magic links refused: `cwd:
     // /proc/self/fd/N` cannot lead out through an fd (CVE-2024-21626).
     let cwd_checked = rootfs::ensure_dir(cx.rootfs, process.cwd()).context("process.cwd");
-    if !crate::fault::active("host-dir-fd-at-chdir") {
+    if !crate::fault::Fault::HostDirFdAtChdir.active() {
         cwd_checked?;
     }
 
@@ -224,8 +224,9 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
 
     // The pre-CVE-2024-21626 runc: a host directory still open when the
     // unchecked cwd is entered, so `cwd: /proc/self/fd/N` leaves the rootfs.
-    let _host_dir =
-        crate::fault::active("host-dir-fd-at-chdir").then(|| std::fs::File::open("/sys/fs/cgroup"));
+    let _host_dir = crate::fault::Fault::HostDirFdAtChdir
+        .active()
+        .then(|| std::fs::File::open("/sys/fs/cgroup"));
     rootfs::pivot(
         cx.rootfs,
         cx.no_pivot,
@@ -252,7 +253,7 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
     // The program is found before any filter: an allow-list older than
     // the calls a lookup makes today (statx, faccessat2) must not turn
     // into "no such file" (runc's Go lookup uses calls old lists allow).
-    let program = if crate::fault::active("lookup-after-filter") {
+    let program = if crate::fault::Fault::LookupAfterFilter.active() {
         None
     } else {
         Some(process::find_executable(process)?)
@@ -263,10 +264,10 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
     // start), else as late as possible, just before the exec.
     let nnp = process.no_new_privileges() == Some(true);
     let agent_waits = filter.as_ref().is_some_and(|f| f.has_agent())
-        && !crate::fault::active("seccomp-agent-at-start");
+        && !crate::fault::Fault::SeccompAgentAtStart.active();
     let fds_marked = filter.is_some()
         && (!nnp || agent_waits)
-        && !crate::fault::active("close-range-after-filter");
+        && !crate::fault::Fault::CloseRangeAfterFilter.active();
     if fds_marked {
         process::close_fds_on_exec(cx.inherited)?;
     }
@@ -307,7 +308,7 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
 /// The exec socket is close-on-exec: `start` sees EOF when exec succeeded,
 /// or a message when something failed.
 fn wait_for_start_and_exec(cx: &InitContext, built: Built) -> Result<std::convert::Infallible> {
-    if crate::fault::active("exec-on-create") {
+    if crate::fault::Fault::ExecOnCreate.active() {
         process::exec(
             &built.program,
             cx.spec.process().as_ref().expect("validated"),

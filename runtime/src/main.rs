@@ -6,13 +6,6 @@ use litmus_runtime::{container, features, logging};
 use std::path::Path;
 
 fn main() {
-    // Fault-injection builds list their faults for `cargo xtask faults`.
-    if cfg!(feature = "fault-injection") && std::env::args().nth(1).as_deref() == Some("faults") {
-        for fault in litmus_runtime::fault::FAULTS {
-            println!("{}\t{}", fault.name, fault.breaks.join(","));
-        }
-        return;
-    }
     let cli = Cli::parse();
     // Before anything is opened (the log included): see fds.rs.
     let inherited = match claim_inherited(&cli.command) {
@@ -88,6 +81,13 @@ fn dispatch(cli: &Cli, inherited: &Inherited) -> Result<i32> {
             stats,
             interval,
         } => container::events(root, id, *stats, interval).map(|_| 0),
+        #[cfg(feature = "fault-injection")]
+        Command::Faults => {
+            for fault in litmus_runtime::fault::Fault::ALL {
+                println!("{}\t{}", fault.name(), fault.breaks().join(","));
+            }
+            Ok(0)
+        }
     }
 }
 
@@ -131,6 +131,8 @@ fn operation(command: &Command) -> &'static str {
         Command::Resume { .. } => "resume",
         Command::Update(_) => "update",
         Command::Events { .. } => "events",
+        #[cfg(feature = "fault-injection")]
+        Command::Faults => "faults",
     }
 }
 
@@ -148,6 +150,8 @@ fn container_id(command: &Command) -> Option<&str> {
         | Command::Resume { id }
         | Command::Events { id, .. } => Some(id),
         Command::Spec { .. } | Command::List { .. } | Command::Features => None,
+        #[cfg(feature = "fault-injection")]
+        Command::Faults => None,
     }
 }
 

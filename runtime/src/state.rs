@@ -244,7 +244,7 @@ pub fn process_is_alive(pid: i32, start_time: u64) -> bool {
     match read_proc_stat(pid) {
         Some((state, started)) => {
             let exited =
-                state == 'X' || (state == 'Z' && !crate::fault::active("zombie-is-running"));
+                state == 'X' || (state == 'Z' && !crate::fault::Fault::ZombieIsRunning.active());
             !exited && started == start_time
         }
         None => false,

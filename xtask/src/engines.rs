@@ -11,7 +11,7 @@
 
 use anyhow::{bail, ensure, Context, Result};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const IMAGE: &str = "localhost/litmus-busybox:latest";
@@ -384,77 +384,31 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 }
 
 fn wait_for_socket(socket: &Path, within: Duration) -> Result<()> {
-    let deadline = Instant::now() + within;
-    while std::os::unix::net::UnixStream::connect(socket).is_err() {
-        if Instant::now() > deadline {
-            bail!(
-                "containerd did not listen on {} in {within:?}",
-                socket.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(())
+    litmus_bundle::wait::poll(within, Duration::from_millis(50), || {
+        std::os::unix::net::UnixStream::connect(socket).ok()
+    })
+    .map(drop)
+    .with_context(|| format!("containerd did not listen on {}", socket.display()))
 }
 
-/// Runs `cmd` with its output captured, killed after `limit`.
+/// Runs `cmd` with its output captured (in files: a detached container
+/// inherits them), killed after `limit`.
 fn run(mut cmd: Command, limit: Duration) -> Outcome {
     let line = format!("{cmd:?}").replace('"', "");
-    let dir = tempfile_dir();
-    let (out, err) = (dir.join("stdout"), dir.join("stderr"));
-    let spawned = (|| -> std::io::Result<Child> {
-        cmd.stdin(Stdio::null())
-            .stdout(std::fs::File::create(&out)?)
-            .stderr(std::fs::File::create(&err)?)
-            .spawn()
-    })();
-    let code = match spawned {
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&dir);
-            return Outcome {
-                line,
-                code: None,
-                stdout: String::new(),
-                stderr: e.to_string(),
-            };
-        }
-        Ok(mut child) => {
-            let deadline = Instant::now() + limit;
-            loop {
-                if let Ok(Some(status)) = child.try_wait() {
-                    break status.code();
-                }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break None;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-    };
-    let outcome = Outcome {
-        line,
-        code,
-        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
-    };
-    let _ = std::fs::remove_dir_all(&dir);
-    outcome
-}
-
-/// Output goes to files, not pipes: a detached container inherits them and
-/// a pipe would not reach EOF until it exits.
-fn tempfile_dir() -> PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "litmus-engines-out-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::create_dir_all(&dir);
-    dir
+    match litmus_bundle::wait::output_within(&mut cmd, limit) {
+        Ok(done) => Outcome {
+            line,
+            code: done.code(),
+            stdout: done.stdout_text(),
+            stderr: done.stderr_text(),
+        },
+        Err(e) => Outcome {
+            line,
+            code: None,
+            stdout: String::new(),
+            stderr: e.to_string(),
+        },
+    }
 }
 
 type Check = fn(&Engines, &Runtime) -> Result<()>;
@@ -769,14 +723,13 @@ fn ctr_detach_exec_kill(e: &Engines, r: &Runtime) -> Result<()> {
         ps.describe()
     );
     e.ctr(&["tasks", "kill", "--signal", "SIGKILL", &id]).ok()?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !e.ctr(&["tasks", "list"]).stdout.contains("STOPPED") {
-        ensure!(
-            Instant::now() < deadline,
-            "the task did not stop after SIGKILL"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    litmus_bundle::wait::poll(Duration::from_secs(10), Duration::from_millis(50), || {
+        e.ctr(&["tasks", "list"])
+            .stdout
+            .contains("STOPPED")
+            .then_some(())
+    })
+    .context("the task did not stop after SIGKILL")?;
     e.ctr(&["tasks", "delete", &id]).ok()?;
     e.ctr(&["containers", "delete", &id]).ok()?;
     Ok(())

@@ -453,21 +453,11 @@ fn boot(
         .stderr(Stdio::null())
         .spawn()
         .context("starting qemu-system-x86_64")?;
-    let deadline = Instant::now() + timeout;
-    loop {
-        if child.try_wait()?.is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            eprintln!(
-                "  watchdog: the {mode} guest was killed after {}s",
-                timeout.as_secs()
-            );
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    if litmus_bundle::wait::exit_within(&mut child, timeout)?.is_none() {
+        eprintln!(
+            "  watchdog: the {mode} guest was killed after {}s",
+            timeout.as_secs()
+        );
     }
     Ok(std::fs::read_to_string(&results).unwrap_or_default())
 }

@@ -1,6 +1,7 @@
 //! config-linux.md "devices" and "default devices", runtime-linux.md /dev links.
 
 use crate::case::{expect, expect_eq, Area, Case, Checked, Ctx};
+use crate::catalogue::req;
 use oci_spec::runtime::{LinuxDeviceBuilder, LinuxDeviceType, Spec};
 
 pub const CASES: &[Case] = &[
@@ -8,39 +9,39 @@ pub const CASES: &[Case] = &[
         name: "a_file_in_the_way_of_a_device_is_an_error",
         area: Area::Devices,
         requirements: &[
-            "linux.devices.existing-mismatch",
-            "runtime.errors.no-change",
+            req::LINUX_DEVICES_EXISTING_MISMATCH,
+            req::RUNTIME_ERRORS_NO_CHANGE,
         ],
         run: a_file_in_the_way_of_a_device_is_an_error,
     },
     Case {
         name: "console_is_the_terminal_when_there_is_one",
         area: Area::Devices,
-        requirements: &["linux.devices.console"],
+        requirements: &[req::LINUX_DEVICES_CONSOLE],
         run: console_is_the_terminal_when_there_is_one,
     },
     Case {
         name: "default_devices_exist",
         area: Area::Devices,
-        requirements: &["linux.devices.defaults"],
+        requirements: &[req::LINUX_DEVICES_DEFAULTS],
         run: default_devices_exist,
     },
     Case {
         name: "default_devices_exist_in_a_user_namespace",
         area: Area::Devices,
-        requirements: &["linux.devices.defaults"],
+        requirements: &[req::LINUX_DEVICES_DEFAULTS],
         run: default_devices_exist_in_a_user_namespace,
     },
     Case {
         name: "dev_symlinks_exist",
         area: Area::Devices,
-        requirements: &["runtime-linux.dev-symlinks"],
+        requirements: &[req::RUNTIME_LINUX_DEV_SYMLINKS],
         run: dev_symlinks_exist,
     },
     Case {
         name: "configured_devices_are_created",
         area: Area::Devices,
-        requirements: &["linux.devices.create"],
+        requirements: &[req::LINUX_DEVICES_CREATE],
         run: configured_devices_are_created,
     },
 ];

@@ -8,6 +8,7 @@
 
 use super::seccomp::{call as syscall_arg, receive_from_agent_socket, with_seccomp};
 use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Ctx, Verdict};
+use crate::catalogue::req;
 use crate::driver::How;
 use litmus_probe::ProbeLine;
 use oci_spec::runtime::{HookBuilder, HooksBuilder};
@@ -18,79 +19,79 @@ pub const CASES: &[Case] = &[
     Case {
         name: "pid_files_hold_bare_host_pids",
         area: Area::Engine,
-        requirements: &["engine.pid-file"],
+        requirements: &[req::ENGINE_PID_FILE],
         run: pid_files_hold_bare_host_pids,
     },
     Case {
         name: "container_processes_stay_the_callers_descendants",
         area: Area::Engine,
-        requirements: &["engine.reparent"],
+        requirements: &[req::ENGINE_REPARENT],
         run: container_processes_stay_the_callers_descendants,
     },
     Case {
         name: "a_failed_create_is_reported_in_the_json_log",
         area: Area::Engine,
-        requirements: &["engine.log-json"],
+        requirements: &[req::ENGINE_LOG_JSON],
         run: a_failed_create_is_reported_in_the_json_log,
     },
     Case {
         name: "global_flags_in_both_forms_and_a_new_root",
         area: Area::Engine,
-        requirements: &["engine.global-flags"],
+        requirements: &[req::ENGINE_GLOBAL_FLAGS],
         run: global_flags_in_both_forms_and_a_new_root,
     },
     Case {
         name: "calls_work_with_an_empty_environment",
         area: Area::Engine,
-        requirements: &["engine.environment"],
+        requirements: &[req::ENGINE_ENVIRONMENT],
         run: calls_work_with_an_empty_environment,
     },
     Case {
         name: "delete_force_removes_every_state",
         area: Area::Engine,
-        requirements: &["engine.delete-force"],
+        requirements: &[req::ENGINE_DELETE_FORCE],
         run: delete_force_removes_every_state,
     },
     Case {
         name: "kill_takes_numeric_signals_and_all",
         area: Area::Engine,
-        requirements: &["engine.kill-numeric"],
+        requirements: &[req::ENGINE_KILL_NUMERIC],
         run: kill_takes_numeric_signals_and_all,
     },
     Case {
         name: "ps_lists_host_pids_as_json",
         area: Area::Engine,
-        requirements: &["engine.ps-json"],
+        requirements: &[req::ENGINE_PS_JSON],
         run: ps_lists_host_pids_as_json,
     },
     Case {
         name: "console_socket_gets_one_fd_in_one_message",
         area: Area::Engine,
-        requirements: &["engine.console-socket"],
+        requirements: &[req::ENGINE_CONSOLE_SOCKET],
         run: console_socket_gets_one_fd_in_one_message,
     },
     Case {
         name: "a_created_container_killed_can_be_deleted_at_once",
         area: Area::Engine,
-        requirements: &["engine.kill-then-delete"],
+        requirements: &[req::ENGINE_KILL_THEN_DELETE],
         run: a_created_container_killed_can_be_deleted_at_once,
     },
     Case {
         name: "the_seccomp_agent_gets_the_listener_during_create",
         area: Area::Engine,
-        requirements: &["engine.seccomp-agent-on-create"],
+        requirements: &[req::ENGINE_SECCOMP_AGENT_ON_CREATE],
         run: the_seccomp_agent_gets_the_listener_during_create,
     },
     Case {
         name: "container_hooks_without_env_get_the_process_env",
         area: Area::Engine,
-        requirements: &["engine.hook-env"],
+        requirements: &[req::ENGINE_HOOK_ENV],
         run: container_hooks_without_env_get_the_process_env,
     },
     Case {
         name: "an_exited_process_not_yet_reaped_is_stopped",
         area: Area::Lifecycle,
-        requirements: &["runtime.state.status-stopped"],
+        requirements: &[req::RUNTIME_STATE_STATUS_STOPPED],
         run: an_exited_process_not_yet_reaped_is_stopped,
     },
 ];

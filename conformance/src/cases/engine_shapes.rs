@@ -5,25 +5,29 @@
 
 use super::namespaces::{host_inode, namespace, set_namespaces, NamespaceHolder, NEW};
 use crate::case::{expect_eq, Area, Case, Checked, Ctx};
+use crate::catalogue::req;
 use oci_spec::runtime::LinuxNamespaceType;
 
 pub const CASES: &[Case] = &[
     Case {
         name: "a_config_without_a_mount_namespace_runs",
         area: Area::Namespaces,
-        requirements: &["linux.namespaces.inherit", "runtime.lifecycle.create-env"],
+        requirements: &[
+            req::LINUX_NAMESPACES_INHERIT,
+            req::RUNTIME_LIFECYCLE_CREATE_ENV,
+        ],
         run: a_config_without_a_mount_namespace_runs,
     },
     Case {
         name: "hostname_is_set_in_a_joined_uts_namespace",
         area: Area::Namespaces,
-        requirements: &["config.hostname", "linux.namespaces.join"],
+        requirements: &[req::CONFIG_HOSTNAME, req::LINUX_NAMESPACES_JOIN],
         run: hostname_is_set_in_a_joined_uts_namespace,
     },
     Case {
         name: "sysctls_are_set_in_joined_namespaces",
         area: Area::Namespaces,
-        requirements: &["linux.sysctl", "linux.namespaces.join"],
+        requirements: &[req::LINUX_SYSCTL, req::LINUX_NAMESPACES_JOIN],
         run: sysctls_are_set_in_joined_namespaces,
     },
 ];

@@ -1,61 +1,65 @@
 //! config.md "root" and "mounts", config-linux.md masked and read-only paths.
 
 use crate::case::{expect, expect_eq, Area, Case, Checked, Ctx};
+use crate::catalogue::req;
 use oci_spec::runtime::{Mount, MountBuilder, Spec};
 
 pub const CASES: &[Case] = &[
     Case {
         name: "rootfs_propagation_is_applied",
         area: Area::Filesystem,
-        requirements: &["linux.rootfs-propagation"],
+        requirements: &[req::LINUX_ROOTFS_PROPAGATION],
         run: rootfs_propagation_is_applied,
     },
     Case {
         name: "delete_keeps_what_the_container_did_not_create",
         area: Area::Filesystem,
-        requirements: &["runtime.delete.foreign-resources"],
+        requirements: &[req::RUNTIME_DELETE_FOREIGN_RESOURCES],
         run: delete_keeps_what_the_container_did_not_create,
     },
     Case {
         name: "readonly_root_is_readonly",
         area: Area::Filesystem,
-        requirements: &["config.root.readonly", "config.root.path"],
+        requirements: &[req::CONFIG_ROOT_READONLY, req::CONFIG_ROOT_PATH],
         run: readonly_root_is_readonly,
     },
     Case {
         name: "mounts_follow_the_listed_order",
         area: Area::Filesystem,
-        requirements: &["config.mounts.order", "config.mounts.destination-created"],
+        requirements: &[
+            req::CONFIG_MOUNTS_ORDER,
+            req::CONFIG_MOUNTS_DESTINATION_CREATED,
+        ],
         run: mounts_follow_the_listed_order,
     },
     Case {
         name: "mount_options_are_applied",
         area: Area::Filesystem,
-        requirements: &["config.mounts.options"],
+        requirements: &[req::CONFIG_MOUNTS_OPTIONS],
         run: mount_options_are_applied,
     },
     Case {
         name: "bind_mounts_show_the_source",
         area: Area::Filesystem,
-        requirements: &["config.mounts.bind"],
+        requirements: &[req::CONFIG_MOUNTS_BIND],
         run: bind_mounts_show_the_source,
     },
     Case {
         name: "mount_label_is_applied",
         area: Area::Filesystem,
-        requirements: &["linux.mount-label"],
+        requirements: &[req::LINUX_MOUNT_LABEL],
         run: mount_label_is_applied,
     },
     Case {
         name: "masked_paths_cannot_be_read",
         area: Area::Filesystem,
-        requirements: &["linux.masked-paths"],
+        requirements: &[req::LINUX_MASKED_PATHS],
         run: masked_paths_cannot_be_read,
     },
     Case {
         name: "readonly_paths_cannot_be_written",
         area: Area::Filesystem,
-        requirements: &["linux.readonly-paths"],
+        requirements: &[req::LINUX_READONLY_PATHS],
         run: readonly_paths_cannot_be_written,
     },
 ];

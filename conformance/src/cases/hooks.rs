@@ -1,6 +1,7 @@
 //! config.md "hooks": when each kind runs, in which order, with what on stdin.
 
 use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Ctx, StateView};
+use crate::catalogue::req;
 use oci_spec::runtime::{Hook, HookBuilder, HooksBuilder};
 use std::path::Path;
 
@@ -9,14 +10,14 @@ pub const CASES: &[Case] = &[
         name: "hooks_run_in_lifecycle_order_with_state",
         area: Area::Hooks,
         requirements: &[
-            "config.hooks.prestart",
-            "config.hooks.create-runtime",
-            "config.hooks.create-container",
-            "config.hooks.start-container",
-            "config.hooks.poststart",
-            "config.hooks.poststop",
-            "config.hooks.state-stdin",
-            "config.hooks.order",
+            req::CONFIG_HOOKS_PRESTART,
+            req::CONFIG_HOOKS_CREATE_RUNTIME,
+            req::CONFIG_HOOKS_CREATE_CONTAINER,
+            req::CONFIG_HOOKS_START_CONTAINER,
+            req::CONFIG_HOOKS_POSTSTART,
+            req::CONFIG_HOOKS_POSTSTOP,
+            req::CONFIG_HOOKS_STATE_STDIN,
+            req::CONFIG_HOOKS_ORDER,
         ],
         run: hooks_run_in_lifecycle_order_with_state,
     },
@@ -24,53 +25,56 @@ pub const CASES: &[Case] = &[
         name: "hooks_receive_the_container_state",
         area: Area::Hooks,
         requirements: &[
-            "config.hooks.state-stdin",
-            "runtime.state.fields",
-            "runtime.state.bundle-absolute",
-            "runtime.state.pid-host",
+            req::CONFIG_HOOKS_STATE_STDIN,
+            req::RUNTIME_STATE_FIELDS,
+            req::RUNTIME_STATE_BUNDLE_ABSOLUTE,
+            req::RUNTIME_STATE_PID_HOST,
         ],
         run: hooks_receive_the_container_state,
     },
     Case {
         name: "failing_prestart_hook_fails_create",
         area: Area::Hooks,
-        requirements: &["config.hooks.prestart-failure", "runtime.errors.no-change"],
+        requirements: &[
+            req::CONFIG_HOOKS_PRESTART_FAILURE,
+            req::RUNTIME_ERRORS_NO_CHANGE,
+        ],
         run: failing_prestart_hook_fails_create,
     },
     Case {
         name: "failing_create_runtime_hook_fails_create",
         area: Area::Hooks,
-        requirements: &["config.hooks.create-runtime-failure"],
+        requirements: &[req::CONFIG_HOOKS_CREATE_RUNTIME_FAILURE],
         run: failing_create_runtime_hook_fails_create,
     },
     Case {
         name: "failing_create_container_hook_fails_create",
         area: Area::Hooks,
-        requirements: &["config.hooks.create-container-failure"],
+        requirements: &[req::CONFIG_HOOKS_CREATE_CONTAINER_FAILURE],
         run: failing_create_container_hook_fails_create,
     },
     Case {
         name: "failing_start_container_hook_fails_start",
         area: Area::Hooks,
-        requirements: &["config.hooks.start-container-failure"],
+        requirements: &[req::CONFIG_HOOKS_START_CONTAINER_FAILURE],
         run: failing_start_container_hook_fails_start,
     },
     Case {
         name: "failing_poststart_hook_leaves_the_container_running",
         area: Area::Hooks,
-        requirements: &["config.hooks.poststart-failure"],
+        requirements: &[req::CONFIG_HOOKS_POSTSTART_FAILURE],
         run: failing_poststart_hook_leaves_the_container_running,
     },
     Case {
         name: "hook_timeout_aborts_the_hook",
         area: Area::Hooks,
-        requirements: &["config.hooks.timeout"],
+        requirements: &[req::CONFIG_HOOKS_TIMEOUT],
         run: hook_timeout_aborts_the_hook,
     },
     Case {
         name: "failing_poststop_hook_does_not_fail_delete",
         area: Area::Hooks,
-        requirements: &["config.hooks.poststop-failure"],
+        requirements: &[req::CONFIG_HOOKS_POSTSTOP_FAILURE],
         run: failing_poststop_hook_does_not_fail_delete,
     },
 ];

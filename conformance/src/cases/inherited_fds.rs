@@ -9,6 +9,7 @@
 //! process enters a container: create + start, run, exec, a terminal.
 
 use crate::case::{expect, fail, Area, Case, Checked, Ctx, Verdict};
+use crate::catalogue::req;
 use litmus_bundle::PROBE_PATH_IN_ROOTFS;
 use litmus_probe::{FdView, ProbeLine};
 use std::fs::File;
@@ -19,13 +20,13 @@ pub const CASES: &[Case] = &[
     Case {
         name: "preserved_fds_are_exactly_the_callers",
         area: Area::Security,
-        requirements: &["security.preserved-fds"],
+        requirements: &[req::SECURITY_PRESERVED_FDS],
         run: preserved_fds_are_exactly_the_callers,
     },
     Case {
         name: "no_runtime_fd_reaches_exec_or_terminal_processes",
         area: Area::Security,
-        requirements: &["security.preserved-fds", "runtime-linux.fds"],
+        requirements: &[req::SECURITY_PRESERVED_FDS, req::RUNTIME_LINUX_FDS],
         run: no_runtime_fd_reaches_exec_or_terminal_processes,
     },
 ];

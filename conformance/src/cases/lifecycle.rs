@@ -1,6 +1,7 @@
 //! runtime.md: the operations and the states they move a container through.
 
 use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Ctx};
+use crate::catalogue::req;
 use litmus_probe::ProbeLine;
 
 pub const CASES: &[Case] = &[
@@ -8,116 +9,134 @@ pub const CASES: &[Case] = &[
         name: "create_needs_an_id_and_a_bundle",
         area: Area::Lifecycle,
         requirements: &[
-            "runtime.create.args-required",
-            "runtime.create.error-no-container",
+            req::RUNTIME_CREATE_ARGS_REQUIRED,
+            req::RUNTIME_CREATE_ERROR_NO_CONTAINER,
         ],
         run: create_needs_an_id_and_a_bundle,
     },
     Case {
         name: "features_give_the_supported_version_range",
         area: Area::Lifecycle,
-        requirements: &["features.required-fields"],
+        requirements: &[req::FEATURES_REQUIRED_FIELDS],
         run: features_give_the_supported_version_range,
     },
     Case {
         name: "create_leaves_container_created",
         area: Area::Lifecycle,
-        requirements: &["runtime.create.status", "runtime.state.status-created"],
+        requirements: &[
+            req::RUNTIME_CREATE_STATUS,
+            req::RUNTIME_STATE_STATUS_CREATED,
+        ],
         run: create_leaves_container_created,
     },
     Case {
         name: "create_does_not_run_the_program",
         area: Area::Lifecycle,
-        requirements: &["runtime.create.no-user-program"],
+        requirements: &[req::RUNTIME_CREATE_NO_USER_PROGRAM],
         run: create_does_not_run_the_program,
     },
     Case {
         name: "start_runs_the_program",
         area: Area::Lifecycle,
-        requirements: &["runtime.start.runs-program", "runtime.state.status-running"],
+        requirements: &[
+            req::RUNTIME_START_RUNS_PROGRAM,
+            req::RUNTIME_STATE_STATUS_RUNNING,
+        ],
         run: start_runs_the_program,
     },
     Case {
         name: "start_twice_is_an_error",
         area: Area::Lifecycle,
-        requirements: &["runtime.start.not-created"],
+        requirements: &[req::RUNTIME_START_NOT_CREATED],
         run: start_twice_is_an_error,
     },
     Case {
         name: "start_of_missing_container_is_an_error",
         area: Area::Lifecycle,
-        requirements: &["runtime.start.missing"],
+        requirements: &[req::RUNTIME_START_MISSING],
         run: start_of_missing_container_is_an_error,
     },
     Case {
         name: "state_of_missing_container_is_an_error",
         area: Area::Lifecycle,
-        requirements: &["runtime.state-op.missing"],
+        requirements: &[req::RUNTIME_STATE_OP_MISSING],
         run: state_of_missing_container_is_an_error,
     },
     Case {
         name: "state_has_the_spec_fields",
         area: Area::Lifecycle,
         requirements: &[
-            "runtime.state.fields",
-            "runtime.state-op.returns-state",
-            "runtime.state.pid-host",
-            "runtime.state.bundle-absolute",
+            req::RUNTIME_STATE_FIELDS,
+            req::RUNTIME_STATE_OP_RETURNS_STATE,
+            req::RUNTIME_STATE_PID_HOST,
+            req::RUNTIME_STATE_BUNDLE_ABSOLUTE,
         ],
         run: state_has_the_spec_fields,
     },
     Case {
         name: "state_keeps_annotations",
         area: Area::Lifecycle,
-        requirements: &["runtime.state.annotations", "config.annotations"],
+        requirements: &[req::RUNTIME_STATE_ANNOTATIONS, req::CONFIG_ANNOTATIONS],
         run: state_keeps_annotations,
     },
     Case {
         name: "duplicate_id_is_rejected",
         area: Area::Lifecycle,
-        requirements: &["runtime.create.duplicate-id", "runtime.state.id-unique"],
+        requirements: &[
+            req::RUNTIME_CREATE_DUPLICATE_ID,
+            req::RUNTIME_STATE_ID_UNIQUE,
+        ],
         run: duplicate_id_is_rejected,
     },
     Case {
         name: "kill_delivers_the_signal",
         area: Area::Lifecycle,
-        requirements: &["runtime.kill.sends-signal"],
+        requirements: &[req::RUNTIME_KILL_SENDS_SIGNAL],
         run: kill_delivers_the_signal,
     },
     Case {
         name: "kill_of_stopped_container_is_an_error",
         area: Area::Lifecycle,
-        requirements: &["runtime.kill.not-running", "runtime.state.status-stopped"],
+        requirements: &[
+            req::RUNTIME_KILL_NOT_RUNNING,
+            req::RUNTIME_STATE_STATUS_STOPPED,
+        ],
         run: kill_of_stopped_container_is_an_error,
     },
     Case {
         name: "delete_of_running_container_is_an_error",
         area: Area::Lifecycle,
-        requirements: &["runtime.delete.not-stopped"],
+        requirements: &[req::RUNTIME_DELETE_NOT_STOPPED],
         run: delete_of_running_container_is_an_error,
     },
     Case {
         name: "delete_removes_the_container",
         area: Area::Lifecycle,
-        requirements: &["runtime.delete.resources", "runtime.lifecycle.delete-undo"],
+        requirements: &[
+            req::RUNTIME_DELETE_RESOURCES,
+            req::RUNTIME_LIFECYCLE_DELETE_UNDO,
+        ],
         run: delete_removes_the_container,
     },
     Case {
         name: "delete_of_missing_container_is_an_error",
         area: Area::Lifecycle,
-        requirements: &["runtime.delete.missing"],
+        requirements: &[req::RUNTIME_DELETE_MISSING],
         run: delete_of_missing_container_is_an_error,
     },
     Case {
         name: "config_changes_after_create_are_ignored",
         area: Area::Lifecycle,
-        requirements: &["runtime.lifecycle.config-immutable"],
+        requirements: &[req::RUNTIME_LIFECYCLE_CONFIG_IMMUTABLE],
         run: config_changes_after_create_are_ignored,
     },
     Case {
         name: "invalid_config_is_rejected_cleanly",
         area: Area::Lifecycle,
-        requirements: &["runtime.lifecycle.create-error", "runtime.errors.no-change"],
+        requirements: &[
+            req::RUNTIME_LIFECYCLE_CREATE_ERROR,
+            req::RUNTIME_ERRORS_NO_CHANGE,
+        ],
         run: invalid_config_is_rejected_cleanly,
     },
 ];

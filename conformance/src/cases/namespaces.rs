@@ -1,6 +1,7 @@
 //! config-linux.md "namespaces", hostname and domainname, sysctl.
 
 use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Ctx};
+use crate::catalogue::req;
 use litmus_probe::ProbeLine;
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, Spec};
 use std::os::unix::fs::MetadataExt;
@@ -9,70 +10,73 @@ pub const CASES: &[Case] = &[
     Case {
         name: "user_namespace_gets_the_id_mappings",
         area: Area::Namespaces,
-        requirements: &["linux.namespaces.user-mappings"],
+        requirements: &[req::LINUX_NAMESPACES_USER_MAPPINGS],
         run: user_namespace_gets_the_id_mappings,
     },
     Case {
         name: "time_namespace_gets_the_offsets",
         area: Area::Namespaces,
-        requirements: &["linux.namespaces.time-offsets"],
+        requirements: &[req::LINUX_NAMESPACES_TIME_OFFSETS],
         run: time_namespace_gets_the_offsets,
     },
     Case {
         name: "time_offsets_apply_with_a_new_user_namespace",
         area: Area::Namespaces,
         requirements: &[
-            "linux.namespaces.time-offsets",
-            "linux.namespaces.user-mappings",
+            req::LINUX_NAMESPACES_TIME_OFFSETS,
+            req::LINUX_NAMESPACES_USER_MAPPINGS,
         ],
         run: time_offsets_apply_with_a_new_user_namespace,
     },
     Case {
         name: "listed_namespaces_are_new",
         area: Area::Namespaces,
-        requirements: &["linux.namespaces.create"],
+        requirements: &[req::LINUX_NAMESPACES_CREATE],
         run: listed_namespaces_are_new,
     },
     Case {
         name: "unlisted_namespaces_are_inherited",
         area: Area::Namespaces,
-        requirements: &["linux.namespaces.inherit"],
+        requirements: &[req::LINUX_NAMESPACES_INHERIT],
         run: unlisted_namespaces_are_inherited,
     },
     Case {
         name: "namespace_path_is_joined",
         area: Area::Namespaces,
-        requirements: &["linux.namespaces.join"],
+        requirements: &[req::LINUX_NAMESPACES_JOIN],
         run: namespace_path_is_joined,
     },
     Case {
         name: "namespace_path_of_wrong_type_is_rejected",
         area: Area::Namespaces,
-        requirements: &["linux.namespaces.wrong-type", "runtime.errors.no-change"],
+        requirements: &[
+            req::LINUX_NAMESPACES_WRONG_TYPE,
+            req::RUNTIME_ERRORS_NO_CHANGE,
+        ],
         run: namespace_path_of_wrong_type_is_rejected,
     },
     Case {
         name: "duplicate_namespace_is_rejected",
         area: Area::Namespaces,
-        requirements: &["linux.namespaces.duplicate"],
+        requirements: &[req::LINUX_NAMESPACES_DUPLICATE],
         run: duplicate_namespace_is_rejected,
     },
     Case {
         name: "hostname_is_set",
         area: Area::Namespaces,
-        requirements: &["config.hostname"],
+        requirements: &[req::CONFIG_HOSTNAME],
         run: hostname_is_set,
     },
     Case {
         name: "domainname_is_set",
         area: Area::Namespaces,
-        requirements: &["config.domainname"],
+        requirements: &[req::CONFIG_DOMAINNAME],
         run: domainname_is_set,
     },
     Case {
         name: "sysctl_is_set_in_the_container",
         area: Area::Namespaces,
-        requirements: &["linux.sysctl"],
+        requirements: &[req::LINUX_SYSCTL],
         run: sysctl_is_set_in_the_container,
     },
 ];
@@ -190,16 +194,17 @@ impl NamespaceHolder {
         let child = cmd.spawn()?;
         let holder = NamespaceHolder { child, name };
         // Wait until the unshare has happened (the child's ns differs).
-        let deadline =
-            std::time::Instant::now() + crate::deadline::scaled(std::time::Duration::from_secs(5));
-        while std::fs::metadata(holder.path())
-            .map(|m| Some(m.ino()) == host_inode(name))
-            .unwrap_or(true)
-        {
-            if std::time::Instant::now() > deadline {
-                anyhow::bail!("helper process did not enter a new {name} namespace");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(2));
+        let entered = crate::deadline::poll(
+            std::time::Duration::from_secs(5),
+            std::time::Duration::from_millis(2),
+            || {
+                std::fs::metadata(holder.path())
+                    .is_ok_and(|m| Some(m.ino()) != host_inode(name))
+                    .then_some(())
+            },
+        );
+        if let Err(expired) = entered {
+            anyhow::bail!("helper process did not enter a new {name} namespace: {expired}");
         }
         Ok(holder)
     }

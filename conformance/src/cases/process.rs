@@ -1,6 +1,7 @@
 //! config.md "process": what the container's program really gets.
 
 use crate::case::{expect, expect_eq, Area, Case, Checked, Ctx, Verdict};
+use crate::catalogue::req;
 use litmus_bundle::{APPARMOR_PROFILE, APPARMOR_PROFILE_SOURCE};
 use oci_spec::runtime::{
     Capability, LinuxCapabilitiesBuilder, PosixRlimitBuilder, PosixRlimitType, UserBuilder,
@@ -11,101 +12,101 @@ pub const CASES: &[Case] = &[
     Case {
         name: "io_priority_is_set",
         area: Area::Process,
-        requirements: &["config.process.io-priority"],
+        requirements: &[req::CONFIG_PROCESS_IO_PRIORITY],
         run: io_priority_is_set,
     },
     Case {
         name: "scheduler_policy_is_set",
         area: Area::Process,
-        requirements: &["config.process.scheduler"],
+        requirements: &[req::CONFIG_PROCESS_SCHEDULER],
         run: scheduler_policy_is_set,
     },
     Case {
         name: "apparmor_profile_is_applied",
         area: Area::Process,
-        requirements: &["config.process.apparmor"],
+        requirements: &[req::CONFIG_PROCESS_APPARMOR],
         run: apparmor_profile_is_applied,
     },
     Case {
         name: "selinux_label_is_applied",
         area: Area::Process,
-        requirements: &["config.process.selinux"],
+        requirements: &[req::CONFIG_PROCESS_SELINUX],
         run: selinux_label_is_applied,
     },
     Case {
         name: "personality_is_set",
         area: Area::Process,
-        requirements: &["linux.personality"],
+        requirements: &[req::LINUX_PERSONALITY],
         run: personality_is_set,
     },
     Case {
         name: "terminal_is_the_process_stdio_and_controlling_tty",
         area: Area::Process,
-        requirements: &["config.process.terminal"],
+        requirements: &[req::CONFIG_PROCESS_TERMINAL],
         run: terminal_is_the_process_stdio_and_controlling_tty,
     },
     Case {
         name: "args_and_env_reach_the_program",
         area: Area::Process,
         requirements: &[
-            "config.process.args",
-            "config.process.env",
-            "runtime.lifecycle.create-env",
+            req::CONFIG_PROCESS_ARGS,
+            req::CONFIG_PROCESS_ENV,
+            req::RUNTIME_LIFECYCLE_CREATE_ENV,
         ],
         run: args_and_env_reach_the_program,
     },
     Case {
         name: "cwd_is_set",
         area: Area::Process,
-        requirements: &["config.process.cwd"],
+        requirements: &[req::CONFIG_PROCESS_CWD],
         run: cwd_is_set,
     },
     Case {
         name: "user_and_groups_are_set",
         area: Area::Process,
-        requirements: &["config.process.user"],
+        requirements: &[req::CONFIG_PROCESS_USER],
         run: user_and_groups_are_set,
     },
     Case {
         name: "umask_is_set",
         area: Area::Process,
-        requirements: &["config.process.umask"],
+        requirements: &[req::CONFIG_PROCESS_UMASK],
         run: umask_is_set,
     },
     Case {
         name: "capability_sets_are_exact",
         area: Area::Process,
-        requirements: &["config.process.capabilities"],
+        requirements: &[req::CONFIG_PROCESS_CAPABILITIES],
         run: capability_sets_are_exact,
     },
     Case {
         name: "rlimits_are_set",
         area: Area::Process,
-        requirements: &["config.process.rlimits"],
+        requirements: &[req::CONFIG_PROCESS_RLIMITS],
         run: rlimits_are_set,
     },
     Case {
         name: "no_new_privileges_is_set",
         area: Area::Process,
-        requirements: &["config.process.no-new-privileges"],
+        requirements: &[req::CONFIG_PROCESS_NO_NEW_PRIVILEGES],
         run: no_new_privileges_is_set,
     },
     Case {
         name: "oom_score_adj_is_set",
         area: Area::Process,
-        requirements: &["config.process.oom-score-adj"],
+        requirements: &[req::CONFIG_PROCESS_OOM_SCORE_ADJ],
         run: oom_score_adj_is_set,
     },
     Case {
         name: "oom_score_adj_is_inherited_when_unset",
         area: Area::Process,
-        requirements: &["config.process.oom-score-adj-unset"],
+        requirements: &[req::CONFIG_PROCESS_OOM_SCORE_ADJ_UNSET],
         run: oom_score_adj_is_inherited_when_unset,
     },
     Case {
         name: "no_runtime_fds_leak_into_the_container",
         area: Area::Process,
-        requirements: &["runtime-linux.fds"],
+        requirements: &[req::RUNTIME_LINUX_FDS],
         run: no_runtime_fds_leak_into_the_container,
     },
 ];

@@ -6,6 +6,7 @@
 
 use super::seccomp::with_seccomp;
 use crate::case::{fail, Area, Case, Checked, Ctx, Verdict};
+use crate::catalogue::req;
 use crate::realworld::{self, Target};
 use litmus_probe::ProbeLine;
 use oci_spec::runtime::Spec;
@@ -16,19 +17,22 @@ pub const CASES: &[Case] = &[
     Case {
         name: "engine_seccomp_profiles_run_and_are_active",
         area: Area::Realworld,
-        requirements: &["runtime.lifecycle.create-env", "linux.seccomp.syscalls"],
+        requirements: &[
+            req::RUNTIME_LIFECYCLE_CREATE_ENV,
+            req::LINUX_SECCOMP_SYSCALLS,
+        ],
         run: engine_seccomp_profiles_run_and_are_active,
     },
     Case {
         name: "configs_captured_from_engines_run",
         area: Area::Realworld,
-        requirements: &["runtime.lifecycle.create-env", "config.process.user"],
+        requirements: &[req::RUNTIME_LIFECYCLE_CREATE_ENV, req::CONFIG_PROCESS_USER],
         run: configs_captured_from_engines_run,
     },
     Case {
         name: "configs_written_by_spec_commands_run",
         area: Area::Realworld,
-        requirements: &["runtime.lifecycle.create-env", "config.process.user"],
+        requirements: &[req::RUNTIME_LIFECYCLE_CREATE_ENV, req::CONFIG_PROCESS_USER],
         run: configs_written_by_spec_commands_run,
     },
 ];

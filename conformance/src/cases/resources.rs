@@ -2,6 +2,7 @@
 
 use crate::case::{expect, expect_eq, Area, Case, Checked, Ctx, Verdict};
 use crate::cases::host_cgroup_dirs;
+use crate::catalogue::req;
 use oci_spec::runtime::{LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder, Spec};
 use std::path::PathBuf;
 
@@ -9,55 +10,55 @@ pub const CASES: &[Case] = &[
     Case {
         name: "block_io_throttle_is_applied",
         area: Area::Resources,
-        requirements: &["linux.resources.block-io"],
+        requirements: &[req::LINUX_RESOURCES_BLOCK_IO],
         run: block_io_throttle_is_applied,
     },
     Case {
         name: "hugepage_limit_is_applied",
         area: Area::Resources,
-        requirements: &["linux.resources.hugepage-limits"],
+        requirements: &[req::LINUX_RESOURCES_HUGEPAGE_LIMITS],
         run: hugepage_limit_is_applied,
     },
     Case {
         name: "device_rules_are_enforced",
         area: Area::Resources,
-        requirements: &["linux.resources.devices"],
+        requirements: &[req::LINUX_RESOURCES_DEVICES],
         run: device_rules_are_enforced,
     },
     Case {
         name: "cpu_quota_and_shares_are_applied",
         area: Area::Resources,
-        requirements: &["linux.resources.cpu"],
+        requirements: &[req::LINUX_RESOURCES_CPU],
         run: cpu_quota_and_shares_are_applied,
     },
     Case {
         name: "update_changes_the_running_containers_limits",
         area: Area::Resources,
-        requirements: &["linux.resources.update"],
+        requirements: &[req::LINUX_RESOURCES_UPDATE],
         run: update_changes_the_running_containers_limits,
     },
     Case {
         name: "memory_limit_is_applied",
         area: Area::Resources,
-        requirements: &["linux.resources.memory"],
+        requirements: &[req::LINUX_RESOURCES_MEMORY],
         run: memory_limit_is_applied,
     },
     Case {
         name: "pids_limit_is_applied",
         area: Area::Resources,
-        requirements: &["linux.resources.pids"],
+        requirements: &[req::LINUX_RESOURCES_PIDS],
         run: pids_limit_is_applied,
     },
     Case {
         name: "unified_keys_are_written_or_refused",
         area: Area::Resources,
-        requirements: &["linux.resources.unified"],
+        requirements: &[req::LINUX_RESOURCES_UNIFIED],
         run: unified_keys_are_written_or_refused,
     },
     Case {
         name: "cgroups_path_is_used",
         area: Area::Resources,
-        requirements: &["linux.cgroups.path"],
+        requirements: &[req::LINUX_CGROUPS_PATH],
         run: cgroups_path_is_used,
     },
 ];

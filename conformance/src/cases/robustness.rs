@@ -6,6 +6,7 @@
 //! the container, and the runtime's state (the usual per-case leak check).
 
 use crate::case::{expect, Area, Case, Checked, Ctx};
+use crate::catalogue::req;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -15,31 +16,31 @@ pub const CASES: &[Case] = &[
     Case {
         name: "bad_configs_are_refused_naming_the_field",
         area: Area::Robustness,
-        requirements: &["robustness.bad-config"],
+        requirements: &[req::ROBUSTNESS_BAD_CONFIG],
         run: bad_configs_are_refused_naming_the_field,
     },
     Case {
         name: "concurrent_creates_of_one_id_have_one_winner",
         area: Area::Robustness,
-        requirements: &["robustness.concurrent-create"],
+        requirements: &[req::ROBUSTNESS_CONCURRENT_CREATE],
         run: concurrent_creates_of_one_id_have_one_winner,
     },
     Case {
         name: "killed_create_leaves_nothing_after_delete",
         area: Area::Robustness,
-        requirements: &["robustness.killed-create"],
+        requirements: &[req::ROBUSTNESS_KILLED_CREATE],
         run: killed_create_leaves_nothing_after_delete,
     },
     Case {
         name: "delete_racing_kill_leaves_nothing",
         area: Area::Robustness,
-        requirements: &["robustness.delete-races-kill"],
+        requirements: &[req::ROBUSTNESS_DELETE_RACES_KILL],
         run: delete_racing_kill_leaves_nothing,
     },
     Case {
         name: "process_exiting_at_start_ends_stopped",
         area: Area::Robustness,
-        requirements: &["robustness.exit-during-start"],
+        requirements: &[req::ROBUSTNESS_EXIT_DURING_START],
         run: process_exiting_at_start_ends_stopped,
     },
 ];

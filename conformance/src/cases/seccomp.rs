@@ -9,6 +9,7 @@
 
 use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Ctx, ProbeRun, Verdict};
 use crate::cases::syscall_names;
+use crate::catalogue::req;
 use litmus_probe::ProbeLine;
 use oci_spec::runtime::{LinuxSeccomp, Spec};
 use serde_json::{json, Value};
@@ -18,46 +19,49 @@ pub const CASES: &[Case] = &[
     Case {
         name: "seccomp_rule_returns_its_errno",
         area: Area::Seccomp,
-        requirements: &["linux.seccomp.syscalls", "linux.seccomp.errno-ret"],
+        requirements: &[req::LINUX_SECCOMP_SYSCALLS, req::LINUX_SECCOMP_ERRNO_RET],
         run: seccomp_rule_returns_its_errno,
     },
     Case {
         name: "seccomp_errno_defaults_to_eperm",
         area: Area::Seccomp,
-        requirements: &["linux.seccomp.errno-default"],
+        requirements: &[req::LINUX_SECCOMP_ERRNO_DEFAULT],
         run: seccomp_errno_defaults_to_eperm,
     },
     Case {
         name: "seccomp_default_action_uses_default_errno",
         area: Area::Seccomp,
         requirements: &[
-            "linux.seccomp.default-action",
-            "linux.seccomp.default-errno-ret",
+            req::LINUX_SECCOMP_DEFAULT_ACTION,
+            req::LINUX_SECCOMP_DEFAULT_ERRNO_RET,
         ],
         run: seccomp_default_action_uses_default_errno,
     },
     Case {
         name: "seccomp_argument_conditions_select_calls",
         area: Area::Seccomp,
-        requirements: &["linux.seccomp.args"],
+        requirements: &[req::LINUX_SECCOMP_ARGS],
         run: seccomp_argument_conditions_select_calls,
     },
     Case {
         name: "seccomp_kill_process_kills",
         area: Area::Seccomp,
-        requirements: &["linux.seccomp.syscalls"],
+        requirements: &[req::LINUX_SECCOMP_SYSCALLS],
         run: seccomp_kill_process_kills,
     },
     Case {
         name: "an_allow_list_from_before_linux_5_3_runs_the_container",
         area: Area::Seccomp,
-        requirements: &["linux.seccomp.syscalls", "runtime.lifecycle.create-env"],
+        requirements: &[
+            req::LINUX_SECCOMP_SYSCALLS,
+            req::RUNTIME_LIFECYCLE_CREATE_ENV,
+        ],
         run: an_allow_list_from_before_linux_5_3_runs_the_container,
     },
     Case {
         name: "seccomp_notify_hands_the_listener_to_the_agent",
         area: Area::Seccomp,
-        requirements: &["linux.seccomp.notify"],
+        requirements: &[req::LINUX_SECCOMP_NOTIFY],
         run: seccomp_notify_hands_the_listener_to_the_agent,
     },
 ];

@@ -6,6 +6,7 @@
 //! namespace; the runtime binary under test is only ever stat()ed.
 
 use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Ctx, Verdict};
+use crate::catalogue::req;
 use litmus_probe::ProbeLine;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -16,55 +17,55 @@ pub const CASES: &[Case] = &[
     Case {
         name: "container_cannot_grab_the_runtime_binary",
         area: Area::Security,
-        requirements: &["security.cve-2019-5736"],
+        requirements: &[req::SECURITY_CVE_2019_5736],
         run: container_cannot_grab_the_runtime_binary,
     },
     Case {
         name: "created_container_init_cannot_be_reached_from_inside",
         area: Area::Security,
-        requirements: &["security.cve-2016-9962"],
+        requirements: &[req::SECURITY_CVE_2016_9962],
         run: created_container_init_cannot_be_reached_from_inside,
     },
     Case {
         name: "cwd_cannot_leave_the_container_through_an_fd",
         area: Area::Security,
-        requirements: &["security.cve-2024-21626"],
+        requirements: &[req::SECURITY_CVE_2024_21626],
         run: cwd_cannot_leave_the_container_through_an_fd,
     },
     Case {
         name: "inheritable_capabilities_are_empty_by_default",
         area: Area::Security,
-        requirements: &["security.cve-2022-29162"],
+        requirements: &[req::SECURITY_CVE_2022_29162],
         run: inheritable_capabilities_are_empty_by_default,
     },
     Case {
         name: "mount_destination_swapped_for_a_symlink_stays_inside",
         area: Area::Security,
-        requirements: &["security.cve-2021-30465"],
+        requirements: &[req::SECURITY_CVE_2021_30465],
         run: mount_destination_swapped_for_a_symlink_stays_inside,
     },
     Case {
         name: "console_is_not_mounted_through_a_symlink",
         area: Area::Security,
-        requirements: &["security.cve-2025-52565"],
+        requirements: &[req::SECURITY_CVE_2025_52565],
         run: console_is_not_mounted_through_a_symlink,
     },
     Case {
         name: "sysctl_write_is_not_redirected_by_a_mount",
         area: Area::Security,
-        requirements: &["security.cve-2025-52881"],
+        requirements: &[req::SECURITY_CVE_2025_52881],
         run: sysctl_write_is_not_redirected_by_a_mount,
     },
     Case {
         name: "proc_and_sys_are_not_mounted_through_image_symlinks",
         area: Area::Security,
-        requirements: &["security.cve-2019-16884"],
+        requirements: &[req::SECURITY_CVE_2019_16884],
         run: proc_and_sys_are_not_mounted_through_image_symlinks,
     },
     Case {
         name: "masked_paths_use_the_real_dev_null",
         area: Area::Security,
-        requirements: &["security.cve-2025-31133"],
+        requirements: &[req::SECURITY_CVE_2025_31133],
         run: masked_paths_use_the_real_dev_null,
     },
 ];

@@ -2,70 +2,71 @@
 //! refused (and leave no container), unknown properties are not.
 
 use crate::case::{expect, Area, Case, Checked, Ctx};
+use crate::catalogue::req;
 use serde_json::{json, Value};
 
 pub const CASES: &[Case] = &[
     Case {
         name: "empty_args_are_refused",
         area: Area::Process,
-        requirements: &["config.process.args-required"],
+        requirements: &[req::CONFIG_PROCESS_ARGS_REQUIRED],
         run: empty_args_are_refused,
     },
     Case {
         name: "relative_cwd_is_refused",
         area: Area::Process,
-        requirements: &["config.process.cwd-absolute"],
+        requirements: &[req::CONFIG_PROCESS_CWD_ABSOLUTE],
         run: relative_cwd_is_refused,
     },
     Case {
         name: "duplicate_rlimits_are_refused",
         area: Area::Process,
-        requirements: &["config.process.rlimits-duplicate"],
+        requirements: &[req::CONFIG_PROCESS_RLIMITS_DUPLICATE],
         run: duplicate_rlimits_are_refused,
     },
     Case {
         name: "an_unmappable_rlimit_is_refused",
         area: Area::Process,
-        requirements: &["config.process.rlimits-invalid"],
+        requirements: &[req::CONFIG_PROCESS_RLIMITS_INVALID],
         run: an_unmappable_rlimit_is_refused,
     },
     Case {
         name: "a_missing_root_path_is_refused",
         area: Area::Filesystem,
         requirements: &[
-            "config.root.path-exists",
-            "runtime.create.error-no-container",
+            req::CONFIG_ROOT_PATH_EXISTS,
+            req::RUNTIME_CREATE_ERROR_NO_CONTAINER,
         ],
         run: a_missing_root_path_is_refused,
     },
     Case {
         name: "unsupported_values_are_refused",
         area: Area::Lifecycle,
-        requirements: &["config.valid-values"],
+        requirements: &[req::CONFIG_VALID_VALUES],
         run: unsupported_values_are_refused,
     },
     Case {
         name: "a_relative_hook_path_is_refused",
         area: Area::Hooks,
-        requirements: &["config.hooks.path-absolute"],
+        requirements: &[req::CONFIG_HOOKS_PATH_ABSOLUTE],
         run: a_relative_hook_path_is_refused,
     },
     Case {
         name: "an_unknown_device_type_is_refused",
         area: Area::Devices,
-        requirements: &["linux.devices.type"],
+        requirements: &[req::LINUX_DEVICES_TYPE],
         run: an_unknown_device_type_is_refused,
     },
     Case {
         name: "an_unknown_seccomp_flag_is_refused",
         area: Area::Seccomp,
-        requirements: &["linux.seccomp.flags"],
+        requirements: &[req::LINUX_SECCOMP_FLAGS],
         run: an_unknown_seccomp_flag_is_refused,
     },
     Case {
         name: "unknown_properties_are_ignored",
         area: Area::Lifecycle,
-        requirements: &["config.extensibility"],
+        requirements: &[req::CONFIG_EXTENSIBILITY],
         run: unknown_properties_are_ignored,
     },
 ];

@@ -12,7 +12,7 @@ pub mod model;
 
 use crate::case::{Ctx, ProbeRun, Verdict};
 use crate::cases::namespaces::NamespaceHolder;
-use crate::catalogue::Level;
+use crate::catalogue::{req, Level, Requirement};
 use crate::runner::{self, CaseResult, Outcome, RunOptions};
 use model::{Generated, Host};
 use proptest::strategy::{Strategy, ValueTree};
@@ -29,7 +29,7 @@ const SHRINK_STEPS: u32 = 400;
 const SHRINK_TIME: Duration = Duration::from_secs(90);
 /// The requirement every generated config checks: the container is what
 /// config.json says.
-pub const REQUIREMENTS: &[&str] = &["runtime.lifecycle.create-env"];
+pub const REQUIREMENTS: &[Requirement] = &[req::RUNTIME_LIFECYCLE_CREATE_ENV];
 
 /// How many configs to try: a count, or a time budget ("90s", "5m").
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -364,9 +364,9 @@ pub fn run(
         };
         let result = CaseResult {
             name,
-            area: "generated",
+            area: crate::case::Area::Generated.name(),
             level: Level::Must,
-            requirements: REQUIREMENTS.to_vec(),
+            requirements: REQUIREMENTS.iter().map(|r| r.id).collect(),
             outcome,
             duration: started.elapsed(),
         };

@@ -280,7 +280,7 @@ fn build(
 
     record.state.status = Status::Created;
     dir.save(&record)?;
-    if crate::fault::active("poststart-during-create") {
+    if crate::fault::Fault::PoststartDuringCreate.active() {
         let json = serde_json::to_string(&record.state)?;
         hooks::run_all(
             &hooks::of_phase(spec.hooks(), Phase::Poststart),
@@ -352,7 +352,7 @@ fn owner_name() -> String {
 /// partial file.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp: PathBuf = path.with_extension("litmus-tmp");
-    let text = if crate::fault::active("pid-file-newline") {
+    let text = if crate::fault::Fault::PidFileNewline.active() {
         format!("{pid}\n")
     } else {
         pid.to_string()

@@ -227,7 +227,7 @@ fn enter_and_exec(
         // processes in the container must not ptrace it or open its
         // /proc/PID/exe (the runtime binary). Non-dumpable forbids both to
         // anyone without CAP_SYS_PTRACE; exec makes the new image dumpable.
-        if !crate::fault::active("dumpable-runtime") {
+        if !crate::fault::Fault::DumpableRuntime.active() {
             nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
         }
         cgroup.add_process(nix::unistd::getpid().as_raw())?;

@@ -71,7 +71,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
 pub fn state(root: &Path, id: &str) -> Result<String> {
     let dir = ContainerDir::open(root, id)?;
     let mut state = dir.load()?.current_state();
-    if crate::fault::active("status-always-running") && state.status == Status::Created {
+    if crate::fault::Fault::StatusAlwaysRunning.active() && state.status == Status::Created {
         state.status = Status::Running;
     }
     Ok(serde_json::to_string_pretty(&state)?)
@@ -139,7 +139,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     let mut state = record.current_state();
     state.status = Status::Stopped;
-    if !crate::fault::active("delete-keeps-state") {
+    if !crate::fault::Fault::DeleteKeepsState.active() {
         dir.remove()?;
     }
     // runtime.md: poststop hooks run after the container is deleted; a

@@ -126,7 +126,7 @@ fn describe(kind: SFlag, (major, minor): (u64, u64)) -> String {
 pub fn create(root: &Root, node: &Node, bind_from_host: bool) -> Result<()> {
     let context = || format!("creating device {}", node.path.display());
     if bind_from_host {
-        if !node.configured && crate::fault::active("userns-skips-default-devices") {
+        if !node.configured && crate::fault::Fault::UsernsSkipsDefaultDevices.active() {
             return Ok(()); // as if mknod's EPERM had been shrugged off
         }
         let target = root.create(&node.path, Leaf::File).with_context(context)?;
@@ -151,7 +151,7 @@ pub fn create(root: &Root, node: &Node, bind_from_host: bool) -> Result<()> {
     .with_context(context)?;
     // A runtime that trusts the image's own /dev entries (the precondition
     // of CVE-2025-31133) keeps them instead of creating the nodes afresh.
-    if crate::fault::active("unverified-dev-null")
+    if crate::fault::Fault::UnverifiedDevNull.active()
         && !node.configured
         && nix::sys::stat::fstatat(
             parent.as_fd(),
@@ -162,7 +162,7 @@ pub fn create(root: &Root, node: &Node, bind_from_host: bool) -> Result<()> {
     {
         return Ok(());
     }
-    if node.configured && !crate::fault::active("replace-mismatched-device") {
+    if node.configured && !crate::fault::Fault::ReplaceMismatchedDevice.active() {
         check_existing(parent.as_fd(), name, node)?;
     }
     // An image may ship a placeholder (or the same device): the node is
