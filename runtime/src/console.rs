@@ -60,14 +60,16 @@ pub fn set_up(socket: &UnixStream, bind_console: bool) -> Result<()> {
         nix::sys::stat::Mode::empty(),
     )
     .with_context(|| format!("process.terminal: opening {slave_path}"))?;
-    for stdio in 0..=2 {
-        if unsafe { libc::dup2(slave.as_raw_fd(), stdio) } < 0 {
-            return Err(std::io::Error::last_os_error())
-                .context("process.terminal: making the pty stdio");
-        }
+    for dup2 in [
+        nix::unistd::dup2_stdin::<&OwnedFd>,
+        nix::unistd::dup2_stdout,
+        nix::unistd::dup2_stderr,
+    ] {
+        dup2(&slave).context("process.terminal: making the pty stdio")?;
     }
     drop(slave);
     // The caller has called setsid(): take the pty as controlling terminal.
+    // SAFETY: TIOCSCTTY takes an integer argument, no memory.
     if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
         return Err(std::io::Error::last_os_error())
             .context("process.terminal: TIOCSCTTY (controlling terminal)");
@@ -155,6 +157,8 @@ pub fn receive_master(socket: &UnixStream) -> Result<OwnedFd> {
     for cmsg in msg.cmsgs().context("reading the pty master message")? {
         if let ControlMessageOwned::ScmRights(fds) = cmsg {
             if let Some(&fd) = fds.first() {
+                // SAFETY: SCM_RIGHTS installed fd in this process just
+                // now; nothing else refers to it.
                 return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
             }
         }
@@ -222,9 +226,18 @@ fn raw_mode_on_stdin() -> Option<nix::sys::termios::Termios> {
 }
 
 fn copy_window_size(master: &OwnedFd) {
-    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
-    if unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut size) } == 0 {
-        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize into `size`, TIOCSWINSZ reads
+    // one; both live on this frame.
+    unsafe {
+        if libc::ioctl(0, libc::TIOCGWINSZ, &mut size) == 0 {
+            libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size);
+        }
     }
 }
 

@@ -65,6 +65,7 @@ pub fn intermediate(mut channel: Channel, cx: &InitContext) -> ! {
         {
             write_time_offsets(cx.spec)?;
         }
+        // SAFETY: the intermediate process is single-threaded.
         match unsafe { nix::unistd::fork() }.context("forking the container init")? {
             ForkResult::Child => container_init(channel, cx),
             ForkResult::Parent { child } => channel.send(&Message::InitPid {
@@ -100,12 +101,12 @@ fn write_time_offsets(spec: &Spec) -> Result<()> {
 /// Reports `result` to the parent and exits.
 fn exit_reporting(channel: &mut Channel, result: Result<()>) -> ! {
     match result {
-        Ok(()) => unsafe { libc::_exit(0) },
+        Ok(()) => crate::process::exit_now(0),
         Err(e) => {
             let _ = channel.send(&Message::Failed {
                 error: format!("{e:#}"),
             });
-            unsafe { libc::_exit(1) }
+            crate::process::exit_now(1)
         }
     }
 }
@@ -124,7 +125,7 @@ fn container_init(channel: &mut Channel, cx: &InitContext) -> ! {
         Ok(never) => match never {},
     };
     eprintln!("litmus-runtime: container init: {error:#}");
-    unsafe { libc::_exit(1) }
+    crate::process::exit_now(1)
 }
 
 /// What init holds while it waits for `start`.
@@ -352,6 +353,7 @@ fn running_state(created_state: &str) -> String {
 }
 
 fn set_domainname(name: &str) -> Result<()> {
+    // SAFETY: reads exactly name.len() bytes of `name` (no NUL needed).
     let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
     if rc != 0 {
         return Err(std::io::Error::last_os_error()).context("domainname");
@@ -364,7 +366,7 @@ fn set_domainname(name: &str) -> Result<()> {
 /// must still stop it, so the usual terminating signals exit.
 fn install_exit_on_signal() {
     extern "C" fn exit_on(sig: libc::c_int) {
-        unsafe { libc::_exit(128 + sig) };
+        crate::process::exit_now(128 + sig);
     }
     for sig in [
         libc::SIGTERM,
@@ -374,6 +376,7 @@ fn install_exit_on_signal() {
         libc::SIGUSR1,
         libc::SIGUSR2,
     ] {
+        // SAFETY: exit_on only calls _exit, which is async-signal-safe.
         unsafe { libc::signal(sig, exit_on as *const () as libc::sighandler_t) };
     }
 }

@@ -41,6 +41,7 @@ const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
 pub fn check_path(typ: LinuxNamespaceType, path: &Path) -> Result<()> {
     let file = std::fs::File::open(path)
         .with_context(|| format!("linux.namespaces: {typ} path {}", path.display()))?;
+    // SAFETY: NS_GET_NSTYPE takes no argument; file is open for the call.
     let actual = unsafe { libc::ioctl(file.as_raw_fd(), NS_GET_NSTYPE) };
     if actual < 0 {
         bail!(

@@ -14,6 +14,14 @@ use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+/// Ends a forked child of the runtime at once, as _exit(2): no atexit
+/// handlers and no flush of stdio buffers, which belong to the parent.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit takes no pointers and never returns; skipping Rust's
+    // destructors is the point (nothing of the parent's may run twice).
+    unsafe { libc::_exit(code) }
+}
+
 pub fn set_rlimits(process: &Process) -> Result<()> {
     for rlimit in process.rlimits().iter().flatten() {
         let resource = rlimit_resource(rlimit.typ());
@@ -21,6 +29,7 @@ pub fn set_rlimits(process: &Process) -> Result<()> {
             rlim_cur: rlimit.soft(),
             rlim_max: rlimit.hard(),
         };
+        // SAFETY: limit is a plain rlimit on this frame, read by the call.
         if unsafe { libc::setrlimit(resource as _, &limit) } != 0 {
             return Err(std::io::Error::last_os_error())
                 .with_context(|| format!("process.rlimits: setting {}", rlimit.typ()));
@@ -188,6 +197,7 @@ pub fn set_io_priority(process: &Process) -> Result<()> {
     }
     const IOPRIO_WHO_PROCESS: i64 = 1;
     let value = class << 13 | io.priority();
+    // SAFETY: integer arguments only.
     if unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) } < 0 {
         return Err(std::io::Error::last_os_error()).context("process.ioPriority: ioprio_set");
     }
@@ -244,6 +254,8 @@ pub fn set_scheduler(process: &Process) -> Result<()> {
         deadline: sched.deadline().unwrap_or(0),
         period: sched.period().unwrap_or(0),
     };
+    // SAFETY: attr is a #[repr(C)] sched_attr whose size field is its own
+    // size; the kernel reads it during the call only.
     if unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) } < 0 {
         return Err(std::io::Error::last_os_error()).context("process.scheduler: sched_setattr");
     }
@@ -285,9 +297,10 @@ pub fn set_personality(personality: &oci_spec::runtime::LinuxPersonality) -> Res
         LinuxPersonalityDomain::PerLinux => 0x0000,
         LinuxPersonalityDomain::PerLinux32 => 0x0008,
     };
-    if unsafe { libc::personality(domain) } < 0 {
-        return Err(std::io::Error::last_os_error()).context("linux.personality");
-    }
+    nix::sys::personality::set(nix::sys::personality::Persona::from_bits_retain(
+        domain as _,
+    ))
+    .context("linux.personality")?;
     Ok(())
 }
 
@@ -356,6 +369,7 @@ pub fn exec(program: &Path, process: &Process) -> Result<std::convert::Infallibl
 pub fn reset_signals() {
     for sig in 1..libc::SIGRTMAX() {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: restores the default disposition; installs no handler.
             unsafe { libc::signal(sig, libc::SIG_DFL) };
         }
     }
@@ -403,6 +417,7 @@ pub fn close_fds_on_exec(inherited: &crate::fds::Inherited) -> Result<()> {
         first
     };
     for fd in 3..keep {
+        // SAFETY: clears FD_CLOEXEC on a number; a closed one is EBADF.
         unsafe { libc::fcntl(fd as i32, libc::F_SETFD, 0) };
     }
     Ok(())

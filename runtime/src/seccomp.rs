@@ -105,7 +105,7 @@ impl Filter {
                 .get_notify_fd()
                 .context("linux.seccomp: getting the notify fd")?;
             send_to_agent(agent, fd, state)?;
-            unsafe { libc::close(fd) };
+            let _ = nix::unistd::close(fd);
         }
         Ok(())
     }

@@ -3,7 +3,6 @@
 
 use crate::{parse_mountinfo_line, Capabilities, Ids, PathReport, Report};
 use std::collections::BTreeMap;
-use std::ffi::CStr;
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
@@ -26,7 +25,7 @@ pub fn report() -> Report {
     let (hostname, domainname) = uname_names();
     Report {
         pid: std::process::id() as i32,
-        ppid: unsafe { libc::getppid() },
+        ppid: nix::unistd::getppid().as_raw(),
         args: std::env::args().collect(),
         env: std::env::vars_os()
             .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
@@ -67,40 +66,38 @@ pub fn report() -> Report {
             .collect(),
         extra_fds: extra_fds(),
         personality: {
-            // 0xffffffff queries the persona without changing it.
-            let p = unsafe { libc::personality(0xffff_ffff) };
-            (p >= 0).then_some(p as u64)
+            nix::sys::personality::get()
+                .ok()
+                .map(|p| p.bits() as u32 as u64)
         },
     }
 }
 
 fn ids() -> Ids {
-    let mut groups = vec![0 as libc::gid_t; 256];
-    let n = unsafe { libc::getgroups(groups.len() as i32, groups.as_mut_ptr()) };
-    groups.truncate(n.max(0) as usize);
+    use nix::unistd::{getegid, geteuid, getgid, getgroups, getuid};
+    let mut groups: Vec<u32> = getgroups()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|g| g.as_raw())
+        .collect();
     groups.sort_unstable();
-    unsafe {
-        Ids {
-            uid: libc::getuid(),
-            euid: libc::geteuid(),
-            gid: libc::getgid(),
-            egid: libc::getegid(),
-            groups,
-        }
+    Ids {
+        uid: getuid().as_raw(),
+        euid: geteuid().as_raw(),
+        gid: getgid().as_raw(),
+        egid: getegid().as_raw(),
+        groups,
     }
 }
 
 fn uname_names() -> (String, String) {
-    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
-    if unsafe { libc::uname(&mut uts) } != 0 {
-        return Default::default();
+    match nix::sys::utsname::uname() {
+        Ok(uts) => (
+            uts.nodename().to_string_lossy().into_owned(),
+            uts.domainname().to_string_lossy().into_owned(),
+        ),
+        Err(_) => Default::default(),
     }
-    let field = |f: &[libc::c_char]| {
-        unsafe { CStr::from_ptr(f.as_ptr()) }
-            .to_string_lossy()
-            .into_owned()
-    };
-    (field(&uts.nodename), field(&uts.domainname))
 }
 
 /// /proc/self/limits: "Max open files            1024                 1024                 files"
@@ -161,6 +158,7 @@ fn extra_fds() -> BTreeMap<i32, String> {
         Err(_) => return BTreeMap::new(),
     };
     fds.into_iter()
+        // SAFETY: F_GETFD on any number only reads flags (EBADF if closed).
         .filter(|fd| *fd > 2 && unsafe { libc::fcntl(*fd, libc::F_GETFD) } != -1)
         .map(|fd| {
             let target = fs::read_link(format!("/proc/self/fd/{fd}"))
@@ -177,6 +175,8 @@ fn selinux_label(path: &str) -> Option<String> {
     let path = std::ffi::CString::new(path).ok()?;
     let name = c"security.selinux";
     let mut buf = [0u8; 256];
+    // SAFETY: both names are NUL-terminated CStrs that outlive the call,
+    // and the kernel writes at most buf.len() bytes into buf.
     let len = unsafe {
         libc::lgetxattr(
             path.as_ptr(),
@@ -291,7 +291,15 @@ pub fn tty() -> crate::ProbeLine {
                 .unwrap_or_else(|e| format!("error: {e}"))
         })
         .collect();
-    let isatty = (0..=2).map(|fd| unsafe { libc::isatty(fd) } == 1).collect();
+    use std::os::fd::AsFd;
+    let isatty = [
+        std::io::stdin().as_fd(),
+        std::io::stdout().as_fd(),
+        std::io::stderr().as_fd(),
+    ]
+    .into_iter()
+    .map(|fd| nix::unistd::isatty(fd).unwrap_or(false))
+    .collect();
     let controlling = std::fs::OpenOptions::new()
         .read(true)
         .open("/dev/tty")

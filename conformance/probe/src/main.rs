@@ -18,6 +18,7 @@
 //! they need no shell tricks and wait on events, not sleeps.
 
 use litmus_probe::{gather, ProbeLine};
+use nix::sys::signal::{SigSet, Signal};
 use std::io::Write;
 use std::time::Duration;
 
@@ -107,16 +108,12 @@ const WAITED_SIGNALS: &[i32] = &[
     libc::SIGWINCH,
 ];
 
-fn waited_set() -> libc::sigset_t {
-    // SAFETY: sigemptyset/sigaddset only write the set they are given.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &sig in WAITED_SIGNALS {
-            libc::sigaddset(&mut set, sig);
-        }
-        set
+fn waited_set() -> SigSet {
+    let mut set = SigSet::empty();
+    for &sig in WAITED_SIGNALS {
+        set.add(Signal::try_from(sig).expect("a signal number"));
     }
+    set
 }
 
 /// As pid 1 of a pid namespace, the probe is sent signals that have no
@@ -125,40 +122,38 @@ fn waited_set() -> libc::sigset_t {
 /// action: any cue the probe gives (a report, a marker) comes after, and a
 /// signal sent on that cue is queued until `sigwait` takes it.
 fn block_waited_signals() {
-    let set = waited_set();
-    // SAFETY: sigprocmask reads the set; the probe is single-threaded.
-    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    let _ = waited_set().thread_block();
 }
 
 fn wait_for_signal() -> i32 {
     block_waited_signals();
-    let set = waited_set();
-    let mut received = 0;
-    // SAFETY: sigwait reads the set and writes one int.
-    if unsafe { libc::sigwait(&set, &mut received) } != 0 {
-        fail("wait-signal", "sigwait failed".into());
+    match waited_set().wait() {
+        Ok(sig) => sig as i32,
+        Err(_) => fail("wait-signal", "sigwait failed".into()),
     }
-    received
 }
 
 fn fork_children(requested: u32) -> u32 {
+    use nix::unistd::{fork, ForkResult};
     let mut children = Vec::new();
     for _ in 0..requested {
-        match unsafe { libc::fork() } {
-            0 => {
-                unsafe { libc::pause() };
+        // SAFETY: the probe is single-threaded, and the child only calls
+        // pause and _exit.
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => {
+                nix::unistd::pause();
+                // SAFETY: _exit takes no pointers; the child must not run
+                // the parent's exit handlers.
                 unsafe { libc::_exit(0) };
             }
-            pid if pid > 0 => children.push(pid),
-            _ => break,
+            Ok(ForkResult::Parent { child }) => children.push(child),
+            Err(_) => break,
         }
     }
     let succeeded = children.len() as u32;
     for pid in children {
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-            libc::waitpid(pid, std::ptr::null_mut(), 0);
-        }
+        let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(pid, None);
     }
     succeeded
 }
@@ -185,6 +180,9 @@ fn raw_syscall(action: &str, operand: &str) -> ProbeLine {
     }
     let mut a = [0u64; 6];
     a[..args.len()].copy_from_slice(&args);
+    // SAFETY: the probe's purpose: the case chooses integer arguments for
+    // a syscall whose effect on the container it wants to see. None is a
+    // pointer the probe's own memory depends on (a bad one gives EFAULT).
     let ret = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
     let errno = (ret == -1).then(|| std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
     ProbeLine::Syscall {
@@ -221,6 +219,8 @@ fn reach(pid: i32) -> ProbeLine {
             }
         }
     };
+    // SAFETY: PTRACE_SEIZE with null addr and data reads and writes no
+    // memory of ours.
     let seized = unsafe {
         libc::ptrace(
             libc::PTRACE_SEIZE,
@@ -255,15 +255,18 @@ fn grab_exes(duration: Duration) -> Vec<(u64, u64)> {
             if name == me || !name.bytes().all(|b| b.is_ascii_digit()) {
                 continue;
             }
-            let path = std::ffi::CString::new(format!("/proc/{name}/exe")).expect("no NUL");
-            let fd = unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
-            if fd < 0 {
+            use std::os::unix::fs::OpenOptionsExt;
+            let Ok(exe) = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH)
+                .open(format!("/proc/{name}/exe"))
+            else {
                 continue;
-            }
-            if let Ok(meta) = std::fs::metadata(format!("/proc/self/fd/{fd}")) {
+            };
+            // The handle's own metadata (fstat on an O_PATH fd): the binary.
+            if let Ok(meta) = exe.metadata() {
                 grabbed.insert((meta.dev(), meta.ino()));
             }
-            unsafe { libc::close(fd) };
         }
     }
     grabbed.into_iter().collect()

@@ -183,6 +183,8 @@ pub fn attach(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
         log_buf: log.as_mut_ptr() as u64,
         kern_version: 0,
     };
+    // SAFETY: attr and the buffers it points to (instructions, license,
+    // log) live on this frame for the whole call, with their true sizes.
     let fd = unsafe {
         libc::syscall(
             libc::SYS_bpf,
@@ -200,6 +202,7 @@ pub fn attach(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
             )
         });
     }
+    // SAFETY: BPF_PROG_LOAD succeeded: fd is a new descriptor nothing else owns.
     let prog_fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     let cgroup =
         std::fs::File::open(dir).with_context(|| format!("opening cgroup {}", dir.display()))?;
@@ -209,6 +212,8 @@ pub fn attach(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
         attach_type: BPF_CGROUP_DEVICE,
         attach_flags: BPF_F_ALLOW_MULTI,
     };
+    // SAFETY: attr lives on this frame for the call and holds only fds
+    // (borrowed for the call) and integers.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_bpf,

@@ -199,7 +199,8 @@ fn build(
 
     let (mut channel, child_channel) = Channel::pair()?;
     let lock_fd = dir.lock_fd();
-    // Single-threaded here, so fork is safe.
+    // SAFETY: the runtime is single-threaded here, so the child cannot
+    // inherit a lock held by another thread.
     let intermediate = match unsafe { nix::unistd::fork() }.context("fork")? {
         ForkResult::Child => {
             drop(channel);

@@ -10,8 +10,11 @@
 use crate::cgroups::{self, Cgroup, Layout};
 use crate::state::{self, ContainerDir};
 use anyhow::{bail, Context, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -66,11 +69,16 @@ pub fn events(root: &Path, id: &str, stats_once: bool, interval: &str) -> Result
     }
 }
 
-/// A file descriptor that becomes readable when the cgroup sees an OOM.
-struct OomWakeup {
-    fd: OwnedFd,
-    /// v1 keeps memory.oom_control open for the registration's lifetime.
-    _watched: Option<std::fs::File>,
+/// What becomes readable when the cgroup sees an OOM: an eventfd
+/// registered on memory.oom_control (v1) or an inotify watch on
+/// memory.events (v2).
+enum OomWakeup {
+    V1 {
+        eventfd: EventFd,
+        /// Kept open for the registration's lifetime.
+        _control: std::fs::File,
+    },
+    V2(Inotify),
 }
 
 impl OomWakeup {
@@ -80,35 +88,27 @@ impl OomWakeup {
             .context("the memory controller is not available: no OOM events")?;
         match cgroup.layout() {
             Layout::V1 { .. } => {
-                let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-                if efd < 0 {
-                    return Err(std::io::Error::last_os_error()).context("eventfd");
-                }
-                let fd = unsafe { OwnedFd::from_raw_fd(efd) };
+                let eventfd = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+                    .context("eventfd")?;
                 let control = memory.join("memory.oom_control");
-                let watched = std::fs::File::open(&control)
+                let file = std::fs::File::open(&control)
                     .with_context(|| format!("opening {}", control.display()))?;
-                let registration = format!("{} {}", fd.as_raw_fd(), watched.as_raw_fd());
+                let registration = format!("{} {}", eventfd.as_fd().as_raw_fd(), file.as_raw_fd());
                 std::fs::write(memory.join("cgroup.event_control"), registration)
                     .context("registering for OOM notifications (cgroup.event_control)")?;
-                Ok(OomWakeup {
-                    fd,
-                    _watched: Some(watched),
+                Ok(OomWakeup::V1 {
+                    eventfd,
+                    _control: file,
                 })
             }
             Layout::V2 { .. } => {
-                let ifd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
-                if ifd < 0 {
-                    return Err(std::io::Error::last_os_error()).context("inotify_init1");
-                }
-                let fd = unsafe { OwnedFd::from_raw_fd(ifd) };
+                let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
+                    .context("inotify_init1")?;
                 let events = memory.join("memory.events");
-                let path = std::ffi::CString::new(events.as_os_str().as_encoded_bytes())?;
-                if unsafe { libc::inotify_add_watch(ifd, path.as_ptr(), libc::IN_MODIFY) } < 0 {
-                    return Err(std::io::Error::last_os_error())
-                        .with_context(|| format!("watching {}", events.display()));
-                }
-                Ok(OomWakeup { fd, _watched: None })
+                inotify
+                    .add_watch(&events, AddWatchFlags::IN_MODIFY)
+                    .with_context(|| format!("watching {}", events.display()))?;
+                Ok(OomWakeup::V2(inotify))
             }
         }
     }
@@ -116,18 +116,20 @@ impl OomWakeup {
     /// Waits up to `timeout` for a notification and drains it; true if
     /// one came.
     fn wait(&self, timeout: Duration) -> bool {
-        let mut pollfd = libc::pollfd {
-            fd: self.fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
+        let fd = match self {
+            OomWakeup::V1 { eventfd, .. } => eventfd.as_fd(),
+            OomWakeup::V2(inotify) => inotify.as_fd(),
         };
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        if unsafe { libc::poll(&mut pollfd, 1, ms) } <= 0 {
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        let timeout = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+        if !matches!(poll(&mut fds, timeout), Ok(n) if n > 0) {
             return false;
         }
-        let mut buffer = [0u8; 4096];
-        let fd = self.fd.as_raw_fd();
-        unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
+        // Drained so that the next poll waits for the next notification.
+        match self {
+            OomWakeup::V1 { eventfd, .. } => drop(eventfd.read()),
+            OomWakeup::V2(inotify) => drop(inotify.read_events()),
+        }
         true
     }
 }

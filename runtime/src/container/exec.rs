@@ -62,6 +62,7 @@ pub fn exec(root: &Path, args: &ExecArgs, inherited: &Inherited) -> Result<i32> 
     drop(dir); // release the lock: exec may run for a long time
 
     let (mut ours, theirs) = UnixStream::pair().context("socketpair")?;
+    // SAFETY: `exec` runs no threads, so fork copies no held lock.
     match unsafe { nix::unistd::fork() }.context("fork")? {
         ForkResult::Child => {
             drop(ours);
@@ -76,8 +77,8 @@ pub fn exec(root: &Path, args: &ExecArgs, inherited: &Inherited) -> Result<i32> 
                 console,
             );
             match result {
-                Ok(()) => unsafe { libc::_exit(0) },
-                Err(_) => unsafe { libc::_exit(1) },
+                Ok(()) => crate::process::exit_now(0),
+                Err(_) => crate::process::exit_now(1),
             }
         }
         ForkResult::Parent { child } => {
@@ -242,6 +243,7 @@ fn enter_and_exec(
             None => None,
         };
         join_namespaces(spec, init_pid)?;
+        // SAFETY: single-threaded (the exec helper runs no threads).
         match unsafe { nix::unistd::fork() }.context("fork")? {
             ForkResult::Parent { child } => {
                 writeln!(report, "pid {child}")?;
@@ -253,7 +255,7 @@ fn enter_and_exec(
                     Ok(never) => match never {},
                 };
                 let _ = writeln!(report, "{error:#}");
-                unsafe { libc::_exit(127) }
+                crate::process::exit_now(127)
             }
         }
     })();

@@ -17,8 +17,9 @@ static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn forward(sig: libc::c_int) {
     let pid = FORWARD_TO.load(Ordering::Relaxed);
-    if pid > 0 {
-        unsafe { libc::kill(pid, sig) };
+    if let (true, Ok(sig)) = (pid > 0, nix::sys::signal::Signal::try_from(sig)) {
+        // kill(2) is async-signal-safe; nix only converts the numbers.
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), sig);
     }
 }
 
@@ -69,6 +70,8 @@ pub fn forward_signals_to(pid: i32) {
         libc::SIGUSR2,
         libc::SIGWINCH,
     ] {
+        // SAFETY: forward reads an atomic and calls kill(2): both are
+        // async-signal-safe.
         unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
     }
 }
