@@ -66,9 +66,11 @@ pub fn report() -> Report {
             .collect(),
         extra_fds: extra_fds(),
         personality: {
-            nix::sys::personality::get()
-                .ok()
-                .map(|p| p.bits() as u32 as u64)
+            // Not nix's personality::get: it keeps only the flag bits and
+            // drops the execution domain (PER_LINUX32 = 8), what is asked.
+            // SAFETY: 0xffffffff queries the persona without changing it.
+            let p = unsafe { libc::personality(0xffff_ffff) };
+            (p >= 0).then_some(p as u64)
         },
     }
 }
