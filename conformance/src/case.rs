@@ -113,11 +113,11 @@ impl Verdict {
 
 /// Anything that went wrong driving the runtime is the runtime's failure
 /// unless a case says otherwise.
-impl From<anyhow::Error> for Verdict {
-    fn from(e: anyhow::Error) -> Self {
+impl<E: Into<anyhow::Error>> From<E> for Verdict {
+    fn from(e: E) -> Self {
         Verdict::Fail {
             expected: "the runtime to carry out the operation".into(),
-            seen: format!("{e:#}"),
+            seen: format!("{:#}", e.into()),
         }
     }
 }

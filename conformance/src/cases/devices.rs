@@ -129,8 +129,7 @@ fn configured_devices_are_created(cx: &mut Ctx) -> Checked {
         .file_mode(0o640u32)
         .uid(1000u32)
         .gid(1001u32)
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     let mut spec = cx.spec(&["path", "/dev/litmus-null"]);
     spec.linux_mut()
         .as_mut()
@@ -186,15 +185,14 @@ fn a_file_in_the_way_of_a_device_is_an_error(cx: &mut Ctx) -> Checked {
         .typ(LinuxDeviceType::C)
         .major(1)
         .minor(3)
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     let mut spec = cx.spec(&["report"]);
     if let Some(linux) = spec.linux_mut() {
         linux.set_devices(Some(vec![device]));
     }
     let bundle = cx.bundle(&spec)?;
     let in_the_way = cx.bundle_ref(bundle).rootfs().join("litmus-device");
-    std::fs::write(&in_the_way, "an image's file\n").map_err(anyhow::Error::from)?;
+    std::fs::write(&in_the_way, "an image's file\n")?;
     let id = cx.new_id();
     let inv = cx.create(&id, bundle)?;
     expect(

@@ -105,8 +105,8 @@ fn process_file(cx: &Ctx, name: &str, probe_args: &[&str]) -> Result<PathBuf, Ve
         .clone()
         .expect("fixture process");
     let path = cx.work().join(format!("{name}.json"));
-    let json = serde_json::to_vec(&process).map_err(anyhow::Error::from)?;
-    std::fs::write(&path, json).map_err(anyhow::Error::from)?;
+    let json = serde_json::to_vec(&process)?;
+    std::fs::write(&path, json)?;
     Ok(path)
 }
 
@@ -263,8 +263,7 @@ fn container_processes_stay_the_callers_descendants(cx: &mut Ctx) -> Checked {
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(exec_pid),
         nix::sys::signal::Signal::SIGTERM,
-    )
-    .map_err(anyhow::Error::from)?;
+    )?;
     expect_eq(
         "the exec'd process's exit status, as the engine's waitpid sees it",
         Some(3),
@@ -562,9 +561,7 @@ fn console_socket_gets_one_fd_in_one_message(cx: &mut Ctx) -> Checked {
     let socket_path = cx.work().join("console.sock");
     let listener = std::os::unix::net::UnixListener::bind(&socket_path)
         .map_err(|e| anyhow::anyhow!("binding the console socket: {e}"))?;
-    listener
-        .set_nonblocking(true)
-        .map_err(anyhow::Error::from)?;
+    listener.set_nonblocking(true)?;
     let mut spec = cx.spec(&["wait-signal"]);
     if let Some(process) = spec.process_mut() {
         process.set_terminal(Some(true));
@@ -583,7 +580,7 @@ fn console_socket_gets_one_fd_in_one_message(cx: &mut Ctx) -> Checked {
             e.to_string(),
         )
     })?;
-    stream.set_nonblocking(true).map_err(anyhow::Error::from)?;
+    stream.set_nonblocking(true)?;
     // Room for more than go-runc accepts, so extra fds or bytes are seen.
     let mut data = vec![0u8; 8192];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 16]);
@@ -598,7 +595,7 @@ fn console_socket_gets_one_fd_in_one_message(cx: &mut Ctx) -> Checked {
     let bytes = msg.bytes;
     let mut messages = 0;
     let mut fds = Vec::new();
-    for cmsg in msg.cmsgs().map_err(anyhow::Error::from)? {
+    for cmsg in msg.cmsgs()? {
         messages += 1;
         if let ControlMessageOwned::ScmRights(received) = cmsg {
             fds.extend(
@@ -653,7 +650,7 @@ fn the_seccomp_agent_gets_the_listener_during_create(cx: &mut Ctx) -> Checked {
     let socket_path = cx.work().join("agent.sock");
     let agent = std::os::unix::net::UnixListener::bind(&socket_path)
         .map_err(|e| anyhow::anyhow!("binding the agent socket: {e}"))?;
-    agent.set_nonblocking(true).map_err(anyhow::Error::from)?;
+    agent.set_nonblocking(true)?;
     let getpgid = syscall_arg(libc::SYS_getpgid, &[0]);
     let mut spec = with_seccomp(
         cx.spec(&["syscall", &getpgid]),
@@ -693,12 +690,10 @@ fn container_hooks_without_env_get_the_process_env(cx: &mut Ctx) -> Checked {
             "-c".to_string(),
             "cat >/dev/null; echo \"$LITMUS_HOOK_ENV\" > /litmus-hook-env".to_string(),
         ])
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     let hooks = HooksBuilder::default()
         .start_container(vec![hook])
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     let mut spec = cx.spec(&["exit", "0"]);
     if let Some(process) = spec.process_mut() {
         let mut env = process.env().clone().unwrap_or_default();

@@ -190,16 +190,15 @@ fn mount_options_are_applied(cx: &mut Ctx) -> Checked {
 
 fn bind_mounts_show_the_source(cx: &mut Ctx) -> Checked {
     let source = cx.work().join("bind-source");
-    std::fs::create_dir_all(&source).map_err(anyhow::Error::from)?;
-    std::fs::write(source.join("hello"), "from the host").map_err(anyhow::Error::from)?;
+    std::fs::create_dir_all(&source)?;
+    std::fs::write(source.join("hello"), "from the host")?;
     let mut spec = cx.spec(&["path", "/litmus/bind/hello"]);
     let bind = MountBuilder::default()
         .destination("/litmus/bind")
         .typ("bind")
         .source(&source)
         .options(vec!["rbind".to_string(), "ro".to_string()])
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     add_mounts(&mut spec, vec![bind]);
     let run = cx.run_probe(&spec)?;
     let file = run.path("/litmus/bind/hello")?;
@@ -288,8 +287,8 @@ fn rootfs_propagation_is_applied(cx: &mut Ctx) -> Checked {
 /// after delete, the directory and what the container wrote are there.
 fn delete_keeps_what_the_container_did_not_create(cx: &mut Ctx) -> Checked {
     let host_dir = cx.work().join("host-data");
-    std::fs::create_dir_all(&host_dir).map_err(anyhow::Error::from)?;
-    std::fs::write(host_dir.join("kept"), "host file\n").map_err(anyhow::Error::from)?;
+    std::fs::create_dir_all(&host_dir)?;
+    std::fs::write(host_dir.join("kept"), "host file\n")?;
     let mut spec = cx.spec(&["marker", "/data/written", "exit", "0"]);
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     mounts.push(
@@ -298,8 +297,7 @@ fn delete_keeps_what_the_container_did_not_create(cx: &mut Ctx) -> Checked {
             .typ("bind")
             .source(host_dir.clone())
             .options(vec!["rbind".to_string(), "rw".to_string()])
-            .build()
-            .map_err(anyhow::Error::from)?,
+            .build()?,
     );
     spec.set_mounts(Some(mounts));
     let run = cx.run_probe(&spec)?; // deletes the container when done

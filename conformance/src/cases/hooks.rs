@@ -140,8 +140,7 @@ fn hooks_run_in_lifecycle_order_with_state(cx: &mut Ctx) -> Checked {
         .start_container(vec![logging_hook("startContainer", inner_log)])
         .poststart(vec![logging_hook("poststart", &log)])
         .poststop(vec![logging_hook("poststop", &log)])
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     let mut spec = cx.spec(&["exit", "0"]);
     spec.set_version("1.0.2".into());
     spec.set_hooks(Some(hooks));
@@ -195,8 +194,7 @@ fn hooks_receive_the_container_state(cx: &mut Ctx) -> Checked {
         .create_runtime(vec![saving_hook(&create_runtime)])
         .poststart(vec![saving_hook(&poststart)])
         .poststop(vec![saving_hook(&poststop)])
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     let mut spec = cx.spec(&["wait-signal"]);
     spec.set_hooks(Some(hooks));
     let bundle = cx.bundle(&spec)?;
@@ -244,21 +242,21 @@ fn failing_prestart_hook_fails_create(cx: &mut Ctx) -> Checked {
     let hooks = HooksBuilder::default()
         .prestart(vec![failing_hook()])
         .build();
-    failing_hook_fails_create(cx, hooks.map_err(anyhow::Error::from)?)
+    failing_hook_fails_create(cx, hooks?)
 }
 
 fn failing_create_runtime_hook_fails_create(cx: &mut Ctx) -> Checked {
     let hooks = HooksBuilder::default()
         .create_runtime(vec![failing_hook()])
         .build();
-    failing_hook_fails_create(cx, hooks.map_err(anyhow::Error::from)?)
+    failing_hook_fails_create(cx, hooks?)
 }
 
 fn failing_create_container_hook_fails_create(cx: &mut Ctx) -> Checked {
     let hooks = HooksBuilder::default()
         .create_container(vec![failing_hook()])
         .build();
-    failing_hook_fails_create(cx, hooks.map_err(anyhow::Error::from)?)
+    failing_hook_fails_create(cx, hooks?)
 }
 
 /// "If any [of these] hooks fail, the runtime MUST generate an error, stop
@@ -290,8 +288,7 @@ fn failing_hook_fails_create(cx: &mut Ctx, hooks: oci_spec::runtime::Hooks) -> C
 fn failing_poststop_hook_does_not_fail_delete(cx: &mut Ctx) -> Checked {
     let hooks = HooksBuilder::default()
         .poststop(vec![failing_hook()])
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     let mut spec = cx.spec(&["exit", "0"]);
     spec.set_hooks(Some(hooks));
     let bundle = cx.bundle(&spec)?;
@@ -319,8 +316,7 @@ fn failing_poststop_hook_does_not_fail_delete(cx: &mut Ctx) -> Checked {
 fn failing_start_container_hook_fails_start(cx: &mut Ctx) -> Checked {
     let hooks = HooksBuilder::default()
         .start_container(vec![failing_hook()])
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     let mut spec = cx.spec(&["marker", "/ran", "exit", "0"]);
     spec.set_hooks(Some(hooks));
     let bundle = cx.bundle(&spec)?;
@@ -344,8 +340,7 @@ fn failing_start_container_hook_fails_start(cx: &mut Ctx) -> Checked {
 fn failing_poststart_hook_leaves_the_container_running(cx: &mut Ctx) -> Checked {
     let hooks = HooksBuilder::default()
         .poststart(vec![failing_hook()])
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     let mut spec = cx.spec(&["marker", "/ran", "wait-signal"]);
     spec.set_hooks(Some(hooks));
     let bundle = cx.bundle(&spec)?;
@@ -376,12 +371,8 @@ fn hook_timeout_aborts_the_hook(cx: &mut Ctx) -> Checked {
             "cat >/dev/null; exec sleep 30".into(),
         ])
         .timeout(1)
-        .build()
-        .map_err(anyhow::Error::from)?;
-    let hooks = HooksBuilder::default()
-        .prestart(vec![sleeper])
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
+    let hooks = HooksBuilder::default().prestart(vec![sleeper]).build()?;
     let mut spec = cx.spec(&["exit", "0"]);
     spec.set_hooks(Some(hooks));
     let bundle = cx.bundle(&spec)?;

@@ -258,10 +258,7 @@ fn state_has_the_spec_fields(cx: &mut Ctx) -> Checked {
         id.as_str(),
         state.json["id"].as_str().unwrap_or_default(),
     )?;
-    let bundle_path = cx
-        .bundle_path(bundle)
-        .canonicalize()
-        .map_err(anyhow::Error::from)?;
+    let bundle_path = cx.bundle_path(bundle).canonicalize()?;
     expect_eq(
         "state.bundle",
         bundle_path.display().to_string(),
@@ -272,7 +269,7 @@ fn state_has_the_spec_fields(cx: &mut Ctx) -> Checked {
     )?;
     // The pid is the host's view: /proc/<pid> on the host is in the
     // container's pid namespace, unlike ours.
-    let host_ns = std::fs::read_link("/proc/self/ns/pid").map_err(anyhow::Error::from)?;
+    let host_ns = std::fs::read_link("/proc/self/ns/pid")?;
     let container_ns = std::fs::read_link(format!("/proc/{}/ns/pid", state.pid));
     expect(
         container_ns.as_ref().is_ok_and(|ns| *ns != host_ns),

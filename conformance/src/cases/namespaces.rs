@@ -227,9 +227,7 @@ impl Drop for NamespaceHolder {
 
 fn namespace_path_is_joined(cx: &mut Ctx) -> Checked {
     let holder = NamespaceHolder::network()?;
-    let wanted = std::fs::metadata(holder.path())
-        .map_err(anyhow::Error::from)?
-        .ino();
+    let wanted = std::fs::metadata(holder.path())?.ino();
     let mut spec = cx.spec(&["report"]);
     let mut namespaces: Vec<_> = NEW
         .iter()
@@ -313,8 +311,7 @@ fn domainname_is_set(cx: &mut Ctx) -> Checked {
 }
 
 fn sysctl_is_set_in_the_container(cx: &mut Ctx) -> Checked {
-    let host = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
-        .map_err(anyhow::Error::from)?;
+    let host = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")?;
     let wanted = if host.trim() == "123" { "124" } else { "123" };
     let mut spec = cx.spec(&["sysctl", "net.ipv4.ip_unprivileged_port_start"]);
     spec.linux_mut()
@@ -340,8 +337,7 @@ fn sysctl_is_set_in_the_container(cx: &mut Ctx) -> Checked {
         Some(wanted.to_string()),
         seen,
     )?;
-    let after = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
-        .map_err(anyhow::Error::from)?;
+    let after = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")?;
     expect_eq("the host's value (unchanged)", host.trim(), after.trim())
 }
 
@@ -418,8 +414,7 @@ fn time_offsets_case(cx: &mut Ctx, with_user: bool) -> Checked {
     let offset = oci_spec::runtime::LinuxTimeOffsetBuilder::default()
         .secs(OFFSET_SECS)
         .nanosecs(0u32)
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     spec.linux_mut()
         .as_mut()
         .expect("fixture linux")

@@ -153,8 +153,7 @@ fn user_and_groups_are_set(cx: &mut Ctx) -> Checked {
         .uid(1000u32)
         .gid(1000u32)
         .additional_gids(vec![1001u32, 65534])
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     process_mut(&mut spec).set_user(user);
     let run = cx.run_probe(&spec)?;
     let ids = &run.report()?.ids;
@@ -174,8 +173,7 @@ fn umask_is_set(cx: &mut Ctx) -> Checked {
         .uid(0u32)
         .gid(0u32)
         .umask(0o027u32)
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     process_mut(&mut spec).set_user(user);
     let run = cx.run_probe(&spec)?;
     expect_eq("umask", Some(0o027), run.report()?.umask)
@@ -198,17 +196,12 @@ fn capability_sets_are_exact(cx: &mut Ctx) -> Checked {
         .effective(effective.iter().copied().collect::<HashSet<_>>())
         .inheritable(inheritable.iter().copied().collect::<HashSet<_>>())
         .ambient(ambient.iter().copied().collect::<HashSet<_>>())
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     // A non-root user, so exec does not grant root's implicit file
     // capabilities: after exec, permitted and effective are exactly the
     // ambient set, while bounding and inheritable pass through unchanged.
     let mut spec = cx.spec(&["report"]);
-    let user = UserBuilder::default()
-        .uid(1000u32)
-        .gid(1000u32)
-        .build()
-        .map_err(anyhow::Error::from)?;
+    let user = UserBuilder::default().uid(1000u32).gid(1000u32).build()?;
     process_mut(&mut spec).set_user(user);
     process_mut(&mut spec).set_capabilities(Some(caps));
     let run = cx.run_probe(&spec)?;
@@ -240,14 +233,12 @@ fn rlimits_are_set(cx: &mut Ctx) -> Checked {
             .typ(PosixRlimitType::RlimitNofile)
             .soft(321u64)
             .hard(654u64)
-            .build()
-            .map_err(anyhow::Error::from)?,
+            .build()?,
         PosixRlimitBuilder::default()
             .typ(PosixRlimitType::RlimitCore)
             .soft(0u64)
             .hard(4096u64)
-            .build()
-            .map_err(anyhow::Error::from)?,
+            .build()?,
     ];
     process_mut(&mut spec).set_rlimits(Some(rlimits));
     let run = cx.run_probe(&spec)?;
@@ -287,7 +278,7 @@ fn oom_score_adj_is_set(cx: &mut Ctx) -> Checked {
 }
 
 fn oom_score_adj_is_inherited_when_unset(cx: &mut Ctx) -> Checked {
-    let ours = std::fs::read_to_string("/proc/self/oom_score_adj").map_err(anyhow::Error::from)?;
+    let ours = std::fs::read_to_string("/proc/self/oom_score_adj")?;
     let ours: i32 = ours.trim().parse().unwrap_or(0);
     let mut spec = cx.spec(&["report"]);
     process_mut(&mut spec).set_oom_score_adj(None);
@@ -413,8 +404,7 @@ fn personality_is_set(cx: &mut Ctx) -> Checked {
     let mut spec = cx.spec(&["report"]);
     let personality = oci_spec::runtime::LinuxPersonalityBuilder::default()
         .domain(oci_spec::runtime::LinuxPersonalityDomain::PerLinux32)
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     if let Some(linux) = spec.linux_mut() {
         linux.set_personality(Some(personality));
     }
@@ -451,8 +441,7 @@ fn io_priority_is_set(cx: &mut Ctx) -> Checked {
     let io = oci_spec::runtime::LinuxIOPriorityBuilder::default()
         .class(oci_spec::runtime::IOPriorityClass::IoprioClassIdle)
         .priority(0i64)
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     if let Some(process) = spec.process_mut() {
         process.set_io_priority(Some(io));
     }
@@ -467,8 +456,7 @@ fn scheduler_policy_is_set(cx: &mut Ctx) -> Checked {
     let scheduler = oci_spec::runtime::SchedulerBuilder::default()
         .policy(oci_spec::runtime::LinuxSchedulerPolicy::SchedBatch)
         .nice(5)
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     if let Some(process) = spec.process_mut() {
         process.set_scheduler(Some(scheduler));
     }

@@ -101,9 +101,7 @@ fn engine_seccomp_profiles_run_and_are_active(cx: &mut Ctx) -> Checked {
     let mut failures = Vec::new();
     for path in &profiles {
         let label = realworld::label(path);
-        let profile: Value = match std::fs::read(path)
-            .map_err(anyhow::Error::from)
-            .and_then(|b| Ok(serde_json::from_slice(&b)?))
+        let profile: Value = match std::fs::read(path).and_then(|b| Ok(serde_json::from_slice(&b)?))
         {
             Ok(v) => v,
             Err(e) => return Err(fail(format!("{label}: a JSON profile"), format!("{e:#}"))),
@@ -197,7 +195,7 @@ fn configs_written_by_spec_commands_run(cx: &mut Ctx) -> Checked {
     let mut configs = Vec::new();
     // The runtime's own `spec`, written now.
     let own_dir = cx.work().join("own-spec");
-    std::fs::create_dir_all(&own_dir).map_err(anyhow::Error::from)?;
+    std::fs::create_dir_all(&own_dir)?;
     let own_arg = own_dir.display().to_string();
     let own = cx.call(&["spec", "--bundle", &own_arg])?;
     let own_config = own_dir.join("config.json");

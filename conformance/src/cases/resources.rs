@@ -70,8 +70,7 @@ fn created_cgroup_dirs(cx: &mut Ctx, spec: &Spec) -> Result<Vec<PathBuf>, Verdic
     let id = cx.new_id();
     cx.create_ok(&id, bundle)?;
     let pid = cx.state(&id)?.pid;
-    let text =
-        std::fs::read_to_string(format!("/proc/{pid}/cgroup")).map_err(anyhow::Error::from)?;
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
     Ok(host_cgroup_dirs(&text))
 }
 
@@ -92,14 +91,8 @@ fn read_control(dirs: &[PathBuf], files: &[&str]) -> Result<(String, String), Ve
 fn memory_limit_is_applied(cx: &mut Ctx) -> Checked {
     let limit: i64 = 48 * 1024 * 1024;
     let resources = LinuxResourcesBuilder::default()
-        .memory(
-            LinuxMemoryBuilder::default()
-                .limit(limit)
-                .build()
-                .map_err(anyhow::Error::from)?,
-        )
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .memory(LinuxMemoryBuilder::default().limit(limit).build()?)
+        .build()?;
     let mut spec = cx.spec(&["exit", "0"]);
     spec.linux_mut()
         .as_mut()
@@ -112,14 +105,8 @@ fn memory_limit_is_applied(cx: &mut Ctx) -> Checked {
 
 fn pids_limit_is_applied(cx: &mut Ctx) -> Checked {
     let resources = LinuxResourcesBuilder::default()
-        .pids(
-            LinuxPidsBuilder::default()
-                .limit(17)
-                .build()
-                .map_err(anyhow::Error::from)?,
-        )
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .pids(LinuxPidsBuilder::default().limit(17).build()?)
+        .build()?;
     let mut spec = cx.spec(&["exit", "0"]);
     spec.linux_mut()
         .as_mut()
@@ -142,8 +129,7 @@ fn unified_keys_are_written_or_refused(cx: &mut Ctx) -> Checked {
                     .into_iter()
                     .collect::<std::collections::HashMap<_, _>>(),
             )
-            .build()
-            .map_err(anyhow::Error::from)?;
+            .build()?;
         let mut spec = cx.spec(&["exit", "0"]);
         spec.linux_mut()
             .as_mut()
@@ -207,12 +193,8 @@ fn cpu_quota_and_shares_are_applied(cx: &mut Ctx) -> Checked {
         .quota(25_000i64)
         .period(100_000u64)
         .shares(512u64)
-        .build()
-        .map_err(anyhow::Error::from)?;
-    let resources = LinuxResourcesBuilder::default()
-        .cpu(cpu)
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
+    let resources = LinuxResourcesBuilder::default().cpu(cpu).build()?;
     let mut spec = cx.spec(&["exit", "0"]);
     spec.linux_mut()
         .as_mut()
@@ -232,14 +214,8 @@ fn cpu_quota_and_shares_are_applied(cx: &mut Ctx) -> Checked {
 /// on a running container reaches its cgroup.
 fn update_changes_the_running_containers_limits(cx: &mut Ctx) -> Checked {
     let resources = LinuxResourcesBuilder::default()
-        .pids(
-            LinuxPidsBuilder::default()
-                .limit(40)
-                .build()
-                .map_err(anyhow::Error::from)?,
-        )
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .pids(LinuxPidsBuilder::default().limit(40).build()?)
+        .build()?;
     let mut spec = cx.spec(&["wait-signal"]);
     spec.linux_mut()
         .as_mut()
@@ -352,24 +328,18 @@ fn block_io_throttle_is_applied(cx: &mut Ctx) -> Checked {
         ));
     };
     let (major, minor) = disk.split_once(':').expect("MAJOR:MINOR");
-    let (major, minor): (i64, i64) = (
-        major.parse().map_err(anyhow::Error::from)?,
-        minor.parse().map_err(anyhow::Error::from)?,
-    );
+    let (major, minor): (i64, i64) = (major.parse()?, minor.parse()?);
     let throttle = oci_spec::runtime::LinuxThrottleDeviceBuilder::default()
         .major(major)
         .minor(minor)
         .rate(1_048_576u64)
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     let block_io = oci_spec::runtime::LinuxBlockIoBuilder::default()
         .throttle_read_bps_device(vec![throttle])
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     let resources = LinuxResourcesBuilder::default()
         .block_io(block_io)
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     let mut spec = cx.spec(&["exit", "0"]);
     spec.linux_mut()
         .as_mut()
@@ -405,12 +375,10 @@ fn hugepage_limit_is_applied(cx: &mut Ctx) -> Checked {
     let limit = oci_spec::runtime::LinuxHugepageLimitBuilder::default()
         .page_size("2MB")
         .limit(4 * 1024 * 1024i64)
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     let resources = LinuxResourcesBuilder::default()
         .hugepage_limits(vec![limit])
-        .build()
-        .map_err(anyhow::Error::from)?;
+        .build()?;
     let mut spec = cx.spec(&["exit", "0"]);
     spec.linux_mut()
         .as_mut()

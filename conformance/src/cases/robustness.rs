@@ -91,7 +91,7 @@ const BAD_CONFIGS: &[BadConfig] = &[
 ];
 
 fn bad_configs_are_refused_naming_the_field(cx: &mut Ctx) -> Checked {
-    let base = serde_json::to_value(cx.spec(&["exit", "0"])).map_err(anyhow::Error::from)?;
+    let base = serde_json::to_value(cx.spec(&["exit", "0"]))?;
     for (what, pointer, bad, word) in BAD_CONFIGS {
         let mut config = base.clone();
         set_pointer(&mut config, pointer, bad());
@@ -259,8 +259,7 @@ fn killed_create_leaves_nothing_after_delete(cx: &mut Ctx) -> Checked {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .spawn()
-            .map_err(anyhow::Error::from)?;
+            .spawn()?;
         std::thread::sleep(delay);
         // A create that finished before its kill point (the machine got
         // faster, or the timing runs were slow) cut nothing: shrink the

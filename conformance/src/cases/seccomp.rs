@@ -256,7 +256,7 @@ fn seccomp_notify_hands_the_listener_to_the_agent(cx: &mut Ctx) -> Checked {
     let socket_path = cx.work().join("agent.sock");
     let agent = std::os::unix::net::UnixListener::bind(&socket_path)
         .map_err(|e| anyhow::anyhow!("binding the agent socket: {e}"))?;
-    agent.set_nonblocking(true).map_err(anyhow::Error::from)?;
+    agent.set_nonblocking(true)?;
     let getpgid = call(libc::SYS_getpgid, &[0]);
     let spec = with_seccomp(
         cx.spec(&["syscall", &getpgid]),
@@ -330,9 +330,7 @@ pub(super) fn receive_from_agent_socket(
             }
         }
     };
-    stream
-        .set_read_timeout(Some(crate::deadline::scaled(Duration::from_secs(10))))
-        .map_err(anyhow::Error::from)?;
+    stream.set_read_timeout(Some(crate::deadline::scaled(Duration::from_secs(10))))?;
     let mut buffer = vec![0u8; 64 * 1024];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 8]);
     let mut iov = [std::io::IoSliceMut::new(&mut buffer)];
@@ -344,7 +342,7 @@ pub(super) fn receive_from_agent_socket(
     )
     .map_err(|e| fail("a message on the agent socket", e.to_string()))?;
     let mut fds = Vec::new();
-    for cmsg in msg.cmsgs().map_err(anyhow::Error::from)? {
+    for cmsg in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(received) = cmsg {
             fds.extend(received);
         }

@@ -74,7 +74,7 @@ pub const CASES: &[Case] = &[
 /// runtime execs into it again and again; a handle on the runtime's own
 /// binary is what CVE-2019-5736 (and CVE-2016-9962's ptrace) built on.
 fn container_cannot_grab_the_runtime_binary(cx: &mut Ctx) -> Checked {
-    let runtime = std::fs::metadata(&cx.runtime.binary).map_err(anyhow::Error::from)?;
+    let runtime = std::fs::metadata(&cx.runtime.binary)?;
     let target = (runtime.dev(), runtime.ino());
     let spec = cx.spec(&["grab-exe", "3"]);
     let bundle = cx.bundle(&spec)?;
@@ -238,14 +238,13 @@ fn masked_paths_use_the_real_dev_null(cx: &mut Ctx) -> Checked {
     }
     let bundle = cx.bundle(&spec)?;
     let dev = cx.bundle_ref(bundle).rootfs().join("dev");
-    std::fs::create_dir_all(&dev).map_err(anyhow::Error::from)?;
+    std::fs::create_dir_all(&dev)?;
     // The symlink points at a canary inside the rootfs, never at a host
     // file: a vulnerable runtime may write the container's stdio through
     // /dev/null (runc 1.1.5 does), and that must land in the bundle.
-    std::fs::write(cx.bundle_ref(bundle).rootfs().join("litmus-canary"), CANARY)
-        .map_err(anyhow::Error::from)?;
+    std::fs::write(cx.bundle_ref(bundle).rootfs().join("litmus-canary"), CANARY)?;
     let _ = std::fs::remove_file(dev.join("null"));
-    std::os::unix::fs::symlink("/litmus-canary", dev.join("null")).map_err(anyhow::Error::from)?;
+    std::os::unix::fs::symlink("/litmus-canary", dev.join("null"))?;
     let id = cx.new_id();
     if !cx.create(&id, bundle)?.ok() {
         return Ok(()); // refusing the hostile image is a fine answer
@@ -361,8 +360,8 @@ fn swap_until(a: &Path, b: &Path, stop: &AtomicBool) {
 fn mount_destination_swapped_for_a_symlink_stays_inside(cx: &mut Ctx) -> Checked {
     let volume = cx.work().join("vol");
     let canary_dir = cx.work().join("canary");
-    std::fs::create_dir_all(volume.join("d")).map_err(anyhow::Error::from)?;
-    std::os::unix::fs::symlink(&canary_dir, volume.join("s")).map_err(anyhow::Error::from)?;
+    std::fs::create_dir_all(volume.join("d"))?;
+    std::os::unix::fs::symlink(&canary_dir, volume.join("s"))?;
     let canary = SharedCanary::new(canary_dir)?;
 
     let mut spec = cx.spec(&["report"]);
@@ -377,8 +376,7 @@ fn mount_destination_swapped_for_a_symlink_stays_inside(cx: &mut Ctx) -> Checked
                 .typ(typ)
                 .source(source)
                 .options(options.into_iter().map(String::from).collect::<Vec<_>>())
-                .build()
-                .map_err(anyhow::Error::from)?,
+                .build()?,
         );
     }
     spec.set_mounts(Some(mounts));
@@ -470,7 +468,7 @@ fn console_is_not_mounted_through_a_symlink(cx: &mut Ctx) -> Checked {
 /// escape). Refusing the config is a fine answer; the file is a canary.
 fn sysctl_write_is_not_redirected_by_a_mount(cx: &mut Ctx) -> Checked {
     let canary = cx.work().join("sysctl-canary");
-    std::fs::write(&canary, CANARY).map_err(anyhow::Error::from)?;
+    std::fs::write(&canary, CANARY)?;
     let mut spec = cx.spec(&["exit", "0"]);
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     mounts.push(
@@ -479,8 +477,7 @@ fn sysctl_write_is_not_redirected_by_a_mount(cx: &mut Ctx) -> Checked {
             .typ("bind")
             .source(&canary)
             .options(vec!["bind".to_string()])
-            .build()
-            .map_err(anyhow::Error::from)?,
+            .build()?,
     );
     spec.set_mounts(Some(mounts));
     if let Some(linux) = spec.linux_mut() {
@@ -491,7 +488,7 @@ fn sysctl_write_is_not_redirected_by_a_mount(cx: &mut Ctx) -> Checked {
     let bundle = cx.bundle(&spec)?;
     let id = cx.new_id();
     let _ = cx.create(&id, bundle)?;
-    let content = std::fs::read_to_string(&canary).map_err(anyhow::Error::from)?;
+    let content = std::fs::read_to_string(&canary)?;
     expect(
         content == CANARY,
         "kernel.shmmni written to the kernel, not into the file mounted over /proc/sys/kernel/shmmni",
@@ -522,9 +519,9 @@ fn proc_and_sys_are_not_mounted_through_image_symlinks(cx: &mut Ctx) -> Checked 
         }
         let bundle = cx.bundle(&spec)?;
         let rootfs = cx.bundle_ref(bundle).rootfs();
-        std::fs::create_dir_all(rootfs.join("litmus-decoy")).map_err(anyhow::Error::from)?;
+        std::fs::create_dir_all(rootfs.join("litmus-decoy"))?;
         let _ = std::fs::remove_dir(rootfs.join(link));
-        std::os::unix::fs::symlink(target, rootfs.join(link)).map_err(anyhow::Error::from)?;
+        std::os::unix::fs::symlink(target, rootfs.join(link))?;
         let id = cx.new_id();
         let created = cx.create(&id, bundle)?.ok();
         let landed = canary.landed();

@@ -150,7 +150,7 @@ fn unsupported_values_are_refused(cx: &mut Ctx) -> Checked {
 /// The relative path leads to /bin/true from the runtime's working
 /// directory (ours), so only a check of the path itself refuses it.
 fn a_relative_hook_path_is_refused(cx: &mut Ctx) -> Checked {
-    let cwd = std::env::current_dir().map_err(anyhow::Error::from)?;
+    let cwd = std::env::current_dir()?;
     let up = "../".repeat(cwd.components().count().saturating_sub(1));
     let path = format!("{up}bin/true");
     refused(cx, "a prestart hook's path is relative", |c| {
