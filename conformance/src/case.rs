@@ -150,6 +150,11 @@ pub fn expect(condition: bool, expected: impl Into<String>, seen: impl Into<Stri
     }
 }
 
+/// One of the case's bundles: only [`Ctx::bundle`] makes one, so it
+/// always names a bundle of this case.
+#[derive(Clone, Copy, Debug)]
+pub struct BundleRef(usize);
+
 /// The per-case environment.
 pub struct Ctx<'a> {
     pub runtime: Runtime,
@@ -255,18 +260,18 @@ impl<'a> Ctx<'a> {
         spec
     }
 
-    /// A fresh bundle; returns its index (bundles live until the case ends).
-    pub fn bundle(&mut self, spec: &Spec) -> Result<usize> {
+    /// A fresh bundle (bundles live until the case ends).
+    pub fn bundle(&mut self, spec: &Spec) -> Result<BundleRef> {
         self.bundles.push(Bundle::new(self.rootfs, spec)?);
-        Ok(self.bundles.len() - 1)
+        Ok(BundleRef(self.bundles.len() - 1))
     }
 
-    pub fn bundle_path(&self, bundle: usize) -> &Path {
-        self.bundles[bundle].path()
+    pub fn bundle_path(&self, bundle: BundleRef) -> &Path {
+        self.bundles[bundle.0].path()
     }
 
-    pub fn bundle_ref(&self, bundle: usize) -> &Bundle {
-        &self.bundles[bundle]
+    pub fn bundle_ref(&self, bundle: BundleRef) -> &Bundle {
+        &self.bundles[bundle.0]
     }
 
     /// A container ID unique to this case.
@@ -287,12 +292,17 @@ impl<'a> Ctx<'a> {
     }
 
     /// `create ID --bundle B`, the container's stdout going to a file.
-    pub fn create(&mut self, id: &str, bundle: usize) -> Result<Invocation> {
+    pub fn create(&mut self, id: &str, bundle: BundleRef) -> Result<Invocation> {
         self.create_with(id, bundle, &[])
     }
 
     /// `create` with extra options (`--console-socket S`, `--pid-file F`).
-    pub fn create_with(&mut self, id: &str, bundle: usize, options: &[&str]) -> Result<Invocation> {
+    pub fn create_with(
+        &mut self,
+        id: &str,
+        bundle: BundleRef,
+        options: &[&str],
+    ) -> Result<Invocation> {
         self.create_passing(id, bundle, options, &[])
     }
 
@@ -301,12 +311,12 @@ impl<'a> Ctx<'a> {
     pub fn create_passing(
         &mut self,
         id: &str,
-        bundle: usize,
+        bundle: BundleRef,
         options: &[&str],
         pass: &[std::os::fd::BorrowedFd],
     ) -> Result<Invocation> {
         self.created.push(id.to_string());
-        let bundle_path = self.bundles[bundle].path().display().to_string();
+        let bundle_path = self.bundles[bundle.0].path().display().to_string();
         let out = self.stdout_file(id);
         let mut args = vec!["create", "--bundle", &bundle_path];
         args.extend_from_slice(options);
@@ -350,8 +360,17 @@ impl<'a> Ctx<'a> {
         self.stdout_file(id)
     }
 
+    /// A created container: a bundle for `spec`, a fresh ID, and `create`,
+    /// failing the case if the runtime refuses. Returns the ID.
+    pub fn new_container(&mut self, spec: &Spec) -> Result<String, Verdict> {
+        let bundle = self.bundle(spec)?;
+        let id = self.new_id();
+        self.create_ok(&id, bundle)?;
+        Ok(id)
+    }
+
     /// create, failing the case if the runtime refuses.
-    pub fn create_ok(&mut self, id: &str, bundle: usize) -> Result<(), Verdict> {
+    pub fn create_ok(&mut self, id: &str, bundle: BundleRef) -> Result<(), Verdict> {
         let inv = self.create(id, bundle)?;
         expect(inv.ok(), "create to succeed", inv.describe())
     }
@@ -473,7 +492,7 @@ impl<'a> Ctx<'a> {
             process.set_terminal(Some(true));
         }
         let bundle = self.bundle(&spec)?;
-        shape_rootfs(&self.bundles[bundle].rootfs())?;
+        shape_rootfs(&self.bundles[bundle.0].rootfs())?;
         let id = self.new_id();
         let console = ConsoleSocket::bind(&self.work)?;
         let socket = console.path().display().to_string();

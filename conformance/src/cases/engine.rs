@@ -162,9 +162,7 @@ fn wait_for_report(out: &Path, what: &str) -> Checked {
 /// A created container running `probe_args`; returns (id, init pid).
 fn created(cx: &mut Ctx, probe_args: &[&str]) -> Result<(String, i32), Verdict> {
     let spec = cx.spec(probe_args);
-    let bundle = cx.bundle(&spec)?;
-    let id = cx.new_id();
-    cx.create_ok(&id, bundle)?;
+    let id = cx.new_container(&spec)?;
     let pid = cx.state(&id)?.pid;
     Ok((id, pid))
 }
@@ -665,9 +663,7 @@ fn the_seccomp_agent_gets_the_listener_during_create(cx: &mut Ctx) -> Checked {
     if let Some(process) = spec.process_mut() {
         process.set_no_new_privileges(Some(true));
     }
-    let bundle = cx.bundle(&spec)?;
-    let id = cx.new_id();
-    cx.create_ok(&id, bundle)?;
+    let id = cx.new_container(&spec)?;
     let pid = cx.state(&id)?.pid;
     // The agent waits for the listener before it calls start.
     let (_message, fds) = receive_from_agent_socket(&agent)

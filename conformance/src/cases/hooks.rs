@@ -291,9 +291,7 @@ fn failing_poststop_hook_does_not_fail_delete(cx: &mut Ctx) -> Checked {
         .build()?;
     let mut spec = cx.spec(&["exit", "0"]);
     spec.set_hooks(Some(hooks));
-    let bundle = cx.bundle(&spec)?;
-    let id = cx.new_id();
-    cx.create_ok(&id, bundle)?;
+    let id = cx.new_container(&spec)?;
     let pid = cx.state(&id)?.pid;
     cx.start_ok(&id)?;
     cx.wait_exit(pid)?;

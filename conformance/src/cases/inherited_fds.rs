@@ -165,9 +165,7 @@ fn exec_with_fds(
 /// A running container to exec into.
 fn running_container(cx: &mut Ctx) -> Result<String, Verdict> {
     let spec = cx.spec(&["sleep", "60"]);
-    let bundle = cx.bundle(&spec)?;
-    let id = cx.new_id();
-    cx.create_ok(&id, bundle)?;
+    let id = cx.new_container(&spec)?;
     cx.start_ok(&id)?;
     Ok(id)
 }

@@ -143,9 +143,7 @@ pub const CASES: &[Case] = &[
 
 fn create_leaves_container_created(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["exit", "0"]);
-    let bundle = cx.bundle(&spec)?;
-    let id = cx.new_id();
-    cx.create_ok(&id, bundle)?;
+    let id = cx.new_container(&spec)?;
     expect_eq("status after create", "created", &cx.state(&id)?.status)
 }
 
@@ -184,9 +182,7 @@ fn create_does_not_run_the_program(cx: &mut Ctx) -> Checked {
 
 fn start_runs_the_program(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["report", "wait-signal"]);
-    let bundle = cx.bundle(&spec)?;
-    let id = cx.new_id();
-    cx.create_ok(&id, bundle)?;
+    let id = cx.new_container(&spec)?;
     cx.start_ok(&id)?;
     cx.wait_for_output(&id, "the probe's report after start", |l| {
         matches!(l, ProbeLine::Report(_))
@@ -200,9 +196,7 @@ fn start_runs_the_program(cx: &mut Ctx) -> Checked {
 
 fn start_twice_is_an_error(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["report", "wait-signal"]);
-    let bundle = cx.bundle(&spec)?;
-    let id = cx.new_id();
-    cx.create_ok(&id, bundle)?;
+    let id = cx.new_container(&spec)?;
     cx.start_ok(&id)?;
     cx.wait_for_output(&id, "the probe's report", |l| {
         matches!(l, ProbeLine::Report(_))
@@ -286,9 +280,7 @@ fn state_keeps_annotations(cx: &mut Ctx) -> Checked {
     spec.set_annotations(Some(
         [("org.litmus.case".to_string(), "annotations".to_string())].into(),
     ));
-    let bundle = cx.bundle(&spec)?;
-    let id = cx.new_id();
-    cx.create_ok(&id, bundle)?;
+    let id = cx.new_container(&spec)?;
     let state = cx.state(&id)?;
     expect_eq(
         "state.annotations[org.litmus.case]",
@@ -318,9 +310,7 @@ fn duplicate_id_is_rejected(cx: &mut Ctx) -> Checked {
 
 fn kill_delivers_the_signal(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["report", "wait-signal"]);
-    let bundle = cx.bundle(&spec)?;
-    let id = cx.new_id();
-    cx.create_ok(&id, bundle)?;
+    let id = cx.new_container(&spec)?;
     cx.start_ok(&id)?;
     cx.wait_for_output(&id, "the probe to be running", |l| {
         matches!(l, ProbeLine::Report(_))
@@ -341,9 +331,7 @@ fn kill_delivers_the_signal(cx: &mut Ctx) -> Checked {
 
 fn kill_of_stopped_container_is_an_error(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["exit", "0"]);
-    let bundle = cx.bundle(&spec)?;
-    let id = cx.new_id();
-    cx.create_ok(&id, bundle)?;
+    let id = cx.new_container(&spec)?;
     let pid = cx.state(&id)?.pid;
     cx.start_ok(&id)?;
     cx.wait_exit(pid)?;
@@ -362,9 +350,7 @@ fn kill_of_stopped_container_is_an_error(cx: &mut Ctx) -> Checked {
 
 fn delete_of_running_container_is_an_error(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["report", "wait-signal"]);
-    let bundle = cx.bundle(&spec)?;
-    let id = cx.new_id();
-    cx.create_ok(&id, bundle)?;
+    let id = cx.new_container(&spec)?;
     cx.start_ok(&id)?;
     cx.wait_for_output(&id, "the probe to be running", |l| {
         matches!(l, ProbeLine::Report(_))
@@ -384,9 +370,7 @@ fn delete_of_running_container_is_an_error(cx: &mut Ctx) -> Checked {
 
 fn delete_removes_the_container(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["exit", "0"]);
-    let bundle = cx.bundle(&spec)?;
-    let id = cx.new_id();
-    cx.create_ok(&id, bundle)?;
+    let id = cx.new_container(&spec)?;
     let pid = cx.state(&id)?.pid;
     let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
     cx.start_ok(&id)?;

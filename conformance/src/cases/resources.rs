@@ -66,9 +66,7 @@ pub const CASES: &[Case] = &[
 /// Creates a container from `spec` and returns the host directories of
 /// its cgroup, read from /proc/<pid>/cgroup.
 fn created_cgroup_dirs(cx: &mut Ctx, spec: &Spec) -> Result<Vec<PathBuf>, Verdict> {
-    let bundle = cx.bundle(spec)?;
-    let id = cx.new_id();
-    cx.create_ok(&id, bundle)?;
+    let id = cx.new_container(spec)?;
     let pid = cx.state(&id)?.pid;
     let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
     Ok(host_cgroup_dirs(&text))

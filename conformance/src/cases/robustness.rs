@@ -320,9 +320,7 @@ fn delete_racing_kill_leaves_nothing(cx: &mut Ctx) -> Checked {
 
 fn process_exiting_at_start_ends_stopped(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["exit", "0"]);
-    let bundle = cx.bundle(&spec)?;
-    let id = cx.new_id();
-    cx.create_ok(&id, bundle)?;
+    let id = cx.new_container(&spec)?;
     let pid = cx.state(&id)?.pid;
     let start = cx.start(&id)?;
     expect(start.ok(), "start to succeed", start.describe())?;

@@ -267,9 +267,7 @@ fn seccomp_notify_hands_the_listener_to_the_agent(cx: &mut Ctx) -> Checked {
             "syscalls": [{"names": ["getpgid"], "action": "SCMP_ACT_NOTIFY"}]
         }),
     );
-    let bundle = cx.bundle(&spec)?;
-    let id = cx.new_id();
-    cx.create_ok(&id, bundle)?;
+    let id = cx.new_container(&spec)?;
     let pid = cx.state(&id)?.pid;
     // The runtime may connect during create or start; start must not wait
     // for the agent, so it is called before accepting.

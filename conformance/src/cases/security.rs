@@ -77,9 +77,7 @@ fn container_cannot_grab_the_runtime_binary(cx: &mut Ctx) -> Checked {
     let runtime = std::fs::metadata(&cx.runtime.binary)?;
     let target = (runtime.dev(), runtime.ino());
     let spec = cx.spec(&["grab-exe", "3"]);
-    let bundle = cx.bundle(&spec)?;
-    let id = cx.new_id();
-    cx.create_ok(&id, bundle)?;
+    let id = cx.new_container(&spec)?;
     let pid = cx.state(&id)?.pid;
     cx.start_ok(&id)?;
     let deadline = Instant::now() + Duration::from_millis(2500);
@@ -120,9 +118,7 @@ fn container_cannot_grab_the_runtime_binary(cx: &mut Ctx) -> Checked {
 /// with ptrace; runc before 1.0.0-rc3 let it (CVE-2016-9962).
 fn created_container_init_cannot_be_reached_from_inside(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["exit", "0"]);
-    let bundle = cx.bundle(&spec)?;
-    let id = cx.new_id();
-    cx.create_ok(&id, bundle)?;
+    let id = cx.new_container(&spec)?;
     let inv = cx.call(&["exec", &id, "/litmus-probe", "reach", "1"])?;
     if !inv.ok() {
         return Err(Verdict::Skip(format!(

@@ -1,7 +1,7 @@
 //! config.md's rules on what a runtime accepts: invalid values are
 //! refused (and leave no container), unknown properties are not.
 
-use crate::case::{expect, Area, Case, Checked, Ctx};
+use crate::case::{expect, Area, BundleRef, Case, Checked, Ctx};
 use crate::catalogue::req;
 use serde_json::{json, Value};
 
@@ -73,7 +73,10 @@ pub const CASES: &[Case] = &[
 
 /// The probe's config as JSON with `edit` applied, in a fresh bundle;
 /// returns (bundle, container id).
-fn edited_bundle(cx: &mut Ctx, edit: impl FnOnce(&mut Value)) -> anyhow::Result<(usize, String)> {
+fn edited_bundle(
+    cx: &mut Ctx,
+    edit: impl FnOnce(&mut Value),
+) -> anyhow::Result<(BundleRef, String)> {
     let spec = cx.spec(&["marker", "/ran", "exit", "0"]);
     let mut config = serde_json::to_value(&spec)?;
     edit(&mut config);
