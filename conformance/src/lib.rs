@@ -16,6 +16,7 @@ pub mod deadline;
 pub mod diff;
 pub mod driver;
 pub mod generated;
+pub mod host_cgroups;
 pub mod leaks;
 pub mod preflight;
 pub mod realworld;

@@ -1,5 +1,5 @@
 //! Container state on disk: `<root>/<id>/state.json`, the container's copy
-//! of its config, and the exec fifo.
+//! of its config, and the exec socket `start` connects to.
 //!
 //! Every command that touches a container takes the container's lock (flock
 //! on its directory) for its whole run, so commands on one ID are serialized.
@@ -72,7 +72,6 @@ pub struct ContainerDir {
 
 const STATE_FILE: &str = "state.json";
 const CONFIG_FILE: &str = "config.json";
-const EXEC_FIFO: &str = "exec.fifo";
 
 pub fn validate_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
@@ -167,10 +166,6 @@ impl ContainerDir {
         }
         std::fs::remove_dir_all(&path).with_context(|| format!("removing {}", path.display()))?;
         Ok(true)
-    }
-
-    pub fn exec_fifo(&self) -> PathBuf {
-        self.path.join(EXEC_FIFO)
     }
 
     /// The fd holding the lock. A process forked from ours that outlives

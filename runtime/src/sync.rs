@@ -16,7 +16,7 @@
 //!   HooksDone ──────────────────────────────────────────▶  createContainer hooks,
 //!                                                          pivot_root, process setup
 //!   ◀──────────────────────────────────────────── Ready | Failed
-//!   write state "created", exit                            wait on exec fifo
+//!   write state "created", exit                            accept on exec socket
 //! ```
 
 use anyhow::{anyhow, bail, Context, Result};

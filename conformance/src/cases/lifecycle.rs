@@ -383,7 +383,7 @@ fn delete_removes_the_container(cx: &mut Ctx) -> Checked {
     )?;
     let after = cx.call(&["state", &id])?;
     expect(!after.ok(), "state to fail after delete", after.describe())?;
-    for dir in crate::cases::host_cgroup_dirs(&cgroups) {
+    for dir in crate::host_cgroups::host_cgroup_dirs(&cgroups) {
         expect(
             !dir.exists(),
             "the container's cgroup to be removed",

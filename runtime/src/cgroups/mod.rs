@@ -5,8 +5,8 @@
 //!   the cgroup2 mount at /sys/fs/cgroup/unified carries no controllers we
 //!   use, so it is left alone.
 
+mod blkio_hugetlb_rdma;
 mod device_filter;
-mod extra;
 mod freezer;
 mod stats;
 mod v1;

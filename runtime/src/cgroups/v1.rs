@@ -89,17 +89,21 @@ pub fn apply(dirs: &[PathBuf], resources: &LinuxResources) -> Result<()> {
         }
     }
     if let Some(block_io) = resources.block_io() {
-        super::extra::block_io_v1(need("blkio", "blockIO")?, block_io)?;
+        super::blkio_hugetlb_rdma::block_io_v1(need("blkio", "blockIO")?, block_io)?;
     }
     if let Some(limits) = resources
         .hugepage_limits()
         .as_ref()
         .filter(|l| !l.is_empty())
     {
-        super::extra::hugepages(need("hugetlb", "hugepageLimits")?, limits, "limit_in_bytes")?;
+        super::blkio_hugetlb_rdma::hugepages(
+            need("hugetlb", "hugepageLimits")?,
+            limits,
+            "limit_in_bytes",
+        )?;
     }
     if let Some(limits) = resources.rdma().as_ref().filter(|l| !l.is_empty()) {
-        super::extra::rdma(need("rdma", "rdma")?, limits)?;
+        super::blkio_hugetlb_rdma::rdma(need("rdma", "rdma")?, limits)?;
     }
     if let Some(network) = resources.network() {
         if let Some(class_id) = network.class_id() {

@@ -81,13 +81,13 @@ pub fn apply(dir: &Path, resources: &LinuxResources) -> Result<()> {
         }
     }
     if let Some(block_io) = resources.block_io() {
-        super::extra::block_io_v2(dir, block_io)?;
+        super::blkio_hugetlb_rdma::block_io_v2(dir, block_io)?;
     }
     if let Some(limits) = resources.hugepage_limits() {
-        super::extra::hugepages(dir, limits, "max")?;
+        super::blkio_hugetlb_rdma::hugepages(dir, limits, "max")?;
     }
     if let Some(limits) = resources.rdma() {
-        super::extra::rdma(dir, limits)?;
+        super::blkio_hugetlb_rdma::rdma(dir, limits)?;
     }
     if resources.network().is_some() {
         bail!("linux.resources.network: net_cls/net_prio do not exist on cgroup v2");
