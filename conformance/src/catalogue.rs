@@ -251,19 +251,17 @@ pub fn find(id: &str) -> Option<&'static Requirement> {
     CATALOGUE.iter().find(|r| r.id == id)
 }
 
-/// Compares dotted versions numerically ("1.0.2" < "1.2.0"); pre-release
-/// suffixes are ignored.
+/// A SemVer version's release (major, minor, patch), "v" prefix allowed.
+pub fn release(version: &str) -> Option<(u64, u64, u64)> {
+    let v = semver::Version::parse(version.trim_start_matches('v')).ok()?;
+    Some((v.major, v.minor, v.patch))
+}
+
+/// Compares versions by release ("1.0.2" < "1.2.0"): a runtime that says
+/// "1.0.2-dev" (as runc 1.1 does) speaks 1.0.2, so its pre-release is
+/// ignored. Something that is not a version counts as 0.0.0.
 pub fn version_le(a: &str, b: &str) -> bool {
-    let parse = |v: &str| -> Vec<u32> {
-        v.trim_start_matches('v')
-            .split(['-', '+'])
-            .next()
-            .unwrap_or_default()
-            .split('.')
-            .map(|p| p.parse().unwrap_or(0))
-            .collect()
-    };
-    parse(a) <= parse(b)
+    release(a).unwrap_or_default() <= release(b).unwrap_or_default()
 }
 
 #[cfg(test)]

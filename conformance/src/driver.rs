@@ -258,13 +258,7 @@ fn unique_file(dir: &Path, prefix: &str) -> PathBuf {
 pub fn spec_version_from_features(stdout: &str) -> Option<String> {
     let features: serde_json::Value = serde_json::from_str(stdout).ok()?;
     let version = features["ociVersionMax"].as_str()?;
-    let numeric = version.split(['-', '+']).next()?;
-    let parts: Vec<&str> = numeric.split('.').collect();
-    let is_version = parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()));
-    is_version.then(|| version.to_string())
+    crate::catalogue::release(version).map(|_| version.to_string())
 }
 
 #[cfg(test)]
@@ -323,8 +317,13 @@ mod features_tests {
             None
         );
         assert_eq!(
-            spec_version_from_features(r#"{"ociVersionMax":"1.99999999999.0"}"#),
+            spec_version_from_features(r#"{"ociVersionMax":"1.2"}"#),
             None
+        );
+        // Any SemVer is a version, however large (compared as u64s).
+        assert_eq!(
+            spec_version_from_features(r#"{"ociVersionMax":"1.99999999999.0"}"#).as_deref(),
+            Some("1.99999999999.0")
         );
         assert_eq!(spec_version_from_features("not json"), None);
     }

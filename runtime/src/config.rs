@@ -224,16 +224,10 @@ pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<()> {
 
 /// Accepts 1.x.y (with optional pre-release): the versions this runtime speaks.
 fn validate_version(version: &str) -> Result<()> {
-    let core = version.split(['-', '+']).next().unwrap_or_default();
-    let parts: Vec<&str> = core.split('.').collect();
-    let numeric = parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.parse::<u32>().is_ok());
-    if !numeric {
+    let Ok(parsed) = semver::Version::parse(version) else {
         bail!("ociVersion: {version:?} is not a semantic version");
-    }
-    if parts[0] != "1" {
+    };
+    if parsed.major != 1 {
         bail!("ociVersion: {version} is not supported (this runtime speaks 1.x)");
     }
     Ok(())

@@ -484,13 +484,8 @@ fn features_give_the_supported_version_range(cx: &mut Ctx) -> Checked {
     })?;
     let version = |key: &str| -> Result<String, crate::case::Verdict> {
         let v = doc[key].as_str().unwrap_or_default().to_string();
-        let core = v.split(['-', '+']).next().unwrap_or_default();
-        let semver = core.split('.').count() == 3
-            && core
-                .split('.')
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
         expect(
-            semver,
+            semver::Version::parse(&v).is_ok(),
             format!("{key}: a SemVer version"),
             format!("{:?}", doc[key]),
         )?;

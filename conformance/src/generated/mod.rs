@@ -42,18 +42,12 @@ impl FromStr for Budget {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Budget, String> {
-        let number = |digits: &str| {
-            digits
-                .parse::<u64>()
-                .map_err(|_| format!("{s:?}: a count (25) or a time budget (90s, 5m)"))
-        };
-        if let Some(secs) = s.strip_suffix('s') {
-            Ok(Budget::Time(Duration::from_secs(number(secs)?)))
-        } else if let Some(mins) = s.strip_suffix('m') {
-            Ok(Budget::Time(Duration::from_secs(60 * number(mins)?)))
-        } else {
-            Ok(Budget::Count(number(s)?))
+        if let Ok(count) = s.parse::<u64>() {
+            return Ok(Budget::Count(count));
         }
+        humantime::parse_duration(s)
+            .map(Budget::Time)
+            .map_err(|_| format!("{s:?}: a count (25) or a time budget (90s, 5m)"))
     }
 }
 

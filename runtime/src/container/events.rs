@@ -134,26 +134,14 @@ impl OomWakeup {
     }
 }
 
-/// Go-style durations as runc takes them: "5s", "500ms", "1m", "1.5s".
+/// Durations as runc takes them ("5s", "500ms", "1m", "1.5s"), positive.
 pub fn parse_duration(text: &str) -> Result<Duration> {
-    let split = text
-        .find(|c: char| c.is_ascii_alphabetic())
-        .with_context(|| format!("{text:?} has no unit (ms, s, m, h)"))?;
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .with_context(|| format!("{text:?} is not a duration"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => bail!("{text:?}: unknown unit {unit:?}"),
-    };
-    if !(seconds > 0.0 && seconds < 1e9) {
+    let duration = humantime::parse_duration(text)
+        .with_context(|| format!("{text:?} is not a duration (5s, 500ms, 1m)"))?;
+    if duration.is_zero() {
         bail!("{text:?} must be positive");
     }
-    Ok(Duration::from_secs_f64(seconds))
+    Ok(duration)
 }
 
 #[cfg(test)]
