@@ -458,6 +458,8 @@ fn fuzz_run(sh: &Shell, target: &str, seconds: u64, jobs: u32) -> Result<()> {
 /// report a failure. A fault nobody catches means a case that cannot fail.
 fn faults(sh: &Shell) -> Result<()> {
     let probe = static_probe()?;
+    // Some faults only show with real-world inputs (area realworld).
+    corpus::ensure(sh, false)?;
     step("building litmus-runtime with fault injection (target/faults)");
     cmd!(
         sh,
