@@ -536,6 +536,16 @@ impl<'a> Ctx<'a> {
             .collect()
     }
 
+    /// `start`, then the probe's report: the program is running (and any
+    /// signal it waits for is blocked, so it will be queued).
+    pub fn start_and_await_report(&self, id: &str) -> Checked {
+        self.start_ok(id)?;
+        self.wait_for_output(id, "the probe's report after start", |l| {
+            matches!(l, ProbeLine::Report(_))
+        })
+        .map(drop)
+    }
+
     /// Waits until container `id` has printed a line matching `pred`.
     pub fn wait_for_output(
         &self,

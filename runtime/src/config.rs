@@ -557,68 +557,68 @@ mod tests {
         );
     }
 
+    const NO_SECURITY: HostSecurity = HostSecurity {
+        apparmor: false,
+        selinux: false,
+        resctrl: false,
+    };
+    const ALL_SECURITY: HostSecurity = HostSecurity {
+        apparmor: true,
+        selinux: true,
+        resctrl: true,
+    };
+
+    #[rstest::rstest]
+    #[case::apparmor(
+        |s: &mut Spec| {
+            s.process_mut().as_mut().unwrap().set_apparmor_profile(Some("litmus-test".into()));
+        },
+        "process.apparmorProfile: AppArmor is not enabled"
+    )]
+    #[case::selinux_label(
+        |s: &mut Spec| {
+            s.process_mut().as_mut().unwrap().set_selinux_label(Some("system_u:system_r:container_t:s0".into()));
+        },
+        "process.selinuxLabel: SELinux is not enabled"
+    )]
+    #[case::mount_label(
+        |s: &mut Spec| {
+            s.linux_mut().as_mut().unwrap().set_mount_label(Some("system_u:object_r:container_file_t:s0".into()));
+        },
+        "linux.mountLabel: SELinux is not enabled"
+    )]
+    fn security_requests_the_host_cannot_honour_are_refused_naming_the_field(
+        #[case] request: fn(&mut Spec),
+        #[case] refusal: &str,
+    ) {
+        assert!(validate_host_security(&valid(), &NO_SECURITY).is_ok());
+        let mut spec = valid();
+        request(&mut spec);
+        let err = format!(
+            "{:#}",
+            validate_host_security(&spec, &NO_SECURITY).unwrap_err()
+        );
+        assert!(err.starts_with(refusal), "{err}");
+        assert!(
+            validate_host_security(&spec, &ALL_SECURITY).is_ok(),
+            "applied where enabled"
+        );
+    }
+
     #[test]
-    fn security_requests_the_host_cannot_honour_are_refused_naming_the_field() {
-        let none = HostSecurity {
-            apparmor: false,
-            selinux: false,
-            resctrl: false,
-        };
-        let all = HostSecurity {
-            apparmor: true,
-            selinux: true,
-            resctrl: true,
-        };
-        assert!(validate_host_security(&valid(), &none).is_ok());
-        let mut spec = valid();
-        spec.process_mut()
-            .as_mut()
-            .unwrap()
-            .set_apparmor_profile(Some("litmus-test".into()));
-        let err = format!("{:#}", validate_host_security(&spec, &none).unwrap_err());
-        assert!(
-            err.starts_with("process.apparmorProfile: AppArmor is not enabled"),
-            "{err}"
-        );
-        assert!(
-            validate_host_security(&spec, &all).is_ok(),
-            "applied where enabled"
-        );
-
-        let mut spec = valid();
-        spec.process_mut()
-            .as_mut()
-            .unwrap()
-            .set_selinux_label(Some("system_u:system_r:container_t:s0".into()));
-        let err = format!("{:#}", validate_host_security(&spec, &none).unwrap_err());
-        assert!(
-            err.starts_with("process.selinuxLabel: SELinux is not enabled"),
-            "{err}"
-        );
-        assert!(
-            validate_host_security(&spec, &all).is_ok(),
-            "applied where enabled"
-        );
-
-        let mut spec = valid();
-        let linux = spec.linux_mut().as_mut().unwrap();
-        linux.set_mount_label(Some("system_u:object_r:container_file_t:s0".into()));
-        let err = format!("{:#}", validate_host_security(&spec, &none).unwrap_err());
-        assert!(
-            err.starts_with("linux.mountLabel: SELinux is not enabled"),
-            "{err}"
-        );
-        assert!(
-            validate_host_security(&spec, &all).is_ok(),
-            "applied where enabled"
-        );
-
+    fn intel_rdt_is_refused_with_or_without_resctrl() {
         let mut spec = valid();
         let linux = spec.linux_mut().as_mut().unwrap();
         linux.set_intel_rdt(Some(Default::default()));
-        let err = format!("{:#}", validate_host_security(&spec, &none).unwrap_err());
+        let err = format!(
+            "{:#}",
+            validate_host_security(&spec, &NO_SECURITY).unwrap_err()
+        );
         assert!(err.starts_with("linux.intelRdt: resctrl"), "{err}");
-        let err = format!("{:#}", validate_host_security(&spec, &all).unwrap_err());
+        let err = format!(
+            "{:#}",
+            validate_host_security(&spec, &ALL_SECURITY).unwrap_err()
+        );
         assert!(err.contains("does not apply RDT"), "{err}");
     }
 

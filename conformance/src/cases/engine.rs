@@ -449,10 +449,7 @@ fn delete_force_removes_every_state(cx: &mut Ctx) -> Checked {
     force_delete_leaves_nothing(cx, &id, pid, "created")?;
 
     let (id, pid) = created(cx, &["report", "wait-signal"])?;
-    cx.start_ok(&id)?;
-    cx.wait_for_output(&id, "the probe's report after start", |l| {
-        matches!(l, ProbeLine::Report(_))
-    })?;
+    cx.start_and_await_report(&id)?;
     force_delete_leaves_nothing(cx, &id, pid, "running")?;
 
     let (id, pid) = created(cx, &["exit", "0"])?;
@@ -462,10 +459,7 @@ fn delete_force_removes_every_state(cx: &mut Ctx) -> Checked {
     force_delete_leaves_nothing(cx, &id, pid, "stopped")?;
 
     let (id, pid) = created(cx, &["report", "wait-signal"])?;
-    cx.start_ok(&id)?;
-    cx.wait_for_output(&id, "the probe's report after start", |l| {
-        matches!(l, ProbeLine::Report(_))
-    })?;
+    cx.start_and_await_report(&id)?;
     let paused = cx.call(&["pause", &id])?;
     if !paused.ok() {
         return Err(Verdict::Skip(format!(

@@ -169,10 +169,7 @@ fn create_does_not_run_the_program(cx: &mut Ctx) -> Checked {
         "the program ran during create (marker exists)",
     )?;
     // The same marker does appear after start: the check above can fail.
-    cx.start_ok(&id)?;
-    cx.wait_for_output(&id, "the probe's report after start", |l| {
-        matches!(l, ProbeLine::Report(_))
-    })?;
+    cx.start_and_await_report(&id)?;
     expect(
         marker.exists(),
         "the marker after start",
@@ -183,10 +180,7 @@ fn create_does_not_run_the_program(cx: &mut Ctx) -> Checked {
 fn start_runs_the_program(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["report", "wait-signal"]);
     let id = cx.new_container(&spec)?;
-    cx.start_ok(&id)?;
-    cx.wait_for_output(&id, "the probe's report after start", |l| {
-        matches!(l, ProbeLine::Report(_))
-    })?;
+    cx.start_and_await_report(&id)?;
     expect_eq(
         "status while the program runs",
         "running",
@@ -197,10 +191,7 @@ fn start_runs_the_program(cx: &mut Ctx) -> Checked {
 fn start_twice_is_an_error(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["report", "wait-signal"]);
     let id = cx.new_container(&spec)?;
-    cx.start_ok(&id)?;
-    cx.wait_for_output(&id, "the probe's report", |l| {
-        matches!(l, ProbeLine::Report(_))
-    })?;
+    cx.start_and_await_report(&id)?;
     let again = cx.start(&id)?;
     expect(!again.ok(), "a second start to fail", again.describe())?;
     let reports = cx
@@ -311,10 +302,7 @@ fn duplicate_id_is_rejected(cx: &mut Ctx) -> Checked {
 fn kill_delivers_the_signal(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["report", "wait-signal"]);
     let id = cx.new_container(&spec)?;
-    cx.start_ok(&id)?;
-    cx.wait_for_output(&id, "the probe to be running", |l| {
-        matches!(l, ProbeLine::Report(_))
-    })?;
+    cx.start_and_await_report(&id)?;
     let inv = cx.kill(&id, "USR1")?;
     expect(inv.ok(), "kill USR1 to succeed", inv.describe())?;
     let line = cx.wait_for_output(&id, "the probe to receive a signal", |l| {
@@ -351,10 +339,7 @@ fn kill_of_stopped_container_is_an_error(cx: &mut Ctx) -> Checked {
 fn delete_of_running_container_is_an_error(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["report", "wait-signal"]);
     let id = cx.new_container(&spec)?;
-    cx.start_ok(&id)?;
-    cx.wait_for_output(&id, "the probe to be running", |l| {
-        matches!(l, ProbeLine::Report(_))
-    })?;
+    cx.start_and_await_report(&id)?;
     let inv = cx.delete(&id)?;
     expect(
         !inv.ok(),

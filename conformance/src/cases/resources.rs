@@ -72,6 +72,19 @@ fn created_cgroup_dirs(cx: &mut Ctx, spec: &Spec) -> Result<Vec<PathBuf>, Verdic
     Ok(host_cgroup_dirs(&text))
 }
 
+/// [`created_cgroup_dirs`] of a probe that exits at once, under `resources`.
+fn cgroup_dirs_limited_by(
+    cx: &mut Ctx,
+    resources: oci_spec::runtime::LinuxResources,
+) -> Result<Vec<PathBuf>, Verdict> {
+    let mut spec = cx.spec(&["exit", "0"]);
+    spec.linux_mut()
+        .as_mut()
+        .expect("fixture linux")
+        .set_resources(Some(resources));
+    created_cgroup_dirs(cx, &spec)
+}
+
 /// The first of `dirs` that has `file` (v1: the controller's hierarchy).
 fn read_control(dirs: &[PathBuf], files: &[&str]) -> Result<(String, String), Verdict> {
     for dir in dirs {
@@ -91,12 +104,7 @@ fn memory_limit_is_applied(cx: &mut Ctx) -> Checked {
     let resources = LinuxResourcesBuilder::default()
         .memory(LinuxMemoryBuilder::default().limit(limit).build()?)
         .build()?;
-    let mut spec = cx.spec(&["exit", "0"]);
-    spec.linux_mut()
-        .as_mut()
-        .expect("fixture linux")
-        .set_resources(Some(resources));
-    let dirs = created_cgroup_dirs(cx, &spec)?;
+    let dirs = cgroup_dirs_limited_by(cx, resources)?;
     let (file, value) = read_control(&dirs, &["memory.limit_in_bytes", "memory.max"])?;
     expect_eq(&file, limit.to_string(), value)
 }
@@ -105,12 +113,7 @@ fn pids_limit_is_applied(cx: &mut Ctx) -> Checked {
     let resources = LinuxResourcesBuilder::default()
         .pids(LinuxPidsBuilder::default().limit(17).build()?)
         .build()?;
-    let mut spec = cx.spec(&["exit", "0"]);
-    spec.linux_mut()
-        .as_mut()
-        .expect("fixture linux")
-        .set_resources(Some(resources));
-    let dirs = created_cgroup_dirs(cx, &spec)?;
+    let dirs = cgroup_dirs_limited_by(cx, resources)?;
     let (file, value) = read_control(&dirs, &["pids.max"])?;
     expect_eq(&file, "17", value.as_str())
 }
@@ -193,12 +196,7 @@ fn cpu_quota_and_shares_are_applied(cx: &mut Ctx) -> Checked {
         .shares(512u64)
         .build()?;
     let resources = LinuxResourcesBuilder::default().cpu(cpu).build()?;
-    let mut spec = cx.spec(&["exit", "0"]);
-    spec.linux_mut()
-        .as_mut()
-        .expect("fixture linux")
-        .set_resources(Some(resources));
-    let dirs = created_cgroup_dirs(cx, &spec)?;
+    let dirs = cgroup_dirs_limited_by(cx, resources)?;
     let (file, value) = read_control(&dirs, &["cpu.cfs_quota_us", "cpu.max"])?;
     if file == "cpu.max" {
         return expect_eq("cpu.max", "25000 100000", value.as_str());
@@ -338,12 +336,7 @@ fn block_io_throttle_is_applied(cx: &mut Ctx) -> Checked {
     let resources = LinuxResourcesBuilder::default()
         .block_io(block_io)
         .build()?;
-    let mut spec = cx.spec(&["exit", "0"]);
-    spec.linux_mut()
-        .as_mut()
-        .expect("fixture linux")
-        .set_resources(Some(resources));
-    let dirs = created_cgroup_dirs(cx, &spec)?;
+    let dirs = cgroup_dirs_limited_by(cx, resources)?;
     let (file, value) = read_control(&dirs, &["blkio.throttle.read_bps_device", "io.max"])?;
     let expected = if file == "io.max" {
         format!("{disk} rbps=1048576")
@@ -377,12 +370,7 @@ fn hugepage_limit_is_applied(cx: &mut Ctx) -> Checked {
     let resources = LinuxResourcesBuilder::default()
         .hugepage_limits(vec![limit])
         .build()?;
-    let mut spec = cx.spec(&["exit", "0"]);
-    spec.linux_mut()
-        .as_mut()
-        .expect("fixture linux")
-        .set_resources(Some(resources));
-    let dirs = created_cgroup_dirs(cx, &spec)?;
+    let dirs = cgroup_dirs_limited_by(cx, resources)?;
     let (file, value) = read_control(&dirs, &["hugetlb.2MB.limit_in_bytes", "hugetlb.2MB.max"])?;
     expect_eq(&file, "4194304", value.as_str())
 }
