@@ -369,6 +369,25 @@ impl<'a> Ctx<'a> {
         Ok(id)
     }
 
+    /// `create` that must be refused: it fails, and no container is left
+    /// (`state` no longer answers for the ID). Returns the refusal.
+    pub fn create_refused(
+        &mut self,
+        id: &str,
+        bundle: BundleRef,
+        expected: &str,
+    ) -> Result<Invocation, Verdict> {
+        let inv = self.create(id, bundle)?;
+        expect(!inv.ok(), expected, inv.describe())?;
+        let state = self.call(&["state", id])?;
+        expect(
+            !state.ok(),
+            "no container after the failed create",
+            format!("state still answers: {}", state.stdout.trim()),
+        )?;
+        Ok(inv)
+    }
+
     /// create, failing the case if the runtime refuses.
     pub fn create_ok(&mut self, id: &str, bundle: BundleRef) -> Result<(), Verdict> {
         let inv = self.create(id, bundle)?;
@@ -460,17 +479,29 @@ impl<'a> Ctx<'a> {
         self.start_ok(&id)?;
         let exit_code = self.wait_exit(created_state.pid)?;
         let raw = crate::driver::read_head(&self.stdout_file(&id), crate::driver::STDOUT_KEPT);
+        Ok(self.finish_probe(&id, raw, exit_code, created_state))
+    }
+
+    /// The probe of container `id` has exited, leaving `raw`: its lines,
+    /// once the container is deleted.
+    fn finish_probe(
+        &self,
+        id: &str,
+        raw: String,
+        exit_code: Option<i32>,
+        created_state: StateView,
+    ) -> ProbeRun {
         let lines = litmus_probe::parse_output(&raw)
             .into_iter()
             .filter_map(Result::ok)
             .collect();
-        let _ = self.delete(&id);
-        Ok(ProbeRun {
+        let _ = self.delete(id);
+        ProbeRun {
             lines,
             exit_code,
             raw,
             created_state,
-        })
+        }
     }
 
     /// Like [`Ctx::run_probe`] with `process.terminal: true`: the pty
@@ -514,17 +545,7 @@ impl<'a> Ctx<'a> {
         self.start_ok(&id)?;
         let raw = crate::console::read_until_closed(master, deadline::scaled(WAIT));
         let exit_code = self.wait_exit(created_state.pid)?;
-        let lines = litmus_probe::parse_output(&raw)
-            .into_iter()
-            .filter_map(Result::ok)
-            .collect();
-        let _ = self.delete(&id);
-        Ok(ProbeRun {
-            lines,
-            exit_code,
-            raw,
-            created_state,
-        })
+        Ok(self.finish_probe(&id, raw, exit_code, created_state))
     }
 
     /// The probe output written so far by container `id`.

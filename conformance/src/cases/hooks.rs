@@ -266,18 +266,7 @@ fn failing_hook_fails_create(cx: &mut Ctx, hooks: oci_spec::runtime::Hooks) -> C
     spec.set_hooks(Some(hooks));
     let bundle = cx.bundle(&spec)?;
     let id = cx.new_id();
-    let inv = cx.create(&id, bundle)?;
-    expect(
-        !inv.ok(),
-        "create with a failing hook to fail",
-        inv.describe(),
-    )?;
-    let state = cx.call(&["state", &id])?;
-    expect(
-        !state.ok(),
-        "no container after the failed create",
-        state.stdout.trim().to_string(),
-    )?;
+    cx.create_refused(&id, bundle, "create with a failing hook to fail")?;
     expect(
         !cx.bundle_ref(bundle).rootfs().join("ran").exists(),
         "the program not to run",

@@ -411,20 +411,8 @@ fn invalid_config_is_rejected_cleanly(cx: &mut Ctx) -> Checked {
     cx.bundle_ref(bundle)
         .write_raw_config(b"{\"ociVersion\": \"1.0.2\", \"process\": ")?;
     let id = cx.new_id();
-    let inv = cx.create(&id, bundle)?;
-    expect(
-        !inv.ok(),
-        "create with a truncated config.json to fail",
-        inv.describe(),
-    )?;
-    let state = cx.call(&["state", &id])?;
-    if state.ok() {
-        return Err(fail(
-            "no container after a failed create",
-            format!("state reports: {}", state.stdout.trim()),
-        ));
-    }
-    Ok(())
+    cx.create_refused(&id, bundle, "create with a truncated config.json to fail")
+        .map(drop)
 }
 
 /// `create` without an ID, and with a bundle that does not exist, must
