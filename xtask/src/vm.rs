@@ -294,27 +294,13 @@ fn compile_selinux_policy(sh: &Shell) -> Result<Vec<u8>> {
 /// litmus_bundle's AppArmor profile as binary policy (`apparmor_parser -S`
 /// writes it to stdout; -Q: not loaded into the host's kernel).
 fn compile_apparmor_profile() -> Result<Vec<u8>> {
-    let source = litmus_bundle::APPARMOR_PROFILE_SOURCE;
-    let output = std::process::Command::new("apparmor_parser")
-        .args(["-Q", "-S"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .and_then(|mut parser| {
-            use std::io::Write;
-            parser
-                .stdin
-                .take()
-                .expect("piped")
-                .write_all(source.as_bytes())?;
-            parser.wait_with_output()
-        })
+    let output = litmus_bundle::apparmor_parser(&["-Q", "-S"])
         .context("running apparmor_parser (apt-get install apparmor)")?;
-    if !output.status.success() || output.stdout.is_empty() {
+    if !output.success() || output.stdout.is_empty() {
         bail!(
-            "apparmor_parser could not compile the suite's profile ({})",
-            output.status
+            "apparmor_parser could not compile the suite's profile ({:?}): {}",
+            output.status,
+            output.stderr_text().trim()
         );
     }
     Ok(output.stdout)

@@ -14,7 +14,7 @@ mod spec;
 mod static_build;
 pub mod wait;
 
-pub use apparmor::{APPARMOR_PROFILE, APPARMOR_PROFILE_SOURCE};
+pub use apparmor::{apparmor_parser, APPARMOR_PROFILE, APPARMOR_PROFILE_SOURCE};
 pub use elf::is_static_elf;
 pub use rootfs::{find_static_busybox, RootfsBuilder, FIXTURE_GROUPS, FIXTURE_USERS};
 pub use selinux::{SelinuxLabels, SELINUX_LABELS, SELINUX_POLICY_SOURCE};

@@ -58,10 +58,20 @@ impl Captured {
 /// outlives the command does not keep us waiting for EOF, and a command
 /// that writes a lot never blocks on a full pipe.
 pub fn output_within(cmd: &mut Command, limit: Duration) -> std::io::Result<Captured> {
+    output_of_input_within(cmd, Stdio::null(), limit)
+}
+
+/// [`output_within`] with `input` as the command's stdin (a file, so
+/// that nothing waits on a pipe either way).
+pub fn output_of_input_within(
+    cmd: &mut Command,
+    input: impl Into<Stdio>,
+    limit: Duration,
+) -> std::io::Result<Captured> {
     let out = tempfile::tempfile()?;
     let err = tempfile::tempfile()?;
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(input)
         .stdout(out.try_clone()?)
         .stderr(err.try_clone()?)
         .spawn()?;

@@ -2,7 +2,7 @@
 
 use crate::case::{expect, expect_eq, Area, Case, Checked, Ctx, Verdict};
 use crate::catalogue::req;
-use litmus_bundle::{APPARMOR_PROFILE, APPARMOR_PROFILE_SOURCE};
+use litmus_bundle::APPARMOR_PROFILE;
 use oci_spec::runtime::{
     Capability, LinuxCapabilitiesBuilder, PosixRlimitBuilder, PosixRlimitType, UserBuilder,
 };
@@ -355,25 +355,12 @@ fn ensure_apparmor_profile_loaded() -> Result<(), Verdict> {
     if loaded() {
         return Ok(());
     }
-    let parsed = std::process::Command::new("apparmor_parser")
-        .arg("-r")
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut parser| {
-            use std::io::Write;
-            parser
-                .stdin
-                .take()
-                .expect("piped")
-                .write_all(APPARMOR_PROFILE_SOURCE.as_bytes())?;
-            parser.wait_with_output()
-        });
+    let parsed = litmus_bundle::apparmor_parser(&["-r"]);
     if loaded() {
         return Ok(());
     }
     let why = match parsed {
-        Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        Ok(out) => out.stderr_text().trim().to_string(),
         Err(e) => format!("apparmor_parser: {e}"),
     };
     Err(Verdict::Skip(format!(

@@ -179,9 +179,17 @@ fn describe(verdict: &Verdict) -> String {
 /// bundle's rootfs; everything else is kept as written.
 fn adapted(path: &Path, probe: &[&str]) -> Result<Spec, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let mut spec: Spec = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    let fixture = litmus_bundle::default_spec(probe);
-    let fixture_process = fixture.process().clone().expect("fixture process");
+    let spec: Spec = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    running_the_probe(spec, probe)
+}
+
+/// `spec` with the probe as its program (`probe` its actions), on no
+/// terminal, in the bundle's rootfs; everything else as written.
+fn running_the_probe(mut spec: Spec, probe: &[&str]) -> Result<Spec, String> {
+    let fixture_process = litmus_bundle::default_spec(probe)
+        .process()
+        .clone()
+        .expect("fixture process");
     let process = spec.process_mut().as_mut().ok_or("no process")?;
     process.set_args(fixture_process.args().clone());
     process.set_terminal(Some(false));
@@ -331,18 +339,8 @@ fn replayable(cx: &Ctx, label: &str, fixture: &str, index: usize) -> Result<Spec
         }
         config["linux"]["cgroupsPath"] = Value::String(replaced);
     }
-    let mut spec: Spec = serde_json::from_value(config).map_err(|e| e.to_string())?;
-    let fixture_process = litmus_bundle::default_spec(&["report"])
-        .process()
-        .clone()
-        .expect("fixture process");
-    let process = spec.process_mut().as_mut().ok_or("no process")?;
-    process.set_args(fixture_process.args().clone());
-    process.set_terminal(Some(false));
-    if let Some(root) = spec.root_mut() {
-        root.set_path("rootfs".into());
-    }
-    Ok(spec)
+    let spec: Spec = serde_json::from_value(config).map_err(|e| e.to_string())?;
+    running_the_probe(spec, &["report"])
 }
 
 fn configs_captured_from_engines_run(cx: &mut Ctx) -> Checked {

@@ -221,14 +221,7 @@ fn masked_paths_use_the_real_dev_null(cx: &mut Ctx) -> Checked {
     };
     let mut spec = cx.spec(&["path", masked]);
     // No tmpfs on /dev: the image's own /dev is what the runtime sees.
-    let mounts: Vec<_> = spec
-        .mounts()
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|m| m.destination().as_os_str() != "/dev")
-        .collect();
-    spec.set_mounts(Some(mounts));
+    without_dev_tmpfs(&mut spec);
     if let Some(linux) = spec.linux_mut() {
         linux.set_masked_paths(Some(vec![masked.into()]));
     }
@@ -427,14 +420,7 @@ fn mount_destination_swapped_for_a_symlink_stays_inside(cx: &mut Ctx) -> Checked
 /// Refusing the image is a fine answer; the canary stays inside the bundle.
 fn console_is_not_mounted_through_a_symlink(cx: &mut Ctx) -> Checked {
     let mut spec = cx.spec(&["path", "/litmus-canary"]);
-    let mounts: Vec<_> = spec
-        .mounts()
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|m| m.destination().as_os_str() != "/dev")
-        .collect();
-    spec.set_mounts(Some(mounts));
+    without_dev_tmpfs(&mut spec);
     let hostile_dev = |rootfs: &Path| -> anyhow::Result<()> {
         std::fs::write(rootfs.join("litmus-canary"), CANARY)?;
         let dev = rootfs.join("dev");
@@ -554,4 +540,17 @@ fn proc_and_sys_are_not_mounted_through_image_symlinks(cx: &mut Ctx) -> Checked 
         )?;
     }
     Ok(())
+}
+
+/// Drops the fixture's tmpfs on /dev: the image's own /dev is what the
+/// runtime then meets.
+fn without_dev_tmpfs(spec: &mut oci_spec::runtime::Spec) {
+    let mounts: Vec<_> = spec
+        .mounts()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.destination().as_os_str() != "/dev")
+        .collect();
+    spec.set_mounts(Some(mounts));
 }

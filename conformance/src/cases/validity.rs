@@ -89,16 +89,10 @@ fn edited_bundle(
 /// create must fail, leave no container, and run nothing.
 fn refused(cx: &mut Ctx, what: &str, edit: impl FnOnce(&mut Value)) -> Checked {
     let (bundle, id) = edited_bundle(cx, edit)?;
-    let inv = cx.create(&id, bundle)?;
-    expect(
-        !inv.ok(),
-        format!("create to refuse a config where {what}"),
-        inv.describe(),
-    )?;
-    expect(
-        !cx.call(&["state", &id])?.ok(),
-        format!("no container after refusing {what}"),
-        "state still answers for it",
+    cx.create_refused(
+        &id,
+        bundle,
+        &format!("create to refuse a config where {what}"),
     )?;
     expect(
         !cx.bundle_ref(bundle).rootfs().join("ran").exists(),
