@@ -115,12 +115,8 @@ struct RunArgs {
     runtime: PathBuf,
     #[command(flatten)]
     select: Selection,
-    /// Report format
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    format: Format,
-    /// Write the report here instead of stdout
-    #[arg(long, short)]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    report: ReportTo,
     /// List the selected cases instead of running them
     #[arg(long)]
     list: bool,
@@ -140,7 +136,15 @@ struct DiffArgs {
     runtime: Vec<PathBuf>,
     #[command(flatten)]
     select: Selection,
-    /// Report format (human or json)
+    /// (diff writes human or json, and says so for the others)
+    #[command(flatten)]
+    report: ReportTo,
+}
+
+/// Where the report goes, and in which format.
+#[derive(clap::Args)]
+struct ReportTo {
+    /// Report format
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
     /// Write the report here instead of stdout
@@ -291,7 +295,7 @@ fn run(args: &RunArgs) -> Result<i32> {
     };
     let bar = progress_bar(
         cases.len() as u64 + generated_count,
-        args.format == Format::Human,
+        args.report.format == Format::Human,
     );
     let progress = |r: &CaseResult| {
         bar.set_message(r.name);
@@ -324,15 +328,15 @@ fn run(args: &RunArgs) -> Result<i32> {
     }
     bar.finish_and_clear();
 
-    let text = match args.format {
+    let text = match args.report.format {
         Format::Human => report::human(&results, info),
         Format::Tap => report::tap(&results, info),
         Format::Junit => report::junit(&results, info),
         Format::Json => report::json(&results, info),
     };
-    write_report(args.output.as_deref(), text)?;
+    write_report(args.report.output.as_deref(), text)?;
     let summary = Summary::of(&results);
-    if args.output.is_some() || args.format != Format::Human {
+    if args.report.output.is_some() || args.report.format != Format::Human {
         eprintln!("{}", summary.line());
     }
     let engine_only = args.select.level == Some(Level::Engine);
@@ -348,7 +352,7 @@ fn diff(args: &DiffArgs) -> Result<i32> {
     if args.runtime.len() != 2 {
         bail!("--runtime: give exactly two runtimes to compare (--runtime A --runtime B)");
     }
-    if !matches!(args.format, Format::Human | Format::Json) {
+    if !matches!(args.report.format, Format::Human | Format::Json) {
         bail!("--format: diff reports are human or json");
     }
     let cases = args.select.cases();
@@ -398,7 +402,7 @@ fn diff(args: &DiffArgs) -> Result<i32> {
     };
     let bar = progress_bar(
         2 * cases.len() as u64 + generated_count,
-        args.format == Format::Human,
+        args.report.format == Format::Human,
     );
     let case_progress = |r: &CaseResult| {
         bar.set_message(r.name);
@@ -428,11 +432,11 @@ fn diff(args: &DiffArgs) -> Result<i32> {
         generated_compared,
         divergences,
     };
-    let text = match args.format {
+    let text = match args.report.format {
         Format::Json => report.json(),
         _ => report.human(),
     };
-    write_report(args.output.as_deref(), text)?;
+    write_report(args.report.output.as_deref(), text)?;
     Ok(if report.divergences.is_empty() { 0 } else { 1 })
 }
 

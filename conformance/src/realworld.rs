@@ -251,16 +251,16 @@ mod tests {
                 {"name": "old_style", "action": "SCMP_ACT_ALLOW", "args": []}
             ]
         });
-        let (caps, kernel) = target(&["CAP_CHOWN"]);
-        let resolved = resolve_profile(
-            &profile,
-            &Target {
+        let resolve_with = |with: &[&str]| {
+            let (caps, kernel) = target(with);
+            let host = Target {
                 caps: &caps,
                 arch: "amd64",
                 kernel,
-            },
-        )
-        .unwrap();
+            };
+            resolve_profile(&profile, &host).unwrap()
+        };
+        let resolved = resolve_with(&["CAP_CHOWN"]);
         assert_eq!(
             resolved["architectures"],
             json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"])
@@ -288,16 +288,7 @@ mod tests {
         assert_eq!(denies_with(&resolved, "read"), None);
         assert!(resolved["syscalls"][0].get("includes").is_none());
 
-        let (caps, kernel) = target(&["CAP_SYS_BOOT", "CAP_SYS_CHROOT"]);
-        let resolved = resolve_profile(
-            &profile,
-            &Target {
-                caps: &caps,
-                arch: "amd64",
-                kernel,
-            },
-        )
-        .unwrap();
+        let resolved = resolve_with(&["CAP_SYS_BOOT", "CAP_SYS_CHROOT"]);
         assert_eq!(denies_with(&resolved, "reboot"), None);
         assert_eq!(denies_with(&resolved, "chroot"), Some(38));
     }

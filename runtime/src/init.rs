@@ -368,15 +368,6 @@ fn install_exit_on_signal() {
     extern "C" fn exit_on(sig: libc::c_int) {
         crate::process::exit_now(128 + sig);
     }
-    for sig in [
-        libc::SIGTERM,
-        libc::SIGINT,
-        libc::SIGHUP,
-        libc::SIGQUIT,
-        libc::SIGUSR1,
-        libc::SIGUSR2,
-    ] {
-        // SAFETY: exit_on only calls _exit, which is async-signal-safe.
-        unsafe { libc::signal(sig, exit_on as *const () as libc::sighandler_t) };
-    }
+    // SAFETY: exit_on only calls _exit, which is async-signal-safe.
+    unsafe { crate::process::handle_signals(&crate::process::CALLER_SIGNALS, exit_on) };
 }

@@ -22,6 +22,29 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// The signals a caller uses to stop or poke a process: what `run`
+/// forwards (with SIGWINCH) and what a created container's init exits on.
+pub const CALLER_SIGNALS: [libc::c_int; 6] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
+/// Installs `handler` for each of `signals`.
+///
+/// # Safety
+/// `handler` may run between any two instructions: it must make only
+/// async-signal-safe calls and touch only atomics.
+pub unsafe fn handle_signals(signals: &[libc::c_int], handler: extern "C" fn(libc::c_int)) {
+    for &sig in signals {
+        // SAFETY: the caller vouches for the handler (see above).
+        unsafe { libc::signal(sig, handler as *const () as libc::sighandler_t) };
+    }
+}
+
 pub fn set_rlimits(process: &Process) -> Result<()> {
     for rlimit in process.rlimits().iter().flatten() {
         let resource = rlimit_resource(rlimit.typ());

@@ -378,6 +378,16 @@ mod tests {
     use crate::generated::model::{Bind, Tmpfs};
     use litmus_probe::MountInfo;
 
+    /// What check tells of a container that printed `lines` under `m`.
+    fn differences_from_config(m: &Generated, lines: &[ProbeLine]) -> Vec<String> {
+        differences(
+            &expected(m, &host_ns()),
+            &seen(m, lines, &host_ns(), &[]),
+            "config",
+            "container",
+        )
+    }
+
     fn model() -> Generated {
         Generated {
             hostname: Some("box".into()),
@@ -467,12 +477,7 @@ mod tests {
     fn a_faithful_container_has_no_differences() {
         let m = model();
         let lines = faithful(&m);
-        let d = differences(
-            &expected(&m, &host_ns()),
-            &seen(&m, &lines, &host_ns(), &[]),
-            "config",
-            "container",
-        );
+        let d = differences_from_config(&m, &lines);
         assert_eq!(d, Vec::<String>::new());
     }
 
@@ -516,12 +521,7 @@ mod tests {
         lines.push(syscall(libc::SYS_keyctl, libc::EOPNOTSUPP));
         lines.push(syscall(libc::SYS_add_key, libc::EFAULT));
         lines.push(syscall(libc::SYS_request_key, libc::EFAULT));
-        let d = differences(
-            &expected(&m, &host_ns()),
-            &seen(&m, &lines, &host_ns(), &[]),
-            "config",
-            "container",
-        );
+        let d = differences_from_config(&m, &lines);
         assert_eq!(
             d,
             vec![
@@ -564,12 +564,7 @@ mod tests {
         report.umask = Some(0o22);
         report.namespaces.insert("uts".into(), 1);
         report.mounts.retain(|m| m.mount_point != "/data");
-        let d = differences(
-            &expected(&m, &host_ns()),
-            &seen(&m, &lines, &host_ns(), &[]),
-            "config",
-            "container",
-        );
+        let d = differences_from_config(&m, &lines);
         assert_eq!(
             d,
             vec![

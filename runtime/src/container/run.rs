@@ -61,18 +61,11 @@ pub fn run(
 /// From now on, the signals a shell or engine sends us go to `pid`.
 pub fn forward_signals_to(pid: i32) {
     FORWARD_TO.store(pid, Ordering::Relaxed);
-    for sig in [
-        libc::SIGTERM,
-        libc::SIGINT,
-        libc::SIGHUP,
-        libc::SIGQUIT,
-        libc::SIGUSR1,
-        libc::SIGUSR2,
-        libc::SIGWINCH,
-    ] {
-        // SAFETY: forward reads an atomic and calls kill(2): both are
-        // async-signal-safe.
-        unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
+    // SAFETY: forward reads an atomic and calls kill(2): both are
+    // async-signal-safe.
+    unsafe {
+        crate::process::handle_signals(&crate::process::CALLER_SIGNALS, forward);
+        crate::process::handle_signals(&[libc::SIGWINCH], forward);
     }
 }
 
