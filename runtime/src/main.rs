@@ -60,7 +60,7 @@ fn dispatch(cli: &Cli, inherited: &Inherited) -> Result<i32> {
             print!("{out}");
             Ok(0)
         }
-        Command::Features => print(serde_json::to_string_pretty(&features::features())?),
+        Command::Features => print(serde_json::to_string_pretty(&features::document())?),
         Command::Exec(args) => container::exec(root, args, inherited),
         Command::Ps {
             id,
