@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-/// runtime-spec "status" values, plus runc's `paused`.
+/// runtime-spec "status" values, plus runc's `paused`. Our own, not
+/// oci-spec's ContainerState: that has no `paused`, which engines read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -33,7 +34,8 @@ impl std::fmt::Display for Status {
 }
 
 /// What `state` prints: the runtime-spec state, plus `rootfs`, `created`
-/// and `owner` as runc prints them.
+/// and `owner` as runc prints them (oci-spec's State has none of the three,
+/// and engines read `created`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct State {
