@@ -8,7 +8,7 @@
 use crate::fds::Inherited;
 use crate::hooks::{self, Phase};
 use crate::namespaces::Plan;
-use crate::sync::{Channel, Message};
+use crate::sync::{ChildEnd, ToChild, ToParent};
 use crate::{console, process, rootfs, seccomp};
 use anyhow::{bail, Context, Result};
 use nix::unistd::{ForkResult, Gid, Uid};
@@ -32,15 +32,15 @@ pub struct InitContext<'a> {
 }
 
 /// Runs in the first child. Never returns: exits with the status to report.
-pub fn intermediate(mut channel: Channel, cx: &InitContext) -> ! {
-    let result = (|channel: &mut Channel| -> Result<()> {
+pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
+    let result = (|channel: &mut ChildEnd| -> Result<()> {
         // The container's init is this binary until it execs the user's
         // program: keep container processes from ptracing it or opening
         // its /proc/PID/exe (CVE-2016-9962, CVE-2019-5736).
         if !crate::fault::Fault::DumpableRuntime.active() {
             nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
         }
-        channel.expect("the go-ahead")?;
+        channel.recv("the go-ahead")?;
         cx.plan.join_all()?;
         nix::sched::unshare(cx.plan.create).context("creating namespaces (unshare)")?;
         // Before the identity change: this process is not dumpable, so its
@@ -52,10 +52,10 @@ pub fn intermediate(mut channel: Channel, cx: &InitContext) -> ! {
             write_time_offsets(cx.spec)?;
         }
         if cx.plan.creates(LinuxNamespaceType::User) {
-            channel.send(&Message::MapIds {
+            channel.send(&ToParent::MapIds {
                 pid: nix::unistd::getpid().as_raw(),
             })?;
-            channel.expect("the id mappings")?;
+            channel.recv("the id mappings")?;
             // Become root of the new user namespace (if it maps 0).
             let _ = nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
             let _ = nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
@@ -68,7 +68,7 @@ pub fn intermediate(mut channel: Channel, cx: &InitContext) -> ! {
         // SAFETY: the intermediate process is single-threaded.
         match unsafe { nix::unistd::fork() }.context("forking the container init")? {
             ForkResult::Child => container_init(channel, cx),
-            ForkResult::Parent { child } => channel.send(&Message::InitPid {
+            ForkResult::Parent { child } => channel.send(&ToParent::InitPid {
                 pid: child.as_raw(),
             }),
         }
@@ -99,11 +99,11 @@ fn write_time_offsets(spec: &Spec) -> Result<()> {
 }
 
 /// Reports `result` to the parent and exits.
-fn exit_reporting(channel: &mut Channel, result: Result<()>) -> ! {
+fn exit_reporting(channel: &mut ChildEnd, result: Result<()>) -> ! {
     match result {
         Ok(()) => crate::process::exit_now(0),
         Err(e) => {
-            let _ = channel.send(&Message::Failed {
+            let _ = channel.send(&ToParent::Failed {
                 error: format!("{e:#}"),
             });
             crate::process::exit_now(1)
@@ -112,7 +112,7 @@ fn exit_reporting(channel: &mut Channel, result: Result<()>) -> ! {
 }
 
 /// Runs as the container's pid 1 (in a new pid namespace). Never returns.
-fn container_init(channel: &mut Channel, cx: &InitContext) -> ! {
+fn container_init(channel: &mut ChildEnd, cx: &InitContext) -> ! {
     let result = build_container(channel, cx);
     let built = match result {
         Ok(built) => built,
@@ -156,12 +156,12 @@ fn write_sysctls(spec: &oci_spec::runtime::Spec, proc_sys: &Path) -> Result<()> 
 }
 
 /// Everything up to "created".
-fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
+fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     let spec = cx.spec;
     let process = spec.process().as_ref().expect("validated: process present");
     nix::unistd::setsid().context("setsid")?;
-    let state_json = match channel.expect("the container state")? {
-        Message::State { json } => json,
+    let state_json = match channel.recv("the container state")? {
+        ToChild::State { json } => json,
         other => bail!("sync: expected State, got {other:?}"),
     };
 
@@ -203,8 +203,8 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
     }
 
     // prestart and createRuntime hooks run in the runtime's namespace.
-    channel.send(&Message::RunCreateHooks)?;
-    channel.expect("the createRuntime hooks")?;
+    channel.send(&ToParent::RunCreateHooks)?;
+    channel.recv("the createRuntime hooks")?;
     // createContainer hooks: container namespaces, before pivot_root, so
     // their path still resolves in the runtime's filesystem.
     hooks::run_all(
@@ -296,7 +296,7 @@ fn build_container(channel: &mut Channel, cx: &InitContext) -> Result<Built> {
         None => process::find_executable(process)?,
     };
     install_exit_on_signal();
-    channel.send(&Message::Ready)?;
+    channel.send(&ToParent::Ready)?;
     Ok(Built {
         program,
         state_json,

@@ -20,79 +20,114 @@
 //! ```
 
 use anyhow::{anyhow, bail, Context, Result};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
+use std::marker::PhantomData;
 use std::os::unix::net::UnixStream;
 
+/// What `create` tells the processes it forked.
 #[derive(Debug, Serialize, Deserialize)]
-pub enum Message {
+pub enum ToChild {
     Go,
-    MapIds {
-        pid: i32,
-    },
     IdsMapped,
-    InitPid {
-        pid: i32,
-    },
     /// The container's state JSON, for hooks run from inside.
     State {
         json: String,
     },
-    RunCreateHooks,
     HooksDone,
-    Ready,
-    Failed {
-        error: String,
-    },
 }
 
-pub struct Channel {
+/// What the forked processes tell `create`.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToParent {
+    MapIds { pid: i32 },
+    InitPid { pid: i32 },
+    RunCreateHooks,
+    Ready,
+    Failed { error: String },
+}
+
+/// What `exec`'s helper (joined to the container) tells `exec`: the pid
+/// of the process it forked, or why it could not get that far; the
+/// process itself writes `Failed` if its exec fails.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ExecReport {
+    Pid { pid: i32 },
+    Failed { error: String },
+}
+
+/// One end of a socketpair that sends `S` and receives `R`, one JSON
+/// message per line: which end may say what is a type, not a convention.
+pub struct Channel<S, R> {
     reader: BufReader<UnixStream>,
     writer: UnixStream,
+    _says: PhantomData<fn(S) -> R>,
 }
 
-impl Channel {
-    pub fn pair() -> Result<(Channel, Channel)> {
-        let (a, b) = UnixStream::pair().context("creating sync socketpair")?;
-        Ok((Channel::new(a)?, Channel::new(b)?))
-    }
+/// `create`'s end of its conversation with the processes it forks.
+pub type ParentEnd = Channel<ToChild, ToParent>;
+/// Their end.
+pub type ChildEnd = Channel<ToParent, ToChild>;
 
-    fn new(stream: UnixStream) -> Result<Channel> {
+/// A connected pair: (the end that sends `A`, the end that sends `B`).
+pub fn pair<A, B>() -> Result<(Channel<A, B>, Channel<B, A>)> {
+    let (a, b) = UnixStream::pair().context("creating sync socketpair")?;
+    Ok((Channel::new(a)?, Channel::new(b)?))
+}
+
+impl<S, R> Channel<S, R> {
+    fn new(stream: UnixStream) -> Result<Channel<S, R>> {
         Ok(Channel {
             writer: stream.try_clone()?,
             reader: BufReader::new(stream),
+            _says: PhantomData,
         })
     }
+}
 
-    pub fn send(&mut self, message: &Message) -> Result<()> {
+impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
+    pub fn send(&mut self, message: &S) -> Result<()> {
         let mut line = serde_json::to_vec(message)?;
         line.push(b'\n');
         self.writer.write_all(&line).context("sync: sending")
     }
 
-    /// Receives one message; a closed channel is an error naming what was
-    /// expected, so a child that died early is reported, not waited on.
-    pub fn recv(&mut self, expecting: &str) -> Result<Message> {
+    /// Receives one message, or None once every writer has closed its end.
+    pub fn try_recv(&mut self, expecting: &str) -> Result<Option<R>> {
         let mut line = String::new();
         let n = self
             .reader
             .read_line(&mut line)
             .with_context(|| format!("sync: waiting for {expecting}"))?;
         if n == 0 {
-            bail!("sync: the other side exited while we waited for {expecting}");
+            return Ok(None);
         }
-        serde_json::from_str(&line).map_err(|e| anyhow!("sync: bad message {line:?}: {e}"))
+        serde_json::from_str(&line)
+            .map(Some)
+            .map_err(|e| anyhow!("sync: bad message {line:?}: {e}"))
+    }
+
+    /// Receives one message; a closed channel is an error naming what was
+    /// expected, so a child that died early is reported, not waited on.
+    pub fn recv(&mut self, expecting: &str) -> Result<R> {
+        match self.try_recv(expecting)? {
+            Some(message) => Ok(message),
+            None => bail!("sync: the other side exited while we waited for {expecting}"),
+        }
     }
 
     /// Closes our end, so the peer's next read sees EOF.
     pub fn close(&mut self) {
         let _ = self.writer.shutdown(std::net::Shutdown::Both);
     }
+}
 
+impl ParentEnd {
     /// Receives a message and turns `Failed` into an error.
-    pub fn expect(&mut self, expecting: &str) -> Result<Message> {
+    pub fn expect(&mut self, expecting: &str) -> Result<ToParent> {
         match self.recv(expecting)? {
-            Message::Failed { error } => Err(anyhow!(error)),
+            ToParent::Failed { error } => Err(anyhow!(error)),
             other => Ok(other),
         }
     }
@@ -104,15 +139,15 @@ mod tests {
 
     #[test]
     fn messages_cross_and_failures_become_errors() {
-        let (mut a, mut b) = Channel::pair().unwrap();
-        a.send(&Message::InitPid { pid: 42 }).unwrap();
-        a.send(&Message::Failed {
+        let (mut b, mut a): (ParentEnd, ChildEnd) = pair().unwrap();
+        a.send(&ToParent::InitPid { pid: 42 }).unwrap();
+        a.send(&ToParent::Failed {
             error: "mount /proc: EPERM".into(),
         })
         .unwrap();
         assert!(matches!(
             b.recv("pid").unwrap(),
-            Message::InitPid { pid: 42 }
+            ToParent::InitPid { pid: 42 }
         ));
         let err = b.expect("ready").unwrap_err().to_string();
         assert_eq!(err, "mount /proc: EPERM");
@@ -120,7 +155,7 @@ mod tests {
 
     #[test]
     fn a_closed_peer_is_an_error_naming_what_was_awaited() {
-        let (a, mut b) = Channel::pair().unwrap();
+        let (a, mut b): (ChildEnd, ParentEnd) = pair().unwrap();
         drop(a);
         let err = b.recv("the init pid").unwrap_err().to_string();
         assert!(err.contains("the init pid"), "{err}");

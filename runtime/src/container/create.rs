@@ -13,7 +13,7 @@ use crate::hooks::{self, Phase};
 use crate::init::{self, InitContext};
 use crate::namespaces::Plan;
 use crate::state::{read_proc_stat, ContainerDir, Record, State, Status};
-use crate::sync::{Channel, Message};
+use crate::sync::{self, ParentEnd, ToChild, ToParent};
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
@@ -197,7 +197,7 @@ fn build(
         console,
     };
 
-    let (mut channel, child_channel) = Channel::pair()?;
+    let (mut channel, child_channel): (ParentEnd, _) = sync::pair()?;
     let lock_fd = dir.lock_fd();
     // SAFETY: the runtime is single-threaded here, so the child cannot
     // inherit a lock held by another thread.
@@ -230,14 +230,14 @@ fn build(
         )
         .context("process.oomScoreAdj")?;
     }
-    channel.send(&Message::Go)?;
+    channel.send(&ToChild::Go)?;
     let pid = loop {
         match channel.expect("the container init's pid")? {
-            Message::MapIds { pid } => {
+            ToParent::MapIds { pid } => {
                 write_id_mappings(spec, pid)?;
-                channel.send(&Message::IdsMapped)?;
+                channel.send(&ToChild::IdsMapped)?;
             }
-            Message::InitPid { pid } => break pid,
+            ToParent::InitPid { pid } => break pid,
             other => bail!("sync: unexpected {other:?}"),
         }
     };
@@ -249,12 +249,12 @@ fn build(
     record.pid_start_time = read_proc_stat(pid).map(|(_, t)| t).unwrap_or_default();
     dir.save(&record)?;
     let state_json = serde_json::to_string(&record.state)?;
-    channel.send(&Message::State {
+    channel.send(&ToChild::State {
         json: state_json.clone(),
     })?;
 
     match channel.expect("the container to reach the createRuntime hooks")? {
-        Message::RunCreateHooks => {}
+        ToParent::RunCreateHooks => {}
         other => bail!("sync: unexpected {other:?}"),
     }
     if let Some(device_rules) = &device_rules {
@@ -273,9 +273,9 @@ fn build(
         Phase::CreateRuntime,
         &state_json,
     )?;
-    channel.send(&Message::HooksDone)?;
+    channel.send(&ToChild::HooksDone)?;
     match channel.expect("the container to be created")? {
-        Message::Ready => {}
+        ToParent::Ready => {}
         other => bail!("sync: unexpected {other:?}"),
     }
 

@@ -16,11 +16,11 @@ use crate::cli::ExecArgs;
 use crate::fds::Inherited;
 use crate::namespaces::{clone_flag, proc_name};
 use crate::state::{ContainerDir, Status};
+use crate::sync::{self, Channel, ExecReport};
 use crate::{console, process, seccomp};
 use anyhow::{bail, Context, Result};
 use nix::unistd::ForkResult;
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
-use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -61,7 +61,7 @@ pub fn exec(root: &Path, args: &ExecArgs, inherited: &Inherited) -> Result<i32> 
     }
     drop(dir); // release the lock: exec may run for a long time
 
-    let (mut ours, theirs) = UnixStream::pair().context("socketpair")?;
+    let (mut ours, theirs): (Channel<(), ExecReport>, _) = sync::pair()?;
     // SAFETY: `exec` runs no threads, so fork copies no held lock.
     match unsafe { nix::unistd::fork() }.context("fork")? {
         ForkResult::Child => {
@@ -83,15 +83,14 @@ pub fn exec(root: &Path, args: &ExecArgs, inherited: &Inherited) -> Result<i32> 
         }
         ForkResult::Parent { child } => {
             drop(theirs);
-            let mut reply = String::new();
-            ours.read_to_string(&mut reply)
-                .context("waiting for the exec'd process")?;
-            let _ = nix::sys::wait::waitpid(child, None);
-            let (pid, error) = parse_reply(&reply);
-            if let Some(error) = error {
-                bail!("{error}");
+            // Until every writer is gone: the helper exits after the pid,
+            // the process's copy closes at its exec (close-on-exec).
+            let mut reports = Vec::new();
+            while let Some(report) = ours.try_recv("the exec'd process")? {
+                reports.push(report);
             }
-            let pid = pid.context("the exec'd process did not report its pid")?;
+            let _ = nix::sys::wait::waitpid(child, None);
+            let pid = exec_outcome(reports)?;
             if let Some(pid_file) = &args.pid_file {
                 super::create::write_pid_file(pid_file, pid)?;
             }
@@ -110,20 +109,17 @@ pub fn exec(root: &Path, args: &ExecArgs, inherited: &Inherited) -> Result<i32> 
     }
 }
 
-/// "pid N" then, if something failed before exec, the error.
-fn parse_reply(reply: &str) -> (Option<i32>, Option<String>) {
-    let mut lines = reply.lines();
-    let pid = lines
-        .next()
-        .and_then(|l| l.strip_prefix("pid "))
-        .and_then(|p| p.parse().ok());
-    let error: String = lines.collect::<Vec<_>>().join("\n");
-    let error = if pid.is_none() && !reply.trim().is_empty() {
-        Some(reply.trim().to_string())
-    } else {
-        Some(error).filter(|e| !e.trim().is_empty())
-    };
-    (pid, error)
+/// The pid of the exec'd process, or the first failure reported (before
+/// or at its exec).
+fn exec_outcome(reports: Vec<ExecReport>) -> Result<i32> {
+    let mut pid = None;
+    for report in reports {
+        match report {
+            ExecReport::Pid { pid: p } => pid = Some(p),
+            ExecReport::Failed { error } => bail!("{error}"),
+        }
+    }
+    pid.context("the exec'd process did not report its pid")
 }
 
 /// The process to run: `--process FILE`, or the container's own process
@@ -220,7 +216,7 @@ fn enter_and_exec(
     init_pid: i32,
     cgroup: &Cgroup,
     inherited: &Inherited,
-    mut report: UnixStream,
+    mut report: Channel<ExecReport, ()>,
     console: Option<&UnixStream>,
 ) -> Result<()> {
     let outcome = (|| -> Result<()> {
@@ -245,22 +241,25 @@ fn enter_and_exec(
         join_namespaces(spec, init_pid)?;
         // SAFETY: single-threaded (the exec helper runs no threads).
         match unsafe { nix::unistd::fork() }.context("fork")? {
-            ForkResult::Parent { child } => {
-                writeln!(report, "pid {child}")?;
-                Ok(())
-            }
+            ForkResult::Parent { child } => report.send(&ExecReport::Pid {
+                pid: child.as_raw(),
+            }),
             ForkResult::Child => {
                 let error = match become_process(process, filter.take(), inherited, console) {
                     Err(e) => e,
                     Ok(never) => match never {},
                 };
-                let _ = writeln!(report, "{error:#}");
+                let _ = report.send(&ExecReport::Failed {
+                    error: format!("{error:#}"),
+                });
                 crate::process::exit_now(127)
             }
         }
     })();
     if let Err(e) = &outcome {
-        let _ = writeln!(report, "{e:#}");
+        let _ = report.send(&ExecReport::Failed {
+            error: format!("{e:#}"),
+        });
     }
     outcome
 }
@@ -421,15 +420,16 @@ mod tests {
     }
 
     #[test]
-    fn the_reply_carries_pid_or_error() {
-        assert_eq!(parse_reply("pid 42\n"), (Some(42), None));
-        assert_eq!(
-            parse_reply("pid 42\nexec: not found\n"),
-            (Some(42), Some("exec: not found".into()))
-        );
-        assert_eq!(
-            parse_reply("joining x: EPERM\n"),
-            (None, Some("joining x: EPERM".into()))
-        );
+    fn the_reports_give_the_pid_or_the_failure() {
+        let pid = |pid| ExecReport::Pid { pid };
+        let failed = |error: &str| ExecReport::Failed {
+            error: error.into(),
+        };
+        assert_eq!(exec_outcome(vec![pid(42)]).unwrap(), 42);
+        let err = exec_outcome(vec![pid(42), failed("exec: not found")]).unwrap_err();
+        assert_eq!(err.to_string(), "exec: not found");
+        let err = exec_outcome(vec![failed("joining x: EPERM")]).unwrap_err();
+        assert_eq!(err.to_string(), "joining x: EPERM");
+        assert!(exec_outcome(vec![]).is_err());
     }
 }
