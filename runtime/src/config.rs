@@ -91,7 +91,51 @@ fn validate_hooks(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
+/// A config that passed [`validate`]: what validation proved present
+/// (`process`, `process.args`, `linux`) is reached without unwrapping.
+/// Only `validate` makes one; everything else of the config is the
+/// [`Spec`] it derefs to.
+pub struct Validated(Spec);
+
+impl Validated {
+    pub fn process(&self) -> &oci_spec::runtime::Process {
+        self.0.process().as_ref().expect("validate checked process")
+    }
+
+    pub fn process_mut(&mut self) -> &mut oci_spec::runtime::Process {
+        self.0
+            .process_mut()
+            .as_mut()
+            .expect("validate checked process")
+    }
+
+    pub fn args(&self) -> &[String] {
+        self.process()
+            .args()
+            .as_deref()
+            .expect("validate checked process.args")
+    }
+
+    pub fn linux(&self) -> &oci_spec::runtime::Linux {
+        self.0.linux().as_ref().expect("validate checked linux")
+    }
+}
+
+impl std::ops::Deref for Validated {
+    type Target = Spec;
+    fn deref(&self) -> &Spec {
+        &self.0
+    }
+}
+
+/// Checks `spec` (with its bundle) and returns it as [`Validated`], or the
+/// first problem, naming the field.
+pub fn validate(spec: Spec, bundle: &Path) -> Result<Validated> {
+    check(&spec, bundle)?;
+    Ok(Validated(spec))
+}
+
+fn check(spec: &Spec, bundle: &Path) -> Result<()> {
     validate_version(spec.version())?;
     let rootfs = rootfs_path(spec, bundle)?;
     if !rootfs.is_dir() {
@@ -370,7 +414,7 @@ mod tests {
 
     fn error_of(spec: &Spec) -> String {
         let bundle = bundle_with_rootfs();
-        format!("{:#}", validate(spec, bundle.path()).unwrap_err())
+        format!("{:#}", check(spec, bundle.path()).unwrap_err())
     }
 
     fn without(mut spec: Spec, typ: LinuxNamespaceType) -> Spec {
@@ -407,7 +451,7 @@ mod tests {
         let linux = spec.linux_mut().as_mut().unwrap();
         linux.set_gid_mappings(Some(vec![mapping]));
         let bundle = bundle_with_rootfs();
-        validate(&spec, bundle.path()).unwrap();
+        check(&spec, bundle.path()).unwrap();
     }
 
     #[test]
@@ -421,7 +465,7 @@ mod tests {
         spec.linux_mut().as_mut().unwrap().set_readonly_paths(None);
         assert!(error_of(&spec).starts_with("root.readonly: needs a mount namespace"));
         spec.root_mut().as_mut().unwrap().set_readonly(Some(false));
-        validate(&spec, bundle.path()).unwrap();
+        check(&spec, bundle.path()).unwrap();
     }
 
     #[test]
@@ -471,7 +515,7 @@ mod tests {
             {
                 std::thread::sleep(std::time::Duration::from_millis(2));
             }
-            let result = validate(&joining(&spec, &path), bundle.path());
+            let result = check(&joining(&spec, &path), bundle.path());
             let _ = holder.kill();
             let _ = holder.wait();
             result.unwrap();
@@ -481,7 +525,7 @@ mod tests {
     #[test]
     fn the_default_spec_is_valid() {
         let bundle = bundle_with_rootfs();
-        validate(&valid(), bundle.path()).unwrap();
+        check(&valid(), bundle.path()).unwrap();
     }
 
     #[test]
@@ -521,7 +565,7 @@ mod tests {
     fn missing_rootfs_names_root_path() {
         let spec = valid();
         let empty = tempfile::tempdir().unwrap();
-        let err = validate(&spec, empty.path()).unwrap_err().to_string();
+        let err = check(&spec, empty.path()).unwrap_err().to_string();
         assert!(err.starts_with("root.path"), "{err}");
     }
 

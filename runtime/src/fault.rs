@@ -120,8 +120,9 @@ impl Fault {
     }
 }
 
-/// Applies the "ignore a field" faults to a validated config: the runtime
-/// then behaves exactly as one that never read that field.
+/// Applies the "ignore a field" faults to the config as loaded, before
+/// validation: the runtime then behaves exactly as one that never read
+/// that field (not even to check it).
 pub fn distort(spec: &mut Spec) {
     if !cfg!(feature = "fault-injection") {
         return;

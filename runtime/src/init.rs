@@ -5,6 +5,7 @@
 //! [`container_init`] builds the container inside them, then waits for
 //! `start` on the exec socket and execs the user's program.
 
+use crate::config::Validated;
 use crate::fds::Inherited;
 use crate::hooks::{self, Phase};
 use crate::namespaces::Plan;
@@ -19,7 +20,7 @@ use std::path::Path;
 
 /// What the forked processes need from `create`.
 pub struct InitContext<'a> {
-    pub spec: &'a Spec,
+    pub spec: &'a Validated,
     pub bundle: &'a Path,
     pub rootfs: &'a Path,
     pub plan: &'a Plan,
@@ -158,7 +159,7 @@ fn write_sysctls(spec: &oci_spec::runtime::Spec, proc_sys: &Path) -> Result<()> 
 /// Everything up to "created".
 fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     let spec = cx.spec;
-    let process = spec.process().as_ref().expect("validated: process present");
+    let process = spec.process();
     nix::unistd::setsid().context("setsid")?;
     let state_json = match channel.recv("the container state")? {
         ToChild::State { json } => json,
@@ -214,7 +215,7 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     )?;
 
     // Compiled and connected to its agent while listenerPath still resolves.
-    let filter = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+    let filter = match spec.linux().seccomp().as_ref() {
         Some(profile) => {
             let mut filter = seccomp::compile(profile)?;
             filter.connect_agent(profile)?;
@@ -243,7 +244,7 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     process::set_rlimits(process)?;
     process::set_io_priority(process)?;
     process::set_scheduler(process)?;
-    if let Some(personality) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+    if let Some(personality) = spec.linux().personality().as_ref() {
         process::set_personality(personality)?;
     }
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
@@ -310,10 +311,7 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
 /// or a message when something failed.
 fn wait_for_start_and_exec(cx: &InitContext, built: Built) -> Result<std::convert::Infallible> {
     if crate::fault::Fault::ExecOnCreate.active() {
-        process::exec(
-            &built.program,
-            cx.spec.process().as_ref().expect("validated"),
-        )?;
+        process::exec(&built.program, cx.spec.process())?;
     }
     let (mut conn, _) = cx.exec_socket.accept().context("waiting for start")?;
     let mut go = [0u8; 1];
@@ -321,7 +319,7 @@ fn wait_for_start_and_exec(cx: &InitContext, built: Built) -> Result<std::conver
         .context("reading start's request")?;
     let outcome = (|| {
         let state = running_state(&built.state_json);
-        let process = cx.spec.process().as_ref().expect("validated");
+        let process = cx.spec.process();
         hooks::run_all_in_container(
             &hooks::of_phase(cx.spec.hooks(), Phase::StartContainer),
             Phase::StartContainer,
@@ -335,10 +333,7 @@ fn wait_for_start_and_exec(cx: &InitContext, built: Built) -> Result<std::conver
         if let Some(filter) = built.late_filter {
             filter.load(&state)?;
         }
-        process::exec(
-            &built.program,
-            cx.spec.process().as_ref().expect("validated"),
-        )
+        process::exec(&built.program, cx.spec.process())
     })();
     let Err(error) = outcome;
     let _ = writeln!(conn, "{error:#}");

@@ -331,8 +331,12 @@ pub fn set_personality(personality: &oci_spec::runtime::LinuxPersonality) -> Res
 /// checks it can be executed. The messages match runc's, which engines
 /// (podman) turn into exit statuses 127 and 126.
 pub fn find_executable(process: &Process) -> Result<PathBuf> {
-    let args = process.args().as_ref().expect("validated: args present");
-    let name = &args[0];
+    let name = process
+        .args()
+        .iter()
+        .flatten()
+        .next()
+        .context("process.args: empty")?;
     // Relative names resolve against process.cwd, so the lookup does not
     // depend on having entered it yet (it runs before the seccomp filter).
     let candidate = |p: &Path| -> Result<Option<PathBuf>> {

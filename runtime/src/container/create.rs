@@ -7,7 +7,7 @@
 
 use crate::cgroups::{self, Cgroup, Layout};
 use crate::cli::CreateArgs;
-use crate::config;
+use crate::config::{self, Validated};
 use crate::fds::Inherited;
 use crate::hooks::{self, Phase};
 use crate::init::{self, InitContext};
@@ -18,7 +18,6 @@ use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid};
-use oci_spec::runtime::Spec;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
@@ -72,11 +71,11 @@ pub fn create_for(
         .bundle
         .canonicalize()
         .with_context(|| format!("bundle {} does not exist", args.bundle.display()))?;
-    let mut spec = config::load(&bundle)?;
-    crate::fault::distort(&mut spec);
-    config::validate(&spec, &bundle)?;
-    announce_listen_fds(&mut spec);
-    let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
+    let mut loaded = config::load(&bundle)?;
+    crate::fault::distort(&mut loaded);
+    let mut spec = config::validate(loaded, &bundle)?;
+    announce_listen_fds(spec.process_mut());
+    let terminal = spec.process().terminal() == Some(true);
     let console = console_socket(terminal, args.console_socket.as_deref(), foreground)?;
     let rootfs = config::rootfs_path(&spec, &bundle)?.canonicalize()?;
 
@@ -125,18 +124,16 @@ pub fn console_socket(
 
 /// Socket activation: the container's process learns of the fds like any
 /// activated service, with itself as LISTEN_PID (pid 1 of its namespace).
-fn announce_listen_fds(spec: &mut Spec) {
+fn announce_listen_fds(process: &mut oci_spec::runtime::Process) {
     let listen = crate::fds::listen_fds();
     if listen == 0 {
         return;
     }
-    if let Some(process) = spec.process_mut() {
-        let mut env = process.env().clone().unwrap_or_default();
-        env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
-        env.push(format!("LISTEN_FDS={listen}"));
-        env.push("LISTEN_PID=1".to_string());
-        process.set_env(Some(env));
-    }
+    let mut env = process.env().clone().unwrap_or_default();
+    env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+    env.push(format!("LISTEN_FDS={listen}"));
+    env.push("LISTEN_PID=1".to_string());
+    process.set_env(Some(env));
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -144,7 +141,7 @@ fn build(
     undo: &mut Undo,
     args: &CreateArgs,
     inherited: &Inherited,
-    spec: &Spec,
+    spec: &Validated,
     bundle: &Path,
     rootfs: &Path,
     console: Option<&UnixStream>,
@@ -166,7 +163,7 @@ fn build(
         pid_start_time: 0,
         cgroup_path: String::new(),
     };
-    let linux = spec.linux().as_ref().expect("validated: linux present");
+    let linux = spec.linux();
     record.cgroup_path = cgroups::container_path(linux.cgroups_path().as_deref(), &args.id)?;
     // Recorded before it exists: if we are killed right after creating it,
     // `delete --force` still knows to remove it.
@@ -223,7 +220,7 @@ fn build(
         .as_ref()
         .expect("created above")
         .add_process(intermediate.as_raw())?;
-    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+    if let Some(adj) = spec.process().oom_score_adj() {
         std::fs::write(
             format!("/proc/{intermediate}/oom_score_adj"),
             adj.to_string(),
@@ -317,8 +314,8 @@ fn split_device_rules(
 
 /// uid_map and gid_map of the child's new user namespace, written by us
 /// (its parent, privileged in the parent namespace).
-fn write_id_mappings(spec: &Spec, pid: i32) -> Result<()> {
-    let linux = spec.linux().as_ref().expect("validated");
+fn write_id_mappings(spec: &Validated, pid: i32) -> Result<()> {
+    let linux = spec.linux();
     let format = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
         maps.iter()
             .flatten()
