@@ -4,6 +4,7 @@
 //! here, before any state is created, so that bad input fails fast and leaves
 //! nothing behind. Each error names the offending field.
 
+use crate::fault::Fault;
 use crate::namespaces;
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
@@ -168,7 +169,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<()> {
         }
     }
     let has_new = |typ| namespaces.iter().any(|ns| ns.typ() == typ);
-    if !has_new(LinuxNamespaceType::Mount) && crate::fault::Fault::RequireMountNamespace.active() {
+    if !has_new(LinuxNamespaceType::Mount) && Fault::RequireMountNamespace.active() {
         bail!("linux.namespaces: a mount namespace is required");
     }
     if !has_new(LinuxNamespaceType::Mount) {
@@ -295,7 +296,7 @@ fn owns_namespace(
             && match ns.path() {
                 None => true,
                 Some(path) => {
-                    !crate::fault::Fault::SysctlNeedsNewNamespace.active()
+                    !Fault::SysctlNeedsNewNamespace.active()
                         && identity(path).is_some()
                         && identity(path) != ours
                 }

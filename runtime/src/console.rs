@@ -9,6 +9,7 @@
 //! When nobody gave a console socket (`run` or `exec` in the foreground),
 //! the runtime keeps the master itself and [`relay`]s it to its own stdio.
 
+use crate::fault::Fault;
 use anyhow::{bail, Context, Result};
 use nix::fcntl::OFlag;
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
@@ -48,10 +49,10 @@ pub fn set_up(socket: &UnixStream, bind_console: bool) -> Result<()> {
     send_fd(socket, master.as_raw_fd(), "/dev/ptmx")?;
     drop(master);
 
-    if bind_console && !crate::fault::Fault::ConsoleNotBound.active() {
+    if bind_console && !Fault::ConsoleNotBound.active() {
         mount_console(&slave_path)?;
     }
-    if crate::fault::Fault::PtyNotStdio.active() {
+    if Fault::PtyNotStdio.active() {
         return Ok(());
     }
     let slave = nix::fcntl::open(
@@ -83,7 +84,7 @@ pub fn set_up(socket: &UnixStream, bind_console: bool) -> Result<()> {
 /// mount onto its target (CVE-2025-52565), so it is refused.
 fn mount_console(slave_path: &str) -> Result<()> {
     let console = Path::new("/dev/console");
-    if crate::fault::Fault::ConsoleFollowsSymlink.active() {
+    if Fault::ConsoleFollowsSymlink.active() {
         if std::fs::symlink_metadata(console).is_err() {
             std::fs::File::create(console).context("process.terminal: creating /dev/console")?;
         }

@@ -5,7 +5,9 @@
 //! real runtime might (ignoring a field, doing a step at the wrong time).
 //! The meta-test (`cargo xtask faults`) runs the suite against each fault
 //! and checks that a case citing the broken requirement fails. Without the
-//! feature, [`active`] is a constant `false` and every fault compiles away.
+//! feature, [`Fault::active`] is a constant `false` and every fault compiles
+//! away. The branches stay inline where a fault acts: each names the very
+//! step it moves or skips, which is what the meta-test proves a case sees.
 
 use oci_spec::runtime::Spec;
 

@@ -12,6 +12,7 @@
 //! runtime opens is numbered above the range, and before exec each fd is
 //! checked again against what the caller passed (device and inode).
 
+use crate::fault::Fault;
 use anyhow::{bail, Result};
 
 /// `--preserve-fds` plus the socket-activation fds, claimed.
@@ -37,7 +38,7 @@ impl Inherited {
         if count > 65_536 {
             bail!("{what}: {count} is more descriptors than a process can hold");
         }
-        if crate::fault::Fault::PreserveFdsOwnDescriptors.active() {
+        if Fault::PreserveFdsOwnDescriptors.active() {
             // A runtime that trusts the count: holes get its own fds.
             return Ok(Inherited {
                 fds: vec![Identity { dev: 0, ino: 0 }; count as usize],
@@ -66,7 +67,7 @@ impl Inherited {
     /// Fails unless every fd of the range is still the one the caller
     /// passed: the last look before they go to the container.
     pub fn verify(&self) -> Result<()> {
-        if crate::fault::Fault::PreserveFdsOwnDescriptors.active() {
+        if Fault::PreserveFdsOwnDescriptors.active() {
             return Ok(());
         }
         for (i, expected) in self.fds.iter().enumerate() {

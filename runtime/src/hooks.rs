@@ -1,5 +1,6 @@
 //! Running lifecycle hooks: the container state on stdin, `timeout` honoured.
 
+use crate::fault::Fault;
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::Hook;
 use std::io::Write;
@@ -74,7 +75,7 @@ pub fn run_all_in_container(
     state_json: &str,
     process_env: &[String],
 ) -> Result<()> {
-    let fallback = if crate::fault::Fault::HooksEmptyEnv.active() {
+    let fallback = if Fault::HooksEmptyEnv.active() {
         Fallback::Process(&[])
     } else {
         Fallback::Process(process_env)
@@ -117,7 +118,7 @@ fn run(hook: &Hook, state_json: &str, fallback: Fallback) -> Result<()> {
         .process_group(0);
     let mut child = command.spawn().context("starting")?;
     let without_pid;
-    let state_json = if crate::fault::Fault::HookStateWithoutPid.active() {
+    let state_json = if Fault::HookStateWithoutPid.active() {
         without_pid = state_json.replace("\"pid\":", "\"pid-gone\":");
         &without_pid
     } else {

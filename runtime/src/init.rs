@@ -6,6 +6,7 @@
 //! `start` on the exec socket and execs the user's program.
 
 use crate::config::Validated;
+use crate::fault::Fault;
 use crate::fds::Inherited;
 use crate::hooks::{self, Phase};
 use crate::namespaces::Plan;
@@ -38,7 +39,7 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
         // The container's init is this binary until it execs the user's
         // program: keep container processes from ptracing it or opening
         // its /proc/PID/exe (CVE-2016-9962, CVE-2019-5736).
-        if !crate::fault::Fault::DumpableRuntime.active() {
+        if !Fault::DumpableRuntime.active() {
             nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
         }
         channel.recv("the go-ahead")?;
@@ -47,9 +48,7 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
         // Before the identity change: this process is not dumpable, so its
         // /proc files belong to the host's root, which it stops being
         // once it becomes root of a new user namespace (EACCES).
-        if cx.plan.creates(LinuxNamespaceType::Time)
-            && !crate::fault::Fault::TimeOffsetsAfterSetuid.active()
-        {
+        if cx.plan.creates(LinuxNamespaceType::Time) && !Fault::TimeOffsetsAfterSetuid.active() {
             write_time_offsets(cx.spec)?;
         }
         if cx.plan.creates(LinuxNamespaceType::User) {
@@ -61,9 +60,7 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
             let _ = nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
             let _ = nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
         }
-        if cx.plan.creates(LinuxNamespaceType::Time)
-            && crate::fault::Fault::TimeOffsetsAfterSetuid.active()
-        {
+        if cx.plan.creates(LinuxNamespaceType::Time) && Fault::TimeOffsetsAfterSetuid.active() {
             write_time_offsets(cx.spec)?;
         }
         // SAFETY: the intermediate process is single-threaded.
@@ -179,7 +176,7 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     // before any config mount could cover a /proc/sys file and take the
     // write (CVE-2025-52881).
     process::set_exec_labels(process)?;
-    let sysctl_fault = crate::fault::Fault::SysctlAfterMounts.active();
+    let sysctl_fault = Fault::SysctlAfterMounts.active();
     if !sysctl_fault {
         write_sysctls(spec, Path::new("/proc/sys"))?;
     }
@@ -199,7 +196,7 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     // Resolved inside the rootfs, magic links refused: `cwd:
     // /proc/self/fd/N` cannot lead out through an fd (CVE-2024-21626).
     let cwd_checked = rootfs::ensure_dir(cx.rootfs, process.cwd()).context("process.cwd");
-    if !crate::fault::Fault::HostDirFdAtChdir.active() {
+    if !Fault::HostDirFdAtChdir.active() {
         cwd_checked?;
     }
 
@@ -226,7 +223,7 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
 
     // The pre-CVE-2024-21626 runc: a host directory still open when the
     // unchecked cwd is entered, so `cwd: /proc/self/fd/N` leaves the rootfs.
-    let _host_dir = crate::fault::Fault::HostDirFdAtChdir
+    let _host_dir = Fault::HostDirFdAtChdir
         .active()
         .then(|| std::fs::File::open("/sys/fs/cgroup"));
     rootfs::pivot(
@@ -255,7 +252,7 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     // The program is found before any filter: an allow-list older than
     // the calls a lookup makes today (statx, faccessat2) must not turn
     // into "no such file" (runc's Go lookup uses calls old lists allow).
-    let program = if crate::fault::Fault::LookupAfterFilter.active() {
+    let program = if Fault::LookupAfterFilter.active() {
         None
     } else {
         Some(process::find_executable(process)?)
@@ -265,11 +262,10 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     // it the listener then; an agent may wait for it before calling
     // start), else as late as possible, just before the exec.
     let nnp = process.no_new_privileges() == Some(true);
-    let agent_waits = filter.as_ref().is_some_and(|f| f.has_agent())
-        && !crate::fault::Fault::SeccompAgentAtStart.active();
-    let fds_marked = filter.is_some()
-        && (!nnp || agent_waits)
-        && !crate::fault::Fault::CloseRangeAfterFilter.active();
+    let agent_waits =
+        filter.as_ref().is_some_and(|f| f.has_agent()) && !Fault::SeccompAgentAtStart.active();
+    let fds_marked =
+        filter.is_some() && (!nnp || agent_waits) && !Fault::CloseRangeAfterFilter.active();
     if fds_marked {
         process::close_fds_on_exec(cx.inherited)?;
     }
@@ -310,7 +306,7 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
 /// The exec socket is close-on-exec: `start` sees EOF when exec succeeded,
 /// or a message when something failed.
 fn wait_for_start_and_exec(cx: &InitContext, built: Built) -> Result<std::convert::Infallible> {
-    if crate::fault::Fault::ExecOnCreate.active() {
+    if Fault::ExecOnCreate.active() {
         process::exec(&built.program, cx.spec.process())?;
     }
     let (mut conn, _) = cx.exec_socket.accept().context("waiting for start")?;

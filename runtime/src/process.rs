@@ -6,6 +6,7 @@
 //! bounding set (needs CAP_SETPCAP), then the uid switch with KEEPCAPS so the
 //! permitted set survives it, then the capability sets, then ambient.
 
+use crate::fault::Fault;
 use anyhow::{anyhow, bail, Context, Result};
 use caps::{CapSet, Capability, CapsHashSet};
 use nix::unistd::{Gid, Uid};
@@ -116,7 +117,7 @@ pub fn set_identity_and_capabilities(process: &Process) -> Result<()> {
             // Before runc 1.1.2 (CVE-2022-29162) an absent inheritable set
             // became the other sets, not an empty one.
             inheritable: match c.inheritable() {
-                None if crate::fault::Fault::InheritableFromBounding.active() => {
+                None if Fault::InheritableFromBounding.active() => {
                     to_caps(c.bounding(), "bounding")?
                 }
                 inheritable => to_caps(inheritable, "inheritable")?,
@@ -431,14 +432,14 @@ pub fn close_fds_on_exec(inherited: &crate::fds::Inherited) -> Result<()> {
         // Missing (ENOSYS), or refused by a profile with whatever errno
         // it chose.
         let error = std::io::Error::last_os_error();
-        if crate::fault::Fault::CloseRangeAfterFilter.active() {
+        if Fault::CloseRangeAfterFilter.active() {
             return Err(error).context("close_range");
         }
         mark_cloexec_from(first as i32)
             .with_context(|| format!("close_range failed ({error}); marking fds one by one"))?;
     }
     // Preserved fds must survive exec even if they were opened CLOEXEC.
-    let keep = if crate::fault::Fault::LeakRuntimeFds.active() {
+    let keep = if Fault::LeakRuntimeFds.active() {
         1024
     } else {
         first

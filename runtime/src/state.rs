@@ -6,6 +6,7 @@
 //! `state.json` is written to a temporary file and renamed, so a reader never
 //! sees half a document.
 
+use crate::fault::Fault;
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{Flock, FlockArg};
 use oci_spec::runtime::Spec;
@@ -240,8 +241,7 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
 pub fn process_is_alive(pid: i32, start_time: u64) -> bool {
     match read_proc_stat(pid) {
         Some((state, started)) => {
-            let exited =
-                state == 'X' || (state == 'Z' && !crate::fault::Fault::ZombieIsRunning.active());
+            let exited = state == 'X' || (state == 'Z' && !Fault::ZombieIsRunning.active());
             !exited && started == start_time
         }
         None => false,

@@ -8,6 +8,7 @@
 use crate::cgroups::{self, Cgroup, Layout};
 use crate::cli::CreateArgs;
 use crate::config::{self, Validated};
+use crate::fault::Fault;
 use crate::fds::Inherited;
 use crate::hooks::{self, Phase};
 use crate::init::{self, InitContext};
@@ -278,7 +279,7 @@ fn build(
 
     record.state.status = Status::Created;
     dir.save(&record)?;
-    if crate::fault::Fault::PoststartDuringCreate.active() {
+    if Fault::PoststartDuringCreate.active() {
         let json = serde_json::to_string(&record.state)?;
         hooks::run_all(
             &hooks::of_phase(spec.hooks(), Phase::Poststart),
@@ -350,7 +351,7 @@ fn owner_name() -> String {
 /// partial file.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp: PathBuf = path.with_extension("litmus-tmp");
-    let text = if crate::fault::Fault::PidFileNewline.active() {
+    let text = if Fault::PidFileNewline.active() {
         format!("{pid}\n")
     } else {
         pid.to_string()

@@ -13,6 +13,7 @@ use super::create::console_socket;
 use super::run::{forward_signals_to, wait_for};
 use crate::cgroups::{Cgroup, Layout};
 use crate::cli::ExecArgs;
+use crate::fault::Fault;
 use crate::fds::Inherited;
 use crate::namespaces::{clone_flag, proc_name};
 use crate::state::{ContainerDir, Status};
@@ -224,7 +225,7 @@ fn enter_and_exec(
         // processes in the container must not ptrace it or open its
         // /proc/PID/exe (the runtime binary). Non-dumpable forbids both to
         // anyone without CAP_SYS_PTRACE; exec makes the new image dumpable.
-        if !crate::fault::Fault::DumpableRuntime.active() {
+        if !Fault::DumpableRuntime.active() {
             nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
         }
         cgroup.add_process(nix::unistd::getpid().as_raw())?;

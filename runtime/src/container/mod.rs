@@ -17,6 +17,7 @@ pub use run::run;
 pub use update::{parse_bytes, update};
 
 use crate::cgroups::{Cgroup, Layout};
+use crate::fault::Fault;
 use crate::hooks::{self, Phase};
 use crate::signal;
 use crate::state::{self, ContainerDir, Status};
@@ -71,7 +72,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
 pub fn state(root: &Path, id: &str) -> Result<String> {
     let dir = ContainerDir::open(root, id)?;
     let mut state = dir.load()?.current_state();
-    if crate::fault::Fault::StatusAlwaysRunning.active() && state.status == Status::Created {
+    if Fault::StatusAlwaysRunning.active() && state.status == Status::Created {
         state.status = Status::Running;
     }
     Ok(serde_json::to_string_pretty(&state)?)
@@ -139,7 +140,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     let mut state = record.current_state();
     state.status = Status::Stopped;
-    if !crate::fault::Fault::DeleteKeepsState.active() {
+    if !Fault::DeleteKeepsState.active() {
         dir.remove()?;
     }
     // runtime.md: poststop hooks run after the container is deleted; a

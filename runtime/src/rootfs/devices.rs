@@ -2,6 +2,7 @@
 //! the ones `linux.devices` asks for, and the standard symlinks.
 
 use super::inroot::{fd_path, Leaf, Root};
+use crate::fault::Fault;
 use anyhow::{bail, Context, Result};
 use nix::mount::MsFlags;
 use nix::sys::stat::{makedev, Mode, SFlag};
@@ -126,7 +127,7 @@ fn describe(kind: SFlag, (major, minor): (u64, u64)) -> String {
 pub fn create(root: &Root, node: &Node, bind_from_host: bool) -> Result<()> {
     let context = || format!("creating device {}", node.path.display());
     if bind_from_host {
-        if !node.configured && crate::fault::Fault::UsernsSkipsDefaultDevices.active() {
+        if !node.configured && Fault::UsernsSkipsDefaultDevices.active() {
             return Ok(()); // as if mknod's EPERM had been shrugged off
         }
         let target = root.create(&node.path, Leaf::File).with_context(context)?;
@@ -151,7 +152,7 @@ pub fn create(root: &Root, node: &Node, bind_from_host: bool) -> Result<()> {
     .with_context(context)?;
     // A runtime that trusts the image's own /dev entries (the precondition
     // of CVE-2025-31133) keeps them instead of creating the nodes afresh.
-    if crate::fault::Fault::UnverifiedDevNull.active()
+    if Fault::UnverifiedDevNull.active()
         && !node.configured
         && nix::sys::stat::fstatat(
             parent.as_fd(),
@@ -162,7 +163,7 @@ pub fn create(root: &Root, node: &Node, bind_from_host: bool) -> Result<()> {
     {
         return Ok(());
     }
-    if node.configured && !crate::fault::Fault::ReplaceMismatchedDevice.active() {
+    if node.configured && !Fault::ReplaceMismatchedDevice.active() {
         check_existing(parent.as_fd(), name, node)?;
     }
     // An image may ship a placeholder (or the same device): the node is

@@ -10,6 +10,7 @@ mod devices;
 pub(crate) mod inroot;
 mod options;
 
+use crate::fault::Fault;
 use anyhow::{bail, Context, Result};
 use inroot::{fd_path, Leaf, Root};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -91,7 +92,7 @@ pub fn prepare(setup: &Setup) -> Result<()> {
         devices::create(&root, node, setup.in_user_namespace)?;
     }
     nix::sys::stat::umask(old_umask);
-    if !dev_is_bind && !crate::fault::Fault::NoDevSymlinks.active() {
+    if !dev_is_bind && !Fault::NoDevSymlinks.active() {
         devices::create_symlinks(&root)?;
     }
     Ok(())
@@ -122,7 +123,7 @@ fn labelled_data(data: Option<String>, typ: &str, label: Option<&str>) -> Option
 /// CVE-2019-19921). The directory is created if missing, then opened
 /// with RESOLVE_NO_SYMLINKS: the fd mounted on is the one checked.
 fn kernel_fs_target(root: &Root, destination: &Path, typ: &str) -> Result<std::os::fd::OwnedFd> {
-    if crate::fault::Fault::ProcThroughSymlink.active() {
+    if Fault::ProcThroughSymlink.active() {
         return root.create(destination, Leaf::Dir);
     }
     let refuse = |why: &str| {
@@ -177,7 +178,7 @@ fn mount_one(root: &Root, m: &Mount, setup: &Setup) -> Result<()> {
     } else {
         root.create(m.destination(), leaf)?
     };
-    let target = if crate::fault::Fault::MountByPath.active() {
+    let target = if Fault::MountByPath.active() {
         // The pre-CVE-2021-30465 way: a path string the kernel walks again
         // at mount time, following whatever was swapped in meanwhile.
         setup
@@ -547,7 +548,7 @@ fn mask(root: &Root, path: &Path) -> Result<()> {
         let null = root
             .resolve(Path::new("/dev/null"))
             .context("opening /dev/null")?;
-        if !crate::fault::Fault::UnverifiedDevNull.active() {
+        if !Fault::UnverifiedDevNull.active() {
             devices::verify_dev_null(&null)?;
         }
         mount(
