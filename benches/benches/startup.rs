@@ -24,11 +24,13 @@ fn configure<M: criterion::measurement::Measurement>(group: &mut BenchmarkGroup<
 }
 
 fn quiet(cmd: &mut Command) -> std::process::ExitStatus {
-    cmd.stdin(Stdio::null())
+    let child = cmd
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .status()
-        .expect("spawning")
+        .spawn()
+        .expect("spawning");
+    litmus_benches::finish(child, "a timed runtime command").expect("bounded")
 }
 
 fn startup(c: &mut Criterion) {

@@ -12,6 +12,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// How long any one runtime command of a benchmark may take: far above
+/// what one needs, so that only a hang reaches it.
+pub const COMMAND_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Waits for `child` (a runtime command) at most [`COMMAND_DEADLINE`].
+pub fn finish(mut child: std::process::Child, what: &str) -> Result<std::process::ExitStatus> {
+    litmus_bundle::wait::exit_within(&mut child, COMMAND_DEADLINE)?
+        .with_context(|| format!("{what}: still running after {COMMAND_DEADLINE:?}, killed"))
+}
+
 pub struct Runtime {
     pub name: String,
     pub binary: PathBuf,
@@ -40,25 +50,26 @@ impl Runtime {
         cmd
     }
 
-    /// Runs `args`, failing with the runtime's stderr unless it exits 0.
-    /// stderr goes to a file, not a pipe, for the reason above.
+    /// Runs `args`, failing with the runtime's stderr unless it exits 0
+    /// within [`COMMAND_DEADLINE`]. Output goes to files, not pipes, for
+    /// the reason above.
     pub fn ok(&self, args: &[&str]) -> Result<()> {
-        let stderr = tempfile::tempfile()?;
-        let status = self.command(args).stderr(stderr.try_clone()?).status()?;
-        if !status.success() {
-            use std::io::{Read, Seek};
-            let mut stderr = stderr;
-            let mut text = String::new();
-            stderr.rewind()?;
-            stderr.read_to_string(&mut text)?;
-            bail!("{} {}: {}", self.name, args.join(" "), text.trim());
+        let done = litmus_bundle::wait::output_within(&mut self.command(args), COMMAND_DEADLINE)?;
+        if !done.success() {
+            bail!(
+                "{} {}: exited {:?}: {}",
+                self.name,
+                args.join(" "),
+                done.code(),
+                done.stderr_text().trim()
+            );
         }
         Ok(())
     }
 
-    /// Runs `args` and returns the exit code.
+    /// Runs `args` and returns the exit code (None: killed by a signal).
     pub fn status(&self, args: &[&str]) -> Result<Option<i32>> {
-        Ok(self.command(args).status()?.code())
+        Ok(finish(self.command(args).spawn()?, &args.join(" "))?.code())
     }
 }
 
@@ -163,8 +174,14 @@ pub fn peak_rss_kib(runtime: &Runtime, bundle: &Bundle) -> Result<i64> {
         .command(&["run", "--bundle", &bundle_path, &id])
         .spawn()?;
     let status = format!("/proc/{}/status", child.id());
+    let deadline = std::time::Instant::now() + COMMAND_DEADLINE;
     let mut peak = 0;
     loop {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("run still running after {COMMAND_DEADLINE:?}, killed");
+        }
         if let Ok(text) = std::fs::read_to_string(&status) {
             let hwm = text
                 .lines()
