@@ -350,13 +350,18 @@ const FUZZ_DIR: &str = "fuzz";
 
 /// The targets, from fuzz/Cargo.toml's [[bin]] entries.
 fn fuzz_targets(sh: &Shell) -> Result<Vec<String>> {
-    let manifest = sh.read_file(Path::new(FUZZ_DIR).join("Cargo.toml"))?;
-    Ok(manifest
-        .lines()
-        .filter_map(|l| l.strip_prefix("name = \""))
-        .filter_map(|l| l.strip_suffix('"'))
-        .filter(|name| *name != "litmus-fuzz")
-        .map(String::from)
+    let path = Path::new(FUZZ_DIR).join("Cargo.toml");
+    let manifest: toml::Table = sh
+        .read_file(&path)?
+        .parse()
+        .with_context(|| format!("parsing {}", path.display()))?;
+    let bins = manifest
+        .get("bin")
+        .and_then(|b| b.as_array())
+        .with_context(|| format!("{}: no [[bin]] targets", path.display()))?;
+    Ok(bins
+        .iter()
+        .filter_map(|bin| bin.get("name")?.as_str().map(String::from))
         .collect())
 }
 
