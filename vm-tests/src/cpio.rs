@@ -1,6 +1,7 @@
-//! A newc ("070701") cpio archive writer: the initramfs format the kernel
-//! unpacks. Written here so building an initramfs needs no cpio(1).
+//! The initramfs the kernel unpacks: a newc ("070701") cpio archive,
+//! written with the cpio crate, so building one needs no cpio(1).
 
+use cpio::newc::Builder;
 use std::io::Write;
 
 pub struct Archive {
@@ -19,57 +20,34 @@ impl Default for Archive {
 
 impl Archive {
     pub fn dir(&mut self, path: &str) {
-        self.entry(path, 0o040755, b"");
+        self.entry(path, 0o040755, 2, b"");
     }
 
     pub fn file(&mut self, path: &str, mode: u32, data: &[u8]) {
-        self.entry(path, 0o100000 | (mode & 0o7777), data);
+        self.entry(path, 0o100000 | (mode & 0o7777), 1, data);
     }
 
     pub fn symlink(&mut self, path: &str, target: &str) {
-        self.entry(path, 0o120777, target.as_bytes());
+        self.entry(path, 0o120777, 1, target.as_bytes());
     }
 
-    fn entry(&mut self, path: &str, mode: u32, data: &[u8]) {
-        let name = path.trim_start_matches('/');
+    fn entry(&mut self, path: &str, mode: u32, nlink: u32, data: &[u8]) {
         let inode = self.next_inode;
         self.next_inode += 1;
-        let nlink = if mode & 0o170000 == 0o040000 { 2 } else { 1 };
-        let fields = [
-            inode,
-            mode,
-            0, // uid
-            0, // gid
-            nlink,
-            0, // mtime
-            data.len() as u32,
-            0,
-            0,
-            0,
-            0,
-            name.len() as u32 + 1,
-            0, // check
-        ];
-        let _ = write!(self.bytes, "070701");
-        for field in fields {
-            let _ = write!(self.bytes, "{field:08x}");
-        }
-        self.bytes.extend_from_slice(name.as_bytes());
-        self.bytes.push(0);
-        self.pad();
-        self.bytes.extend_from_slice(data);
-        self.pad();
-    }
-
-    fn pad(&mut self) {
-        while !self.bytes.len().is_multiple_of(4) {
-            self.bytes.push(0);
-        }
+        let mut writer = Builder::new(path.trim_start_matches('/'))
+            .ino(inode)
+            .mode(mode)
+            .nlink(nlink)
+            .write(&mut self.bytes, data.len() as u32);
+        writer
+            .write_all(data)
+            .and_then(|()| writer.finish().map(drop))
+            .expect("writing to memory");
     }
 
     /// The archive with its trailer.
     pub fn finish(mut self) -> Vec<u8> {
-        self.entry("TRAILER!!!", 0, b"");
+        cpio::newc::trailer(&mut self.bytes).expect("writing to memory");
         self.bytes
     }
 }
