@@ -1,11 +1,11 @@
 //! The context a case runs in: its own bundle directory, its own
 //! `--root`, and helpers that drive the runtime and read the probe.
 
-use crate::case::{expect, fail, Checked, Verdict};
 use crate::console::ConsoleSocket;
 use crate::deadline;
 use crate::driver::{Invocation, Runtime};
 use crate::state_view::StateView;
+use crate::verdict::{expect, fail, Checked, Verdict};
 use anyhow::{anyhow, Context, Result};
 use litmus_bundle::{default_spec, Bundle, RootfsBuilder};
 use litmus_probe::{PathReport, ProbeLine, Report};

@@ -25,3 +25,4 @@ pub mod report;
 pub mod runner;
 pub mod selinux;
 pub mod state_view;
+pub mod verdict;

@@ -2,7 +2,8 @@
 //! If not, every case would fail for one reason; saying that reason once,
 //! with what to do about it, is more useful than sixty failures.
 
-use crate::case::{Ctx, Verdict};
+use crate::case::Verdict;
+use crate::ctx::Ctx;
 use crate::runner::RunOptions;
 
 /// Creates (and deletes) one minimal container; Err(explanation) if the

@@ -1,8 +1,9 @@
 //! Running cases: each in its own work directory and `--root`, several at a
 //! time, followed by a leak check that is reported against the runtime.
 
-use crate::case::{Case, Ctx, Verdict};
+use crate::case::{Case, Verdict};
 use crate::catalogue::{self, Level};
+use crate::ctx::Ctx;
 use litmus_bundle::RootfsBuilder;
 use serde::Serialize;
 use std::path::{Path, PathBuf};

@@ -50,12 +50,12 @@ fn check_config(bytes: &[u8]) {
     let Ok(spec) = litmus_runtime::config::parse(bytes) else {
         return;
     };
-    let valid = litmus_runtime::config::validate(&spec, bundle()).is_ok();
+    let valid = litmus_runtime::config::validate(spec.clone(), bundle()).is_ok();
     let again = serde_json::to_vec(&spec).expect("a parsed spec serializes");
     let reparsed = litmus_runtime::config::parse(&again).expect("a serialized spec parses");
     assert_eq!(spec, reparsed, "round trip changed the config");
     if valid {
-        litmus_runtime::config::validate(&reparsed, bundle()).expect("round trip broke validity");
+        litmus_runtime::config::validate(reparsed, bundle()).expect("round trip broke validity");
     }
 }
 
@@ -209,7 +209,7 @@ pub fn hook_state(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(state) = litmus::case::StateView::parse(text) {
+    if let Ok(state) = litmus::state_view::StateView::parse(text) {
         assert_eq!(state.id, state.json["id"].as_str().unwrap_or_default());
         assert_eq!(state.pid as i64, state.json["pid"].as_i64().unwrap_or(0));
     }
@@ -252,7 +252,7 @@ pub fn runtime_output(data: &[u8]) {
         timed_out: false,
     };
     let _ = inv.describe();
-    let _ = litmus::case::StateView::parse(&head);
+    let _ = litmus::state_view::StateView::parse(&head);
 }
 
 /// Whatever the container printed, read as probe output.
@@ -282,7 +282,7 @@ pub fn report_writers(data: &[u8]) {
                 name: case.name,
                 area: case.area.name(),
                 level: case.level(),
-                requirements: case.requirements.to_vec(),
+                requirements: case.requirement_ids(),
                 outcome: match outcome {
                     OutcomeInput::Pass => Outcome::Pass,
                     OutcomeInput::Fail(expected, seen) => Outcome::Fail {

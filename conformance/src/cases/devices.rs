@@ -1,7 +1,8 @@
 //! config-linux.md "devices" and "default devices", runtime-linux.md /dev links.
 
-use crate::case::{expect, expect_eq, Area, Case, Checked, Ctx};
+use crate::case::{expect, expect_eq, Area, Case, Checked};
 use crate::catalogue::req;
+use crate::ctx::Ctx;
 use oci_spec::runtime::{LinuxDeviceBuilder, LinuxDeviceType, Spec};
 
 pub const CASES: &[Case] = &[

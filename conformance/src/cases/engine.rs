@@ -7,8 +7,9 @@
 //! item is a case here, reported apart from the spec verdict.
 
 use super::seccomp::{call as syscall_arg, receive_from_agent_socket, with_seccomp};
-use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Ctx, Verdict};
+use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Verdict};
 use crate::catalogue::req;
+use crate::ctx::Ctx;
 use crate::driver::How;
 use litmus_probe::ProbeLine;
 use oci_spec::runtime::{HookBuilder, HooksBuilder};
@@ -392,7 +393,7 @@ fn global_flags_in_both_forms_and_a_new_root(cx: &mut Ctx) -> Checked {
         &raw,
     )?;
     ensure_ok(&state, "state with --root DIR --log FILE --log-format json")?;
-    let seen = crate::case::StateView::parse(&state.stdout)?;
+    let seen = crate::state_view::StateView::parse(&state.stdout)?;
     cx.pids.push(seen.pid);
     expect_eq("status", "created", seen.status.as_str())?;
     let deleted = cx.call_as(&[&root_eq, "delete", "--force", &id], &raw)?;

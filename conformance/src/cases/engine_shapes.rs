@@ -4,8 +4,9 @@
 //! by path (pod-style sharing between containers).
 
 use super::namespaces::{host_inode, namespace, set_namespaces, NamespaceHolder, NEW};
-use crate::case::{expect_eq, Area, Case, Checked, Ctx};
+use crate::case::{expect_eq, Area, Case, Checked};
 use crate::catalogue::req;
+use crate::ctx::Ctx;
 use oci_spec::runtime::LinuxNamespaceType;
 
 pub const CASES: &[Case] = &[

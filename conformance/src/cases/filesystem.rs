@@ -1,7 +1,8 @@
 //! config.md "root" and "mounts", config-linux.md masked and read-only paths.
 
-use crate::case::{expect, expect_eq, Area, Case, Checked, Ctx};
+use crate::case::{expect, expect_eq, Area, Case, Checked};
 use crate::catalogue::req;
+use crate::ctx::Ctx;
 use oci_spec::runtime::{Mount, MountBuilder, Spec};
 
 pub const CASES: &[Case] = &[

@@ -1,7 +1,9 @@
 //! config.md "hooks": when each kind runs, in which order, with what on stdin.
 
-use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Ctx, StateView};
+use crate::case::{expect, expect_eq, fail, Area, Case, Checked};
 use crate::catalogue::req;
+use crate::ctx::Ctx;
+use crate::state_view::StateView;
 use oci_spec::runtime::{Hook, HookBuilder, HooksBuilder};
 use std::path::Path;
 

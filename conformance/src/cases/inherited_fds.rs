@@ -8,8 +8,9 @@
 //! probe holds with them by device and inode, and check every way a
 //! process enters a container: create + start, run, exec, a terminal.
 
-use crate::case::{expect, fail, Area, Case, Checked, Ctx, Verdict};
+use crate::case::{expect, fail, Area, Case, Checked, Verdict};
 use crate::catalogue::req;
+use crate::ctx::Ctx;
 use litmus_bundle::PROBE_PATH_IN_ROOTFS;
 use litmus_probe::{FdView, ProbeLine};
 use std::fs::File;

@@ -1,7 +1,8 @@
 //! runtime.md: the operations and the states they move a container through.
 
-use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Ctx};
+use crate::case::{expect, expect_eq, fail, Area, Case, Checked};
 use crate::catalogue::req;
+use crate::ctx::Ctx;
 use litmus_probe::ProbeLine;
 
 pub const CASES: &[Case] = &[

@@ -1,7 +1,8 @@
 //! config-linux.md "namespaces", hostname and domainname, sysctl.
 
-use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Ctx};
+use crate::case::{expect, expect_eq, fail, Area, Case, Checked};
 use crate::catalogue::req;
+use crate::ctx::Ctx;
 use litmus_probe::ProbeLine;
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, Spec};
 use std::os::unix::fs::MetadataExt;

@@ -1,7 +1,8 @@
 //! config.md "process": what the container's program really gets.
 
-use crate::case::{expect, expect_eq, Area, Case, Checked, Ctx, Verdict};
+use crate::case::{expect, expect_eq, Area, Case, Checked, Verdict};
 use crate::catalogue::req;
+use crate::ctx::Ctx;
 use litmus_bundle::APPARMOR_PROFILE;
 use oci_spec::runtime::{
     Capability, LinuxCapabilitiesBuilder, PosixRlimitBuilder, PosixRlimitType, UserBuilder,

@@ -5,8 +5,9 @@
 //! noNewPrivileges true or false, a rootless layout.
 
 use super::seccomp::with_seccomp;
-use crate::case::{fail, Area, Case, Checked, Ctx, Verdict};
+use crate::case::{fail, Area, Case, Checked, Verdict};
 use crate::catalogue::req;
+use crate::ctx::Ctx;
 use crate::realworld::{self, Target};
 use litmus_probe::ProbeLine;
 use oci_spec::runtime::Spec;

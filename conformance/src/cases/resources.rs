@@ -1,7 +1,8 @@
 //! config-linux.md "control groups": limits as the host's cgroupfs shows them.
 
-use crate::case::{expect, expect_eq, Area, Case, Checked, Ctx, Verdict};
+use crate::case::{expect, expect_eq, Area, Case, Checked, Verdict};
 use crate::catalogue::req;
+use crate::ctx::Ctx;
 use crate::host_cgroups::host_cgroup_dirs;
 use oci_spec::runtime::{LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder, Spec};
 use std::path::PathBuf;

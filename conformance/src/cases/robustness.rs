@@ -5,8 +5,9 @@
 //! whose root is inside the case's bundle, cgroup directories named after
 //! the container, and the runtime's state (the usual per-case leak check).
 
-use crate::case::{expect, Area, Case, Checked, Ctx};
+use crate::case::{expect, Area, Case, Checked};
 use crate::catalogue::req;
+use crate::ctx::Ctx;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Stdio};

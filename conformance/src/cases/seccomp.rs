@@ -7,9 +7,10 @@
 //! ENOTBLK) so that a filter that is missing, or applied with a
 //! different errno, cannot pass by accident.
 
-use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Ctx, ProbeRun, Verdict};
+use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Verdict};
 use crate::cases::syscall_names;
 use crate::catalogue::req;
+use crate::ctx::{Ctx, ProbeRun};
 use litmus_probe::ProbeLine;
 use oci_spec::runtime::{LinuxSeccomp, Spec};
 use serde_json::{json, Value};

@@ -5,8 +5,9 @@
 //! reads, never writes; mounts it provokes live in the container's mount
 //! namespace; the runtime binary under test is only ever stat()ed.
 
-use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Ctx, Verdict};
+use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Verdict};
 use crate::catalogue::req;
+use crate::ctx::Ctx;
 use litmus_probe::ProbeLine;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};

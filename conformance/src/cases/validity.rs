@@ -1,8 +1,9 @@
 //! config.md's rules on what a runtime accepts: invalid values are
 //! refused (and leave no container), unknown properties are not.
 
-use crate::case::{expect, Area, BundleRef, Case, Checked, Ctx};
+use crate::case::{expect, Area, Case, Checked};
 use crate::catalogue::req;
+use crate::ctx::{BundleRef, Ctx};
 use serde_json::{json, Value};
 
 pub const CASES: &[Case] = &[

@@ -10,9 +10,10 @@
 pub mod check;
 pub mod model;
 
-use crate::case::{Ctx, ProbeRun, Verdict};
+use crate::case::Verdict;
 use crate::cases::namespaces::NamespaceHolder;
 use crate::catalogue::{req, Level, Requirement};
+use crate::ctx::{Ctx, ProbeRun};
 use crate::runner::{self, CaseResult, Outcome, RunOptions};
 use model::{Generated, Host};
 use proptest::strategy::{Strategy, ValueTree};
