@@ -48,39 +48,32 @@ pub unsafe fn handle_signals(signals: &[libc::c_int], handler: extern "C" fn(lib
 
 pub fn set_rlimits(process: &Process) -> Result<()> {
     for rlimit in process.rlimits().iter().flatten() {
-        let resource = rlimit_resource(rlimit.typ());
-        let limit = libc::rlimit {
-            rlim_cur: rlimit.soft(),
-            rlim_max: rlimit.hard(),
-        };
-        // SAFETY: limit is a plain rlimit on this frame, read by the call.
-        if unsafe { libc::setrlimit(resource as _, &limit) } != 0 {
-            return Err(std::io::Error::last_os_error())
-                .with_context(|| format!("process.rlimits: setting {}", rlimit.typ()));
-        }
+        nix::sys::resource::setrlimit(rlimit_resource(rlimit.typ()), rlimit.soft(), rlimit.hard())
+            .with_context(|| format!("process.rlimits: setting {}", rlimit.typ()))?;
     }
     Ok(())
 }
 
-fn rlimit_resource(typ: PosixRlimitType) -> libc::__rlimit_resource_t {
+fn rlimit_resource(typ: PosixRlimitType) -> nix::sys::resource::Resource {
+    use nix::sys::resource::Resource;
     use PosixRlimitType::*;
     match typ {
-        RlimitCpu => libc::RLIMIT_CPU,
-        RlimitFsize => libc::RLIMIT_FSIZE,
-        RlimitData => libc::RLIMIT_DATA,
-        RlimitStack => libc::RLIMIT_STACK,
-        RlimitCore => libc::RLIMIT_CORE,
-        RlimitRss => libc::RLIMIT_RSS,
-        RlimitNproc => libc::RLIMIT_NPROC,
-        RlimitNofile => libc::RLIMIT_NOFILE,
-        RlimitMemlock => libc::RLIMIT_MEMLOCK,
-        RlimitAs => libc::RLIMIT_AS,
-        RlimitLocks => libc::RLIMIT_LOCKS,
-        RlimitSigpending => libc::RLIMIT_SIGPENDING,
-        RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
-        RlimitNice => libc::RLIMIT_NICE,
-        RlimitRtprio => libc::RLIMIT_RTPRIO,
-        RlimitRttime => libc::RLIMIT_RTTIME,
+        RlimitCpu => Resource::RLIMIT_CPU,
+        RlimitFsize => Resource::RLIMIT_FSIZE,
+        RlimitData => Resource::RLIMIT_DATA,
+        RlimitStack => Resource::RLIMIT_STACK,
+        RlimitCore => Resource::RLIMIT_CORE,
+        RlimitRss => Resource::RLIMIT_RSS,
+        RlimitNproc => Resource::RLIMIT_NPROC,
+        RlimitNofile => Resource::RLIMIT_NOFILE,
+        RlimitMemlock => Resource::RLIMIT_MEMLOCK,
+        RlimitAs => Resource::RLIMIT_AS,
+        RlimitLocks => Resource::RLIMIT_LOCKS,
+        RlimitSigpending => Resource::RLIMIT_SIGPENDING,
+        RlimitMsgqueue => Resource::RLIMIT_MSGQUEUE,
+        RlimitNice => Resource::RLIMIT_NICE,
+        RlimitRtprio => Resource::RLIMIT_RTPRIO,
+        RlimitRttime => Resource::RLIMIT_RTTIME,
     }
 }
 

@@ -130,15 +130,12 @@ pub fn fds() -> Vec<crate::FdView> {
     extra_fds()
         .into_iter()
         .map(|(fd, target)| {
-            let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-            // SAFETY: fstat writes only into the buffer; a closed fd is EBADF.
-            let (dev, ino) = if unsafe { libc::fstat(fd, st.as_mut_ptr()) } == 0 {
-                // SAFETY: fstat succeeded and filled it.
-                let st = unsafe { st.assume_init() };
-                (st.st_dev, st.st_ino)
-            } else {
-                (0, 0)
-            };
+            // stat of the magic link is fstat of the fd: the open file's
+            // own device and inode, pipes and sockets included.
+            use std::os::unix::fs::MetadataExt;
+            let (dev, ino) = fs::metadata(format!("/proc/self/fd/{fd}"))
+                .map(|m| (m.dev(), m.ino()))
+                .unwrap_or((0, 0));
             crate::FdView {
                 fd,
                 target,
