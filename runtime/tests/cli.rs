@@ -63,17 +63,11 @@ fn run_reports_death_by_signal_as_128_plus_the_signal() {
 #[test]
 fn a_missing_bundle_is_an_error_naming_container_and_bundle() {
     let env = Env::new();
-    let assert = env
-        .runtime()
-        .args(["create", "--bundle", "/nonexistent/bundle", "t-missing"])
-        .assert()
-        .failure();
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let stderr = env.create_refused(Path::new("/nonexistent/bundle"), "t-missing");
     assert!(
         stderr.contains("container t-missing: create") && stderr.contains("/nonexistent/bundle"),
         "{stderr}"
     );
-    assert!(env.state_dirs().is_empty());
 }
 
 #[test]
@@ -83,19 +77,11 @@ fn invalid_json_is_reported_with_line_and_column() {
     bundle
         .write_raw_config(b"{\n  \"ociVersion\": \"1.0.2\",\n  \"root\": {\"path\": \"rootfs\"\n")
         .unwrap();
-    let assert = env
-        .runtime()
-        .args(["create", "-b"])
-        .arg(bundle.path())
-        .arg("t-json")
-        .assert()
-        .failure();
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let stderr = env.create_refused(bundle.path(), "t-json");
     assert!(
         stderr.contains("line 4, column 0") || stderr.contains("line 4"),
         "{stderr}"
     );
-    assert!(env.state_dirs().is_empty());
 }
 
 #[test]
@@ -111,16 +97,8 @@ fn an_unknown_namespace_type_is_rejected() {
     bundle
         .write_raw_config(json.to_string().as_bytes())
         .unwrap();
-    let assert = env
-        .runtime()
-        .args(["create", "-b"])
-        .arg(bundle.path())
-        .arg("t-ns")
-        .assert()
-        .failure();
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let stderr = env.create_refused(bundle.path(), "t-ns");
     assert!(stderr.contains("bogus"), "{stderr}");
-    assert!(env.state_dirs().is_empty());
 }
 
 #[test]
@@ -300,17 +278,8 @@ fn a_bad_seccomp_profile_is_refused_naming_the_field() {
         }),
     );
     let bundle = env.bundle(&spec);
-    let assert = env
-        .runtime()
-        .args(["create", "--bundle"])
-        .arg(bundle.path())
-        .arg("t-badseccomp")
-        .assert()
-        .failure();
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let stderr = env.create_refused(bundle.path(), "t-badseccomp");
     assert!(stderr.contains("linux.seccomp.syscalls[0]"), "{stderr}");
-    assert!(env.state_dirs().is_empty());
-    assert!(!cgroup_dir("t-badseccomp").exists());
 }
 
 /// podman --read-only puts tmpfs with runc's `tmpcopyup` on /tmp, /run...

@@ -78,6 +78,18 @@ impl Env {
         cmd
     }
 
+    /// `create` of `bundle` that must fail and leave nothing: no state
+    /// directory, no cgroup. Returns the runtime's stderr.
+    pub fn create_refused(&self, bundle: &Path, id: &str) -> String {
+        let mut create = self.std_runtime();
+        create.arg("create").arg("--bundle").arg(bundle).arg(id);
+        let done = bounded(&mut create, &format!("create {id}"));
+        assert!(!done.success(), "create {id} succeeded");
+        assert!(self.state_dirs().is_empty(), "{:?}", self.state_dirs());
+        assert!(!cgroup_dir(id).exists(), "cgroup of {id} left");
+        done.stderr_text()
+    }
+
     pub fn state_dirs(&self) -> Vec<PathBuf> {
         std::fs::read_dir(self.root.path())
             .map(|d| d.flatten().map(|e| e.path()).collect())
