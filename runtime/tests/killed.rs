@@ -145,32 +145,23 @@ fn bundle_arg(bundle: &Path) -> String {
     bundle.display().to_string()
 }
 
+/// `OPERATION --bundle B ID`, for create and run.
+fn of_bundle(operation: &'static str) -> impl Fn(&str, &Path) -> Vec<String> {
+    move |id, bundle| {
+        [operation, "--bundle", &bundle_arg(bundle), id]
+            .map(String::from)
+            .to_vec()
+    }
+}
+
 #[test]
 fn create_killed_at_any_instant_is_cleaned_up_by_delete_force() {
-    sweep(
-        "create",
-        "sleep 60",
-        |_, _, _| {},
-        |id, bundle| {
-            ["create", "--bundle", &bundle_arg(bundle), id]
-                .map(String::from)
-                .to_vec()
-        },
-    );
+    sweep("create", "sleep 60", |_, _, _| {}, of_bundle("create"));
 }
 
 #[test]
 fn run_killed_at_any_instant_is_cleaned_up_by_delete_force() {
-    sweep(
-        "run",
-        "sleep 60",
-        |_, _, _| {},
-        |id, bundle| {
-            ["run", "--bundle", &bundle_arg(bundle), id]
-                .map(String::from)
-                .to_vec()
-        },
-    );
+    sweep("run", "sleep 60", |_, _, _| {}, of_bundle("run"));
 }
 
 #[test]

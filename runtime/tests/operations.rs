@@ -77,12 +77,7 @@ fn exec_flags_set_env_cwd_and_user() {
         .assert()
         .success()
         .stdout("bar /tmp 1000 1001\n");
-    let assert = env
-        .runtime()
-        .args(["exec", "t-exec-flags", "/no/such/program"])
-        .assert()
-        .failure();
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let stderr = env.failing(&["exec", "t-exec-flags", "/no/such/program"]);
     assert!(stderr.contains("/no/such/program"), "{stderr}");
     delete(&env, "t-exec-flags");
 }
@@ -167,12 +162,7 @@ fn update_changes_memory_and_pids_limits() {
     );
     let pids = ("pids", "pids.max");
     assert_eq!(read(common::cgroup_file("t-update", pids, "pids.max")), "7");
-    let assert = env
-        .runtime()
-        .args(["update", "t-update"])
-        .assert()
-        .failure();
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let stderr = env.failing(&["update", "t-update"]);
     assert!(stderr.contains("nothing to update"), "{stderr}");
     delete(&env, "t-update");
 }

@@ -90,6 +90,12 @@ impl Env {
         done.stderr_text()
     }
 
+    /// The runtime with `args`, which must fail; its stderr.
+    pub fn failing(&self, args: &[&str]) -> String {
+        let assert = self.runtime().args(args).assert().failure();
+        String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
+    }
+
     pub fn state_dirs(&self) -> Vec<PathBuf> {
         std::fs::read_dir(self.root.path())
             .map(|d| d.flatten().map(|e| e.path()).collect())
