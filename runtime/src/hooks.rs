@@ -67,6 +67,23 @@ pub fn run_all(hooks: &[Hook], phase: Phase, state_json: &str) -> Result<()> {
     run_all_with(hooks, phase, state_json, Fallback::Runtime)
 }
 
+/// [`run_all`] over the config's hooks of `phase`.
+pub fn run_phase(
+    hooks: &Option<oci_spec::runtime::Hooks>,
+    phase: Phase,
+    state_json: &str,
+) -> Result<()> {
+    run_all(&of_phase(hooks, phase), phase, state_json)
+}
+
+/// [`run_phase`] for the phases whose failure the spec only has logged
+/// (poststart, poststop): the lifecycle goes on.
+pub fn run_phase_warning(hooks: &Option<oci_spec::runtime::Hooks>, phase: Phase, state_json: &str) {
+    if let Err(e) = run_phase(hooks, phase, state_json) {
+        tracing::warn!("{e:#}");
+    }
+}
+
 /// [`run_all`] for container-side hooks: `process_env` stands in for a
 /// missing `env`.
 pub fn run_all_in_container(

@@ -205,11 +205,7 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     channel.recv("the createRuntime hooks")?;
     // createContainer hooks: container namespaces, before pivot_root, so
     // their path still resolves in the runtime's filesystem.
-    hooks::run_all(
-        &hooks::of_phase(spec.hooks(), Phase::CreateContainer),
-        Phase::CreateContainer,
-        &state_json,
-    )?;
+    hooks::run_phase(spec.hooks(), Phase::CreateContainer, &state_json)?;
 
     // Compiled and connected to its agent while listenerPath still resolves.
     let filter = match spec.linux().seccomp().as_ref() {

@@ -261,16 +261,8 @@ fn build(
             .expect("created above")
             .apply(device_rules)?;
     }
-    hooks::run_all(
-        &hooks::of_phase(spec.hooks(), Phase::Prestart),
-        Phase::Prestart,
-        &state_json,
-    )?;
-    hooks::run_all(
-        &hooks::of_phase(spec.hooks(), Phase::CreateRuntime),
-        Phase::CreateRuntime,
-        &state_json,
-    )?;
+    hooks::run_phase(spec.hooks(), Phase::Prestart, &state_json)?;
+    hooks::run_phase(spec.hooks(), Phase::CreateRuntime, &state_json)?;
     channel.send(&ToChild::HooksDone)?;
     match channel.expect("the container to be created")? {
         ToParent::Ready => {}
@@ -281,11 +273,7 @@ fn build(
     dir.save(&record)?;
     if Fault::PoststartDuringCreate.active() {
         let json = serde_json::to_string(&record.state)?;
-        hooks::run_all(
-            &hooks::of_phase(spec.hooks(), Phase::Poststart),
-            Phase::Poststart,
-            &json,
-        )?;
+        hooks::run_phase(spec.hooks(), Phase::Poststart, &json)?;
     }
     if let Some(pid_file) = &args.pid_file {
         write_pid_file(pid_file, pid)?;

@@ -58,13 +58,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     let spec = dir.load_config()?;
     let state_json = serde_json::to_string(&record.current_state())?;
     // runtime.md: a failing poststart hook is logged, the lifecycle goes on.
-    if let Err(e) = hooks::run_all(
-        &hooks::of_phase(spec.hooks(), Phase::Poststart),
-        Phase::Poststart,
-        &state_json,
-    ) {
-        tracing::warn!("{e:#}");
-    }
+    hooks::run_phase_warning(spec.hooks(), Phase::Poststart, &state_json);
     Ok(())
 }
 
@@ -147,13 +141,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     // failure is logged and delete still succeeds.
     if let Some(spec) = spec {
         let state_json = serde_json::to_string(&state)?;
-        if let Err(e) = hooks::run_all(
-            &hooks::of_phase(spec.hooks(), Phase::Poststop),
-            Phase::Poststop,
-            &state_json,
-        ) {
-            tracing::warn!("{e:#}");
-        }
+        hooks::run_phase_warning(spec.hooks(), Phase::Poststop, &state_json);
     }
     Ok(())
 }
