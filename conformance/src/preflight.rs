@@ -41,20 +41,13 @@ pub fn check(options: &RunOptions) -> Result<std::time::Duration, String> {
 /// The runtime's words, plus a hint for the failures we know.
 fn explain(seen: &str) -> String {
     let mut message = format!("the runtime could not run a minimal container: {seen}");
-    if seen.contains("hybrid") && is_hybrid_host() {
+    if seen.contains("hybrid") && litmus_bundle::is_hybrid_cgroup_host() {
         message += "\n\nThis host mounts cgroup2 at /sys/fs/cgroup/unified beside the v1 \
                     controllers (a hybrid layout), which this runtime refuses (crun 1.8 does). \
                     Run the suite where cgroup2 is hidden from it:\n  \
                     unshare -m sh -c 'umount /sys/fs/cgroup/unified && litmus run --runtime ...'";
     }
     message
-}
-
-fn is_hybrid_host() -> bool {
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.contains(" /sys/fs/cgroup/unified ") && l.contains(" - cgroup2 "))
 }
 
 #[cfg(test)]
@@ -65,7 +58,7 @@ mod tests {
         assert!(plain.contains("create failed: boom"));
         assert!(!plain.contains("unshare -m"));
         let hybrid = super::explain("cgroups in hybrid mode not supported");
-        if super::is_hybrid_host() {
+        if litmus_bundle::is_hybrid_cgroup_host() {
             assert!(hybrid.contains("umount /sys/fs/cgroup/unified"), "{hybrid}");
         }
     }

@@ -53,7 +53,7 @@ pub fn stress(sh: &Shell, options: &Options) -> Result<()> {
                 targets.push(Target {
                     name,
                     binary: path.into(),
-                    hide_cgroup2: hide && hybrid_host(),
+                    hide_cgroup2: hide && litmus_bundle::is_hybrid_cgroup_host(),
                 });
             }
         }
@@ -225,13 +225,6 @@ fn render(table: &[(&str, Outcomes)], options: &Options) -> String {
         }
     }
     text
-}
-
-fn hybrid_host() -> bool {
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.contains(" /sys/fs/cgroup/unified ") && l.contains(" - cgroup2 "))
 }
 
 /// Busy cores while it lives: one spinning thread per core, and a thread

@@ -25,6 +25,15 @@ use anyhow::{Context, Result};
 use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};
 
+/// Whether this host mounts cgroup2 at /sys/fs/cgroup/unified beside the
+/// v1 controllers (the hybrid layout some runtimes refuse).
+pub fn is_hybrid_cgroup_host() -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.contains(" /sys/fs/cgroup/unified ") && l.contains(" - cgroup2 "))
+}
+
 /// An OCI bundle in a temporary directory: `config.json` + `rootfs/`.
 ///
 /// The directory is removed when the value is dropped.
