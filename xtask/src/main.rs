@@ -324,7 +324,9 @@ fn ci(sh: &Shell) -> Result<()> {
         &["--area", "generated", "--generated", "20"].map(String::from),
     )?;
     run_engines(sh, &engines::Options::default())?;
-    fuzz(sh, FuzzAction::Smoke { time: 20 })?;
+    // 10 s per target: enough to show each starts and runs its seeds; the
+    // long runs are `cargo xtask fuzz run`.
+    fuzz(sh, FuzzAction::Smoke { time: 10 })?;
     // Quick runs on a shared CI machine are noisy (ratios moved by up to
     // 40% between runs here): fail only on a real 2x slowdown.
     bench::bench(
