@@ -202,6 +202,8 @@ impl Cgroup {
 
     /// Removes the directories. A cgroup with processes cannot be removed;
     /// callers kill them first.
+    /// The runtime's own parent goes with the last container in it (an
+    /// engine's parents are never touched).
     pub fn remove(&self) -> Result<()> {
         for dir in &self.dirs {
             match std::fs::remove_dir(dir) {
@@ -211,8 +213,20 @@ impl Cgroup {
                     return Err(e).with_context(|| format!("removing cgroup {}", dir.display()))
                 }
             }
+            // Not empty (another container) or gone: either is fine.
+            if let Some(parent) = dir.parent().filter(|p| self.is_runtime_parent(p)) {
+                let _ = std::fs::remove_dir(parent);
+            }
         }
         Ok(())
+    }
+
+    fn is_runtime_parent(&self, dir: &Path) -> bool {
+        let roots: Vec<&PathBuf> = match &self.layout {
+            Layout::V1 { hierarchies } => hierarchies.iter().collect(),
+            Layout::V2 { root } => vec![root],
+        };
+        roots.iter().any(|root| dir == root.join(RUNTIME_PARENT))
     }
 
     /// Changes the limits of a live cgroup (`update`).
@@ -234,6 +248,47 @@ impl Cgroup {
     pub fn layout(&self) -> &Layout {
         &self.layout
     }
+}
+
+/// The parent every container without an absolute cgroupsPath shares
+/// (`/litmus/<id>`): ours to create, and ours to remove with the last one.
+const RUNTIME_PARENT: &str = "litmus";
+
+/// Creates `dir` and its missing ancestors, calling `before` with each
+/// level about to be created and `after` with each level it created. Concurrent creates and deletes share
+/// the parent: a level another create made is used as it is, and a level a
+/// delete removed under us (pruning the runtime's parent) is made again.
+fn make_levels(
+    dir: &Path,
+    mut before: impl FnMut(&Path) -> Result<()>,
+    mut after: impl FnMut(&Path) -> Result<()>,
+) -> Result<()> {
+    const TRIES: usize = 5;
+    for _ in 0..TRIES {
+        let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+        let mut vanished = false;
+        for level in missing.into_iter().rev() {
+            before(level)?;
+            match std::fs::create_dir(level) {
+                Ok(()) => after(level)?,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && level != dir => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    vanished = true;
+                    break;
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("creating cgroup {}", level.display()))
+                }
+            }
+        }
+        if !vanished && dir.is_dir() {
+            return Ok(());
+        }
+    }
+    bail!(
+        "creating cgroup {}: its parent kept disappearing ({TRIES} tries)",
+        dir.display()
+    )
 }
 
 /// Writes `value` to `dir/file`, naming both on failure.
@@ -281,6 +336,60 @@ mod tests {
             std::fs::write(dir.join("cgroup.procs"), procs).unwrap();
         }
         assert_eq!(cgroup.pids().unwrap(), vec![42, 43]);
+    }
+
+    /// The runtime's own parent (`litmus`) goes with its last container;
+    /// a parent another container still uses stays.
+    #[test]
+    fn removing_the_last_container_removes_the_runtimes_parent() {
+        let hierarchy = tempfile::tempdir().unwrap();
+        let layout = Layout::V1 {
+            hierarchies: vec![hierarchy.path().to_path_buf()],
+        };
+        let (c1, c2) = (
+            Cgroup::at(&layout, "/litmus/c1"),
+            Cgroup::at(&layout, "/litmus/c2"),
+        );
+        for cgroup in [&c1, &c2] {
+            make_levels(&cgroup.dirs[0], |_| Ok(()), |_| Ok(())).unwrap();
+        }
+        c1.remove().unwrap();
+        assert!(
+            hierarchy.path().join("litmus/c2").is_dir(),
+            "the other stays"
+        );
+        c2.remove().unwrap();
+        assert!(!hierarchy.path().join("litmus").exists(), "parent pruned");
+        // A parent the runtime did not name (an engine's) is never touched.
+        let engine = Cgroup::at(&layout, "/machine.slice/c3");
+        make_levels(&engine.dirs[0], |_| Ok(()), |_| Ok(())).unwrap();
+        engine.remove().unwrap();
+        assert!(hierarchy.path().join("machine.slice").is_dir());
+    }
+
+    /// Levels another create made, or a delete removed, while we created
+    /// ours are no error: concurrent creates share the parent.
+    #[test]
+    fn levels_made_or_removed_concurrently_are_no_error() {
+        let hierarchy = tempfile::tempdir().unwrap();
+        let leaf = hierarchy.path().join("litmus/c1");
+        let mut first = true;
+        make_levels(
+            &leaf,
+            |_| Ok(()),
+            |level| {
+                if std::mem::take(&mut first) {
+                    // A delete prunes the parent we just made.
+                    std::fs::remove_dir(level)?;
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert!(leaf.is_dir());
+        std::fs::remove_dir(&leaf).unwrap();
+        make_levels(&leaf, |_| Ok(()), |_| Ok(())).unwrap();
+        assert!(leaf.is_dir(), "an existing parent is reused");
     }
 
     #[test]

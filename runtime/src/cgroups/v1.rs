@@ -167,18 +167,19 @@ pub fn device_rule(rule: &LinuxDeviceCgroup) -> String {
 /// empty cpus/mems, which makes adding a task fail, so each new level
 /// copies them from its parent.
 fn create_dir_with_cpuset(dir: &Path) -> Result<()> {
-    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
-    for level in missing.into_iter().rev() {
-        std::fs::create_dir(level)
-            .with_context(|| format!("creating cgroup {}", level.display()))?;
-        let parent = level.parent().expect("a created level has a parent");
-        for file in ["cpuset.cpus", "cpuset.mems"] {
-            if let Ok(value) = std::fs::read_to_string(parent.join(file)) {
-                write(level, file, value.trim())?;
+    super::make_levels(
+        dir,
+        |_| Ok(()),
+        |level| {
+            let parent = level.parent().expect("a created level has a parent");
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                if let Ok(value) = std::fs::read_to_string(parent.join(file)) {
+                    write(level, file, value.trim())?;
+                }
             }
-        }
-    }
-    Ok(())
+            Ok(())
+        },
+    )
 }
 
 #[cfg(test)]

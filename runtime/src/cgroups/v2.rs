@@ -2,18 +2,17 @@
 //! cgroup.subtree_control.
 
 use super::write;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use oci_spec::runtime::LinuxResources;
 use std::path::Path;
 
 pub fn create(root: &Path, dir: &Path, resources: Option<&LinuxResources>) -> Result<()> {
-    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
-    for level in missing.into_iter().rev() {
-        let parent = level.parent().expect("a created level has a parent");
-        enable_controllers(parent)?;
-        std::fs::create_dir(level)
-            .with_context(|| format!("creating cgroup {}", level.display()))?;
-    }
+    // Each parent's controllers are enabled before its child is created.
+    super::make_levels(
+        dir,
+        |level| enable_controllers(level.parent().expect("a level has a parent")),
+        |_| Ok(()),
+    )?;
     let _ = root;
     match resources {
         Some(resources) => apply(dir, resources),
