@@ -241,7 +241,7 @@ impl<'a> Ctx<'a> {
         expected: &str,
     ) -> Result<Invocation, Verdict> {
         let inv = self.create(id, bundle)?;
-        expect(!inv.ok(), expected, inv.describe())?;
+        inv.expect_refused(expected)?;
         let state = self.call(&["state", id])?;
         expect(
             !state.ok(),
@@ -254,7 +254,7 @@ impl<'a> Ctx<'a> {
     /// create, failing the case if the runtime refuses.
     pub fn create_ok(&mut self, id: &str, bundle: BundleRef) -> Result<(), Verdict> {
         let inv = self.create(id, bundle)?;
-        expect(inv.ok(), "create to succeed", inv.describe())
+        inv.expect_ok("create to succeed")
     }
 
     pub fn call(&self, args: &[&str]) -> Result<Invocation> {
@@ -267,7 +267,7 @@ impl<'a> Ctx<'a> {
 
     pub fn start_ok(&self, id: &str) -> Result<(), Verdict> {
         let inv = self.start(id)?;
-        expect(inv.ok(), "start to succeed", inv.describe())
+        inv.expect_ok("start to succeed")
     }
 
     pub fn delete(&self, id: &str) -> Result<Invocation> {
@@ -307,6 +307,14 @@ impl<'a> Ctx<'a> {
                 format!("status {last}: {expired}"),
             )
         })
+    }
+
+    /// Starts the created container `id` and waits for its process to
+    /// exit; returns the exit code as [`Ctx::wait_exit`] does.
+    pub fn start_to_exit(&self, id: &str) -> Result<Option<i32>, Verdict> {
+        let pid = self.state(id)?.pid;
+        self.start_ok(id)?;
+        self.wait_exit(pid)
     }
 
     /// Waits for the container process `pid` to exit (we are the subreaper
@@ -391,11 +399,7 @@ impl<'a> Ctx<'a> {
         let console = ConsoleSocket::bind(&self.work)?;
         let socket = console.path().display().to_string();
         let inv = self.create_with(&id, bundle, &["--console-socket", &socket])?;
-        expect(
-            inv.ok(),
-            "create with --console-socket to succeed",
-            inv.describe(),
-        )?;
+        inv.expect_ok("create with --console-socket to succeed")?;
         let master = console
             .receive_master(deadline::scaled(Duration::from_secs(5)))
             .map_err(|e| fail("the pty master on --console-socket", format!("{e:#}")))?;

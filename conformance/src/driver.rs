@@ -34,6 +34,16 @@ impl Invocation {
         self.code == Some(0)
     }
 
+    /// Passes if the call succeeded; fails expecting `what` otherwise.
+    pub fn expect_ok(&self, what: &str) -> crate::verdict::Checked {
+        crate::verdict::expect(self.ok(), what, self.describe())
+    }
+
+    /// Passes if the call failed; fails expecting `what` otherwise.
+    pub fn expect_refused(&self, what: &str) -> crate::verdict::Checked {
+        crate::verdict::expect(!self.ok(), what, self.describe())
+    }
+
     /// "`runtime create c1` exited 1: <stderr>", for failure messages.
     pub fn describe(&self) -> String {
         let status = match (self.timed_out, self.code) {

@@ -142,7 +142,7 @@ fn exec_detached(
         &out,
         cx.work(),
     )?;
-    ensure_ok(&inv, "exec --process --detach --pid-file")?;
+    inv.expect_ok("exec --process --detach --pid-file to succeed")?;
     let pid = bare_pid(&pid_file, "exec --pid-file")?;
     cx.pids.push(pid);
     wait_for_report(&out, "the exec'd probe's report")?;
@@ -175,10 +175,6 @@ fn parent_of(pid: i32) -> Option<i32> {
     rest.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn ensure_ok(inv: &crate::driver::Invocation, what: &str) -> Checked {
-    expect(inv.ok(), format!("{what} to succeed"), inv.describe())
-}
-
 /// The pid in a pid file, which must be bare decimal digits.
 fn bare_pid(path: &Path, what: &str) -> Result<i32, Verdict> {
     let text = std::fs::read_to_string(path)
@@ -200,7 +196,7 @@ fn pid_files_hold_bare_host_pids(cx: &mut Ctx) -> Checked {
     let init_file = cx.work().join("init.pid");
     let init_arg = init_file.display().to_string();
     let inv = cx.create_with(&id, bundle, &["--pid-file", &init_arg])?;
-    ensure_ok(&inv, "create --pid-file")?;
+    inv.expect_ok("create --pid-file to succeed")?;
     let pid = bare_pid(&init_file, "create --pid-file")?;
     expect_eq("the pid file's pid (state's pid)", cx.state(&id)?.pid, pid)?;
     cx.start_ok(&id)?;
@@ -219,7 +215,7 @@ fn pid_files_hold_bare_host_pids(cx: &mut Ctx) -> Checked {
         &exec_arg,
         &id,
     ])?;
-    ensure_ok(&inv, "exec --detach --pid-file")?;
+    inv.expect_ok("exec --detach --pid-file to succeed")?;
     let exec_pid = bare_pid(&exec_file, "exec --pid-file")?;
     cx.pids.push(exec_pid);
     // A host pid of a process in the container: it shares init's pid
@@ -298,11 +294,7 @@ fn a_failed_create_is_reported_in_the_json_log(cx: &mut Ctx) -> Checked {
         let start: Vec<&str> = start.iter().map(String::as_str).collect();
         failed = cx.call(&start)?;
     }
-    expect(
-        !failed.ok(),
-        "create (or start) of a missing program to fail",
-        failed.describe(),
-    )?;
+    failed.expect_refused("create (or start) of a missing program to fail")?;
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let mut last_error = None;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -373,10 +365,7 @@ fn global_flags_in_both_forms_and_a_new_root(cx: &mut Ctx) -> Checked {
         ],
         &raw,
     )?;
-    ensure_ok(
-        &inv,
-        "create with --root=DIR (new) --log=FILE --log-format=json",
-    )?;
+    inv.expect_ok("create with --root=DIR (new) --log=FILE --log-format=json to succeed")?;
     let root_arg = root.display().to_string();
     let log_arg = log.display().to_string();
     let state = cx.call_as(
@@ -392,12 +381,12 @@ fn global_flags_in_both_forms_and_a_new_root(cx: &mut Ctx) -> Checked {
         ],
         &raw,
     )?;
-    ensure_ok(&state, "state with --root DIR --log FILE --log-format json")?;
+    state.expect_ok("state with --root DIR --log FILE --log-format json to succeed")?;
     let seen = crate::state_view::StateView::parse(&state.stdout)?;
     cx.pids.push(seen.pid);
     expect_eq("status", "created", seen.status.as_str())?;
     let deleted = cx.call_as(&[&root_eq, "delete", "--force", &id], &raw)?;
-    ensure_ok(&deleted, "delete --force with --root=DIR")
+    deleted.expect_ok("delete --force with --root=DIR to succeed")
 }
 
 fn calls_work_with_an_empty_environment(cx: &mut Ctx) -> Checked {
@@ -411,29 +400,25 @@ fn calls_work_with_an_empty_environment(cx: &mut Ctx) -> Checked {
     };
     let bundle_arg = cx.bundle_path(bundle).display().to_string();
     let inv = cx.call_as(&["create", "--bundle", &bundle_arg, &id], &bare)?;
-    ensure_ok(&inv, "create with an empty environment")?;
+    inv.expect_ok("create with an empty environment to succeed")?;
     let pid = cx.state(&id)?.pid;
     cx.pids.push(pid);
-    ensure_ok(
-        &cx.call_as(&["start", &id], &bare)?,
-        "start with an empty environment",
-    )?;
-    ensure_ok(
-        &cx.call_as(&["kill", &id, "9"], &bare)?,
-        "kill with an empty environment",
-    )?;
+    cx.call_as(&["start", &id], &bare)?
+        .expect_ok("start with an empty environment to succeed")?;
+    cx.call_as(&["kill", &id, "9"], &bare)?
+        .expect_ok("kill with an empty environment to succeed")?;
     cx.wait_exit(pid)?;
-    ensure_ok(
-        &cx.call_as(&["delete", &id], &bare)?,
-        "delete with an empty environment",
-    )
+    cx.call_as(&["delete", &id], &bare)?
+        .expect_ok("delete with an empty environment to succeed")
 }
 
 /// delete --force, then the container must be gone: exit 0, `state`
 /// fails, its process exits.
 fn force_delete_leaves_nothing(cx: &Ctx, id: &str, pid: i32, status: &str) -> Checked {
     let inv = cx.call(&["delete", "--force", id])?;
-    ensure_ok(&inv, &format!("delete --force of a {status} container"))?;
+    inv.expect_ok(&format!(
+        "delete --force of a {status} container to succeed"
+    ))?;
     let state = cx.call(&["state", id])?;
     expect(
         !state.ok(),
@@ -491,7 +476,8 @@ fn kill_takes_numeric_signals_and_all(cx: &mut Ctx) -> Checked {
     // Signals are blocked once the report is out (start returns when the
     // program runs, not when it is ready for them).
     wait_for_report(&init_out, "the probe's report after start")?;
-    ensure_ok(&cx.call(&["kill", &id, "10"])?, "kill ID 10")?;
+    cx.call(&["kill", &id, "10"])?
+        .expect_ok("kill ID 10 to succeed")?;
     crate::deadline::poll(Duration::from_secs(10), Duration::from_millis(5), || {
         signals_seen(&init_out)
             .contains(&libc::SIGUSR1)
@@ -506,7 +492,8 @@ fn kill_takes_numeric_signals_and_all(cx: &mut Ctx) -> Checked {
 
     // A second process, then kill --all: both get the signal.
     let (exec_pid, exec_out) = exec_detached(cx, &id, "exec", &["report", "wait-signal"])?;
-    ensure_ok(&cx.call(&["kill", "--all", &id, "15"])?, "kill --all ID 15")?;
+    cx.call(&["kill", "--all", &id, "15"])?
+        .expect_ok("kill --all ID 15 to succeed")?;
     crate::deadline::poll(Duration::from_secs(10), Duration::from_millis(5), || {
         (signals_seen(&init_out).contains(&libc::SIGTERM)
             && signals_seen(&exec_out).contains(&libc::SIGTERM))
@@ -525,7 +512,8 @@ fn kill_takes_numeric_signals_and_all(cx: &mut Ctx) -> Checked {
     // Reaped first: an exiting pid-namespace init waits until every
     // process of its namespace has been reaped by its parent (us).
     cx.wait_exit(exec_pid)?;
-    ensure_ok(&cx.call(&["kill", &id, "9"])?, "kill ID 9")?;
+    cx.call(&["kill", &id, "9"])?
+        .expect_ok("kill ID 9 to succeed")?;
     cx.wait_exit(pid)?;
     Ok(())
 }
@@ -534,7 +522,7 @@ fn ps_lists_host_pids_as_json(cx: &mut Ctx) -> Checked {
     let (id, pid) = created(cx, &["wait-signal"])?;
     cx.start_ok(&id)?;
     let inv = cx.call(&["ps", "--format", "json", &id])?;
-    ensure_ok(&inv, "ps --format json")?;
+    inv.expect_ok("ps --format json to succeed")?;
     let pids: Vec<i32> = serde_json::from_str(inv.stdout.trim()).map_err(|e| {
         fail(
             "a JSON array of host pids on stdout",
@@ -563,7 +551,7 @@ fn console_socket_gets_one_fd_in_one_message(cx: &mut Ctx) -> Checked {
     let id = cx.new_id();
     let socket_arg = socket_path.display().to_string();
     let inv = cx.create_with(&id, bundle, &["--console-socket", &socket_arg])?;
-    ensure_ok(&inv, "create --console-socket")?;
+    inv.expect_ok("create --console-socket to succeed")?;
     let stream = crate::deadline::poll(Duration::from_secs(10), Duration::from_millis(5), || {
         listener.accept().ok().map(|(s, _)| s)
     })
@@ -619,14 +607,13 @@ const KILL_DELETE_TRIES: usize = 6;
 fn a_created_container_killed_can_be_deleted_at_once(cx: &mut Ctx) -> Checked {
     for attempt in 1..=KILL_DELETE_TRIES {
         let (id, pid) = created(cx, &["wait-signal"])?;
-        ensure_ok(
-            &cx.call(&["kill", &id, "9"])?,
-            "kill ID 9 of a created container",
-        )?;
+        cx.call(&["kill", &id, "9"])?
+            .expect_ok("kill ID 9 of a created container to succeed")?;
         // No wait and no reaping between the two calls: the caller (like
         // an engine's cleanup path) deletes as soon as kill returned.
         let deleted = cx.delete(&id)?;
-        ensure_ok(&deleted, "delete right after kill 9 returned")
+        deleted
+            .expect_ok("delete right after kill 9 returned to succeed")
             .map_err(|v| v.seen_also(&format!("container {attempt} of {KILL_DELETE_TRIES}")))?;
         let state = cx.call(&["state", &id])?;
         expect(
@@ -697,7 +684,7 @@ fn container_hooks_without_env_get_the_process_env(cx: &mut Ctx) -> Checked {
     cx.create_ok(&id, bundle)?;
     let pid = cx.state(&id)?.pid;
     let started = cx.start(&id)?;
-    ensure_ok(&started, "start with a startContainer hook")?;
+    started.expect_ok("start with a startContainer hook to succeed")?;
     cx.wait_exit(pid)?;
     let written = cx.bundle_ref(bundle).rootfs().join("litmus-hook-env");
     expect_eq(

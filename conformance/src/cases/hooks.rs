@@ -174,7 +174,7 @@ fn hooks_run_in_lifecycle_order_with_state(cx: &mut Ctx) -> Checked {
         lines(&rootfs.join("litmus-hooks.log")),
     )?;
     let deleted = cx.delete(&id)?;
-    expect(deleted.ok(), "delete to succeed", deleted.describe())?;
+    deleted.expect_ok("delete to succeed")?;
     expect_eq(
         "poststop ran before delete returned",
         Some("poststop state".to_string()),
@@ -206,10 +206,10 @@ fn hooks_receive_the_container_state(cx: &mut Ctx) -> Checked {
     let pid = cx.state(&id)?.pid;
     cx.start_ok(&id)?;
     let killed = cx.kill(&id, "KILL")?;
-    expect(killed.ok(), "kill to succeed", killed.describe())?;
+    killed.expect_ok("kill to succeed")?;
     cx.wait_exit(pid)?;
     let deleted = cx.delete(&id)?;
-    expect(deleted.ok(), "delete to succeed", deleted.describe())?;
+    deleted.expect_ok("delete to succeed")?;
     for (kind, file, with_pid) in [
         ("createRuntime", &create_runtime, true),
         ("poststart", &poststart, true),
@@ -283,15 +283,9 @@ fn failing_poststop_hook_does_not_fail_delete(cx: &mut Ctx) -> Checked {
     let mut spec = cx.spec(&["exit", "0"]);
     spec.set_hooks(Some(hooks));
     let id = cx.new_container(&spec)?;
-    let pid = cx.state(&id)?.pid;
-    cx.start_ok(&id)?;
-    cx.wait_exit(pid)?;
+    cx.start_to_exit(&id)?;
     let inv = cx.delete(&id)?;
-    expect(
-        inv.ok(),
-        "delete to succeed despite the failing poststop hook",
-        inv.describe(),
-    )?;
+    inv.expect_ok("delete to succeed despite the failing poststop hook")?;
     let state = cx.call(&["state", &id])?;
     expect(
         !state.ok(),
@@ -312,11 +306,7 @@ fn failing_start_container_hook_fails_start(cx: &mut Ctx) -> Checked {
     let id = cx.new_id();
     cx.create_ok(&id, bundle)?;
     let start = cx.start(&id)?;
-    expect(
-        !start.ok(),
-        "start with a failing startContainer hook to fail",
-        start.describe(),
-    )?;
+    start.expect_refused("start with a failing startContainer hook to fail")?;
     expect(
         !cx.bundle_ref(bundle).rootfs().join("ran").exists(),
         "the program not to run",

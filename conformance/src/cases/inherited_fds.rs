@@ -134,9 +134,7 @@ fn create_with_fds(
     if !inv.ok() {
         return Ok(Err(inv.describe()));
     }
-    let pid = cx.state(&id)?.pid;
-    cx.start_ok(&id)?;
-    cx.wait_exit(pid)?;
+    cx.start_to_exit(&id)?;
     let lines = cx.output_of(&id);
     fds_line(lines, "").map(Ok)
 }

@@ -194,7 +194,7 @@ fn start_twice_is_an_error(cx: &mut Ctx) -> Checked {
     let id = cx.new_container(&spec)?;
     cx.start_and_await_report(&id)?;
     let again = cx.start(&id)?;
-    expect(!again.ok(), "a second start to fail", again.describe())?;
+    again.expect_refused("a second start to fail")?;
     let reports = cx
         .output_of(&id)
         .iter()
@@ -210,20 +210,12 @@ fn start_twice_is_an_error(cx: &mut Ctx) -> Checked {
 
 fn start_of_missing_container_is_an_error(cx: &mut Ctx) -> Checked {
     let inv = cx.start("litmus-no-such-container")?;
-    expect(
-        !inv.ok(),
-        "start of a missing container to fail",
-        inv.describe(),
-    )
+    inv.expect_refused("start of a missing container to fail")
 }
 
 fn state_of_missing_container_is_an_error(cx: &mut Ctx) -> Checked {
     let inv = cx.call(&["state", "litmus-no-such-container"])?;
-    expect(
-        !inv.ok(),
-        "state of a missing container to fail",
-        inv.describe(),
-    )
+    inv.expect_refused("state of a missing container to fail")
 }
 
 fn state_has_the_spec_fields(cx: &mut Ctx) -> Checked {
@@ -290,11 +282,7 @@ fn duplicate_id_is_rejected(cx: &mut Ctx) -> Checked {
     cx.create_ok(&id, b1)?;
     let pid = cx.state(&id)?.pid;
     let again = cx.create(&id, b2)?;
-    expect(
-        !again.ok(),
-        "a second create with the same ID to fail",
-        again.describe(),
-    )?;
+    again.expect_refused("a second create with the same ID to fail")?;
     let state = cx.state(&id)?;
     expect_eq("the first container's pid", pid, state.pid)?;
     expect_eq("the first container's status", "created", &state.status)
@@ -305,7 +293,7 @@ fn kill_delivers_the_signal(cx: &mut Ctx) -> Checked {
     let id = cx.new_container(&spec)?;
     cx.start_and_await_report(&id)?;
     let inv = cx.kill(&id, "USR1")?;
-    expect(inv.ok(), "kill USR1 to succeed", inv.describe())?;
+    inv.expect_ok("kill USR1 to succeed")?;
     let line = cx.wait_for_output(&id, "the probe to receive a signal", |l| {
         matches!(l, ProbeLine::Signal { .. })
     })?;
@@ -321,20 +309,14 @@ fn kill_delivers_the_signal(cx: &mut Ctx) -> Checked {
 fn kill_of_stopped_container_is_an_error(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["exit", "0"]);
     let id = cx.new_container(&spec)?;
-    let pid = cx.state(&id)?.pid;
-    cx.start_ok(&id)?;
-    cx.wait_exit(pid)?;
+    cx.start_to_exit(&id)?;
     expect_eq(
         "status after the program exited",
         "stopped",
         &cx.state(&id)?.status,
     )?;
     let inv = cx.kill(&id, "KILL")?;
-    expect(
-        !inv.ok(),
-        "kill of a stopped container to fail",
-        inv.describe(),
-    )
+    inv.expect_refused("kill of a stopped container to fail")
 }
 
 fn delete_of_running_container_is_an_error(cx: &mut Ctx) -> Checked {
@@ -342,11 +324,7 @@ fn delete_of_running_container_is_an_error(cx: &mut Ctx) -> Checked {
     let id = cx.new_container(&spec)?;
     cx.start_and_await_report(&id)?;
     let inv = cx.delete(&id)?;
-    expect(
-        !inv.ok(),
-        "delete of a running container to fail",
-        inv.describe(),
-    )?;
+    inv.expect_refused("delete of a running container to fail")?;
     expect_eq(
         "status after the refused delete",
         "running",
@@ -362,13 +340,9 @@ fn delete_removes_the_container(cx: &mut Ctx) -> Checked {
     cx.start_ok(&id)?;
     cx.wait_exit(pid)?;
     let inv = cx.delete(&id)?;
-    expect(
-        inv.ok(),
-        "delete of a stopped container to succeed",
-        inv.describe(),
-    )?;
+    inv.expect_ok("delete of a stopped container to succeed")?;
     let after = cx.call(&["state", &id])?;
-    expect(!after.ok(), "state to fail after delete", after.describe())?;
+    after.expect_refused("state to fail after delete")?;
     for dir in crate::host_cgroups::host_cgroup_dirs(&cgroups) {
         expect(
             !dir.exists(),
@@ -381,11 +355,7 @@ fn delete_removes_the_container(cx: &mut Ctx) -> Checked {
 
 fn delete_of_missing_container_is_an_error(cx: &mut Ctx) -> Checked {
     let inv = cx.delete("litmus-no-such-container")?;
-    expect(
-        !inv.ok(),
-        "delete of a missing container to fail",
-        inv.describe(),
-    )
+    inv.expect_refused("delete of a missing container to fail")
 }
 
 fn config_changes_after_create_are_ignored(cx: &mut Ctx) -> Checked {
@@ -423,20 +393,12 @@ fn create_needs_an_id_and_a_bundle(cx: &mut Ctx) -> Checked {
     let bundle = cx.bundle(&spec)?;
     let path = cx.bundle_path(bundle).display().to_string();
     let no_id = cx.call(&["create", "--bundle", &path])?;
-    expect(
-        !no_id.ok(),
-        "create without an ID to fail",
-        no_id.describe(),
-    )?;
+    no_id.expect_refused("create without an ID to fail")?;
     let id = cx.new_id();
     cx.created.push(id.clone());
     let missing = format!("{path}-does-not-exist");
     let no_bundle = cx.call(&["create", "--bundle", &missing, &id])?;
-    expect(
-        !no_bundle.ok(),
-        "create with a missing bundle to fail",
-        no_bundle.describe(),
-    )?;
+    no_bundle.expect_refused("create with a missing bundle to fail")?;
     let state = cx.call(&["state", &id])?;
     expect(
         !state.ok(),
@@ -449,7 +411,7 @@ fn create_needs_an_id_and_a_bundle(cx: &mut Ctx) -> Checked {
 /// strings, the minimum no newer than the maximum.
 fn features_give_the_supported_version_range(cx: &mut Ctx) -> Checked {
     let features = cx.call(&["features"])?;
-    expect(features.ok(), "features to succeed", features.describe())?;
+    features.expect_ok("features to succeed")?;
     let doc: serde_json::Value = serde_json::from_str(&features.stdout).map_err(|e| {
         fail(
             "features output as JSON",

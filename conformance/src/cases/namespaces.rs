@@ -275,11 +275,7 @@ fn duplicate_namespace_is_rejected(cx: &mut Ctx) -> Checked {
     let bundle = cx.bundle(&spec)?;
     let id = cx.new_id();
     let inv = cx.create(&id, bundle)?;
-    expect(
-        !inv.ok(),
-        "create with uts listed twice to fail",
-        inv.describe(),
-    )
+    inv.expect_refused("create with uts listed twice to fail")
 }
 
 fn hostname_is_set(cx: &mut Ctx) -> Checked {

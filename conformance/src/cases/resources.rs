@@ -224,11 +224,7 @@ fn update_changes_the_running_containers_limits(cx: &mut Ctx) -> Checked {
     let (file, before) = read_control(&dirs, &["pids.max"])?;
     expect_eq(&file, "40", before.as_str())?;
     let update = cx.call(&["update", "--pids-limit", "23", &id])?;
-    expect(
-        update.ok(),
-        "update --pids-limit 23 to succeed",
-        update.describe(),
-    )?;
+    update.expect_ok("update --pids-limit 23 to succeed")?;
     let (_, after) = read_control(&dirs, &["pids.max"])?;
     expect_eq("pids.max after update", "23", after.as_str())
 }

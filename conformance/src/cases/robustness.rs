@@ -234,7 +234,7 @@ fn killed_create_leaves_nothing_after_delete(cx: &mut Ctx) -> Checked {
         let created = cx.create(&id, bundle)?;
         took = took.min(started.elapsed());
         let _ = cx.call(&["delete", "--force", &id])?;
-        expect(created.ok(), "create to succeed", created.describe())?;
+        created.expect_ok("create to succeed")?;
     }
     let mut failures = Vec::new();
     let (mut point, mut late) = (0, 0);
@@ -318,15 +318,11 @@ fn process_exiting_at_start_ends_stopped(cx: &mut Ctx) -> Checked {
     let id = cx.new_container(&spec)?;
     let pid = cx.state(&id)?.pid;
     let start = cx.start(&id)?;
-    expect(start.ok(), "start to succeed", start.describe())?;
+    start.expect_ok("start to succeed")?;
     cx.wait_exit(pid)?;
     cx.wait_for_status(&id, "stopped")?;
     let delete = cx.delete(&id)?;
-    expect(
-        delete.ok(),
-        "delete of the stopped container to succeed",
-        delete.describe(),
-    )
+    delete.expect_ok("delete of the stopped container to succeed")
 }
 
 #[cfg(test)]

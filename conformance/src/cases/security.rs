@@ -239,9 +239,7 @@ fn masked_paths_use_the_real_dev_null(cx: &mut Ctx) -> Checked {
     if !cx.create(&id, bundle)?.ok() {
         return Ok(()); // refusing the hostile image is a fine answer
     }
-    let pid = cx.state(&id)?.pid;
-    cx.start_ok(&id)?;
-    let exit = cx.wait_exit(pid)?;
+    let exit = cx.start_to_exit(&id)?;
     let seen = cx
         .output_of(&id)
         .into_iter()
@@ -516,9 +514,7 @@ fn proc_and_sys_are_not_mounted_through_image_symlinks(cx: &mut Ctx) -> Checked 
         if !created {
             continue; // refusing the hostile image is a fine answer
         }
-        let pid = cx.state(&id)?.pid;
-        cx.start_ok(&id)?;
-        cx.wait_exit(pid)?;
+        cx.start_to_exit(&id)?;
         let report = cx
             .output_of(&id)
             .into_iter()

@@ -186,9 +186,7 @@ fn unknown_properties_are_ignored(cx: &mut Ctx) -> Checked {
         c["linux"]["litmusUnknown"] = json!("value");
     })?;
     cx.create_ok(&id, bundle)?;
-    let pid = cx.state(&id)?.pid;
-    cx.start_ok(&id)?;
-    cx.wait_exit(pid)?;
+    cx.start_to_exit(&id)?;
     expect(
         cx.bundle_ref(bundle).rootfs().join("ran").exists(),
         "the container to run despite unknown properties",

@@ -159,7 +159,7 @@ fn reduce(
     let original = found.problem.clone();
     let target = signature(&original);
     let mut steps = 0;
-    let mut current = serde_json::to_value(&found.minimal).expect("the model serializes");
+    let mut current = found.minimal.to_json();
     'progress: loop {
         for candidate in cuts(&current) {
             if steps >= max_steps || Instant::now() >= deadline {
@@ -175,7 +175,7 @@ fn reduce(
             };
             let same_failure = signature(&why).is_subset(&target);
             if same_failure {
-                current = serde_json::to_value(&model).expect("the model serializes");
+                current = model.to_json();
                 found = Found {
                     minimal: model,
                     problem: why,
@@ -382,7 +382,7 @@ fn describe(found: &Found, seed: u64, options: &RunOptions) -> String {
         "{}\nminimal config ({} shrink steps): {}\nreproduce: litmus run --runtime {} --area generated --generated 1 --seed {seed}",
         found.problem,
         found.shrink_steps,
-        serde_json::to_string(&found.minimal).expect("the model serializes"),
+        found.minimal.to_json(),
         options.runtime.display(),
     )
 }

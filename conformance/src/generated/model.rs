@@ -16,63 +16,40 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-/// One generated container, as a failure report shows it (empty and
-/// unset fields left out: they are the defaults of the fixture config).
+/// One generated container. A failure report shows it through
+/// [`Generated::to_json`], which leaves out the fields at their defaults.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Generated {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "is_root_dir")]
     pub cwd: String,
-    #[serde(skip_serializing_if = "is_zero")]
     pub uid: u32,
-    #[serde(skip_serializing_if = "is_zero")]
     pub gid: u32,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub additional_gids: Vec<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub umask: Option<u32>,
     /// Bounding, permitted and effective.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub capabilities: Vec<Capability>,
     /// Ambient and inheritable: a subset of `capabilities`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ambient: Vec<Capability>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rlimits: Vec<Rlimit>,
     /// Namespaces besides the mount namespace (always new).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub namespaces: Vec<Namespace>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub sysctls: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tmpfs: Vec<Tmpfs>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub binds: Vec<Bind>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub masked_paths: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub readonly_paths: Vec<String>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub root_readonly: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub no_new_privileges: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub oom_score_adj: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<Seccomp>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<Device>,
     /// Namespaces joined by path (a pod's shared ones), each held by a
     /// process litmus starts for the run.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub joined: Vec<Namespace>,
     /// Runtime-side hooks, one per phase, each appending its phase's name
     /// to [`HOOK_LOG`] in the work directory.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<HookPhase>,
 }
 
@@ -236,16 +213,22 @@ impl Seccomp {
     }
 }
 
-fn is_root_dir(cwd: &str) -> bool {
-    cwd == "/"
-}
-
-fn is_zero(id: &u32) -> bool {
-    *id == 0
-}
-
 /// The fixture config's own values: what a field left out of a shrunk
 /// config falls back to.
+impl Generated {
+    /// The model as a failure report shows it and shrinking cuts it: only
+    /// the fields that differ from [`Generated::default`] (the fixture
+    /// config's own values), so each key is a choice the draw made.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).expect("the model serializes");
+        let defaults = serde_json::to_value(Generated::default()).expect("the model serializes");
+        if let (Some(fields), Some(defaults)) = (value.as_object_mut(), defaults.as_object()) {
+            fields.retain(|name, field| defaults.get(name) != Some(field));
+        }
+        value
+    }
+}
+
 impl Default for Generated {
     fn default() -> Generated {
         Generated {
@@ -990,6 +973,24 @@ mod tests {
             .iter()
             .map(|n| n.as_str().unwrap().to_string())
             .collect()
+    }
+
+    #[test]
+    fn a_report_shows_only_the_fields_a_draw_changed_and_reads_back() {
+        assert_eq!(Generated::default().to_json(), serde_json::json!({}));
+        let model = Generated {
+            hostname: Some("h".into()),
+            uid: 1000,
+            cwd: "/tmp".into(),
+            root_readonly: true,
+            ..Generated::default()
+        };
+        let json = model.to_json();
+        assert_eq!(
+            json,
+            serde_json::json!({"hostname": "h", "uid": 1000, "cwd": "/tmp", "root_readonly": true})
+        );
+        assert_eq!(serde_json::from_value::<Generated>(json).unwrap(), model);
     }
 
     #[test]

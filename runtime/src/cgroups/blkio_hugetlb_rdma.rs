@@ -2,112 +2,81 @@
 //! file names differ: block I/O throttles, huge page limits, RDMA. Each
 //! writes what is asked or fails naming the field, never a silent skip.
 
-use super::write;
+use super::{write, write_some};
 use anyhow::{bail, Result};
 use oci_spec::runtime::{LinuxBlockIo, LinuxHugepageLimit, LinuxRdma, LinuxThrottleDevice};
 use std::collections::HashMap;
 use std::path::Path;
 
-/// v1 blkio.throttle.* files, or v2 io.max keys, for each throttle list.
-pub fn throttles(
-    block_io: &LinuxBlockIo,
-) -> [(
+/// Each throttle list with its v1 blkio file and its v2 io.max key.
+type Throttle<'a> = (
     &'static str,
     &'static str,
-    &'static str,
-    Option<&Vec<LinuxThrottleDevice>>,
-); 4] {
+    &'a Option<Vec<LinuxThrottleDevice>>,
+);
+fn throttles(b: &LinuxBlockIo) -> [Throttle<'_>; 4] {
     [
         (
-            "throttleReadBpsDevice",
             "blkio.throttle.read_bps_device",
             "rbps",
-            block_io.throttle_read_bps_device().as_ref(),
+            b.throttle_read_bps_device(),
         ),
         (
-            "throttleWriteBpsDevice",
             "blkio.throttle.write_bps_device",
             "wbps",
-            block_io.throttle_write_bps_device().as_ref(),
+            b.throttle_write_bps_device(),
         ),
         (
-            "throttleReadIOPSDevice",
             "blkio.throttle.read_iops_device",
             "riops",
-            block_io.throttle_read_iops_device().as_ref(),
+            b.throttle_read_iops_device(),
         ),
         (
-            "throttleWriteIOPSDevice",
             "blkio.throttle.write_iops_device",
             "wiops",
-            block_io.throttle_write_iops_device().as_ref(),
+            b.throttle_write_iops_device(),
         ),
     ]
 }
 
 pub fn block_io_v1(dir: &Path, block_io: &LinuxBlockIo) -> Result<()> {
-    if let Some(weight) = block_io.weight() {
-        write(dir, "blkio.weight", weight)?;
-    }
-    if let Some(weight) = block_io.leaf_weight() {
-        write(dir, "blkio.leaf_weight", weight)?;
-    }
+    write_some(dir, "blkio.weight", block_io.weight())?;
+    write_some(dir, "blkio.leaf_weight", block_io.leaf_weight())?;
     for device in block_io.weight_device().iter().flatten() {
-        if let Some(weight) = device.weight() {
-            write(
-                dir,
-                "blkio.weight_device",
-                format!("{}:{} {weight}", device.major(), device.minor()),
-            )?;
-        }
-        if let Some(weight) = device.leaf_weight() {
-            write(
-                dir,
-                "blkio.leaf_weight_device",
-                format!("{}:{} {weight}", device.major(), device.minor()),
-            )?;
-        }
+        let line = |weight| format!("{}:{} {weight}", device.major(), device.minor());
+        write_some(dir, "blkio.weight_device", device.weight().map(line))?;
+        write_some(
+            dir,
+            "blkio.leaf_weight_device",
+            device.leaf_weight().map(line),
+        )?;
     }
-    for (_, file, _, devices) in throttles(block_io) {
-        for device in devices.into_iter().flatten() {
-            write(
-                dir,
-                file,
-                format!("{}:{} {}", device.major(), device.minor(), device.rate()),
-            )?;
+    for (file, _, devices) in throttles(block_io) {
+        for device in devices.iter().flatten() {
+            let (major, minor, rate) = (device.major(), device.minor(), device.rate());
+            write(dir, file, format!("{major}:{minor} {rate}"))?;
         }
     }
     Ok(())
 }
 
 pub fn block_io_v2(dir: &Path, block_io: &LinuxBlockIo) -> Result<()> {
-    if let Some(weight) = block_io.weight() {
-        write(dir, "io.weight", format!("default {weight}"))?;
-    }
+    write_some(
+        dir,
+        "io.weight",
+        block_io.weight().map(|weight| format!("default {weight}")),
+    )?;
     if block_io.leaf_weight().is_some() {
         bail!("linux.resources.blockIO.leafWeight: not available on cgroup v2");
     }
     for device in block_io.weight_device().iter().flatten() {
-        if let Some(weight) = device.weight() {
-            write(
-                dir,
-                "io.weight",
-                format!("{}:{} {weight}", device.major(), device.minor()),
-            )?;
-        }
+        let line = |weight| format!("{}:{} {weight}", device.major(), device.minor());
+        write_some(dir, "io.weight", device.weight().map(line))?;
     }
-    for (_, _, key, devices) in throttles(block_io) {
-        for device in devices.into_iter().flatten() {
-            write(
-                dir,
-                "io.max",
-                format!(
-                    "{}:{} {key}={}",
-                    device.major(),
-                    device.minor(),
-                    device.rate()
-                ),
-            )?;
+    for (_, key, devices) in throttles(block_io) {
+        for device in devices.iter().flatten() {
+            let (major, minor, rate) = (device.major(), device.minor(), device.rate());
+            write(dir, "io.max", format!("{major}:{minor} {key}={rate}"))?;
         }
     }
     Ok(())

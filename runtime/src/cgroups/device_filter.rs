@@ -185,14 +185,7 @@ pub fn attach(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
     };
     // SAFETY: attr and the buffers it points to (instructions, license,
     // log) live on this frame for the whole call, with their true sizes.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_LOAD,
-            &load as *const ProgLoadAttr,
-            std::mem::size_of::<ProgLoadAttr>(),
-        )
-    };
+    let fd = unsafe { bpf(BPF_PROG_LOAD, &load) };
     if fd < 0 {
         let verifier = String::from_utf8_lossy(&log);
         return Err(std::io::Error::last_os_error()).with_context(|| {
@@ -212,22 +205,32 @@ pub fn attach(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
         attach_type: BPF_CGROUP_DEVICE,
         attach_flags: BPF_F_ALLOW_MULTI,
     };
-    // SAFETY: attr lives on this frame for the call and holds only fds
-    // (borrowed for the call) and integers.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_ATTACH,
-            &attach as *const ProgAttachAttr,
-            std::mem::size_of::<ProgAttachAttr>(),
-        )
-    };
+    // SAFETY: attr holds only fds (borrowed for the call) and integers.
+    let rc = unsafe { bpf(BPF_PROG_ATTACH, &attach) };
     if rc < 0 {
         return Err(std::io::Error::last_os_error())
             .context("linux.resources.devices: attaching the eBPF device program");
     }
     // Attached, the program lives with the cgroup; our fd can go.
     Ok(())
+}
+
+/// bpf(2) with an attribute struct of command `cmd`.
+///
+/// # Safety
+/// Every pointer inside `attr` must be valid for the call, with the sizes
+/// `attr` gives.
+unsafe fn bpf<T>(cmd: i64, attr: &T) -> i64 {
+    // SAFETY: attr is a live reference of its own size; the pointers it
+    // holds are the caller's promise.
+    unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr as *const T,
+            std::mem::size_of::<T>(),
+        )
+    }
 }
 
 #[cfg(test)]

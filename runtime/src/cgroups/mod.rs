@@ -292,6 +292,12 @@ fn make_levels(
 }
 
 /// Writes `value` to `dir/file`, naming both on failure.
+/// Writes a value the config may leave unset (unset: the file is left as
+/// the kernel made it).
+fn write_some(dir: &Path, file: &str, value: Option<impl std::fmt::Display>) -> Result<()> {
+    value.map_or(Ok(()), |value| write(dir, file, value))
+}
+
 fn write(dir: &Path, file: &str, value: impl std::fmt::Display) -> Result<()> {
     let path = dir.join(file);
     std::fs::write(&path, value.to_string())

@@ -1,6 +1,6 @@
 //! cgroup v1: one directory per hierarchy, each controller's files in its own.
 
-use super::write;
+use super::{write, write_some};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 use std::path::{Path, PathBuf};
@@ -30,12 +30,8 @@ pub fn apply(dirs: &[PathBuf], resources: &LinuxResources) -> Result<()> {
     if let Some(memory) = resources.memory() {
         super::warn_kernel_memory(memory);
         let dir = need("memory", "memory")?;
-        if let Some(limit) = memory.limit() {
-            write(dir, "memory.limit_in_bytes", limit)?;
-        }
-        if let Some(reservation) = memory.reservation() {
-            write(dir, "memory.soft_limit_in_bytes", reservation)?;
-        }
+        write_some(dir, "memory.limit_in_bytes", memory.limit())?;
+        write_some(dir, "memory.soft_limit_in_bytes", memory.reservation())?;
         if let Some(swap) = memory.swap() {
             if !dir.join("memory.memsw.limit_in_bytes").exists() {
                 bail!("linux.resources.memory.swap: swap accounting is not enabled on this host");
@@ -63,29 +59,15 @@ pub fn apply(dirs: &[PathBuf], resources: &LinuxResources) -> Result<()> {
     }
     if let Some(cpu) = resources.cpu() {
         let dir = need("cpu", "cpu")?;
-        if let Some(shares) = cpu.shares() {
-            write(dir, "cpu.shares", shares)?;
-        }
-        if let Some(period) = cpu.period() {
-            write(dir, "cpu.cfs_period_us", period)?;
-        }
-        if let Some(quota) = cpu.quota() {
-            write(dir, "cpu.cfs_quota_us", quota)?;
-        }
-        if let Some(runtime) = cpu.realtime_runtime() {
-            write(dir, "cpu.rt_runtime_us", runtime)?;
-        }
-        if let Some(period) = cpu.realtime_period() {
-            write(dir, "cpu.rt_period_us", period)?;
-        }
+        write_some(dir, "cpu.shares", cpu.shares())?;
+        write_some(dir, "cpu.cfs_period_us", cpu.period())?;
+        write_some(dir, "cpu.cfs_quota_us", cpu.quota())?;
+        write_some(dir, "cpu.rt_runtime_us", cpu.realtime_runtime())?;
+        write_some(dir, "cpu.rt_period_us", cpu.realtime_period())?;
         if cpu.cpus().is_some() || cpu.mems().is_some() {
             let dir = need("cpuset", "cpu.cpus")?;
-            if let Some(cpus) = cpu.cpus() {
-                write(dir, "cpuset.cpus", cpus)?;
-            }
-            if let Some(mems) = cpu.mems() {
-                write(dir, "cpuset.mems", mems)?;
-            }
+            write_some(dir, "cpuset.cpus", cpu.cpus().as_ref())?;
+            write_some(dir, "cpuset.mems", cpu.mems().as_ref())?;
         }
     }
     if let Some(block_io) = resources.block_io() {

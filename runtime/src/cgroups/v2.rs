@@ -1,7 +1,7 @@
 //! cgroup v2: one directory; controllers enabled down the tree through
 //! cgroup.subtree_control.
 
-use super::write;
+use super::{write, write_some};
 use anyhow::{bail, Result};
 use oci_spec::runtime::LinuxResources;
 use std::path::Path;
@@ -24,12 +24,8 @@ pub fn create(root: &Path, dir: &Path, resources: Option<&LinuxResources>) -> Re
 pub fn apply(dir: &Path, resources: &LinuxResources) -> Result<()> {
     if let Some(memory) = resources.memory() {
         super::warn_kernel_memory(memory);
-        if let Some(limit) = memory.limit() {
-            write(dir, "memory.max", limit_or_max(limit))?;
-        }
-        if let Some(reservation) = memory.reservation() {
-            write(dir, "memory.low", limit_or_max(reservation))?;
-        }
+        write_some(dir, "memory.max", memory.limit().map(limit_or_max))?;
+        write_some(dir, "memory.low", memory.reservation().map(limit_or_max))?;
         if let Some(swap) = memory.swap() {
             // v1's swap is memory+swap; v2's memory.swap.max is swap alone.
             let value = match (swap, memory.limit()) {
@@ -58,9 +54,7 @@ pub fn apply(dir: &Path, resources: &LinuxResources) -> Result<()> {
         write(dir, "pids.max", limit_or_max(pids.limit()))?;
     }
     if let Some(cpu) = resources.cpu() {
-        if let Some(shares) = cpu.shares() {
-            write(dir, "cpu.weight", shares_to_weight(shares))?;
-        }
+        write_some(dir, "cpu.weight", cpu.shares().map(shares_to_weight))?;
         if cpu.quota().is_some() || cpu.period().is_some() {
             let quota = cpu
                 .quota()
@@ -72,12 +66,8 @@ pub fn apply(dir: &Path, resources: &LinuxResources) -> Result<()> {
         if cpu.realtime_runtime().is_some() || cpu.realtime_period().is_some() {
             bail!("linux.resources.cpu.realtimeRuntime/realtimePeriod: not available on cgroup v2");
         }
-        if let Some(cpus) = cpu.cpus() {
-            write(dir, "cpuset.cpus", cpus)?;
-        }
-        if let Some(mems) = cpu.mems() {
-            write(dir, "cpuset.mems", mems)?;
-        }
+        write_some(dir, "cpuset.cpus", cpu.cpus().as_ref())?;
+        write_some(dir, "cpuset.mems", cpu.mems().as_ref())?;
     }
     if let Some(block_io) = resources.block_io() {
         super::blkio_hugetlb_rdma::block_io_v2(dir, block_io)?;
