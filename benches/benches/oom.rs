@@ -16,10 +16,8 @@ const LIMIT: i64 = 16 << 20;
 fn oom(c: &mut Criterion) {
     let rootfs = rootfs().expect("rootfs fixture");
     let runtimes = runtimes().expect("runtimes");
-    let hog = bundle(&rootfs, &["/litmus-probe", "alloc", "256"], |s| {
-        limit_memory(s, LIMIT)
-    })
-    .expect("bundle");
+    let hog = bundle(&rootfs, &["/litmus-probe", "alloc", "256"], |s| limit_memory(s, LIMIT))
+        .expect("bundle");
     let hog_path = hog.path().display().to_string();
 
     let mut group = c.benchmark_group("oom-run-137");
@@ -29,10 +27,7 @@ fn oom(c: &mut Criterion) {
         group.bench_function(&rt.name, |b| {
             b.iter(|| {
                 let id = next_id("oom");
-                assert_eq!(
-                    rt.status(&["run", "--bundle", &hog_path, &id]).unwrap(),
-                    Some(137)
-                );
+                assert_eq!(rt.status(&["run", "--bundle", &hog_path, &id]).unwrap(), Some(137));
             })
         });
     }

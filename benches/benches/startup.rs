@@ -51,9 +51,7 @@ fn startup(c: &mut Criterion) {
         b.iter(|| {
             let status = quiet(
                 Command::new("unshare")
-                    .args([
-                        "--mount", "--pid", "--fork", "--ipc", "--uts", "--net", "chroot",
-                    ])
+                    .args(["--mount", "--pid", "--fork", "--ipc", "--uts", "--net", "chroot"])
                     .arg(&rootfs_dir)
                     .arg("/bin/true"),
             );
@@ -64,10 +62,7 @@ fn startup(c: &mut Criterion) {
         group.bench_function(&rt.name, |b| {
             b.iter(|| {
                 let id = next_id("run");
-                assert_eq!(
-                    rt.status(&["run", "--bundle", &true_path, &id]).unwrap(),
-                    Some(0)
-                );
+                assert_eq!(rt.status(&["run", "--bundle", &true_path, &id]).unwrap(), Some(0));
             })
         });
     }
@@ -91,8 +86,7 @@ fn startup(c: &mut Criterion) {
     configure(&mut group);
     for rt in &runtimes {
         let id = next_id("exec");
-        rt.ok(&["run", "--detach", "--bundle", &sleep_path, &id])
-            .unwrap();
+        rt.ok(&["run", "--detach", "--bundle", &sleep_path, &id]).unwrap();
         group.bench_function(&rt.name, |b| {
             b.iter(|| assert_eq!(rt.status(&["exec", &id, "/bin/true"]).unwrap(), Some(0)))
         });
@@ -123,10 +117,8 @@ fn startup(c: &mut Criterion) {
     // Peak RSS is a maximum, not a timing: the largest of a few runs.
     let mut rss = serde_json::Map::new();
     for rt in &runtimes {
-        let peak = (0..5)
-            .map(|_| peak_rss_kib(rt, &true_bundle).expect("peak rss"))
-            .max()
-            .unwrap_or(0);
+        let peak =
+            (0..5).map(|_| peak_rss_kib(rt, &true_bundle).expect("peak rss")).max().unwrap_or(0);
         rss.insert(rt.name.clone(), peak.into());
     }
     let path = litmus_benches::extra_results_dir().join("rss.json");

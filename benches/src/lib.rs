@@ -33,9 +33,7 @@ impl Runtime {
         Ok(Runtime {
             name: name.to_string(),
             binary,
-            root: tempfile::Builder::new()
-                .prefix("litmus-bench-root")
-                .tempdir()?,
+            root: tempfile::Builder::new().prefix("litmus-bench-root").tempdir()?,
         })
     }
 
@@ -44,9 +42,7 @@ impl Runtime {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.binary);
         cmd.arg("--root").arg(self.root.path()).args(args);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         cmd
     }
 
@@ -93,9 +89,8 @@ pub fn runtimes() -> Result<Vec<Runtime>> {
     }
     if let Ok(extra) = std::env::var("LITMUS_BENCH_RUNTIMES") {
         for entry in extra.split(',').filter(|e| !e.is_empty()) {
-            let (name, path) = entry
-                .split_once('=')
-                .context("LITMUS_BENCH_RUNTIMES entries are name=/path")?;
+            let (name, path) =
+                entry.split_once('=').context("LITMUS_BENCH_RUNTIMES entries are name=/path")?;
             found.push(Runtime::new(name, PathBuf::from(path))?);
         }
     }
@@ -134,21 +129,14 @@ pub fn limit_memory(spec: &mut Spec, bytes: i64) {
     }
     let mut resources = oci_spec::runtime::LinuxResources::default();
     resources.set_memory(Some(memory));
-    spec.linux_mut()
-        .as_mut()
-        .expect("fixture specs have linux")
-        .set_resources(Some(resources));
+    spec.linux_mut().as_mut().expect("fixture specs have linux").set_resources(Some(resources));
 }
 
 /// Unique container IDs within one process.
 pub fn next_id(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Criterion settings: quick (for CI) when LITMUS_BENCH_QUICK is set.
@@ -170,9 +158,7 @@ pub fn extra_results_dir() -> PathBuf {
 pub fn peak_rss_kib(runtime: &Runtime, bundle: &Bundle) -> Result<i64> {
     let id = next_id("rss");
     let bundle_path = bundle.path().display().to_string();
-    let mut child = runtime
-        .command(&["run", "--bundle", &bundle_path, &id])
-        .spawn()?;
+    let mut child = runtime.command(&["run", "--bundle", &bundle_path, &id]).spawn()?;
     let status = format!("/proc/{}/status", child.id());
     let deadline = std::time::Instant::now() + COMMAND_DEADLINE;
     let mut peak = 0;

@@ -54,9 +54,7 @@ pub const ALL: [Capability; 41] = {
 
 /// The kernel's number for `cap`.
 pub fn number(cap: Capability) -> u32 {
-    ALL.iter()
-        .position(|c| *c == cap)
-        .expect("ALL lists every capability") as u32
+    ALL.iter().position(|c| *c == cap).expect("ALL lists every capability") as u32
 }
 
 /// The bit mask of a set, as /proc/self/status shows it.
@@ -84,13 +82,7 @@ mod tests {
         // with the wrong number.
         let names: Vec<String> = ALL
             .iter()
-            .map(|c| {
-                serde_json::to_value(c)
-                    .unwrap()
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
+            .map(|c| serde_json::to_value(c).unwrap().as_str().unwrap().to_string())
             .collect();
         assert_eq!(names[10], "CAP_NET_BIND_SERVICE");
         assert_eq!(names[27], "CAP_MKNOD");

@@ -60,11 +60,7 @@ pub struct Case {
 impl Case {
     /// The strongest level among the requirements it checks.
     pub fn level(&self) -> Level {
-        self.requirements
-            .iter()
-            .map(|r| r.level)
-            .min()
-            .unwrap_or(Level::May)
+        self.requirements.iter().map(|r| r.level).min().unwrap_or(Level::May)
     }
 
     pub fn requirement_ids(&self) -> Vec<&'static str> {
@@ -73,12 +69,12 @@ impl Case {
 
     /// The newest spec version among its requirements.
     pub fn since(&self) -> &'static str {
-        self.requirements
-            .iter()
-            .map(|r| r.since)
-            .fold(
-                "1.0.0",
-                |a, b| if catalogue::version_le(a, b) { b } else { a },
-            )
+        self.requirements.iter().map(|r| r.since).fold("1.0.0", |a, b| {
+            if catalogue::version_le(a, b) {
+                b
+            } else {
+                a
+            }
+        })
     }
 }

@@ -67,11 +67,9 @@ impl ProbeRun {
         self.lines
             .iter()
             .find_map(|l| match l {
-                ProbeLine::Tty {
-                    stdio,
-                    isatty,
-                    controlling,
-                } => Some((stdio.as_slice(), isatty.as_slice(), *controlling)),
+                ProbeLine::Tty { stdio, isatty, controlling } => {
+                    Some((stdio.as_slice(), isatty.as_slice(), *controlling))
+                }
                 _ => None,
             })
             .ok_or_else(|| fail("the probe's view of its terminal", self.seen()))
@@ -95,10 +93,7 @@ impl<'a> Ctx<'a> {
     ) -> Ctx<'a> {
         let root = work.join("runtime-root");
         Ctx {
-            runtime: Runtime {
-                binary: runtime_binary.to_path_buf(),
-                root,
-            },
+            runtime: Runtime { binary: runtime_binary.to_path_buf(), root },
             rootfs,
             work,
             bundles: Vec::new(),
@@ -301,12 +296,7 @@ impl<'a> Ctx<'a> {
                 None
             }
         })
-        .map_err(|expired| {
-            fail(
-                format!("status {status}"),
-                format!("status {last}: {expired}"),
-            )
-        })
+        .map_err(|expired| fail(format!("status {status}"), format!("status {last}: {expired}")))
     }
 
     /// Starts the created container `id` and waits for its process to
@@ -334,10 +324,7 @@ impl<'a> Ctx<'a> {
             }
         });
         exited.map_err(|expired| {
-            fail(
-                "the container process to exit",
-                format!("pid {pid} still running: {expired}"),
-            )
+            fail("the container process to exit", format!("pid {pid} still running: {expired}"))
         })
     }
 
@@ -362,17 +349,9 @@ impl<'a> Ctx<'a> {
         exit_code: Option<i32>,
         created_state: StateView,
     ) -> ProbeRun {
-        let lines = litmus_probe::parse_output(&raw)
-            .into_iter()
-            .filter_map(Result::ok)
-            .collect();
+        let lines = litmus_probe::parse_output(&raw).into_iter().filter_map(Result::ok).collect();
         let _ = self.delete(id);
-        ProbeRun {
-            lines,
-            exit_code,
-            raw,
-            created_state,
-        }
+        ProbeRun { lines, exit_code, raw, created_state }
     }
 
     /// Like [`Ctx::run_probe`] with `process.terminal: true`: the pty
@@ -418,10 +397,7 @@ impl<'a> Ctx<'a> {
     /// The probe output written so far by container `id`.
     pub fn output_of(&self, id: &str) -> Vec<ProbeLine> {
         let raw = crate::driver::read_head(&self.stdout_file(id), crate::driver::STDOUT_KEPT);
-        litmus_probe::parse_output(&raw)
-            .into_iter()
-            .filter_map(Result::ok)
-            .collect()
+        litmus_probe::parse_output(&raw).into_iter().filter_map(Result::ok).collect()
     }
 
     /// `start`, then the probe's report: the program is running (and any
@@ -432,6 +408,15 @@ impl<'a> Ctx<'a> {
             matches!(l, ProbeLine::Report(_))
         })
         .map(drop)
+    }
+
+    /// A started container whose probe has reported and now waits for a
+    /// signal: the common subject of state, kill and delete cases.
+    pub fn running_container(&mut self) -> Result<String, Verdict> {
+        let spec = self.spec(&["report", "wait-signal"]);
+        let id = self.new_container(&spec)?;
+        self.start_and_await_report(&id)?;
+        Ok(id)
     }
 
     /// Waits until container `id` has printed a line matching `pred`.
@@ -451,11 +436,7 @@ impl<'a> Ctx<'a> {
     pub fn owned(&self) -> crate::leaks::Owned<'_> {
         let mut dirs = vec![self.work.clone()];
         dirs.extend(self.bundles.iter().map(|b| b.path().to_path_buf()));
-        crate::leaks::Owned {
-            ids: &self.created,
-            dirs,
-            state_root: &self.runtime.root,
-        }
+        crate::leaks::Owned { ids: &self.created, dirs, state_root: &self.runtime.root }
     }
 
     /// Removes what the case created; returns what the runtime leaked

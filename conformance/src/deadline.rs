@@ -86,10 +86,8 @@ mod tests {
 
     #[test]
     fn poll_waits_the_scaled_limit() {
-        let expired = poll(Duration::from_millis(30), Duration::from_millis(5), || {
-            None::<()>
-        })
-        .unwrap_err();
+        let expired =
+            poll(Duration::from_millis(30), Duration::from_millis(5), || None::<()>).unwrap_err();
         assert!(expired.waited >= scaled(Duration::from_millis(30)));
     }
 }

@@ -45,12 +45,7 @@ fn outcome_word(outcome: &Outcome) -> String {
 }
 
 fn first_line(text: &str, max: usize) -> String {
-    text.lines()
-        .next()
-        .unwrap_or("")
-        .chars()
-        .take(max)
-        .collect()
+    text.lines().next().unwrap_or("").chars().take(max).collect()
 }
 
 /// Fixed cases whose outcome kind differs (pass, fail, skip).
@@ -97,11 +92,7 @@ fn view(model: &Generated, observed: &Observed, host_ns: &[(Namespace, Option<u6
     }
     view.insert(
         "left behind after delete".into(),
-        if observed.leaks.is_empty() {
-            "nothing".into()
-        } else {
-            observed.leaks.join("; ")
-        },
+        if observed.leaks.is_empty() { "nothing".into() } else { observed.leaks.join("; ") },
     );
     view
 }
@@ -205,10 +196,7 @@ mod tests {
 
     #[test]
     fn only_cases_with_different_outcomes_diverge() {
-        let fail = || Outcome::Fail {
-            expected: "x".into(),
-            seen: "y\nmore".into(),
-        };
+        let fail = || Outcome::Fail { expected: "x".into(), seen: "y\nmore".into() };
         let left = vec![
             result("same_pass", Outcome::Pass),
             result("same_fail", fail()),
@@ -233,20 +221,9 @@ mod tests {
             joined: vec![],
             hooks_ran: vec![],
         };
-        let dummy = Generated {
-            cwd: "/".into(),
-            ..Generated::default()
-        };
-        let a = view(
-            &dummy,
-            &refused("expected create to succeed; runc said X"),
-            &[],
-        );
-        let b = view(
-            &dummy,
-            &refused("expected create to succeed; crun said Y"),
-            &[],
-        );
+        let dummy = Generated { cwd: "/".into(), ..Generated::default() };
+        let a = view(&dummy, &refused("expected create to succeed; runc said X"), &[]);
+        let b = view(&dummy, &refused("expected create to succeed; crun said Y"), &[]);
         assert!(check::differences(&a, &b, "a", "b").is_empty());
         let leaky = Observed {
             run: Err("expected create to succeed; z".into()),

@@ -58,11 +58,7 @@ impl Invocation {
         format!(
             "`{}` {status}{}",
             self.args.join(" "),
-            if stderr.is_empty() {
-                String::new()
-            } else {
-                format!(": {stderr}")
-            }
+            if stderr.is_empty() { String::new() } else { format!(": {stderr}") }
         )
     }
 }
@@ -103,10 +99,7 @@ impl Runtime {
         how: &How,
     ) -> Result<Invocation> {
         let stderr_path = unique_file(work, "stderr");
-        let stdout = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(stdout_file)?;
+        let stdout = std::fs::OpenOptions::new().create(true).append(true).open(stdout_file)?;
         let stderr = std::fs::File::create(&stderr_path)?;
         let mut full = if how.no_root_flag {
             Vec::new()
@@ -116,20 +109,14 @@ impl Runtime {
         full.extend(args.iter().map(|a| a.to_string()));
         // Copied above any target number first (close-on-exec), so that
         // placing one at 3 + i never overwrites another still to be placed.
-        let high = pass
-            .iter()
-            .map(|fd| clone_above(*fd, PASS_ABOVE))
-            .collect::<Result<Vec<_>>>()?;
+        let high =
+            pass.iter().map(|fd| clone_above(*fd, PASS_ABOVE)).collect::<Result<Vec<_>>>()?;
         let high_raw: Vec<i32> = high.iter().map(|fd| fd.as_raw_fd()).collect();
         let mut command = Command::new(&self.binary);
         if let Some(env) = &how.env {
             command.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
         }
-        command
-            .args(&full)
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr);
+        command.args(&full).stdin(Stdio::null()).stdout(stdout).stderr(stderr);
         if !high_raw.is_empty() {
             // SAFETY: runs between fork and exec; dup2 is async-signal-safe
             // and the closure touches only the copied Vec of plain ints.
@@ -158,13 +145,7 @@ impl Runtime {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()];
         display.extend(args.iter().map(|a| a.to_string()));
-        Ok(Invocation {
-            args: display,
-            code,
-            stdout: String::new(),
-            stderr,
-            timed_out,
-        })
+        Ok(Invocation { args: display, code, stdout: String::new(), stderr, timed_out })
     }
 
     /// Runs a command whose stdout we want (state, list, features).
@@ -322,14 +303,8 @@ mod features_tests {
             spec_version_from_features(r#"{"ociVersionMax":"1.0.2-dev"}"#).as_deref(),
             Some("1.0.2-dev")
         );
-        assert_eq!(
-            spec_version_from_features(r#"{"ociVersionMax":"../x"}"#),
-            None
-        );
-        assert_eq!(
-            spec_version_from_features(r#"{"ociVersionMax":"1.2"}"#),
-            None
-        );
+        assert_eq!(spec_version_from_features(r#"{"ociVersionMax":"../x"}"#), None);
+        assert_eq!(spec_version_from_features(r#"{"ociVersionMax":"1.2"}"#), None);
         // Any SemVer is a version, however large (compared as u64s).
         assert_eq!(
             spec_version_from_features(r#"{"ociVersionMax":"1.99999999999.0"}"#).as_deref(),

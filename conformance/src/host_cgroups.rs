@@ -38,13 +38,7 @@ mod tests {
     #[test]
     fn cgroup_lines_map_to_host_directories() {
         let dirs = host_cgroup_dirs("4:memory:/litmus/c1\n9:name=systemd:/litmus/c1\n");
-        assert!(
-            dirs.contains(&PathBuf::from("/sys/fs/cgroup/memory/litmus/c1")),
-            "{dirs:?}"
-        );
-        assert!(
-            dirs.contains(&PathBuf::from("/sys/fs/cgroup/systemd/litmus/c1")),
-            "{dirs:?}"
-        );
+        assert!(dirs.contains(&PathBuf::from("/sys/fs/cgroup/memory/litmus/c1")), "{dirs:?}");
+        assert!(dirs.contains(&PathBuf::from("/sys/fs/cgroup/systemd/litmus/c1")), "{dirs:?}");
     }
 }

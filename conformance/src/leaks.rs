@@ -50,16 +50,11 @@ pub fn find(owned: &Owned) -> Vec<Leftover> {
     if owned.ids.is_empty() {
         return Vec::new();
     }
-    let dirs: Vec<PathBuf> = owned
-        .dirs
-        .iter()
-        .map(|d| d.canonicalize().unwrap_or_else(|_| d.clone()))
-        .collect();
+    let dirs: Vec<PathBuf> =
+        owned.dirs.iter().map(|d| d.canonicalize().unwrap_or_else(|_| d.clone())).collect();
     let names_an_id = |text: &str| owned.ids.iter().any(|id| text.contains(id.as_str()));
-    let mut found: Vec<Leftover> = processes(&dirs, &names_an_id)
-        .into_iter()
-        .map(Leftover::Process)
-        .collect();
+    let mut found: Vec<Leftover> =
+        processes(&dirs, &names_an_id).into_iter().map(Leftover::Process).collect();
     found.extend(cgroups(&names_an_id).into_iter().map(Leftover::Cgroup));
     found.extend(mounts(&dirs, &names_an_id).into_iter().map(Leftover::Mount));
     if let Ok(entries) = std::fs::read_dir(owned.state_root) {
@@ -188,11 +183,7 @@ fn hierarchies() -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(root) else {
         return Vec::new();
     };
-    entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir() && is_cgroup_fs(p))
-        .collect()
+    entries.flatten().map(|e| e.path()).filter(|p| p.is_dir() && is_cgroup_fs(p)).collect()
 }
 
 fn is_cgroup_fs(path: &Path) -> bool {
@@ -221,11 +212,8 @@ mod tests {
     #[test]
     fn a_case_that_owns_nothing_finds_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let owned = Owned {
-            ids: &[],
-            dirs: vec![dir.path().to_path_buf()],
-            state_root: dir.path(),
-        };
+        let owned =
+            Owned { ids: &[], dirs: vec![dir.path().to_path_buf()], state_root: dir.path() };
         assert!(find(&owned).is_empty());
     }
 
@@ -235,15 +223,9 @@ mod tests {
         let ids = vec!["litmus-unit-leak-1".to_string()];
         std::fs::create_dir(dir.path().join("litmus-unit-leak-1")).unwrap();
         std::fs::create_dir(dir.path().join("someone-else")).unwrap();
-        let owned = Owned {
-            ids: &ids,
-            dirs: vec![dir.path().to_path_buf()],
-            state_root: dir.path(),
-        };
+        let owned =
+            Owned { ids: &ids, dirs: vec![dir.path().to_path_buf()], state_root: dir.path() };
         let found = find(&owned);
-        assert_eq!(
-            found,
-            vec![Leftover::State(dir.path().join("litmus-unit-leak-1"))]
-        );
+        assert_eq!(found, vec![Leftover::State(dir.path().join("litmus-unit-leak-1"))]);
     }
 }

@@ -164,15 +164,9 @@ impl Selection {
 
     fn cases(&self) -> Vec<&'static Case> {
         cases::all()
+            .filter(|c| self.filter.as_ref().is_none_or(|f| c.name.contains(f.as_str())))
             .filter(|c| {
-                self.filter
-                    .as_ref()
-                    .is_none_or(|f| c.name.contains(f.as_str()))
-            })
-            .filter(|c| {
-                self.requirement
-                    .as_ref()
-                    .is_none_or(|r| c.requirements.iter().any(|c| c.id == r))
+                self.requirement.as_ref().is_none_or(|r| c.requirements.iter().any(|c| c.id == r))
             })
             .filter(|c| self.area.is_none_or(|a| c.area == a))
             .filter(|c| self.level.is_none_or(|l| c.level() == l))
@@ -224,9 +218,7 @@ fn prepare(select: &Selection, runtimes: &[PathBuf]) -> Result<(RootfsBuilder, V
     let targets = runtimes
         .iter()
         .map(|r| {
-            let path = r
-                .canonicalize()
-                .with_context(|| format!("--runtime {}", r.display()))?;
+            let path = r.canonicalize().with_context(|| format!("--runtime {}", r.display()))?;
             let info = run_info(&path, select.spec_version.clone());
             Ok(Target { path, info })
         })
@@ -284,19 +276,14 @@ fn run(args: &RunArgs) -> Result<i32> {
         bail!("no case matches the filters");
     }
     let (rootfs, targets) = prepare(&args.select, std::slice::from_ref(&args.runtime))?;
-    let Target {
-        path: runtime,
-        info,
-    } = &targets[0];
+    let Target { path: runtime, info } = &targets[0];
 
     let generated_count = match budget {
         Some(Budget::Count(n)) => n,
         _ => 0,
     };
-    let bar = progress_bar(
-        cases.len() as u64 + generated_count,
-        args.report.format == Format::Human,
-    );
+    let bar =
+        progress_bar(cases.len() as u64 + generated_count, args.report.format == Format::Human);
     let progress = |r: &CaseResult| {
         bar.set_message(r.name);
         bar.inc(1);
@@ -319,12 +306,7 @@ fn run(args: &RunArgs) -> Result<i32> {
     }
     let mut results = runner::run(&cases, &options, &progress);
     if let Some(budget) = budget {
-        results.extend(generated::run(
-            &options,
-            budget,
-            args.select.seed,
-            &progress,
-        ));
+        results.extend(generated::run(&options, budget, args.select.seed, &progress));
     }
     bar.finish_and_clear();
 
@@ -386,24 +368,16 @@ fn diff(args: &DiffArgs) -> Result<i32> {
         }
     }
     scale_deadlines(slowest, args.select.timeout_scale);
-    let short = |i: usize| {
-        targets[i]
-            .path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned()
-    };
+    let short =
+        |i: usize| targets[i].path.file_name().unwrap_or_default().to_string_lossy().into_owned();
     let pair = (short(0), short(1));
     let pair = (pair.0.as_str(), pair.1.as_str());
     let generated_count = match budget {
         Budget::Count(n) => n,
         Budget::Time(_) => 0,
     };
-    let bar = progress_bar(
-        2 * cases.len() as u64 + generated_count,
-        args.report.format == Format::Human,
-    );
+    let bar =
+        progress_bar(2 * cases.len() as u64 + generated_count, args.report.format == Format::Human);
     let case_progress = |r: &CaseResult| {
         bar.set_message(r.name);
         bar.inc(1);
@@ -462,10 +436,7 @@ fn run_info(runtime: &Path, spec_version: Option<String>) -> RunInfo {
         std::process::id(),
         runtime.file_name().unwrap_or_default().to_string_lossy()
     ));
-    let rt = driver::Runtime {
-        binary: runtime.to_path_buf(),
-        root: root.clone(),
-    };
+    let rt = driver::Runtime { binary: runtime.to_path_buf(), root: root.clone() };
     let version = rt
         .call(&["--version"], &work)
         .map(|i| i.stdout.lines().next().unwrap_or_default().to_string())
@@ -507,17 +478,11 @@ fn requirements(uncovered_only: bool) -> String {
             req.since,
             req.text,
             req.link(),
-            if by.is_empty() {
-                "none".to_string()
-            } else {
-                by.join(", ")
-            }
+            if by.is_empty() { "none".to_string() } else { by.join(", ") }
         );
     }
     let total = catalogue::CATALOGUE.len();
-    out += &format!(
-        "\n{covered} of {total} requirements covered by {} cases\n",
-        cases::all().count()
-    );
+    out +=
+        &format!("\n{covered} of {total} requirements covered by {} cases\n", cases::all().count());
     out
 }

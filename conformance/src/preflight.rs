@@ -16,12 +16,7 @@ pub fn check(options: &RunOptions) -> Result<std::time::Duration, String> {
         .prefix("litmus-preflight-")
         .tempdir()
         .map_err(|e| format!("creating a work directory: {e}"))?;
-    let mut cx = Ctx::new(
-        options.runtime,
-        options.rootfs,
-        work.path().to_path_buf(),
-        "preflight",
-    );
+    let mut cx = Ctx::new(options.runtime, options.rootfs, work.path().to_path_buf(), "preflight");
     let spec = cx.spec(&["exit", "0"]);
     let outcome = (|| -> Result<std::time::Duration, Verdict> {
         let bundle = cx.bundle(&spec)?;

@@ -84,10 +84,8 @@ pub fn resolve_profile(profile: &Value, target: &Target) -> Result<Value> {
         bail!("the profile is not a JSON object");
     };
     let mut out = Map::new();
-    let default_action = object
-        .get("defaultAction")
-        .cloned()
-        .context("the profile has no defaultAction")?;
+    let default_action =
+        object.get("defaultAction").cloned().context("the profile has no defaultAction")?;
     out.insert("defaultAction".into(), default_action);
     if let Some(ret) = object.get("defaultErrnoRet") {
         out.insert("defaultErrnoRet".into(), ret.clone());
@@ -98,31 +96,18 @@ pub fn resolve_profile(profile: &Value, target: &Target) -> Result<Value> {
             .flatten()
             .filter(|e| e["architecture"] == HOST_SECCOMP_ARCH)
             .flat_map(|e| {
-                std::iter::once(e["architecture"].clone()).chain(
-                    e["subArchitectures"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default(),
-                )
+                std::iter::once(e["architecture"].clone())
+                    .chain(e["subArchitectures"].as_array().cloned().unwrap_or_default())
             })
             .collect()
     } else {
-        object
-            .get("architectures")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
+        object.get("architectures").and_then(Value::as_array).cloned().unwrap_or_default()
     };
     if !architectures.is_empty() {
         out.insert("architectures".into(), Value::Array(architectures));
     }
     let mut syscalls = Vec::new();
-    for rule in object
-        .get("syscalls")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for rule in object.get("syscalls").and_then(Value::as_array).into_iter().flatten() {
         if !applies(rule, target) {
             continue;
         }
@@ -151,11 +136,7 @@ pub fn resolve_profile(profile: &Value, target: &Target) -> Result<Value> {
 /// capability must be present; any excluded one present drops the rule).
 fn applies(rule: &Value, target: &Target) -> bool {
     let list = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.as_str().map(String::from))
-            .collect()
+        v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(String::from)).collect()
     };
     let includes = &rule["includes"];
     let excludes = &rule["excludes"];
@@ -190,11 +171,7 @@ pub fn denies_with(resolved: &Value, name: &str) -> Option<i32> {
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|r| {
-            r["names"]
-                .as_array()
-                .is_some_and(|n| n.iter().any(|s| s == name))
-        })
+        .filter(|r| r["names"].as_array().is_some_and(|n| n.iter().any(|s| s == name)))
         .collect();
     let errno_of = |action: &Value, ret: &Value| -> Option<i32> {
         (action == "SCMP_ACT_ERRNO").then(|| ret.as_i64().map(|r| r as i32).unwrap_or(libc::EPERM))
@@ -205,11 +182,7 @@ pub fn denies_with(resolved: &Value, name: &str) -> Option<i32> {
     // One unconditional errno rule decides; anything else (an allow, a
     // rule on arguments) makes the outcome depend on more than the name.
     match rules.as_slice() {
-        [rule]
-            if rule
-                .get("args")
-                .is_none_or(|a| a.as_array().is_none_or(Vec::is_empty)) =>
-        {
+        [rule] if rule.get("args").is_none_or(|a| a.as_array().is_none_or(Vec::is_empty)) => {
             errno_of(&rule["action"], &rule["errnoRet"])
         }
         _ => None,
@@ -218,9 +191,7 @@ pub fn denies_with(resolved: &Value, name: &str) -> Option<i32> {
 
 /// A short, stable name of a corpus file for messages.
 pub fn label(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -253,11 +224,7 @@ mod tests {
         });
         let resolve_with = |with: &[&str]| {
             let (caps, kernel) = target(with);
-            let host = Target {
-                caps: &caps,
-                arch: "amd64",
-                kernel,
-            };
+            let host = Target { caps: &caps, arch: "amd64", kernel };
             resolve_profile(&profile, &host).unwrap()
         };
         let resolved = resolve_with(&["CAP_CHOWN"]);
@@ -272,17 +239,7 @@ mod tests {
             .flat_map(|r| r["names"].as_array().unwrap().iter())
             .map(|n| n.as_str().unwrap())
             .collect();
-        assert_eq!(
-            names,
-            [
-                "read",
-                "write",
-                "arch_prctl",
-                "close_range",
-                "chroot",
-                "old_style"
-            ]
-        );
+        assert_eq!(names, ["read", "write", "arch_prctl", "close_range", "chroot", "old_style"]);
         assert_eq!(denies_with(&resolved, "reboot"), Some(38));
         assert_eq!(denies_with(&resolved, "chroot"), Some(1));
         assert_eq!(denies_with(&resolved, "read"), None);

@@ -107,10 +107,7 @@ fn run_one(case: &'static Case, options: &RunOptions) -> CaseResult {
             ),
         });
     }
-    let work = match tempfile::Builder::new()
-        .prefix(&format!("litmus-{}-", case.name))
-        .tempdir()
-    {
+    let work = match tempfile::Builder::new().prefix(&format!("litmus-{}-", case.name)).tempdir() {
         Ok(dir) => dir,
         Err(e) => {
             return finish(Outcome::Fail {
@@ -119,12 +116,7 @@ fn run_one(case: &'static Case, options: &RunOptions) -> CaseResult {
             })
         }
     };
-    let mut cx = Ctx::new(
-        options.runtime,
-        options.rootfs,
-        work.path().to_path_buf(),
-        case.name,
-    );
+    let mut cx = Ctx::new(options.runtime, options.rootfs, work.path().to_path_buf(), case.name);
     let verdict = (case.run)(&mut cx);
     let leaks = cx.clean_up();
     let outcome = match (verdict, leaks.is_empty()) {
@@ -139,11 +131,7 @@ fn run_one(case: &'static Case, options: &RunOptions) -> CaseResult {
     drop(cx);
     if options.keep_failed && matches!(outcome, Outcome::Fail { .. }) {
         let kept: PathBuf = work.keep();
-        eprintln!(
-            "litmus: kept work directory of {} at {}",
-            case.name,
-            kept.display()
-        );
+        eprintln!("litmus: kept work directory of {} at {}", case.name, kept.display());
     }
     finish(outcome)
 }

@@ -13,10 +13,9 @@ impl Verdict {
     /// A failure with `context` added to what was seen (a skip unchanged).
     pub fn seen_also(self, context: &str) -> Verdict {
         match self {
-            Verdict::Fail { expected, seen } => Verdict::Fail {
-                expected,
-                seen: format!("{seen} ({context})"),
-            },
+            Verdict::Fail { expected, seen } => {
+                Verdict::Fail { expected, seen: format!("{seen} ({context})") }
+            }
             skip => skip,
         }
     }
@@ -34,10 +33,7 @@ impl<E: Into<anyhow::Error>> From<E> for Verdict {
 }
 
 pub fn fail(expected: impl Into<String>, seen: impl Into<String>) -> Verdict {
-    Verdict::Fail {
-        expected: expected.into(),
-        seen: seen.into(),
-    }
+    Verdict::Fail { expected: expected.into(), seen: seen.into() }
 }
 
 /// Fails unless `seen == expected`, naming `what`.
@@ -45,10 +41,7 @@ pub fn expect_eq<T: PartialEq + std::fmt::Debug>(what: &str, expected: T, seen: 
     if expected == seen {
         Ok(())
     } else {
-        Err(fail(
-            format!("{what} = {expected:?}"),
-            format!("{what} = {seen:?}"),
-        ))
+        Err(fail(format!("{what} = {expected:?}"), format!("{what} = {seen:?}")))
     }
 }
 

@@ -112,16 +112,9 @@ impl Pick {
 
 const VERSIONS: &[&str] = &["1.0.0", "1.2.0", "1.3.0", "0.9", "2.0.0", "1.0.2-dev"];
 const RLIMITS: &[&str] = &["RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_CORE", "RLIMIT_AS"];
-const NAMESPACES: &[&str] = &[
-    "pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time",
-];
+const NAMESPACES: &[&str] = &["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"];
 const ROOTS: &[&str] = &["rootfs", "/", "../rootfs", "missing"];
-const ACTIONS: &[&str] = &[
-    "SCMP_ACT_ALLOW",
-    "SCMP_ACT_ERRNO",
-    "SCMP_ACT_NOTIFY",
-    "SCMP_ACT_KILL",
-];
+const ACTIONS: &[&str] = &["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_NOTIFY", "SCMP_ACT_KILL"];
 
 impl SpecShape {
     fn to_json(&self) -> serde_json::Value {
@@ -285,13 +278,10 @@ pub fn report_writers(data: &[u8]) {
                 requirements: case.requirement_ids(),
                 outcome: match outcome {
                     OutcomeInput::Pass => Outcome::Pass,
-                    OutcomeInput::Fail(expected, seen) => Outcome::Fail {
-                        expected: expected.clone(),
-                        seen: seen.clone(),
-                    },
-                    OutcomeInput::Skip(reason) => Outcome::Skip {
-                        reason: reason.clone(),
-                    },
+                    OutcomeInput::Fail(expected, seen) => {
+                        Outcome::Fail { expected: expected.clone(), seen: seen.clone() }
+                    }
+                    OutcomeInput::Skip(reason) => Outcome::Skip { reason: reason.clone() },
                 },
                 duration: Duration::from_millis(input.millis as u64),
             }
@@ -309,10 +299,7 @@ pub fn report_writers(data: &[u8]) {
     assert_eq!(doc["results"].as_array().map(Vec::len), Some(results.len()));
 
     let tap = litmus::report::tap(&results, &info);
-    let points = tap
-        .lines()
-        .filter(|l| l.starts_with("ok ") || l.starts_with("not ok "))
-        .count();
+    let points = tap.lines().filter(|l| l.starts_with("ok ") || l.starts_with("not ok ")).count();
     assert_eq!(points, results.len(), "TAP test points:\n{tap}");
 
     let junit = litmus::report::junit(&results, &info);
@@ -355,12 +342,7 @@ enum OutcomeInput {
 pub fn saved_inputs(dir: &str, target: &str) -> Vec<PathBuf> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir).join(target);
     let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_file())
-                .collect()
-        })
+        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect())
         .unwrap_or_default();
     files.sort();
     files

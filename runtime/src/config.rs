@@ -17,10 +17,7 @@ pub fn load(bundle: &Path) -> Result<Spec> {
     let path = bundle.join("config.json");
     let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound if !bundle.is_dir() => {
-            anyhow!(
-                "bundle {} does not exist or is not a directory",
-                bundle.display()
-            )
+            anyhow!("bundle {} does not exist or is not a directory", bundle.display())
         }
         std::io::ErrorKind::NotFound => anyhow!("{} not found", path.display()),
         _ => anyhow!("reading {}: {e}", path.display()),
@@ -37,10 +34,8 @@ pub fn parse(bytes: &[u8]) -> Result<Spec> {
         let field = e.path().to_string();
         let inner = e.into_inner();
         let message = inner.to_string();
-        let message = message
-            .rsplit_once(" at line")
-            .map(|(m, _)| m.to_string())
-            .unwrap_or(message);
+        let message =
+            message.rsplit_once(" at line").map(|(m, _)| m.to_string()).unwrap_or(message);
         let at = format!("(line {}, column {})", inner.line(), inner.column());
         if field == "." {
             anyhow!("{message} {at}")
@@ -52,16 +47,9 @@ pub fn parse(bytes: &[u8]) -> Result<Spec> {
 
 /// The rootfs path of `spec`, made absolute against the bundle.
 pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
-    let root = spec
-        .root()
-        .as_ref()
-        .ok_or_else(|| anyhow!("root: missing"))?;
+    let root = spec.root().as_ref().ok_or_else(|| anyhow!("root: missing"))?;
     let path = root.path();
-    Ok(if path.is_absolute() {
-        path.clone()
-    } else {
-        bundle.join(path)
-    })
+    Ok(if path.is_absolute() { path.clone() } else { bundle.join(path) })
 }
 
 /// Checks what must hold before `create` may touch the system.
@@ -104,17 +92,11 @@ impl Validated {
     }
 
     pub fn process_mut(&mut self) -> &mut oci_spec::runtime::Process {
-        self.0
-            .process_mut()
-            .as_mut()
-            .expect("validate checked process")
+        self.0.process_mut().as_mut().expect("validate checked process")
     }
 
     pub fn args(&self) -> &[String] {
-        self.process()
-            .args()
-            .as_deref()
-            .expect("validate checked process.args")
+        self.process().args().as_deref().expect("validate checked process.args")
     }
 
     pub fn linux(&self) -> &oci_spec::runtime::Linux {
@@ -179,11 +161,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<()> {
         if linux.masked_paths().as_ref().is_some_and(|p| !p.is_empty()) {
             bail!("linux.maskedPaths: {without}");
         }
-        if linux
-            .readonly_paths()
-            .as_ref()
-            .is_some_and(|p| !p.is_empty())
-        {
+        if linux.readonly_paths().as_ref().is_some_and(|p| !p.is_empty()) {
             bail!("linux.readonlyPaths: {without}");
         }
         if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
@@ -201,9 +179,8 @@ fn check(spec: &Spec, bundle: &Path) -> Result<()> {
     // Without mappings nothing in a new user namespace maps to a host id
     // (every file and the process itself would be the overflow id); runc
     // refuses it too, crun fills in the caller's ids.
-    let new_user = namespaces
-        .iter()
-        .any(|ns| ns.typ() == LinuxNamespaceType::User && ns.path().is_none());
+    let new_user =
+        namespaces.iter().any(|ns| ns.typ() == LinuxNamespaceType::User && ns.path().is_none());
     if new_user {
         if linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
             bail!("linux.uidMappings: a new user namespace needs id mappings (none given)");
@@ -251,16 +228,10 @@ pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<()> {
         let mut seen = HashSet::new();
         for rlimit in rlimits {
             if !seen.insert(rlimit.typ().to_string()) {
-                bail!(
-                    "process.rlimits: {:?} is given more than once",
-                    rlimit.typ()
-                );
+                bail!("process.rlimits: {:?} is given more than once", rlimit.typ());
             }
             if rlimit.soft() > rlimit.hard() {
-                bail!(
-                    "process.rlimits: {:?} soft limit exceeds its hard limit",
-                    rlimit.typ()
-                );
+                bail!("process.rlimits: {:?} soft limit exceeds its hard limit", rlimit.typ());
             }
         }
     }
@@ -345,11 +316,7 @@ impl HostSecurity {
         let selinux = Path::new("/sys/fs/selinux/enforce").exists();
         let resctrl = std::fs::read_to_string("/proc/self/mountinfo")
             .is_ok_and(|m| m.lines().any(|l| l.contains(" - resctrl ")));
-        HostSecurity {
-            apparmor,
-            selinux,
-            resctrl,
-        }
+        HostSecurity { apparmor, selinux, resctrl }
     }
 }
 
@@ -421,9 +388,7 @@ mod tests {
     fn without(mut spec: Spec, typ: LinuxNamespaceType) -> Spec {
         let linux = spec.linux_mut().as_mut().unwrap();
         let namespaces = linux.namespaces().clone().unwrap_or_default();
-        linux.set_namespaces(Some(
-            namespaces.into_iter().filter(|n| n.typ() != typ).collect(),
-        ));
+        linux.set_namespaces(Some(namespaces.into_iter().filter(|n| n.typ() != typ).collect()));
         spec
     }
 
@@ -543,9 +508,7 @@ mod tests {
 
     #[test]
     fn missing_bundle_and_missing_config_are_told_apart() {
-        let err = load(Path::new("/nonexistent/bundle"))
-            .unwrap_err()
-            .to_string();
+        let err = load(Path::new("/nonexistent/bundle")).unwrap_err().to_string();
         assert!(err.contains("does not exist"), "{err}");
         let bundle = tempfile::tempdir().unwrap();
         let err = load(bundle.path()).unwrap_err().to_string();
@@ -573,10 +536,7 @@ mod tests {
     #[test]
     fn relative_cwd_and_empty_args_are_rejected() {
         let mut spec = valid();
-        spec.process_mut()
-            .as_mut()
-            .unwrap()
-            .set_cwd("relative".into());
+        spec.process_mut().as_mut().unwrap().set_cwd("relative".into());
         assert!(error_of(&spec).starts_with("process.cwd"));
         let mut spec = valid();
         spec.process_mut().as_mut().unwrap().set_args(Some(vec![]));
@@ -586,32 +546,18 @@ mod tests {
     #[test]
     fn relative_hook_paths_are_refused_naming_the_hook() {
         let mut spec = Spec::default();
-        let hook = oci_spec::runtime::HookBuilder::default()
-            .path("bin/true")
-            .build()
-            .unwrap();
-        let hooks = oci_spec::runtime::HooksBuilder::default()
-            .poststart(vec![hook])
-            .build()
-            .unwrap();
+        let hook = oci_spec::runtime::HookBuilder::default().path("bin/true").build().unwrap();
+        let hooks =
+            oci_spec::runtime::HooksBuilder::default().poststart(vec![hook]).build().unwrap();
         spec.set_hooks(Some(hooks));
         let err = validate_hooks(&spec).unwrap_err();
-        assert!(
-            format!("{err}").contains("hooks.poststart[0].path"),
-            "{err}"
-        );
+        assert!(format!("{err}").contains("hooks.poststart[0].path"), "{err}");
     }
 
-    const NO_SECURITY: HostSecurity = HostSecurity {
-        apparmor: false,
-        selinux: false,
-        resctrl: false,
-    };
-    const ALL_SECURITY: HostSecurity = HostSecurity {
-        apparmor: true,
-        selinux: true,
-        resctrl: true,
-    };
+    const NO_SECURITY: HostSecurity =
+        HostSecurity { apparmor: false, selinux: false, resctrl: false };
+    const ALL_SECURITY: HostSecurity =
+        HostSecurity { apparmor: true, selinux: true, resctrl: true };
 
     #[rstest::rstest]
     #[case::apparmor(
@@ -639,15 +585,9 @@ mod tests {
         assert!(validate_host_security(&valid(), &NO_SECURITY).is_ok());
         let mut spec = valid();
         request(&mut spec);
-        let err = format!(
-            "{:#}",
-            validate_host_security(&spec, &NO_SECURITY).unwrap_err()
-        );
+        let err = format!("{:#}", validate_host_security(&spec, &NO_SECURITY).unwrap_err());
         assert!(err.starts_with(refusal), "{err}");
-        assert!(
-            validate_host_security(&spec, &ALL_SECURITY).is_ok(),
-            "applied where enabled"
-        );
+        assert!(validate_host_security(&spec, &ALL_SECURITY).is_ok(), "applied where enabled");
     }
 
     #[test]
@@ -655,15 +595,9 @@ mod tests {
         let mut spec = valid();
         let linux = spec.linux_mut().as_mut().unwrap();
         linux.set_intel_rdt(Some(Default::default()));
-        let err = format!(
-            "{:#}",
-            validate_host_security(&spec, &NO_SECURITY).unwrap_err()
-        );
+        let err = format!("{:#}", validate_host_security(&spec, &NO_SECURITY).unwrap_err());
         assert!(err.starts_with("linux.intelRdt: resctrl"), "{err}");
-        let err = format!(
-            "{:#}",
-            validate_host_security(&spec, &ALL_SECURITY).unwrap_err()
-        );
+        let err = format!("{:#}", validate_host_security(&spec, &ALL_SECURITY).unwrap_err());
         assert!(err.contains("does not apply RDT"), "{err}");
     }
 
@@ -672,18 +606,9 @@ mod tests {
         let mut spec = valid();
         let linux = spec.linux_mut().as_mut().unwrap();
         let mut nss = linux.namespaces().clone().unwrap();
-        nss.push(
-            LinuxNamespaceBuilder::default()
-                .typ(LinuxNamespaceType::Pid)
-                .build()
-                .unwrap(),
-        );
+        nss.push(LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::Pid).build().unwrap());
         linux.set_namespaces(Some(nss));
-        assert!(
-            error_of(&spec).contains("pid is listed more than once"),
-            "{}",
-            error_of(&spec)
-        );
+        assert!(error_of(&spec).contains("pid is listed more than once"), "{}", error_of(&spec));
     }
 
     #[test]
@@ -691,14 +616,10 @@ mod tests {
         let nss = oci_spec::runtime::get_default_namespaces();
         validate_sysctl("net.ipv4.ip_forward", &nss).unwrap();
         validate_sysctl("kernel.shmmax", &nss).unwrap();
-        let err = validate_sysctl("vm.swappiness", &nss)
-            .unwrap_err()
-            .to_string();
+        let err = validate_sysctl("vm.swappiness", &nss).unwrap_err().to_string();
         assert!(err.contains("not namespaced"), "{err}");
-        let no_net: Vec<_> = nss
-            .into_iter()
-            .filter(|n| n.typ() != LinuxNamespaceType::Network)
-            .collect();
+        let no_net: Vec<_> =
+            nss.into_iter().filter(|n| n.typ() != LinuxNamespaceType::Network).collect();
         assert!(validate_sysctl("net.ipv4.ip_forward", &no_net).is_err());
         // Joined by path: the runtime's own namespace is the host's.
         let joined = |path: &str| {
@@ -729,10 +650,7 @@ mod parse_tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(
-            error.starts_with("process.user.uid: invalid type"),
-            "{error}"
-        );
+        assert!(error.starts_with("process.user.uid: invalid type"), "{error}");
         assert!(error.contains("line 1"), "{error}");
     }
 }

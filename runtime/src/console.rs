@@ -61,11 +61,9 @@ pub fn set_up(socket: &UnixStream, bind_console: bool) -> Result<()> {
         nix::sys::stat::Mode::empty(),
     )
     .with_context(|| format!("process.terminal: opening {slave_path}"))?;
-    for dup2 in [
-        nix::unistd::dup2_stdin::<&OwnedFd>,
-        nix::unistd::dup2_stdout,
-        nix::unistd::dup2_stderr,
-    ] {
+    for dup2 in
+        [nix::unistd::dup2_stdin::<&OwnedFd>, nix::unistd::dup2_stdout, nix::unistd::dup2_stderr]
+    {
         dup2(&slave).context("process.terminal: making the pty stdio")?;
     }
     drop(slave);
@@ -108,26 +106,14 @@ fn mount_console(slave_path: &str) -> Result<()> {
         nix::sys::stat::Mode::empty(),
     )
     .context("process.terminal: opening /dev/console")?;
-    bind_console(
-        Path::new(slave_path),
-        &crate::rootfs::inroot::fd_path(&target),
-    )
+    bind_console(Path::new(slave_path), &crate::rootfs::inroot::fd_path(&target))
 }
 
 fn bind_console(slave: &Path, target: &Path) -> Result<()> {
-    nix::mount::mount(
-        Some(slave),
-        target,
-        None::<&str>,
-        nix::mount::MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .with_context(|| {
-        format!(
-            "process.terminal: bind-mounting {} on /dev/console",
-            slave.display()
-        )
-    })
+    nix::mount::mount(Some(slave), target, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
+        .with_context(|| {
+            format!("process.terminal: bind-mounting {} on /dev/console", slave.display())
+        })
 }
 
 fn send_fd(socket: &UnixStream, fd: i32, name: &str) -> Result<()> {
@@ -148,13 +134,9 @@ pub fn receive_master(socket: &UnixStream) -> Result<OwnedFd> {
     let mut name = [0u8; 4096];
     let mut iov = [IoSliceMut::new(&mut name)];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(
-        socket.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .context("receiving the pty master")?;
+    let msg =
+        recvmsg::<()>(socket.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+            .context("receiving the pty master")?;
     for cmsg in msg.cmsgs().context("reading the pty master message")? {
         if let ControlMessageOwned::ScmRights(fds) = cmsg {
             if let Some(&fd) = fds.first() {
@@ -191,10 +173,7 @@ pub fn relay(master: OwnedFd) -> Result<Relay> {
             let _ = stdout.flush();
         }
     });
-    Ok(Relay {
-        drain: Some(drain),
-        saved,
-    })
+    Ok(Relay { drain: Some(drain), saved })
 }
 
 pub struct Relay {
@@ -227,12 +206,7 @@ fn raw_mode_on_stdin() -> Option<nix::sys::termios::Termios> {
 }
 
 fn copy_window_size(master: &OwnedFd) {
-    let mut size = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
+    let mut size = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
     // SAFETY: TIOCGWINSZ writes one winsize into `size`, TIOCSWINSZ reads
     // one; both live on this frame.
     unsafe {
@@ -257,11 +231,8 @@ mod tests {
         drop(master);
         let received = receive_master(&receiver).unwrap();
 
-        let mut slave = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&slave_path)
-            .unwrap();
+        let mut slave =
+            std::fs::OpenOptions::new().read(true).write(true).open(&slave_path).unwrap();
         slave.write_all(b"hello\n").unwrap();
         let mut got = [0u8; 16];
         let n = std::fs::File::from(received).read(&mut got).unwrap();

@@ -141,15 +141,12 @@ pub fn distort(spec: &mut Spec) {
         Fault::IgnorePrestartHooks => on(spec.hooks_mut().as_mut(), |h| h.set_prestart(None)),
         Fault::IgnoreMounts => {
             let mounts = spec.mounts().iter().flatten();
-            let kept = mounts
-                .filter(|m| m.typ().as_deref() != bind)
-                .cloned()
-                .collect();
+            let kept = mounts.filter(|m| m.typ().as_deref() != bind).cloned().collect();
             spec.set_mounts(Some(kept));
         }
-        Fault::IgnoreEnv => on(process(spec), |p| {
-            p.set_env(Some(vec!["PATH=/usr/bin:/bin".into()]))
-        }),
+        Fault::IgnoreEnv => {
+            on(process(spec), |p| p.set_env(Some(vec!["PATH=/usr/bin:/bin".into()])))
+        }
         Fault::IgnoreIoPriority => on(process(spec), |p| p.set_io_priority(None)),
         Fault::IgnoreScheduler => on(process(spec), |p| p.set_scheduler(None)),
         Fault::IgnoreCwd => on(process(spec), |p| p.set_cwd("/".into())),

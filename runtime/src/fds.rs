@@ -40,9 +40,7 @@ impl Inherited {
         }
         if Fault::PreserveFdsOwnDescriptors.active() {
             // A runtime that trusts the count: holes get its own fds.
-            return Ok(Inherited {
-                fds: vec![Identity { dev: 0, ino: 0 }; count as usize],
-            });
+            return Ok(Inherited { fds: vec![Identity { dev: 0, ino: 0 }; count as usize] });
         }
         let mut fds = Vec::with_capacity(count as usize);
         for i in 0..count as i32 {
@@ -84,17 +82,12 @@ impl Inherited {
 /// LISTEN_PID to our pid) passed us, as go-systemd's `activation.Files`
 /// reads it. Another process's LISTEN_FDS is not ours.
 pub fn listen_fds() -> u32 {
-    let ours = std::env::var("LISTEN_PID")
-        .ok()
-        .and_then(|p| p.parse::<u32>().ok())
+    let ours = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok())
         == Some(std::process::id());
     if !ours {
         return 0;
     }
-    std::env::var("LISTEN_FDS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+    std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
 fn identity(fd: i32) -> Option<Identity> {
@@ -107,10 +100,7 @@ fn identity(fd: i32) -> Option<Identity> {
     }
     // SAFETY: fstat succeeded, so it filled the buffer.
     let st = unsafe { st.assume_init() };
-    Some(Identity {
-        dev: st.st_dev,
-        ino: st.st_ino,
-    })
+    Some(Identity { dev: st.st_dev, ino: st.st_ino })
 }
 
 #[cfg(test)]

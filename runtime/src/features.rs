@@ -24,11 +24,8 @@ pub fn features() -> Features {
     let strings = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
     let mut capabilities: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
     capabilities.sort();
-    let seccomp_flags = [
-        "SECCOMP_FILTER_FLAG_TSYNC",
-        "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-        "SECCOMP_FILTER_FLAG_LOG",
-    ];
+    let seccomp_flags =
+        ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"];
     let linux = LinuxFeatureBuilder::default()
         .namespaces(vec![
             LinuxNamespaceType::Cgroup,
@@ -78,32 +75,12 @@ pub fn features() -> Features {
         )
         // Supported by the runtime, whether or not this host has them
         // (features-linux.md); a request a host cannot honour fails create.
-        .apparmor(
-            ApparmorBuilder::default()
-                .enabled(true)
-                .build()
-                .expect("apparmor"),
-        )
-        .selinux(
-            SelinuxBuilder::default()
-                .enabled(true)
-                .build()
-                .expect("selinux"),
-        )
-        .intel_rdt(
-            IntelRdtBuilder::default()
-                .enabled(false)
-                .build()
-                .expect("intelRdt"),
-        )
+        .apparmor(ApparmorBuilder::default().enabled(true).build().expect("apparmor"))
+        .selinux(SelinuxBuilder::default().enabled(true).build().expect("selinux"))
+        .intel_rdt(IntelRdtBuilder::default().enabled(false).build().expect("intelRdt"))
         .mount_extensions(
             MountExtensionsBuilder::default()
-                .idmap(
-                    IDMapBuilder::default()
-                        .enabled(false)
-                        .build()
-                        .expect("idmap"),
-                )
+                .idmap(IDMapBuilder::default().enabled(false).build().expect("idmap"))
                 .build()
                 .expect("mountExtensions"),
         )

@@ -123,9 +123,7 @@ fn run(hook: &Hook, state_json: &str, fallback: Fallback) -> Result<()> {
         (None, Fallback::Runtime) => None,
     };
     if let Some(env) = env {
-        command
-            .env_clear()
-            .envs(env.iter().filter_map(|kv| kv.split_once('=')));
+        command.env_clear().envs(env.iter().filter_map(|kv| kv.split_once('=')));
     }
     command
         .stdin(Stdio::piped())
@@ -144,9 +142,8 @@ fn run(hook: &Hook, state_json: &str, fallback: Fallback) -> Result<()> {
     let mut io = HookIo::new(child.stdin.take(), child.stderr.take(), state_json)?;
     // No timeout means none: the spec leaves it to the hook (runc waits
     // too). The hook's pipes are served meanwhile, so it never blocks on us.
-    let deadline = hook
-        .timeout()
-        .map(|secs| Instant::now() + Duration::from_secs(secs.max(1) as u64));
+    let deadline =
+        hook.timeout().map(|secs| Instant::now() + Duration::from_secs(secs.max(1) as u64));
     loop {
         io.serve(Duration::from_millis(5));
         if let Some(status) = child.try_wait()? {
@@ -185,23 +182,15 @@ impl<'a> HookIo<'a> {
         stderr: Option<std::process::ChildStderr>,
         input: &'a str,
     ) -> Result<HookIo<'a>> {
-        for fd in [
-            stdin.as_ref().map(|s| s.as_fd()),
-            stderr.as_ref().map(|s| s.as_fd()),
-        ]
-        .into_iter()
-        .flatten()
+        for fd in [stdin.as_ref().map(|s| s.as_fd()), stderr.as_ref().map(|s| s.as_fd())]
+            .into_iter()
+            .flatten()
         {
             let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL)?;
             let flags = nix::fcntl::OFlag::from_bits_retain(flags) | nix::fcntl::OFlag::O_NONBLOCK;
             nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(flags))?;
         }
-        Ok(HookIo {
-            stdin,
-            input: input.as_bytes(),
-            stderr,
-            tail: Vec::new(),
-        })
+        Ok(HookIo { stdin, input: input.as_bytes(), stderr, tail: Vec::new() })
     }
 
     /// Waits up to `wait` for either pipe to be ready, then moves what it
@@ -297,10 +286,7 @@ mod tests {
         let out = tempfile::NamedTempFile::new().unwrap();
         let hook = sh(&format!("cat > {}", out.path().display()), None);
         run_all(&[hook], Phase::Prestart, r#"{"id":"x"}"#).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(out.path()).unwrap(),
-            r#"{"id":"x"}"#
-        );
+        assert_eq!(std::fs::read_to_string(out.path()).unwrap(), r#"{"id":"x"}"#);
     }
 
     /// What `env` a hook without one sees, per fallback.
@@ -310,10 +296,7 @@ mod tests {
         let mut hook = sh(&script, None);
         hook.set_env(hook_env);
         run_all_with(&[hook], Phase::StartContainer, "{}", fallback).unwrap();
-        std::fs::read_to_string(out.path())
-            .unwrap()
-            .trim()
-            .to_string()
+        std::fs::read_to_string(out.path()).unwrap().trim().to_string()
     }
 
     #[test]
@@ -321,10 +304,7 @@ mod tests {
         let process = ["LITMUS_A=process".to_string()];
         assert_eq!(env_seen(None, Fallback::Process(&process)), "process|");
         assert_eq!(
-            env_seen(
-                Some(vec!["LITMUS_B=own".into()]),
-                Fallback::Process(&process)
-            ),
+            env_seen(Some(vec!["LITMUS_B=own".into()]), Fallback::Process(&process)),
             "|own"
         );
         // The runtime's own environment: the test process's.
@@ -336,10 +316,7 @@ mod tests {
     fn a_failing_hook_is_an_error_with_its_stderr() {
         let err = run_all(&[sh("echo nope >&2; exit 3", None)], Phase::Poststop, "{}").unwrap_err();
         let msg = format!("{err:#}");
-        assert!(
-            msg.contains("poststop hook 0") && msg.contains("nope"),
-            "{msg}"
-        );
+        assert!(msg.contains("poststop hook 0") && msg.contains("nope"), "{msg}");
     }
 
     #[test]
@@ -350,39 +327,26 @@ mod tests {
         let script = "i=0; while [ $i -lt 2000 ]; do echo 'line of a chatty hook, one hundred bytes long......................................'; i=$((i+1)); done >&2; echo last words >&2; exit 1";
         let err = run_all(&[sh(script, None)], Phase::CreateRuntime, "{}").unwrap_err();
         let msg = format!("{err:#}");
-        assert!(
-            msg.contains("last words"),
-            "{}",
-            &msg[msg.len().saturating_sub(200)..]
-        );
+        assert!(msg.contains("last words"), "{}", &msg[msg.len().saturating_sub(200)..]);
         assert!(msg.len() < STDERR_TAIL + 1024, "{} bytes", msg.len());
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 
     #[test]
     fn a_hook_that_ignores_a_large_state_does_not_block() {
-        let state = format!(
-            r#"{{"id":"x","annotations":{{"a":"{}"}}}}"#,
-            "x".repeat(300_000)
-        );
+        let state = format!(r#"{{"id":"x","annotations":{{"a":"{}"}}}}"#, "x".repeat(300_000));
         run_all(&[sh("exit 0", None)], Phase::Prestart, &state).unwrap();
         let out = tempfile::NamedTempFile::new().unwrap();
         let hook = sh(&format!("cat > {}", out.path().display()), None);
         run_all(&[hook], Phase::Prestart, &state).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(out.path()).unwrap().len(),
-            state.len()
-        );
+        assert_eq!(std::fs::read_to_string(out.path()).unwrap().len(), state.len());
     }
 
     #[test]
     fn a_timeout_kills_the_hooks_whole_process_group() {
         let marker = tempfile::NamedTempFile::new().unwrap();
         // The background child would touch the marker after 3 s.
-        let script = format!(
-            "(sleep 3; echo alive > {}) & sleep 30",
-            marker.path().display()
-        );
+        let script = format!("(sleep 3; echo alive > {}) & sleep 30", marker.path().display());
         let err = run_all(&[sh(&script, Some(1))], Phase::Prestart, "{}").unwrap_err();
         assert!(format!("{err:#}").contains("timed out"), "{err:#}");
         std::thread::sleep(Duration::from_secs(4));

@@ -52,9 +52,7 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
             write_time_offsets(cx.spec)?;
         }
         if cx.plan.creates(LinuxNamespaceType::User) {
-            channel.send(&ToParent::MapIds {
-                pid: nix::unistd::getpid().as_raw(),
-            })?;
+            channel.send(&ToParent::MapIds { pid: nix::unistd::getpid().as_raw() })?;
             channel.recv("the id mappings")?;
             // Become root of the new user namespace (if it maps 0).
             let _ = nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
@@ -66,9 +64,9 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
         // SAFETY: the intermediate process is single-threaded.
         match unsafe { nix::unistd::fork() }.context("forking the container init")? {
             ForkResult::Child => container_init(channel, cx),
-            ForkResult::Parent { child } => channel.send(&ToParent::InitPid {
-                pid: child.as_raw(),
-            }),
+            ForkResult::Parent { child } => {
+                channel.send(&ToParent::InitPid { pid: child.as_raw() })
+            }
         }
     })(&mut channel);
     exit_reporting(&mut channel, result)
@@ -77,11 +75,7 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
 /// linux.timeOffsets: unshare(CLONE_NEWTIME) put our children in a new
 /// time namespace; its clocks can be offset until the first one enters.
 fn write_time_offsets(spec: &Spec) -> Result<()> {
-    let offsets = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.time_offsets().clone())
-        .unwrap_or_default();
+    let offsets = spec.linux().as_ref().and_then(|l| l.time_offsets().clone()).unwrap_or_default();
     let mut text = String::new();
     for (clock, offset) in &offsets {
         if clock != "monotonic" && clock != "boottime" {
@@ -101,9 +95,7 @@ fn exit_reporting(channel: &mut ChildEnd, result: Result<()>) -> ! {
     match result {
         Ok(()) => crate::process::exit_now(0),
         Err(e) => {
-            let _ = channel.send(&ToParent::Failed {
-                error: format!("{e:#}"),
-            });
+            let _ = channel.send(&ToParent::Failed { error: format!("{e:#}") });
             crate::process::exit_now(1)
         }
     }
@@ -140,12 +132,7 @@ struct Built {
 
 /// linux.sysctl: each key written under `proc_sys`.
 fn write_sysctls(spec: &oci_spec::runtime::Spec, proc_sys: &Path) -> Result<()> {
-    for (key, value) in spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.sysctl().clone())
-        .unwrap_or_default()
-    {
+    for (key, value) in spec.linux().as_ref().and_then(|l| l.sysctl().clone()).unwrap_or_default() {
         let path = proc_sys.join(key.replace('.', "/"));
         std::fs::write(&path, &value)
             .with_context(|| format!("linux.sysctl: setting {key}={value}"))?;
@@ -219,14 +206,8 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
 
     // The pre-CVE-2024-21626 runc: a host directory still open when the
     // unchecked cwd is entered, so `cwd: /proc/self/fd/N` leaves the rootfs.
-    let _host_dir = Fault::HostDirFdAtChdir
-        .active()
-        .then(|| std::fs::File::open("/sys/fs/cgroup"));
-    rootfs::pivot(
-        cx.rootfs,
-        cx.no_pivot,
-        cx.plan.has(LinuxNamespaceType::Mount),
-    )?;
+    let _host_dir = Fault::HostDirFdAtChdir.active().then(|| std::fs::File::open("/sys/fs/cgroup"));
+    rootfs::pivot(cx.rootfs, cx.no_pivot, cx.plan.has(LinuxNamespaceType::Mount))?;
     // After the pivot (the pty comes from the container's devpts), before
     // finalize (which may make /dev read-only).
     if let Some(socket) = cx.console {
@@ -290,12 +271,7 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     };
     install_exit_on_signal();
     channel.send(&ToParent::Ready)?;
-    Ok(Built {
-        program,
-        state_json,
-        late_filter,
-        fds_marked,
-    })
+    Ok(Built { program, state_json, late_filter, fds_marked })
 }
 
 /// Blocks until `start` connects, runs startContainer hooks, and execs.
@@ -307,8 +283,7 @@ fn wait_for_start_and_exec(cx: &InitContext, built: Built) -> Result<std::conver
     }
     let (mut conn, _) = cx.exec_socket.accept().context("waiting for start")?;
     let mut go = [0u8; 1];
-    conn.read_exact(&mut go)
-        .context("reading start's request")?;
+    conn.read_exact(&mut go).context("reading start's request")?;
     let outcome = (|| {
         let state = running_state(&built.state_json);
         let process = cx.spec.process();

@@ -72,9 +72,7 @@ where
 /// Sends log events to `log` (appending) or to stderr.
 pub fn init(log: Option<&Path>, format: LogFormat, debug: bool) -> Result<()> {
     let level = if debug { Level::DEBUG } else { Level::WARN };
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .event_format(RuncFormat(format));
+    let builder = tracing_subscriber::fmt().with_max_level(level).event_format(RuncFormat(format));
     match log {
         Some(path) => {
             // O_APPEND + close-on-exec (std's default): the container never holds it.

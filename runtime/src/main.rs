@@ -47,11 +47,9 @@ fn dispatch(cli: &Cli, inherited: &Inherited) -> Result<i32> {
         Command::State { id } => print(container::state(root, id)?),
         Command::Kill { id, signal, all } => container::kill(root, id, signal, *all).map(|_| 0),
         Command::Delete { id, force } => container::delete(root, id, *force).map(|_| 0),
-        Command::Run {
-            create,
-            detach,
-            keep,
-        } => container::run(root, create, *detach, *keep, inherited),
+        Command::Run { create, detach, keep } => {
+            container::run(root, create, *detach, *keep, inherited)
+        }
         Command::Spec { bundle } => {
             write_default_spec(bundle, cli.rootless.as_deref() == Some("true")).map(|_| 0)
         }
@@ -62,25 +60,16 @@ fn dispatch(cli: &Cli, inherited: &Inherited) -> Result<i32> {
         }
         Command::Features => print(serde_json::to_string_pretty(&features::document())?),
         Command::Exec(args) => container::exec(root, args, inherited),
-        Command::Ps {
-            id,
-            format,
-            ps_args,
-        } => {
-            print!(
-                "{}",
-                container::ps(root, id, *format == ListFormat::Json, ps_args)?
-            );
+        Command::Ps { id, format, ps_args } => {
+            print!("{}", container::ps(root, id, *format == ListFormat::Json, ps_args)?);
             Ok(0)
         }
         Command::Pause { id } => container::pause(root, id).map(|_| 0),
         Command::Resume { id } => container::resume(root, id).map(|_| 0),
         Command::Update(args) => container::update(root, args).map(|_| 0),
-        Command::Events {
-            id,
-            stats,
-            interval,
-        } => container::events(root, id, *stats, interval).map(|_| 0),
+        Command::Events { id, stats, interval } => {
+            container::events(root, id, *stats, interval).map(|_| 0)
+        }
         #[cfg(feature = "fault-injection")]
         Command::Faults => {
             for fault in litmus_runtime::fault::Fault::ALL {
@@ -97,11 +86,7 @@ fn claim_inherited(command: &Command) -> Result<Inherited> {
     match command {
         Command::Create(args) | Command::Run { create: args, .. } => {
             let listen = fds::listen_fds();
-            let what = if listen > 0 {
-                "LISTEN_FDS + --preserve-fds"
-            } else {
-                "--preserve-fds"
-            };
+            let what = if listen > 0 { "LISTEN_FDS + --preserve-fds" } else { "--preserve-fds" };
             Inherited::claim(listen.saturating_add(args.preserve_fds), what)
         }
         Command::Exec(args) => Inherited::claim(args.preserve_fds, "--preserve-fds"),

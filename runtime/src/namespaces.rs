@@ -44,16 +44,10 @@ pub fn check_path(typ: LinuxNamespaceType, path: &Path) -> Result<()> {
     // SAFETY: NS_GET_NSTYPE takes no argument; file is open for the call.
     let actual = unsafe { libc::ioctl(file.as_raw_fd(), NS_GET_NSTYPE) };
     if actual < 0 {
-        bail!(
-            "linux.namespaces: {typ} path {} is not a namespace",
-            path.display()
-        );
+        bail!("linux.namespaces: {typ} path {} is not a namespace", path.display());
     }
     if actual != clone_flag(typ).bits() {
-        bail!(
-            "linux.namespaces: {typ} path {} is a namespace of another type",
-            path.display()
-        );
+        bail!("linux.namespaces: {typ} path {} is a namespace of another type", path.display());
     }
     Ok(())
 }

@@ -25,14 +25,8 @@ pub fn exit_now(code: i32) -> ! {
 
 /// The signals a caller uses to stop or poke a process: what `run`
 /// forwards (with SIGWINCH) and what a created container's init exits on.
-pub const CALLER_SIGNALS: [libc::c_int; 6] = [
-    libc::SIGTERM,
-    libc::SIGINT,
-    libc::SIGHUP,
-    libc::SIGQUIT,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-];
+pub const CALLER_SIGNALS: [libc::c_int; 6] =
+    [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2];
 
 /// Installs `handler` for each of `signals`.
 ///
@@ -137,12 +131,8 @@ pub fn set_identity_and_capabilities(process: &Process) -> Result<()> {
 
     nix::sys::prctl::set_keepcaps(true).context("PR_SET_KEEPCAPS")?;
     let user = process.user();
-    let groups: Vec<Gid> = user
-        .additional_gids()
-        .iter()
-        .flatten()
-        .map(|g| Gid::from_raw(*g))
-        .collect();
+    let groups: Vec<Gid> =
+        user.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
     // setgroups is refused in a user namespace whose setgroups file says
     // "deny"; with no extra groups asked for there is nothing to do.
     if !groups.is_empty() || can_setgroups() {
@@ -207,10 +197,7 @@ pub fn set_io_priority(process: &Process) -> Result<()> {
         IoprioClassIdle => 3,
     };
     if !(0..=7).contains(&io.priority()) {
-        bail!(
-            "process.ioPriority.priority: {} is not in 0..=7",
-            io.priority()
-        );
+        bail!("process.ioPriority.priority: {} is not in 0..=7", io.priority());
     }
     const IOPRIO_WHO_PROCESS: i64 = 1;
     let value = class << 13 | io.priority();
@@ -314,10 +301,8 @@ pub fn set_personality(personality: &oci_spec::runtime::LinuxPersonality) -> Res
         LinuxPersonalityDomain::PerLinux => 0x0000,
         LinuxPersonalityDomain::PerLinux32 => 0x0008,
     };
-    nix::sys::personality::set(nix::sys::personality::Persona::from_bits_retain(
-        domain as _,
-    ))
-    .context("linux.personality")?;
+    nix::sys::personality::set(nix::sys::personality::Persona::from_bits_retain(domain as _))
+        .context("linux.personality")?;
     Ok(())
 }
 
@@ -325,12 +310,7 @@ pub fn set_personality(personality: &oci_spec::runtime::LinuxPersonality) -> Res
 /// checks it can be executed. The messages match runc's, which engines
 /// (podman) turn into exit statuses 127 and 126.
 pub fn find_executable(process: &Process) -> Result<PathBuf> {
-    let name = process
-        .args()
-        .iter()
-        .flatten()
-        .next()
-        .context("process.args: empty")?;
+    let name = process.args().iter().flatten().next().context("process.args: empty")?;
     // Relative names resolve against process.cwd, so the lookup does not
     // depend on having entered it yet (it runs before the seccomp filter).
     let candidate = |p: &Path| -> Result<Option<PathBuf>> {
@@ -368,18 +348,8 @@ pub fn find_executable(process: &Process) -> Result<PathBuf> {
 /// Replaces this process with the container's program.
 pub fn exec(program: &Path, process: &Process) -> Result<std::convert::Infallible> {
     let to_c = |s: &str| CString::new(s).map_err(|_| anyhow!("process: {s:?} contains a NUL byte"));
-    let args = process
-        .args()
-        .iter()
-        .flatten()
-        .map(|a| to_c(a))
-        .collect::<Result<Vec<_>>>()?;
-    let env = process
-        .env()
-        .iter()
-        .flatten()
-        .map(|e| to_c(e))
-        .collect::<Result<Vec<_>>>()?;
+    let args = process.args().iter().flatten().map(|a| to_c(a)).collect::<Result<Vec<_>>>()?;
+    let env = process.env().iter().flatten().map(|e| to_c(e)).collect::<Result<Vec<_>>>()?;
     let program = to_c(&program.to_string_lossy())?;
     nix::unistd::execve(&program, &args, &env).with_context(|| format!("exec {program:?}"))
 }
@@ -413,14 +383,8 @@ pub fn close_fds_on_exec(inherited: &crate::fds::Inherited) -> Result<()> {
     inherited.verify()?;
     let first = 3 + inherited.count();
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            first,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
+    let rc =
+        unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
     if rc != 0 {
         // Missing (ENOSYS), or refused by a profile with whatever errno
         // it chose.
@@ -432,11 +396,7 @@ pub fn close_fds_on_exec(inherited: &crate::fds::Inherited) -> Result<()> {
             .with_context(|| format!("close_range failed ({error}); marking fds one by one"))?;
     }
     // Preserved fds must survive exec even if they were opened CLOEXEC.
-    let keep = if Fault::LeakRuntimeFds.active() {
-        1024
-    } else {
-        first
-    };
+    let keep = if Fault::LeakRuntimeFds.active() { 1024 } else { first };
     for fd in 3..keep {
         // SAFETY: clears FD_CLOEXEC on a number; a closed one is EBADF.
         unsafe { libc::fcntl(fd as i32, libc::F_SETFD, 0) };
@@ -482,11 +442,7 @@ mod tests {
     #[test]
     fn missing_and_non_executable_programs_say_so_like_runc() {
         let err = find_executable(&process(&["no-such-prog"], &["PATH=/bin"])).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("executable file not found in $PATH"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("executable file not found in $PATH"), "{err}");
         let plain = tempfile::NamedTempFile::new().unwrap();
         std::fs::set_permissions(plain.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
         let err = find_executable(&process(&[plain.path().to_str().unwrap()], &[])).unwrap_err();

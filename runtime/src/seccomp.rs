@@ -42,9 +42,8 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter> {
     for arch in seccomp.architectures().iter().flatten() {
         let name = serde_json::to_value(arch)?;
         let name = name.as_str().unwrap_or_default();
-        let arch: ScmpArch = name
-            .parse()
-            .with_context(|| format!("linux.seccomp.architectures: unknown {name}"))?;
+        let arch: ScmpArch =
+            name.parse().with_context(|| format!("linux.seccomp.architectures: unknown {name}"))?;
         context
             .add_arch(arch)
             .with_context(|| format!("linux.seccomp.architectures: adding {name}"))?;
@@ -59,10 +58,7 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter> {
         add_rule(&mut context, default, rule)
             .with_context(|| format!("linux.seccomp.syscalls[{index}]"))?;
     }
-    Ok(Filter {
-        context,
-        agent: None,
-    })
+    Ok(Filter { context, agent: None })
 }
 
 impl Filter {
@@ -76,15 +72,9 @@ impl Filter {
             .as_ref()
             .context("linux.seccomp.listenerPath: required by SCMP_ACT_NOTIFY")?;
         let socket = UnixStream::connect(path).with_context(|| {
-            format!(
-                "linux.seccomp.listenerPath: connecting to {}",
-                path.display()
-            )
+            format!("linux.seccomp.listenerPath: connecting to {}", path.display())
         })?;
-        self.agent = Some(Agent {
-            socket,
-            metadata: seccomp.listener_metadata().clone(),
-        });
+        self.agent = Some(Agent { socket, metadata: seccomp.listener_metadata().clone() });
         Ok(())
     }
 
@@ -96,14 +86,10 @@ impl Filter {
     /// Loads the filter into this process; with notify rules, sends the
     /// listener fd and `state` (the container's state JSON) to the agent.
     pub fn load(self, state: &str) -> Result<()> {
-        self.context
-            .load()
-            .context("linux.seccomp: loading the filter")?;
+        self.context.load().context("linux.seccomp: loading the filter")?;
         if let Some(agent) = &self.agent {
-            let fd = self
-                .context
-                .get_notify_fd()
-                .context("linux.seccomp: getting the notify fd")?;
+            let fd =
+                self.context.get_notify_fd().context("linux.seccomp: getting the notify fd")?;
             send_to_agent(agent, fd, state)?;
             let _ = nix::unistd::close(fd);
         }
@@ -193,23 +179,14 @@ fn condition_groups(args: &[LinuxSeccompArg]) -> Result<Vec<Vec<ScmpArgCompare>>
     let mut indexes: Vec<usize> = args.iter().map(|a| a.index()).collect();
     indexes.sort_unstable();
     let repeated = indexes.windows(2).any(|w| w[0] == w[1]);
-    Ok(if repeated {
-        compares.into_iter().map(|c| vec![c]).collect()
-    } else {
-        vec![compares]
-    })
+    Ok(if repeated { compares.into_iter().map(|c| vec![c]).collect() } else { vec![compares] })
 }
 
 fn compare(arg: &LinuxSeccompArg) -> Result<ScmpArgCompare> {
     let index = u32::try_from(arg.index())
         .ok()
         .filter(|i| *i < 6)
-        .with_context(|| {
-            format!(
-                "args: index {} is not a syscall argument (0-5)",
-                arg.index()
-            )
-        })?;
+        .with_context(|| format!("args: index {} is not a syscall argument (0-5)", arg.index()))?;
     let op = match arg.op() {
         LinuxSeccompOperator::ScmpCmpNe => ScmpCompareOp::NotEqual,
         LinuxSeccompOperator::ScmpCmpLt => ScmpCompareOp::Less,

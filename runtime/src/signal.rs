@@ -10,11 +10,7 @@ pub fn parse(name: &str) -> Result<Signal> {
             .map_err(|_| anyhow!("signal: {number} is not a valid signal number"));
     }
     let upper = name.to_ascii_uppercase();
-    let full = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
+    let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
     Signal::from_str(&full).map_err(|_| anyhow!("signal: unknown signal {name:?}"))
 }
 
@@ -32,10 +28,7 @@ mod tests {
 
     #[test]
     fn unknown_signals_are_named_in_the_error() {
-        assert!(parse("SIGBOGUS")
-            .unwrap_err()
-            .to_string()
-            .contains("SIGBOGUS"));
+        assert!(parse("SIGBOGUS").unwrap_err().to_string().contains("SIGBOGUS"));
         assert!(parse("99").is_err());
     }
 }

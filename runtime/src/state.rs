@@ -81,9 +81,7 @@ pub fn validate_id(id: &str) -> Result<()> {
         && id.len() <= 1024
         && id != "."
         && id != ".."
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+'));
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+'));
     if !ok {
         bail!("invalid container id {id:?}: use letters, digits and - _ . +");
     }
@@ -192,10 +190,7 @@ impl ContainerDir {
 
     pub fn save_config(&self, spec: &Spec) -> Result<()> {
         // Pretty, like `spec` prints it: one Spec serializer in the binary.
-        write_atomically(
-            &self.path.join(CONFIG_FILE),
-            &serde_json::to_vec_pretty(spec)?,
-        )
+        write_atomically(&self.path.join(CONFIG_FILE), &serde_json::to_vec_pretty(spec)?)
     }
 
     pub fn load_config(&self) -> Result<Spec> {
@@ -322,10 +317,7 @@ mod tests {
             let handles: Vec<_> = (0..16)
                 .map(|_| s.spawn(|| ContainerDir::create(root.path(), "same").map(drop)))
                 .collect();
-            handles
-                .into_iter()
-                .filter_map(|h| h.join().unwrap().ok())
-                .count()
+            handles.into_iter().filter_map(|h| h.join().unwrap().ok()).count()
         });
         // The dirs are dropped (unlocked) but not removed: all others failed.
         assert_eq!(winners, 1);
@@ -357,19 +349,10 @@ mod tests {
         assert_eq!(gone.refreshed_status(), Status::Stopped);
         let me = std::process::id() as i32;
         let (_, start) = read_proc_stat(me).unwrap();
-        assert_eq!(
-            record(Status::Running, me, start).refreshed_status(),
-            Status::Running
-        );
+        assert_eq!(record(Status::Running, me, start).refreshed_status(), Status::Running);
         // Same pid, other start time: a recycled pid, not our container.
-        assert_eq!(
-            record(Status::Running, me, start + 1).refreshed_status(),
-            Status::Stopped
-        );
-        assert_eq!(
-            record(Status::Creating, 0, 0).refreshed_status(),
-            Status::Creating
-        );
+        assert_eq!(record(Status::Running, me, start + 1).refreshed_status(), Status::Stopped);
+        assert_eq!(record(Status::Creating, 0, 0).refreshed_status(), Status::Creating);
     }
 
     #[test]

@@ -141,14 +141,8 @@ mod tests {
     fn messages_cross_and_failures_become_errors() {
         let (mut b, mut a): (ParentEnd, ChildEnd) = pair().unwrap();
         a.send(&ToParent::InitPid { pid: 42 }).unwrap();
-        a.send(&ToParent::Failed {
-            error: "mount /proc: EPERM".into(),
-        })
-        .unwrap();
-        assert!(matches!(
-            b.recv("pid").unwrap(),
-            ToParent::InitPid { pid: 42 }
-        ));
+        a.send(&ToParent::Failed { error: "mount /proc: EPERM".into() }).unwrap();
+        assert!(matches!(b.recv("pid").unwrap(), ToParent::InitPid { pid: 42 }));
         let err = b.expect("ready").unwrap_err().to_string();
         assert_eq!(err, "mount /proc: EPERM");
     }

@@ -9,10 +9,7 @@ use std::io::Read;
 use std::os::unix::net::UnixListener;
 
 fn with_terminal(mut spec: Spec) -> Spec {
-    spec.process_mut()
-        .as_mut()
-        .unwrap()
-        .set_terminal(Some(true));
+    spec.process_mut().as_mut().unwrap().set_terminal(Some(true));
     spec
 }
 
@@ -30,10 +27,7 @@ fn run_in_the_foreground_relays_the_containers_pty() {
     assert_eq!(output.status.code(), Some(3), "{output:?}");
     // "\r\n": the output went through a pty's line discipline.
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.starts_with("/dev/pts/") && stdout.ends_with("\r\nhi\r\n"),
-        "{stdout:?}"
-    );
+    assert!(stdout.starts_with("/dev/pts/") && stdout.ends_with("\r\nhi\r\n"), "{stdout:?}");
     assert!(env.state_dirs().is_empty());
 }
 
@@ -51,11 +45,8 @@ fn a_detached_terminal_needs_a_console_socket_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("console.sock");
     let _listener = UnixListener::bind(&socket).unwrap();
-    let (ok, stderr) = env.create(
-        &bundle,
-        "t-socket-no-tty",
-        &["--console-socket".as_ref(), socket.as_os_str()],
-    );
+    let (ok, stderr) =
+        env.create(&bundle, "t-socket-no-tty", &["--console-socket".as_ref(), socket.as_os_str()]);
     assert!(!ok);
     assert!(stderr.contains("process.terminal is false"), "{stderr}");
     assert!(env.state_dirs().is_empty());
@@ -68,18 +59,12 @@ fn the_master_arrives_on_the_console_socket_and_exec_tty_gets_its_own_pty() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("console.sock");
     let listener = UnixListener::bind(&socket).unwrap();
-    let (ok, stderr) = env.create(
-        &bundle,
-        "t-console",
-        &["--console-socket".as_ref(), socket.as_os_str()],
-    );
+    let (ok, stderr) =
+        env.create(&bundle, "t-console", &["--console-socket".as_ref(), socket.as_os_str()]);
     assert!(ok, "create: {stderr}");
     let (stream, _) = listener.accept().unwrap();
     let master = litmus_runtime::console::receive_master(&stream).unwrap();
-    env.runtime()
-        .args(["start", "t-console"])
-        .assert()
-        .success();
+    env.runtime().args(["start", "t-console"]).assert().success();
     let mut terminal = std::fs::File::from(master);
     let mut seen = [0u8; 64];
     let n = terminal.read(&mut seen).unwrap();
@@ -101,22 +86,11 @@ fn the_master_arrives_on_the_console_socket_and_exec_tty_gets_its_own_pty() {
     // Detached exec --tty has nobody to hand the master to.
     let output = env
         .runtime()
-        .args([
-            "exec",
-            "--tty",
-            "--detach",
-            "t-console",
-            "/bin/sh",
-            "-c",
-            "tty",
-        ])
+        .args(["exec", "--tty", "--detach", "t-console", "/bin/sh", "-c", "tty"])
         .output()
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--console-socket"));
-    env.runtime()
-        .args(["delete", "--force", "t-console"])
-        .assert()
-        .success();
+    env.runtime().args(["delete", "--force", "t-console"]).assert().success();
     assert!(env.state_dirs().is_empty());
 }

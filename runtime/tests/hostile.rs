@@ -10,11 +10,8 @@ use std::process::Command;
 /// fds and set variables exactly as a caller would (`3<file`, `$$`).
 fn through_shell(env: &Env, prefix: &str, args: &str) -> common::Captured {
     let runtime = assert_cmd::cargo::cargo_bin("litmus-runtime");
-    let script = format!(
-        "{prefix} exec {} --root {} {args}",
-        runtime.display(),
-        env.root.path().display()
-    );
+    let script =
+        format!("{prefix} exec {} --root {} {args}", runtime.display(), env.root.path().display());
     common::bounded(Command::new("/bin/sh").args(["-c", &script]), &script)
 }
 
@@ -26,17 +23,11 @@ fn preserve_fds_beyond_what_the_caller_passed_is_refused_naming_the_fd() {
     let out = through_shell(
         &env,
         "",
-        &format!(
-            "run --preserve-fds 100 --bundle {} t-pfd 3</dev/null",
-            bundle.path().display()
-        ),
+        &format!("run --preserve-fds 100 --bundle {} t-pfd 3</dev/null", bundle.path().display()),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.success(), "the run went ahead: {stderr}");
-    assert!(
-        stderr.contains("--preserve-fds: fd 4 is not open"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("--preserve-fds: fd 4 is not open"), "{stderr}");
     assert!(env.state_dirs().is_empty(), "{:?}", env.state_dirs());
     assert!(!cgroup_dir("t-pfd").exists());
 }
@@ -61,14 +52,8 @@ fn preserved_fds_are_the_callers_and_nothing_else() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // ls's own listing fd is the only other one.
-    let fds: Vec<&str> = stdout
-        .lines()
-        .take_while(|l| !l.starts_with("from"))
-        .collect();
-    assert!(
-        fds.len() <= 6 && fds.contains(&"3") && fds.contains(&"4"),
-        "{stdout}"
-    );
+    let fds: Vec<&str> = stdout.lines().take_while(|l| !l.starts_with("from")).collect();
+    assert!(fds.len() <= 6 && fds.contains(&"3") && fds.contains(&"4"), "{stdout}");
     assert!(stdout.contains("from fd 3\nfrom fd 4\n"), "{stdout}");
 }
 
@@ -104,9 +89,7 @@ fn an_image_whose_proc_is_a_symlink_is_refused_naming_the_mount() {
         let (ok, stderr) = env.create(&bundle, &id, &[]);
         assert!(!ok, "/{link} symlink accepted");
         assert!(
-            stderr.contains(&format!(
-                "(/{link}): {typ} must be mounted on an ordinary directory"
-            )),
+            stderr.contains(&format!("(/{link}): {typ} must be mounted on an ordinary directory")),
             "{stderr}"
         );
         assert!(env.state_dirs().is_empty(), "{:?}", env.state_dirs());

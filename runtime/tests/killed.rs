@@ -31,18 +31,12 @@ fn spawn(env: &Env, args: &[&str]) -> Child {
 
 /// Runs `delete --force ID` with a deadline; Err says how it ended.
 fn delete_force(env: &Env, id: &str) -> Result<(), String> {
-    let done = output_within(
-        env.std_runtime().args(["delete", "--force", id]),
-        DELETE_DEADLINE,
-    )
-    .map_err(|e| e.to_string())?;
+    let done = output_within(env.std_runtime().args(["delete", "--force", id]), DELETE_DEADLINE)
+        .map_err(|e| e.to_string())?;
     match done.status {
         None => Err(format!("delete --force hung for {DELETE_DEADLINE:?}")),
         Some(status) if status.success() => Ok(()),
-        Some(status) => Err(format!(
-            "delete --force exited {status}: {}",
-            done.stderr_text()
-        )),
+        Some(status) => Err(format!("delete --force exited {status}: {}", done.stderr_text())),
     }
 }
 
@@ -63,24 +57,13 @@ fn leftovers(env: &Env, id: &str, rootfs: &Path) -> Vec<String> {
             found.push(format!("process {pid}"));
         }
     }
-    found.extend(
-        cgroups_named(id)
-            .iter()
-            .map(|d| format!("cgroup {}", d.display())),
-    );
+    found.extend(cgroups_named(id).iter().map(|d| format!("cgroup {}", d.display())));
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let rootfs_text = rootfs.display().to_string();
     found.extend(
-        mountinfo
-            .lines()
-            .filter(|l| l.contains(&rootfs_text))
-            .map(|l| format!("mount {l}")),
+        mountinfo.lines().filter(|l| l.contains(&rootfs_text)).map(|l| format!("mount {l}")),
     );
-    found.extend(
-        env.state_dirs()
-            .iter()
-            .map(|d| format!("state {}", d.display())),
-    );
+    found.extend(env.state_dirs().iter().map(|d| format!("state {}", d.display())));
     found
 }
 
@@ -147,11 +130,7 @@ fn bundle_arg(bundle: &Path) -> String {
 
 /// `OPERATION --bundle B ID`, for create and run.
 fn of_bundle(operation: &'static str) -> impl Fn(&str, &Path) -> Vec<String> {
-    move |id, bundle| {
-        [operation, "--bundle", &bundle_arg(bundle), id]
-            .map(String::from)
-            .to_vec()
-    }
+    move |id, bundle| [operation, "--bundle", &bundle_arg(bundle), id].map(String::from).to_vec()
 }
 
 #[test]
@@ -171,17 +150,10 @@ fn exec_killed_at_any_instant_is_cleaned_up_by_delete_force() {
         "sleep 60",
         |env, id, bundle| {
             // Not through assert_cmd: the container keeps stdout open.
-            let mut run = spawn(
-                env,
-                &["run", "--detach", "--bundle", &bundle_arg(bundle), id],
-            );
+            let mut run = spawn(env, &["run", "--detach", "--bundle", &bundle_arg(bundle), id]);
             let status = expect_exit(&mut run, common::DEADLINE, "run --detach");
             assert!(status.success(), "run --detach {id}");
         },
-        |id, _| {
-            ["exec", id, "/bin/sh", "-c", "sleep 60"]
-                .map(String::from)
-                .to_vec()
-        },
+        |id, _| ["exec", id, "/bin/sh", "-c", "sleep 60"].map(String::from).to_vec(),
     );
 }

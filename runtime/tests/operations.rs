@@ -25,10 +25,7 @@ fn status(env: &Env, id: &str) -> String {
 }
 
 fn delete(env: &Env, id: &str) {
-    env.runtime()
-        .args(["delete", "--force", id])
-        .assert()
-        .success();
+    env.runtime().args(["delete", "--force", id]).assert().success();
     assert!(env.state_dirs().is_empty(), "delete left state behind");
 }
 
@@ -39,13 +36,7 @@ fn exec_joins_the_containers_namespaces_and_returns_the_status() {
     let host_pid_ns = std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
     let output = env
         .runtime()
-        .args([
-            "exec",
-            "t-exec",
-            "/bin/sh",
-            "-c",
-            "hostname; readlink /proc/self/ns/pid; exit 5",
-        ])
+        .args(["exec", "t-exec", "/bin/sh", "-c", "hostname; readlink /proc/self/ns/pid; exit 5"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(5), "{output:?}");
@@ -63,16 +54,7 @@ fn exec_flags_set_env_cwd_and_user() {
     let env = Env::new();
     let (_bundle, _) = running(&env, &shell("sleep 60"), "t-exec-flags");
     env.runtime()
-        .args([
-            "exec",
-            "-e",
-            "FOO=bar",
-            "--cwd",
-            "/tmp",
-            "-u",
-            "1000:1001",
-            "t-exec-flags",
-        ])
+        .args(["exec", "-e", "FOO=bar", "--cwd", "/tmp", "-u", "1000:1001", "t-exec-flags"])
         .args(["/bin/sh", "-c", "echo $FOO $(pwd) $(id -u) $(id -g)"])
         .assert()
         .success()
@@ -91,24 +73,18 @@ fn detached_exec_writes_its_pid_and_joins_the_cgroup() {
     // std's Command: the detached process keeps stdout open, so a pipe
     // (as assert_cmd uses) would not reach EOF.
     let exec = common::bounded(
-        env.std_runtime()
-            .args(["exec", "--detach", "--pid-file"])
-            .arg(&pid_file)
-            .args(["t-exec-d", "/bin/sleep", "60"]),
+        env.std_runtime().args(["exec", "--detach", "--pid-file"]).arg(&pid_file).args([
+            "t-exec-d",
+            "/bin/sleep",
+            "60",
+        ]),
         "exec --detach",
     );
     assert!(exec.success(), "{}", exec.stderr_text());
     let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
-    let ps = env
-        .runtime()
-        .args(["ps", "--format", "json", "t-exec-d"])
-        .output()
-        .unwrap();
+    let ps = env.runtime().args(["ps", "--format", "json", "t-exec-d"]).output().unwrap();
     let pids: Vec<i32> = serde_json::from_slice(&ps.stdout).unwrap();
-    assert!(
-        pids.contains(&pid),
-        "exec'd pid {pid} in the cgroup's {pids:?}"
-    );
+    assert!(pids.contains(&pid), "exec'd pid {pid} in the cgroup's {pids:?}");
     delete(&env, "t-exec-d");
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid));
 }
@@ -133,10 +109,7 @@ fn pause_freezes_and_resume_thaws() {
     assert_eq!(std::fs::read_to_string(&freezer).unwrap().trim(), frozen);
     // A paused container cannot be paused again or exec'd into.
     env.runtime().args(["pause", "t-pause"]).assert().failure();
-    env.runtime()
-        .args(["exec", "t-pause", "true"])
-        .assert()
-        .failure();
+    env.runtime().args(["exec", "t-pause", "true"]).assert().failure();
     env.runtime().args(["resume", "t-pause"]).assert().success();
     assert_eq!(status(&env, "t-pause"), "running");
     assert_eq!(std::fs::read_to_string(&freezer).unwrap().trim(), thawed);
@@ -156,10 +129,7 @@ fn update_changes_memory_and_pids_limits() {
         .success();
     let read = |p: std::path::PathBuf| std::fs::read_to_string(p).unwrap().trim().to_string();
     let memory = ("memory", "memory.limit_in_bytes");
-    assert_eq!(
-        read(common::cgroup_file("t-update", memory, "memory.max")),
-        "67108864"
-    );
+    assert_eq!(read(common::cgroup_file("t-update", memory, "memory.max")), "67108864");
     let pids = ("pids", "pids.max");
     assert_eq!(read(common::cgroup_file("t-update", pids, "pids.max")), "7");
     let stderr = env.failing(&["update", "t-update"]);
@@ -171,11 +141,7 @@ fn update_changes_memory_and_pids_limits() {
 fn events_stats_reports_memory_and_pids() {
     let env = Env::new();
     let (_bundle, _) = running(&env, &shell("sleep 60"), "t-stats");
-    let output = env
-        .runtime()
-        .args(["events", "--stats", "t-stats"])
-        .output()
-        .unwrap();
+    let output = env.runtime().args(["events", "--stats", "t-stats"]).output().unwrap();
     assert!(output.status.success(), "{output:?}");
     let event: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(event["type"], "stats");
@@ -197,10 +163,7 @@ fn oom_kill_exits_137_and_events_reports_it() {
     }
     let mut resources = oci_spec::runtime::LinuxResources::default();
     resources.set_memory(Some(memory));
-    spec.linux_mut()
-        .as_mut()
-        .unwrap()
-        .set_resources(Some(resources));
+    spec.linux_mut().as_mut().unwrap().set_resources(Some(resources));
     let bundle = env.bundle(&spec);
     let (ok, stderr) = env.create(&bundle, "t-oom", &[]);
     assert!(ok, "create: {stderr}");
@@ -214,23 +177,13 @@ fn oom_kill_exits_137_and_events_reports_it() {
     env.runtime().args(["start", "t-oom"]).assert().success();
     let deadline = Instant::now() + Duration::from_secs(20);
     while status(&env, "t-oom") != "stopped" {
-        assert!(
-            Instant::now() < deadline,
-            "the OOM killer never stopped the container"
-        );
+        assert!(Instant::now() < deadline, "the OOM killer never stopped the container");
         std::thread::sleep(Duration::from_millis(20));
     }
     // events ends by itself once the container has stopped.
-    common::expect_exit(
-        &mut events,
-        common::DEADLINE,
-        "events after the container stopped",
-    );
+    common::expect_exit(&mut events, common::DEADLINE, "events after the container stopped");
     let stdout = std::fs::read_to_string(events_out.path()).unwrap();
-    assert!(
-        stdout.lines().any(|l| l.contains(r#""type":"oom""#)),
-        "events printed: {stdout}"
-    );
+    assert!(stdout.lines().any(|l| l.contains(r#""type":"oom""#)), "events printed: {stdout}");
     // v1 memory.oom_control, v2 memory.events: both count "oom_kill N".
     let oom_file = common::cgroup_file("t-oom", ("memory", "memory.oom_control"), "memory.events");
     let oom_counts = std::fs::read_to_string(oom_file).unwrap();
@@ -239,10 +192,5 @@ fn oom_kill_exits_137_and_events_reports_it() {
 
     // `run` reports the OOM kill as 128 + SIGKILL.
     let bundle = env.bundle(&spec);
-    env.runtime()
-        .args(["run", "--bundle"])
-        .arg(bundle.path())
-        .arg("t-oom-run")
-        .assert()
-        .code(137);
+    env.runtime().args(["run", "--bundle"]).arg(bundle.path()).arg("t-oom-run").assert().code(137);
 }

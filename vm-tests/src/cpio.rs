@@ -11,10 +11,7 @@ pub struct Archive {
 
 impl Default for Archive {
     fn default() -> Self {
-        Archive {
-            bytes: Vec::new(),
-            next_inode: 1,
-        }
+        Archive { bytes: Vec::new(), next_inode: 1 }
     }
 }
 
@@ -39,10 +36,7 @@ impl Archive {
             .mode(mode)
             .nlink(nlink)
             .write(&mut self.bytes, data.len() as u32);
-        writer
-            .write_all(data)
-            .and_then(|()| writer.finish().map(drop))
-            .expect("writing to memory");
+        writer.write_all(data).and_then(|()| writer.finish().map(drop)).expect("writing to memory");
     }
 
     /// The archive with its trailer.

@@ -46,19 +46,14 @@ impl BinaryRun {
                     r if r.starts_with("ignored") => Outcome::Ignored,
                     _ => return None,
                 };
-                Some(TestCase {
-                    name: name.to_string(),
-                    outcome,
-                    output: String::new(),
-                })
+                Some(TestCase { name: name.to_string(), outcome, output: String::new() })
             })
             .collect();
         // Failure details follow as "---- NAME stdout ----" sections.
         let mut current: Option<usize> = None;
         for line in self.output.lines() {
-            if let Some(name) = line
-                .strip_prefix("---- ")
-                .and_then(|l| l.strip_suffix(" stdout ----"))
+            if let Some(name) =
+                line.strip_prefix("---- ").and_then(|l| l.strip_suffix(" stdout ----"))
             {
                 current = cases.iter().position(|c| c.name == name);
                 continue;
@@ -144,10 +139,7 @@ pub fn merge_junit(suite_xml: &str, runs: &[BinaryRun]) -> String {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -165,11 +157,7 @@ mod tests {
         test result: FAILED. 1 passed; 1 failed; 1 ignored\n";
 
     fn run(rc: i32, output: &str) -> BinaryRun {
-        BinaryRun {
-            name: "operations".into(),
-            rc: Some(rc),
-            output: output.into(),
-        }
+        BinaryRun { name: "operations".into(), rc: Some(rc), output: output.into() }
     }
 
     #[test]

@@ -44,11 +44,7 @@ impl KernelLock {
 
     /// The .deb's file name as apt-get download writes it.
     pub fn deb_name(&self) -> String {
-        format!(
-            "{}_{}_amd64.deb",
-            self.package,
-            self.version.replace(':', "%3a")
-        )
+        format!("{}_{}_amd64.deb", self.package, self.version.replace(':', "%3a"))
     }
 
     /// The vmlinuz path inside the package.

@@ -17,8 +17,7 @@ pub struct GuestResults {
 }
 
 fn field<T: std::str::FromStr>(line: &str, key: &str) -> Option<T> {
-    line.split_whitespace()
-        .find_map(|w| w.strip_prefix(key)?.parse().ok())
+    line.split_whitespace().find_map(|w| w.strip_prefix(key)?.parse().ok())
 }
 
 pub fn parse(serial: &str) -> GuestResults {
@@ -74,9 +73,7 @@ pub fn case_passed(junit: &str, case: &str) -> bool {
     };
     let rest = &junit[start + 1..];
     let body = &rest[..rest.find("<testcase").unwrap_or(rest.len())];
-    !["<failure", "<error", "<skipped"]
-        .iter()
-        .any(|verdict| body.contains(verdict))
+    !["<failure", "<error", "<skipped"].iter().any(|verdict| body.contains(verdict))
 }
 
 #[cfg(test)]

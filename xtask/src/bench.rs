@@ -14,13 +14,7 @@ use xshell::{cmd, Shell};
 
 const OURS: &str = "litmus-runtime";
 /// Criterion groups, in the order they are printed.
-const TIMED: &[&str] = &[
-    "run-true",
-    "create-start-delete",
-    "exec",
-    "run-100",
-    "oom-run-137",
-];
+const TIMED: &[&str] = &["run-true", "create-start-delete", "exec", "run-100", "oom-run-137"];
 
 /// metric → runtime → value (ns for times, KiB for rss).
 pub type Table = BTreeMap<String, BTreeMap<String, f64>>;
@@ -132,28 +126,19 @@ pub fn collect() -> Result<Table> {
                 .with_context(|| format!("parsing {}", estimates.display()))?;
             if let Some(median) = doc["median"]["point_estimate"].as_f64() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                table
-                    .entry(group.to_string())
-                    .or_default()
-                    .insert(name, median);
+                table.entry(group.to_string()).or_default().insert(name, median);
             }
         }
     }
     let extra = root().join("target/litmus-bench");
-    for (metric, file) in [
-        ("peak-rss-kib", "rss.json"),
-        ("oom-event", "oom-event.json"),
-    ] {
+    for (metric, file) in [("peak-rss-kib", "rss.json"), ("oom-event", "oom-event.json")] {
         let Ok(text) = std::fs::read_to_string(extra.join(file)) else {
             continue;
         };
         let doc: Map<String, Value> = serde_json::from_str(&text)?;
         for (runtime, value) in doc {
             if let Some(v) = value.as_f64() {
-                table
-                    .entry(metric.to_string())
-                    .or_default()
-                    .insert(runtime, v);
+                table.entry(metric.to_string()).or_default().insert(runtime, v);
             }
         }
     }
@@ -194,16 +179,11 @@ pub fn render(table: &Table) -> String {
     for (metric, row) in table {
         out += &format!("{metric:<22}");
         for r in &runtimes {
-            let cell = row
-                .get(r)
-                .map(|v| human(metric, *v))
-                .unwrap_or_else(|| "-".into());
+            let cell = row.get(r).map(|v| human(metric, *v)).unwrap_or_else(|| "-".into());
             out += &format!("{cell:>22}");
         }
         for to in ["crun", "runc"] {
-            let cell = ratio(row, to)
-                .map(|x| format!("{x:.2}×"))
-                .unwrap_or_else(|| "-".into());
+            let cell = ratio(row, to).map(|x| format!("{x:.2}×")).unwrap_or_else(|| "-".into());
             out += &format!("{cell:>10}");
         }
         out.push('\n');
@@ -212,9 +192,7 @@ pub fn render(table: &Table) -> String {
 }
 
 fn baseline_path(name: &str) -> PathBuf {
-    root()
-        .join("benches/baselines")
-        .join(format!("{name}.json"))
+    root().join("benches/baselines").join(format!("{name}.json"))
 }
 
 /// Ratios of litmus-runtime to each peer, per metric.
@@ -240,10 +218,7 @@ pub fn save_baseline(table: &Table, name: &str) -> Result<()> {
 pub fn check(table: &Table, name: &str, threshold: f64) -> Result<()> {
     let path = baseline_path(name);
     let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "no baseline {}: make one with --save-baseline {name}",
-            path.display()
-        )
+        format!("no baseline {}: make one with --save-baseline {name}", path.display())
     })?;
     let baseline: Value = serde_json::from_str(&text)?;
     let now = ratios(table);
@@ -252,16 +227,12 @@ pub fn check(table: &Table, name: &str, threshold: f64) -> Result<()> {
     // The reference is crun, measured in the same run; runc only when crun
     // is absent. (runc is so much slower that small ratios to it swing
     // widely with noise.)
-    let peer = if table.values().any(|row| row.contains_key("crun")) {
-        "vs_crun"
-    } else {
-        "vs_runc"
-    };
+    let peer =
+        if table.values().any(|row| row.contains_key("crun")) { "vs_crun" } else { "vs_runc" };
     for (metric, peers) in now.as_object().into_iter().flatten() {
-        let (Some(current), Some(before)) = (
-            peers[peer].as_f64(),
-            baseline["ratios"][metric][peer].as_f64(),
-        ) else {
+        let (Some(current), Some(before)) =
+            (peers[peer].as_f64(), baseline["ratios"][metric][peer].as_f64())
+        else {
             continue;
         };
         compared += 1;
@@ -273,10 +244,7 @@ pub fn check(table: &Table, name: &str, threshold: f64) -> Result<()> {
         }
     }
     if compared == 0 {
-        bail!(
-            "nothing to compare with {}: no ratios in common",
-            path.display()
-        );
+        bail!("nothing to compare with {}: no ratios in common", path.display());
     }
     if !regressions.is_empty() {
         bail!(
@@ -285,9 +253,6 @@ pub fn check(table: &Table, name: &str, threshold: f64) -> Result<()> {
             regressions.join("\n  ")
         );
     }
-    eprintln!(
-        "no regression beyond {:.0}% in {compared} ratios",
-        threshold * 100.0
-    );
+    eprintln!("no regression beyond {:.0}% in {compared} ratios", threshold * 100.0);
     Ok(())
 }

@@ -67,10 +67,7 @@ pub fn ensure(sh: &Shell, refresh: bool) -> Result<PathBuf> {
 /// host's configuration changed.
 fn apt_options(state: &Path) -> Vec<String> {
     vec![
-        format!(
-            "-oDir::Etc::SourceList={}",
-            state.join("sources.list").display()
-        ),
+        format!("-oDir::Etc::SourceList={}", state.join("sources.list").display()),
         "-oDir::Etc::SourceParts=/dev/null".into(),
         format!("-oDir::State::Lists={}", state.join("lists").display()),
         format!("-oDir::Cache={}", state.join("cache").display()),
@@ -144,11 +141,7 @@ fn profiles(sh: &Shell, out: &Path) -> Result<()> {
 fn spec_configs(sh: &Shell, out: &Path) -> Result<()> {
     super::ensure_packages(sh, &["runc", "crun"])?;
     for (name, binary) in [("runc", "/usr/sbin/runc"), ("crun", "/usr/bin/crun")] {
-        let variants: &[bool] = if name == "runc" {
-            &[false, true]
-        } else {
-            &[false]
-        };
+        let variants: &[bool] = if name == "runc" { &[false, true] } else { &[false] };
         for &rootless in variants {
             let tmp = tempfile::tempdir()?;
             let bundle = tmp.path();

@@ -42,10 +42,7 @@ pub struct Options {
 fn recording_wrapper(dir: &Path, runtime: &Runtime) -> Result<Runtime> {
     let bin = dir.join(".wrappers").join(&runtime.name);
     std::fs::create_dir_all(&bin)?;
-    let name = runtime
-        .path
-        .file_name()
-        .context("the runtime path has a file name")?;
+    let name = runtime.path.file_name().context("the runtime path has a file name")?;
     let wrapper = bin.join(name);
     let out = dir.join(".new");
     std::fs::create_dir_all(&out)?;
@@ -69,10 +66,7 @@ exec {runtime} "$@"
     std::fs::write(&wrapper, script)?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))?;
-    Ok(Runtime {
-        name: runtime.name.clone(),
-        path: wrapper,
-    })
+    Ok(Runtime { name: runtime.name.clone(), path: wrapper })
 }
 
 /// Turns what the wrapper saved during one scenario into fixtures
@@ -129,10 +123,7 @@ fn engine_version(engine: &str) -> String {
         .unwrap_or_default();
     let version = out
         .split_whitespace()
-        .find(|w| {
-            w.trim_start_matches('v')
-                .starts_with(|c: char| c.is_ascii_digit())
-        })
+        .find(|w| w.trim_start_matches('v').starts_with(|c: char| c.is_ascii_digit()))
         .unwrap_or("unknown");
     format!("{engine} {}", version.trim_start_matches('v'))
 }
@@ -170,11 +161,7 @@ impl Outcome {
     }
 
     fn code_is(self, code: i32) -> Result<Outcome> {
-        ensure!(
-            self.code == Some(code),
-            "expected exit {code}: {}",
-            self.describe()
-        );
+        ensure!(self.code == Some(code), "expected exit {code}: {}", self.describe());
         Ok(self)
     }
 
@@ -218,10 +205,7 @@ impl Engines {
 
     fn ctr(&self, args: &[&str]) -> Outcome {
         let mut cmd = Command::new("ctr");
-        cmd.arg("--address")
-            .arg(self.socket())
-            .args(["--namespace", NAMESPACE])
-            .args(args);
+        cmd.arg("--address").arg(self.socket()).args(["--namespace", NAMESPACE]).args(args);
         run(cmd, Duration::from_secs(120))
     }
 
@@ -233,21 +217,13 @@ impl Engines {
     fn set_up(work: PathBuf, rootfs: &litmus_bundle::RootfsBuilder, keep: bool) -> Result<Engines> {
         std::fs::create_dir_all(work.join("podman/tmp"))?;
         std::fs::create_dir_all(work.join("containerd"))?;
-        let mut engines = Engines {
-            work,
-            containerd: None,
-            keep,
-        };
+        let mut engines = Engines { work, containerd: None, keep };
         let work = engines.work.clone();
         std::fs::write(work.join("containers.conf"), containers_conf(&work)?)?;
         rootfs.build(&work.join("rootfs"))?;
         let tar = work.join("rootfs.tar");
         let mut cmd = Command::new("tar");
-        cmd.arg("-C")
-            .arg(work.join("rootfs"))
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".");
+        cmd.arg("-C").arg(work.join("rootfs")).arg("-cf").arg(&tar).arg(".");
         run(cmd, Duration::from_secs(60)).ok()?;
         let mut import = engines.podman_base();
         import
@@ -258,9 +234,7 @@ impl Engines {
         run(import, Duration::from_secs(120)).ok()?;
         let archive = work.join("image-oci.tar");
         let mut save = engines.podman_base();
-        save.args(["save", "--format", "oci-archive", "-o"])
-            .arg(&archive)
-            .arg(IMAGE);
+        save.args(["save", "--format", "oci-archive", "-o"]).arg(&archive).arg(IMAGE);
         run(save, Duration::from_secs(120)).ok()?;
 
         let config = work.join("containerd/config.toml");
@@ -357,10 +331,7 @@ runtime_supports_json = ["crun", "runc", "kata", "runsc", "youki", "krun", "litm
 }
 
 fn hard_limit(resource: libc::__rlimit_resource_t) -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     unsafe { libc::getrlimit(resource, &mut limit) };
     limit.rlim_max.min(1 << 20)
 }
@@ -402,12 +373,7 @@ fn run(mut cmd: Command, limit: Duration) -> Outcome {
             stdout: done.stdout_text(),
             stderr: done.stderr_text(),
         },
-        Err(e) => Outcome {
-            line,
-            code: None,
-            stdout: String::new(),
-            stderr: e.to_string(),
-        },
+        Err(e) => Outcome { line, code: None, stdout: String::new(), stderr: e.to_string() },
     }
 }
 
@@ -430,11 +396,7 @@ const SCENARIOS: &[(&str, &str, Check)] = &[
     ("podman", "tty", podman_tty),
     ("containerd", "run-exit-code", ctr_run_exit_code),
     ("containerd", "env", ctr_env),
-    (
-        "containerd",
-        "detach-exec-kill-delete",
-        ctr_detach_exec_kill,
-    ),
+    ("containerd", "detach-exec-kill-delete", ctr_detach_exec_kill),
     ("containerd", "memory-oom-137", ctr_oom),
 ];
 
@@ -445,9 +407,7 @@ fn podman_run(e: &Engines, r: &Runtime, args: &[&str]) -> Outcome {
 }
 
 fn podman_echo(e: &Engines, r: &Runtime) -> Result<()> {
-    podman_run(e, r, &[IMAGE, "echo", "hello"])
-        .ok()?
-        .stdout_is("hello")?;
+    podman_run(e, r, &[IMAGE, "echo", "hello"]).ok()?.stdout_is("hello")?;
     Ok(())
 }
 
@@ -494,39 +454,15 @@ fn podman_read_only(e: &Engines, r: &Runtime) -> Result<()> {
         out.describe()
     );
     // podman keeps /tmp and /run writable with tmpcopyup tmpfs mounts.
-    podman_run(
-        e,
-        r,
-        &[
-            "--read-only",
-            IMAGE,
-            "touch",
-            "/tmp/written",
-            "/run/written",
-        ],
-    )
-    .ok()?;
+    podman_run(e, r, &["--read-only", IMAGE, "touch", "/tmp/written", "/run/written"]).ok()?;
     podman_run(e, r, &[IMAGE, "touch", "/written"]).ok()?;
     Ok(())
 }
 
 fn podman_oom(e: &Engines, r: &Runtime) -> Result<()> {
     let probe = litmus_bundle::PROBE_PATH_IN_ROOTFS;
-    podman_run(
-        e,
-        r,
-        &[
-            "--memory",
-            "32m",
-            "--memory-swap",
-            "32m",
-            IMAGE,
-            probe,
-            "alloc",
-            "256",
-        ],
-    )
-    .code_is(137)?;
+    podman_run(e, r, &["--memory", "32m", "--memory-swap", "32m", IMAGE, probe, "alloc", "256"])
+        .code_is(137)?;
     Ok(())
 }
 
@@ -536,21 +472,14 @@ fn podman_pids_limit(e: &Engines, r: &Runtime) -> Result<()> {
     let line: serde_json::Value = serde_json::from_str(out.stdout.trim())
         .with_context(|| format!("probe output: {}", out.describe()))?;
     let started = line["succeeded"].as_u64().unwrap_or(u64::MAX);
-    ensure!(
-        started < 8,
-        "--pids-limit 8 let {started} of 40 forks through"
-    );
+    ensure!(started < 8, "--pids-limit 8 let {started} of 40 forks through");
     Ok(())
 }
 
 fn podman_cap_drop(e: &Engines, r: &Runtime) -> Result<()> {
     podman_run(e, r, &[IMAGE, "chown", "1", "/tmp"]).ok()?;
     let out = podman_run(e, r, &["--cap-drop", "CHOWN", IMAGE, "chown", "1", "/tmp"]);
-    ensure!(
-        out.code != Some(0),
-        "chown without CAP_CHOWN should fail: {}",
-        out.describe()
-    );
+    ensure!(out.code != Some(0), "chown without CAP_CHOWN should fail: {}", out.describe());
     Ok(())
 }
 
@@ -559,20 +488,9 @@ fn podman_bind_volume(e: &Engines, r: &Runtime) -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("in"), "from the host\n")?;
     let volume = format!("{}:/data", dir.display());
-    podman_run(
-        e,
-        r,
-        &[
-            "-v",
-            &volume,
-            IMAGE,
-            "sh",
-            "-c",
-            "cat /data/in; echo back > /data/out",
-        ],
-    )
-    .ok()?
-    .stdout_is("from the host")?;
+    podman_run(e, r, &["-v", &volume, IMAGE, "sh", "-c", "cat /data/in; echo back > /data/out"])
+        .ok()?
+        .stdout_is("from the host")?;
     ensure!(std::fs::read_to_string(dir.join("out"))? == "back\n");
     Ok(())
 }
@@ -584,55 +502,31 @@ fn name(r: &Runtime, what: &str) -> String {
 
 fn podman_detach_exec_stop(e: &Engines, r: &Runtime) -> Result<()> {
     let c = name(r, "detach");
-    e.podman(r, &["run", "-d", "--name", &c, IMAGE, "sleep", "1000"])
-        .ok()?;
-    e.podman(r, &["exec", &c, "sh", "-c", "echo in; exit 4"])
-        .code_is(4)?
-        .stdout_is("in")?;
-    e.podman(
-        r,
-        &[
-            "exec",
-            "-e",
-            "X=1",
-            "-w",
-            "/tmp",
-            &c,
-            "sh",
-            "-c",
-            "echo $X $PWD",
-        ],
-    )
-    .ok()?
-    .stdout_is("1 /tmp")?;
-    e.podman(r, &["stop", "--time", "2", &c]).ok()?;
-    e.podman(r, &["inspect", "--format", "{{.State.Status}}", &c])
+    e.podman(r, &["run", "-d", "--name", &c, IMAGE, "sleep", "1000"]).ok()?;
+    e.podman(r, &["exec", &c, "sh", "-c", "echo in; exit 4"]).code_is(4)?.stdout_is("in")?;
+    e.podman(r, &["exec", "-e", "X=1", "-w", "/tmp", &c, "sh", "-c", "echo $X $PWD"])
         .ok()?
-        .stdout_is("exited")?;
+        .stdout_is("1 /tmp")?;
+    e.podman(r, &["stop", "--time", "2", &c]).ok()?;
+    e.podman(r, &["inspect", "--format", "{{.State.Status}}", &c]).ok()?.stdout_is("exited")?;
     e.podman(r, &["rm", &c]).ok()?;
     Ok(())
 }
 
 fn podman_pause(e: &Engines, r: &Runtime) -> Result<()> {
     let c = name(r, "pause");
-    e.podman(r, &["run", "-d", "--name", &c, IMAGE, "sleep", "1000"])
-        .ok()?;
+    e.podman(r, &["run", "-d", "--name", &c, IMAGE, "sleep", "1000"]).ok()?;
     e.podman(r, &["pause", &c]).ok()?;
-    e.podman(r, &["inspect", "--format", "{{.State.Status}}", &c])
-        .ok()?
-        .stdout_is("paused")?;
+    e.podman(r, &["inspect", "--format", "{{.State.Status}}", &c]).ok()?.stdout_is("paused")?;
     e.podman(r, &["unpause", &c]).ok()?;
-    e.podman(r, &["inspect", "--format", "{{.State.Status}}", &c])
-        .ok()?
-        .stdout_is("running")?;
+    e.podman(r, &["inspect", "--format", "{{.State.Status}}", &c]).ok()?.stdout_is("running")?;
     e.podman(r, &["rm", "--force", "--time", "0", &c]).ok()?;
     Ok(())
 }
 
 fn podman_top(e: &Engines, r: &Runtime) -> Result<()> {
     let c = name(r, "top");
-    e.podman(r, &["run", "-d", "--name", &c, IMAGE, "sleep", "1000"])
-        .ok()?;
+    e.podman(r, &["run", "-d", "--name", &c, IMAGE, "sleep", "1000"]).ok()?;
     let out = e.podman(r, &["top", &c]).ok()?;
     ensure!(out.stdout.contains("sleep 1000"), "{}", out.describe());
     e.podman(r, &["rm", "--force", "--time", "0", &c]).ok()?;
@@ -642,8 +536,7 @@ fn podman_top(e: &Engines, r: &Runtime) -> Result<()> {
 fn podman_kill_signal(e: &Engines, r: &Runtime) -> Result<()> {
     let c = name(r, "kill");
     let script = "trap 'exit 42' USR1; while :; do sleep 0.1; done";
-    e.podman(r, &["run", "-d", "--name", &c, IMAGE, "sh", "-c", script])
-        .ok()?;
+    e.podman(r, &["run", "-d", "--name", &c, IMAGE, "sh", "-c", script]).ok()?;
     // The trap must be installed before the signal: wait until sh runs it.
     std::thread::sleep(Duration::from_millis(500));
     e.podman(r, &["kill", "--signal", "USR1", &c]).ok()?;
@@ -674,17 +567,8 @@ fn ctr_run(e: &Engines, r: &Runtime, flags: &[&str], id: &str, argv: &[&str]) ->
 }
 
 fn ctr_run_exit_code(e: &Engines, r: &Runtime) -> Result<()> {
-    ctr_run(e, r, &["--rm"], &name(r, "ctr-echo"), &["echo", "hello"])
-        .ok()?
-        .stdout_is("hello")?;
-    ctr_run(
-        e,
-        r,
-        &["--rm"],
-        &name(r, "ctr-exit"),
-        &["sh", "-c", "exit 7"],
-    )
-    .code_is(7)?;
+    ctr_run(e, r, &["--rm"], &name(r, "ctr-echo"), &["echo", "hello"]).ok()?.stdout_is("hello")?;
+    ctr_run(e, r, &["--rm"], &name(r, "ctr-exit"), &["sh", "-c", "exit 7"]).code_is(7)?;
     Ok(())
 }
 
@@ -704,30 +588,14 @@ fn ctr_env(e: &Engines, r: &Runtime) -> Result<()> {
 fn ctr_detach_exec_kill(e: &Engines, r: &Runtime) -> Result<()> {
     let id = name(r, "ctr-detach");
     ctr_run(e, r, &["--detach"], &id, &["sleep", "1000"]).ok()?;
-    e.ctr(&[
-        "tasks",
-        "exec",
-        "--exec-id",
-        "e1",
-        &id,
-        "sh",
-        "-c",
-        "echo in; exit 5",
-    ])
-    .code_is(5)?
-    .stdout_is("in")?;
+    e.ctr(&["tasks", "exec", "--exec-id", "e1", &id, "sh", "-c", "echo in; exit 5"])
+        .code_is(5)?
+        .stdout_is("in")?;
     let ps = e.ctr(&["tasks", "ps", &id]).ok()?;
-    ensure!(
-        ps.stdout.lines().count() >= 2,
-        "tasks ps: {}",
-        ps.describe()
-    );
+    ensure!(ps.stdout.lines().count() >= 2, "tasks ps: {}", ps.describe());
     e.ctr(&["tasks", "kill", "--signal", "SIGKILL", &id]).ok()?;
     litmus_bundle::wait::poll(Duration::from_secs(10), Duration::from_millis(50), || {
-        e.ctr(&["tasks", "list"])
-            .stdout
-            .contains("STOPPED")
-            .then_some(())
+        e.ctr(&["tasks", "list"]).stdout.contains("STOPPED").then_some(())
     })
     .context("the task did not stop after SIGKILL")?;
     e.ctr(&["tasks", "delete", &id]).ok()?;
@@ -752,14 +620,8 @@ fn ctr_oom(e: &Engines, r: &Runtime) -> Result<()> {
 pub fn engines(options: &Options, litmus_runtime: PathBuf, probe: PathBuf) -> Result<()> {
     let runtimes = if options.runtimes.is_empty() {
         vec![
-            Runtime {
-                name: "litmus-runtime".into(),
-                path: litmus_runtime,
-            },
-            Runtime {
-                name: "runc".into(),
-                path: PathBuf::from("/usr/sbin/runc"),
-            },
+            Runtime { name: "litmus-runtime".into(), path: litmus_runtime },
+            Runtime { name: "runc".into(), path: PathBuf::from("/usr/sbin/runc") },
         ]
     } else {
         options
@@ -769,18 +631,14 @@ pub fn engines(options: &Options, litmus_runtime: PathBuf, probe: PathBuf) -> Re
                 let (name, path) = spec
                     .split_once('=')
                     .with_context(|| format!("--runtime {spec:?}: expected NAME=PATH"))?;
-                Ok(Runtime {
-                    name: name.into(),
-                    path: path.into(),
-                })
+                Ok(Runtime { name: name.into(), path: path.into() })
             })
             .collect::<Result<_>>()?
     };
     let runtimes = match &options.record {
-        Some(dir) => runtimes
-            .iter()
-            .map(|r| recording_wrapper(dir, r))
-            .collect::<Result<Vec<_>>>()?,
+        Some(dir) => {
+            runtimes.iter().map(|r| recording_wrapper(dir, r)).collect::<Result<Vec<_>>>()?
+        }
         None => runtimes,
     };
     let rootfs = litmus_bundle::RootfsBuilder::with_probe(probe)?;

@@ -149,10 +149,7 @@ fn main() -> Result<()> {
 }
 
 pub(crate) fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask is in the workspace")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is in the workspace").to_path_buf()
 }
 
 pub(crate) fn step(title: &str) {
@@ -171,11 +168,7 @@ fn installed(sh: &Shell, package: &str) -> bool {
 /// Installs what is missing when we are root on Debian; otherwise stops
 /// with the exact command to run.
 pub(crate) fn ensure_packages(sh: &Shell, packages: &[&str]) -> Result<()> {
-    let missing: Vec<&str> = packages
-        .iter()
-        .copied()
-        .filter(|p| !installed(sh, p))
-        .collect();
+    let missing: Vec<&str> = packages.iter().copied().filter(|p| !installed(sh, p)).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -189,15 +182,10 @@ pub(crate) fn ensure_packages(sh: &Shell, packages: &[&str]) -> Result<()> {
         );
     }
     step(&format!("installing {}", missing.join(" ")));
-    cmd!(sh, "apt-get update -qq")
+    cmd!(sh, "apt-get update -qq").env("DEBIAN_FRONTEND", "noninteractive").run()?;
+    cmd!(sh, "apt-get install -y -qq --no-install-recommends {missing...}")
         .env("DEBIAN_FRONTEND", "noninteractive")
         .run()?;
-    cmd!(
-        sh,
-        "apt-get install -y -qq --no-install-recommends {missing...}"
-    )
-    .env("DEBIAN_FRONTEND", "noninteractive")
-    .run()?;
     Ok(())
 }
 
@@ -230,23 +218,12 @@ fn conformance(sh: &Shell, litmus_args: &[String]) -> Result<()> {
     let (runtime, probe) = build_suite(sh)?;
     // --strict: the reference runtime must pass every level, the engine
     // contract and the security cases included, not only MUST.
-    let defaults = [
-        "--strict".to_string(),
-        "--generated".to_string(),
-        GENERATED_IN_CI.to_string(),
-    ];
-    let litmus_args = if litmus_args.is_empty() {
-        &defaults[..]
-    } else {
-        litmus_args
-    };
+    let defaults = ["--strict".to_string(), "--generated".to_string(), GENERATED_IN_CI.to_string()];
+    let litmus_args = if litmus_args.is_empty() { &defaults[..] } else { litmus_args };
     step("running the suite against litmus-runtime");
-    cmd!(
-        sh,
-        "target/release/litmus run --runtime {runtime} --probe {probe} {litmus_args...}"
-    )
-    .run()
-    .context("the suite reported failures")?;
+    cmd!(sh, "target/release/litmus run --runtime {runtime} --probe {probe} {litmus_args...}")
+        .run()
+        .context("the suite reported failures")?;
     Ok(())
 }
 
@@ -257,11 +234,7 @@ fn diff(sh: &Shell, litmus_args: &[String]) -> Result<bool> {
     let (runtime, probe) = build_suite(sh)?;
     let runc = PathBuf::from("/usr/sbin/runc");
     let defaults = ["--generated".to_string(), GENERATED_IN_CI.to_string()];
-    let litmus_args = if litmus_args.is_empty() {
-        &defaults[..]
-    } else {
-        litmus_args
-    };
+    let litmus_args = if litmus_args.is_empty() { &defaults[..] } else { litmus_args };
     step("litmus diff: litmus-runtime against runc");
     let status = std::process::Command::new("target/release/litmus")
         .current_dir(workspace_root())
@@ -294,16 +267,12 @@ fn run_engines(sh: &Shell, options: &engines::Options) -> Result<()> {
 fn ci(sh: &Shell) -> Result<()> {
     ensure_packages(sh, BASE_PACKAGES)?;
     step("cargo fmt --check");
-    cmd!(sh, "cargo fmt --all --check")
-        .run()
-        .context("run `cargo fmt --all`")?;
+    cmd!(sh, "cargo fmt --all --check").run().context("run `cargo fmt --all`")?;
     step("cargo clippy --all-targets -- -D warnings");
     cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings").run()?;
     let probe = static_probe()?;
     step("unit and root integration tests");
-    cmd!(sh, "cargo test --workspace")
-        .env("LITMUS_PROBE", &probe)
-        .run()?;
+    cmd!(sh, "cargo test --workspace").env("LITMUS_PROBE", &probe).run()?;
     step("the suite against litmus-runtime");
     conformance(sh, &[])?;
     faults(sh)?;
@@ -311,18 +280,10 @@ fn ci(sh: &Shell) -> Result<()> {
     // busy, failing on any case whose verdict changes.
     stress::stress(
         sh,
-        &stress::Options {
-            runs: 3,
-            load: true,
-            ours_only: true,
-            litmus_args: Vec::new(),
-        },
+        &stress::Options { runs: 3, load: true, ours_only: true, litmus_args: Vec::new() },
     )?;
     ensure_packages(sh, &["runc"])?;
-    diff(
-        sh,
-        &["--area", "generated", "--generated", "20"].map(String::from),
-    )?;
+    diff(sh, &["--area", "generated", "--generated", "20"].map(String::from))?;
     run_engines(sh, &engines::Options::default())?;
     // 10 s per target: enough to show each starts and runs its seeds; the
     // long runs are `cargo xtask fuzz run`.
@@ -331,21 +292,9 @@ fn ci(sh: &Shell) -> Result<()> {
     // 40% between runs here): fail only on a real 2x slowdown.
     bench::bench(
         sh,
-        &bench::Options {
-            quick: true,
-            check: true,
-            threshold: 1.0,
-            ..bench::Options::default()
-        },
+        &bench::Options { quick: true, check: true, threshold: 1.0, ..bench::Options::default() },
     )?;
-    vm::vm_test(
-        sh,
-        &vm::Options {
-            cgroup: "all".into(),
-            update_kernel: false,
-            timeout: 900,
-        },
-    )
+    vm::vm_test(sh, &vm::Options { cgroup: "all".into(), update_kernel: false, timeout: 900 })
 }
 
 const FUZZ_DIR: &str = "fuzz";
@@ -353,18 +302,13 @@ const FUZZ_DIR: &str = "fuzz";
 /// The targets, from fuzz/Cargo.toml's [[bin]] entries.
 fn fuzz_targets(sh: &Shell) -> Result<Vec<String>> {
     let path = Path::new(FUZZ_DIR).join("Cargo.toml");
-    let manifest: toml::Table = sh
-        .read_file(&path)?
-        .parse()
-        .with_context(|| format!("parsing {}", path.display()))?;
+    let manifest: toml::Table =
+        sh.read_file(&path)?.parse().with_context(|| format!("parsing {}", path.display()))?;
     let bins = manifest
         .get("bin")
         .and_then(|b| b.as_array())
         .with_context(|| format!("{}: no [[bin]] targets", path.display()))?;
-    Ok(bins
-        .iter()
-        .filter_map(|bin| bin.get("name")?.as_str().map(String::from))
-        .collect())
+    Ok(bins.iter().filter_map(|bin| bin.get("name")?.as_str().map(String::from)).collect())
 }
 
 /// cargo-fuzz needs the nightly toolchain and the cargo-fuzz command.
@@ -373,12 +317,7 @@ fn ensure_fuzz_tools(sh: &Shell) -> Result<()> {
     if !toolchains.lines().any(|l| l.starts_with("nightly")) {
         bail!("fuzzing needs the nightly toolchain: rustup toolchain install nightly");
     }
-    if cmd!(sh, "cargo fuzz --version")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .is_err()
-    {
+    if cmd!(sh, "cargo fuzz --version").quiet().ignore_stderr().read().is_err() {
         step("installing cargo-fuzz");
         cmd!(sh, "cargo install cargo-fuzz --locked").run()?;
     }
@@ -396,10 +335,7 @@ fn fuzz(sh: &Shell, action: FuzzAction) -> Result<()> {
         }
         FuzzAction::Run { target, time, jobs } => {
             if !targets.contains(&target) {
-                bail!(
-                    "unknown fuzz target {target:?}; targets: {}",
-                    targets.join(", ")
-                );
+                bail!("unknown fuzz target {target:?}; targets: {}", targets.join(", "));
             }
             ensure_fuzz_tools(sh)?;
             fuzz_run(sh, &target, time, jobs)
@@ -496,10 +432,7 @@ fn faults(sh: &Shell) -> Result<()> {
             // count the fault as not caught by a case.
             let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&output.stdout) else {
                 let stderr = String::from_utf8_lossy(&output.stderr);
-                eprintln!(
-                    "  fault {name}: no report from the suite: {}",
-                    stderr.trim()
-                );
+                eprintln!("  fault {name}: no report from the suite: {}", stderr.trim());
                 continue;
             };
             caught_by.extend(

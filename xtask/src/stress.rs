@@ -39,16 +39,11 @@ struct Target {
 
 pub fn stress(sh: &Shell, options: &Options) -> Result<()> {
     let (runtime, probe) = crate::build_suite(sh)?;
-    let mut targets = vec![Target {
-        name: "litmus-runtime",
-        binary: runtime,
-        hide_cgroup2: false,
-    }];
+    let mut targets = vec![Target { name: "litmus-runtime", binary: runtime, hide_cgroup2: false }];
     if !options.ours_only {
-        for (name, path, hide) in [
-            ("runc", "/usr/sbin/runc", false),
-            ("crun", "/usr/bin/crun", true),
-        ] {
+        for (name, path, hide) in
+            [("runc", "/usr/sbin/runc", false), ("crun", "/usr/bin/crun", true)]
+        {
             if Path::new(path).exists() {
                 targets.push(Target {
                     name,
@@ -103,16 +98,9 @@ pub fn stress(sh: &Shell, options: &Options) -> Result<()> {
         path.display()
     );
     let ours = &table[0].1;
-    let flipped: Vec<&String> = ours
-        .iter()
-        .filter(|(_, o)| flips(o))
-        .map(|(n, _)| n)
-        .collect();
-    let failed: Vec<&String> = ours
-        .iter()
-        .filter(|(_, o)| o.iter().any(|x| x == "fail"))
-        .map(|(n, _)| n)
-        .collect();
+    let flipped: Vec<&String> = ours.iter().filter(|(_, o)| flips(o)).map(|(n, _)| n).collect();
+    let failed: Vec<&String> =
+        ours.iter().filter(|(_, o)| o.iter().any(|x| x == "fail")).map(|(n, _)| n).collect();
     if !flipped.is_empty() {
         bail!("verdicts changed between runs against litmus-runtime: {flipped:?}");
     }
@@ -142,9 +130,7 @@ fn run_suite(target: &Target, probe: &Path, report: &Path, extra: &[String]) -> 
             .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
             .collect();
         let script = format!("umount /sys/fs/cgroup/unified && exec {}", quoted.join(" "));
-        std::process::Command::new("unshare")
-            .args(["--mount", "sh", "-c", &script])
-            .status()
+        std::process::Command::new("unshare").args(["--mount", "sh", "-c", &script]).status()
     } else {
         std::process::Command::new(&litmus).args(&args).status()
     }
@@ -178,11 +164,7 @@ fn render(table: &[(&str, Outcomes)], options: &Options) -> String {
         "# litmus {} stress: {} runs per runtime{}\n\n",
         env!("CARGO_PKG_VERSION"),
         options.runs,
-        if options.load {
-            ", every core busy (CPU spinners and a disk writer)"
-        } else {
-            ""
-        }
+        if options.load { ", every core busy (CPU spinners and a disk writer)" } else { "" }
     );
     text += "Cells are passed/failed/skipped over the runs; **flips** marks a case whose verdict changed.\n\n";
     text += "| case |";
@@ -293,18 +275,10 @@ mod tests {
         let mut ours = Outcomes::new();
         ours.insert("steady".into(), vec!["pass".into(), "pass".into()]);
         ours.insert("flaky".into(), vec!["pass".into(), "fail".into()]);
-        let options = Options {
-            runs: 2,
-            load: true,
-            ours_only: true,
-            litmus_args: Vec::new(),
-        };
+        let options = Options { runs: 2, load: true, ours_only: true, litmus_args: Vec::new() };
         let text = render(&[("litmus-runtime", ours)], &options);
         assert!(text.contains("| steady | 2/0/0 |"), "{text}");
         assert!(text.contains("| flaky | 1/1/0 **flips** |"), "{text}");
-        assert!(
-            text.contains("- flaky (litmus-runtime: pass, fail)"),
-            "{text}"
-        );
+        assert!(text.contains("- flaky (litmus-runtime: pass, fail)"), "{text}");
     }
 }

@@ -38,13 +38,7 @@ fn out_dir() -> PathBuf {
 pub fn vm_test(sh: &Shell, options: &Options) -> Result<()> {
     crate::ensure_packages(
         sh,
-        &[
-            "qemu-system-x86",
-            "busybox-static",
-            "libseccomp-dev",
-            "apparmor",
-            "checkpolicy",
-        ],
+        &["qemu-system-x86", "busybox-static", "libseccomp-dev", "apparmor", "checkpolicy"],
     )?;
     let lock_path = crate::workspace_root().join("vm-tests/kernel.lock");
     if options.update_kernel {
@@ -68,13 +62,7 @@ pub fn vm_test(sh: &Shell, options: &Options) -> Result<()> {
     for mode in modes {
         crate::step(&format!("booting the {mode} guest ({accel})"));
         let started = Instant::now();
-        let serial = boot(
-            &vmlinuz,
-            &initrd,
-            mode,
-            accel,
-            Duration::from_secs(options.timeout),
-        )?;
+        let serial = boot(&vmlinuz, &initrd, mode, accel, Duration::from_secs(options.timeout))?;
         let wall = started.elapsed();
         let r = results::parse(&serial);
         std::fs::write(
@@ -93,10 +81,7 @@ pub fn vm_test(sh: &Shell, options: &Options) -> Result<()> {
         );
         for run in r.tests.iter().filter(|run| !run.passed()) {
             eprint!("{}", run.output);
-            failures.push(format!(
-                "{mode}: runtime tests {} exited {:?}",
-                run.name, run.rc
-            ));
+            failures.push(format!("{mode}: runtime tests {} exited {:?}", run.name, run.rc));
         }
         if r.tests.len() != binaries.tests.len() {
             failures.push(format!(
@@ -125,10 +110,7 @@ pub fn vm_test(sh: &Shell, options: &Options) -> Result<()> {
             ));
         }
     }
-    eprintln!(
-        "\nvm-test ({accel}, JUnit in {}):\n{table}",
-        out_dir().display()
-    );
+    eprintln!("\nvm-test ({accel}, JUnit in {}):\n{table}", out_dir().display());
     if !failures.is_empty() {
         bail!("vm-test failed: {}", failures.join("; "));
     }
@@ -168,10 +150,7 @@ fn fetch_kernel(sh: &Shell, lock: &KernelLock) -> Result<PathBuf> {
     }
     let sum = cmd!(sh, "sha256sum {deb}").quiet().read()?;
     if sum.split_whitespace().next() != Some(lock.sha256.as_str()) {
-        bail!(
-            "{} does not match the sha256 in vm-tests/kernel.lock",
-            deb.display()
-        );
+        bail!("{} does not match the sha256 in vm-tests/kernel.lock", deb.display());
     }
     let extracted = cache.join(format!("{}-{}", lock.package, lock.version));
     let vmlinuz = extracted.join(lock.vmlinuz());
@@ -185,11 +164,8 @@ fn fetch_kernel(sh: &Shell, lock: &KernelLock) -> Result<PathBuf> {
 fn update_kernel(sh: &Shell, lock_path: &Path) -> Result<()> {
     crate::step("finding the newest Debian 6.1 kernel");
     let _ = cmd!(sh, "apt-get update -qq").run();
-    let names = cmd!(
-        sh,
-        "apt-cache search --names-only ^linux-image-6.1.0-[0-9]+-amd64$"
-    )
-    .read()?;
+    let names =
+        cmd!(sh, "apt-cache search --names-only ^linux-image-6.1.0-[0-9]+-amd64$").read()?;
     let package = names
         .lines()
         .filter_map(|l| l.split_whitespace().next())
@@ -210,11 +186,7 @@ fn update_kernel(sh: &Shell, lock_path: &Path) -> Result<()> {
             .with_context(|| format!("apt-cache show {package}: no {key}"))
     };
     let (version, sha256) = (get("Version:")?, get("SHA256:")?);
-    let lock = KernelLock {
-        package,
-        version,
-        sha256,
-    };
+    let lock = KernelLock { package, version, sha256 };
     std::fs::write(lock_path, lock.render())?;
     eprintln!("pinned {} {}", lock.package, lock.version);
     Ok(())
@@ -258,10 +230,7 @@ fn build_static(sh: &Shell) -> Result<Binaries> {
     .env("LIBSECCOMP_LIB_PATH", "/usr/lib/x86_64-linux-gnu")
     .read()?;
     let tests = test_executables(&messages)?;
-    let release = crate::workspace_root()
-        .join("target/vm")
-        .join(TARGET)
-        .join("release");
+    let release = crate::workspace_root().join("target/vm").join(TARGET).join("release");
     Ok(Binaries {
         busybox: litmus_bundle::find_static_busybox()?,
         runtime: release.join("litmus-runtime"),
@@ -278,10 +247,7 @@ fn build_static(sh: &Shell) -> Result<Binaries> {
 fn compile_selinux_policy(sh: &Shell) -> Result<Vec<u8>> {
     let dir = out_dir();
     std::fs::create_dir_all(&dir)?;
-    let (source, policy) = (
-        dir.join("litmus.selinux.conf"),
-        dir.join("litmus.selinux.33"),
-    );
+    let (source, policy) = (dir.join("litmus.selinux.conf"), dir.join("litmus.selinux.33"));
     std::fs::write(&source, litmus_bundle::SELINUX_POLICY_SOURCE)?;
     cmd!(sh, "checkpolicy -U allow -c 33 -o {policy} {source}")
         .quiet()
@@ -314,14 +280,11 @@ fn test_executables(messages: &str) -> Result<Vec<(String, PathBuf)>> {
             continue;
         };
         let target = &message["target"];
-        let is_test = target["kind"]
-            .as_array()
-            .is_some_and(|kinds| kinds.iter().any(|k| k == "test"));
-        if let (true, Some(name), Some(exe)) = (
-            is_test,
-            target["name"].as_str(),
-            message["executable"].as_str(),
-        ) {
+        let is_test =
+            target["kind"].as_array().is_some_and(|kinds| kinds.iter().any(|k| k == "test"));
+        if let (true, Some(name), Some(exe)) =
+            (is_test, target["name"].as_str(), message["executable"].as_str())
+        {
             tests.push((name.to_string(), PathBuf::from(exe)));
         }
     }
@@ -333,9 +296,7 @@ fn test_executables(messages: &str) -> Result<Vec<(String, PathBuf)>> {
 
 fn initramfs(b: &Binaries, init: &str) -> Result<Vec<u8>> {
     let mut archive = Archive::default();
-    for dir in [
-        "/bin", "/etc", "/proc", "/sys", "/dev", "/tmp", "/run", "/tests",
-    ] {
+    for dir in ["/bin", "/etc", "/proc", "/sys", "/dev", "/tmp", "/run", "/tests"] {
         archive.dir(dir);
     }
     archive.file("/init", 0o755, init.as_bytes());
@@ -381,11 +342,7 @@ fn choose_accelerator(vmlinuz: &Path, b: &Binaries) -> Result<&'static str> {
     archive.file("/bin/busybox", 0o755, &std::fs::read(&b.busybox)?);
     std::fs::write(&initrd, archive.finish())?;
     let serial = boot(vmlinuz, &initrd, "probe", "kvm", Duration::from_secs(20))?;
-    Ok(if serial.contains("=== LITMUS BOOTED") {
-        "kvm"
-    } else {
-        "tcg"
-    })
+    Ok(if serial.contains("=== LITMUS BOOTED") { "kvm" } else { "tcg" })
 }
 
 /// One boot under a watchdog; returns what the guest wrote to ttyS1.
@@ -400,35 +357,26 @@ fn boot(
     let results = out_dir().join(format!("{mode}-serial.log"));
     let _ = std::fs::remove_file(&results);
     let mut qemu = Command::new("qemu-system-x86_64");
-    qemu.args([
-        "-machine",
-        "q35",
-        "-m",
-        "2048",
-        "-smp",
-        "2",
-        "-nographic",
-        "-no-reboot",
-    ])
-    // No NIC (its option ROM costs a second of firmware time under TCG)
-    // and no VGA: the guest talks over serial ports only.
-    .args(["-nic", "none", "-vga", "none"])
-    .args(["-monitor", "none", "-display", "none"])
-    .arg("-kernel")
-    .arg(vmlinuz)
-    .arg("-initrd")
-    .arg(initrd)
-    .arg("-append")
-    // cryptomgr.notests: the crypto self-tests take 0.6-1.3 s of a 3 s
-    // TCG boot, for algorithms these tests never use.
-    .arg(format!(
-        "console=ttyS0 panic=-1 quiet cryptomgr.notests litmus.cgroup={mode} security={}",
-        litmus_vm_tests::security_module(mode)
-    ))
-    .arg("-serial")
-    .arg(format!("file:{}", console.display()))
-    .arg("-serial")
-    .arg(format!("file:{}", results.display()));
+    qemu.args(["-machine", "q35", "-m", "2048", "-smp", "2", "-nographic", "-no-reboot"])
+        // No NIC (its option ROM costs a second of firmware time under TCG)
+        // and no VGA: the guest talks over serial ports only.
+        .args(["-nic", "none", "-vga", "none"])
+        .args(["-monitor", "none", "-display", "none"])
+        .arg("-kernel")
+        .arg(vmlinuz)
+        .arg("-initrd")
+        .arg(initrd)
+        .arg("-append")
+        // cryptomgr.notests: the crypto self-tests take 0.6-1.3 s of a 3 s
+        // TCG boot, for algorithms these tests never use.
+        .arg(format!(
+            "console=ttyS0 panic=-1 quiet cryptomgr.notests litmus.cgroup={mode} security={}",
+            litmus_vm_tests::security_module(mode)
+        ))
+        .arg("-serial")
+        .arg(format!("file:{}", console.display()))
+        .arg("-serial")
+        .arg(format!("file:{}", results.display()));
     match accel {
         "kvm" => qemu.args(["-enable-kvm", "-cpu", "host"]),
         _ => qemu.args(["-accel", "tcg", "-cpu", "max"]),
@@ -440,10 +388,7 @@ fn boot(
         .spawn()
         .context("starting qemu-system-x86_64")?;
     if litmus_bundle::wait::exit_within(&mut child, timeout)?.is_none() {
-        eprintln!(
-            "  watchdog: the {mode} guest was killed after {}s",
-            timeout.as_secs()
-        );
+        eprintln!("  watchdog: the {mode} guest was killed after {}s", timeout.as_secs());
     }
     Ok(std::fs::read_to_string(&results).unwrap_or_default())
 }

@@ -9,21 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Users in the fixture's /etc/passwd: (name, uid, gid).
-pub const FIXTURE_USERS: &[(&str, u32, u32)] = &[
-    ("root", 0, 0),
-    ("daemon", 1, 1),
-    ("litmus", 1000, 1000),
-    ("nobody", 65534, 65534),
-];
+pub const FIXTURE_USERS: &[(&str, u32, u32)] =
+    &[("root", 0, 0), ("daemon", 1, 1), ("litmus", 1000, 1000), ("nobody", 65534, 65534)];
 
 /// Groups in the fixture's /etc/group: (name, gid).
-pub const FIXTURE_GROUPS: &[(&str, u32)] = &[
-    ("root", 0),
-    ("daemon", 1),
-    ("litmus", 1000),
-    ("extra", 1001),
-    ("nogroup", 65534),
-];
+pub const FIXTURE_GROUPS: &[(&str, u32)] =
+    &[("root", 0), ("daemon", 1), ("litmus", 1000), ("extra", 1001), ("nogroup", 65534)];
 
 const DIRECTORIES: &[&str] = &[
     "bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "home",
@@ -73,11 +64,7 @@ impl RootfsBuilder {
             .output()
             .with_context(|| format!("running {} --list-full", busybox.display()))?;
         if !listing.status.success() {
-            bail!(
-                "{} --list-full failed: {}",
-                busybox.display(),
-                listing.status
-            );
+            bail!("{} --list-full failed: {}", busybox.display(), listing.status);
         }
         let applets = String::from_utf8_lossy(&listing.stdout)
             .lines()
@@ -85,11 +72,7 @@ impl RootfsBuilder {
             .filter(|l| !l.is_empty() && !l.contains(".."))
             .map(String::from)
             .collect();
-        Ok(RootfsBuilder {
-            busybox,
-            probe,
-            applets,
-        })
+        Ok(RootfsBuilder { busybox, probe, applets })
     }
 
     /// Busybox from the host plus the probe at `probe`.
@@ -144,8 +127,5 @@ fn passwd() -> String {
 }
 
 fn group() -> String {
-    FIXTURE_GROUPS
-        .iter()
-        .map(|(name, gid)| format!("{name}:x:{gid}:\n"))
-        .collect()
+    FIXTURE_GROUPS.iter().map(|(name, gid)| format!("{name}:x:{gid}:\n")).collect()
 }

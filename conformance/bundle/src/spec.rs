@@ -42,10 +42,7 @@ mod tests {
         let spec = default_spec(&["report"]);
         let args = spec.process().as_ref().unwrap().args().clone().unwrap();
         assert_eq!(args, vec![PROBE_PATH_IN_ROOTFS, "report"]);
-        assert_eq!(
-            spec.root().as_ref().unwrap().path().to_str(),
-            Some("rootfs")
-        );
+        assert_eq!(spec.root().as_ref().unwrap().path().to_str(), Some("rootfs"));
         assert_eq!(spec.version(), FIXTURE_OCI_VERSION);
     }
 }

@@ -54,10 +54,7 @@ pub fn shipped_runtime() -> Result<PathBuf> {
         "ship",
         "target/ship",
         STATIC_NO_PIE,
-        &[
-            ("LIBSECCOMP_LINK_TYPE", "static"),
-            ("LIBSECCOMP_LIB_PATH", libseccomp_dir),
-        ],
+        &[("LIBSECCOMP_LINK_TYPE", "static"), ("LIBSECCOMP_LIB_PATH", libseccomp_dir)],
     )
 }
 

@@ -70,17 +70,9 @@ pub fn output_of_input_within(
 ) -> std::io::Result<Captured> {
     let out = tempfile::tempfile()?;
     let err = tempfile::tempfile()?;
-    let mut child = cmd
-        .stdin(input)
-        .stdout(out.try_clone()?)
-        .stderr(err.try_clone()?)
-        .spawn()?;
+    let mut child = cmd.stdin(input).stdout(out.try_clone()?).stderr(err.try_clone()?).spawn()?;
     let status = exit_within(&mut child, limit)?;
-    Ok(Captured {
-        status,
-        stdout: read_all(out)?,
-        stderr: read_all(err)?,
-    })
+    Ok(Captured { status, stdout: read_all(out)?, stderr: read_all(err)? })
 }
 
 fn read_all(mut file: std::fs::File) -> std::io::Result<Vec<u8>> {
@@ -119,9 +111,7 @@ pub fn poll<T>(
             return Ok(value);
         }
         if Instant::now() >= deadline {
-            return Err(Expired {
-                waited: started.elapsed(),
-            });
+            return Err(Expired { waited: started.elapsed() });
         }
         std::thread::sleep(every.min(deadline.saturating_duration_since(Instant::now())));
     }
@@ -140,10 +130,7 @@ mod tests {
 
         let mut slow = Command::new("sleep").arg("30").spawn().unwrap();
         let started = Instant::now();
-        assert_eq!(
-            exit_within(&mut slow, Duration::from_millis(100)).unwrap(),
-            None
-        );
+        assert_eq!(exit_within(&mut slow, Duration::from_millis(100)).unwrap(), None);
         assert!(started.elapsed() < Duration::from_secs(10));
         assert!(slow.try_wait().unwrap().is_some(), "killed and reaped");
     }
@@ -194,14 +181,9 @@ mod tests {
             (n == 3).then_some(n)
         });
         assert_eq!(got, Ok(3));
-        let expired = poll(Duration::from_millis(30), Duration::from_millis(5), || {
-            None::<()>
-        })
-        .unwrap_err();
+        let expired =
+            poll(Duration::from_millis(30), Duration::from_millis(5), || None::<()>).unwrap_err();
         assert!(expired.waited >= Duration::from_millis(30));
-        assert!(
-            expired.to_string().starts_with("nothing after 0."),
-            "{expired}"
-        );
+        assert!(expired.to_string().starts_with("nothing after 0."), "{expired}");
     }
 }

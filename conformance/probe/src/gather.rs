@@ -12,16 +12,10 @@ const NAMESPACES: &[&str] = &["cgroup", "ipc", "mnt", "net", "pid", "time", "use
 pub fn report() -> Report {
     let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
     let status_field = |name: &str| -> Option<&str> {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .map(str::trim)
+        status.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')).map(str::trim)
     };
-    let hex = |name: &str| {
-        status_field(name)
-            .and_then(|v| u64::from_str_radix(v, 16).ok())
-            .unwrap_or(0)
-    };
+    let hex =
+        |name: &str| status_field(name).and_then(|v| u64::from_str_radix(v, 16).ok()).unwrap_or(0);
     let (hostname, domainname) = uname_names();
     Report {
         pid: std::process::id() as i32,
@@ -30,9 +24,7 @@ pub fn report() -> Report {
         env: std::env::vars_os()
             .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
             .collect(),
-        cwd: std::env::current_dir()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
+        cwd: std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default(),
         ids: ids(),
         umask: status_field("Umask").and_then(|v| u32::from_str_radix(v, 8).ok()),
         capabilities: Capabilities {
@@ -77,11 +69,8 @@ pub fn report() -> Report {
 
 fn ids() -> Ids {
     use nix::unistd::{getegid, geteuid, getgid, getgroups, getuid};
-    let mut groups: Vec<u32> = getgroups()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|g| g.as_raw())
-        .collect();
+    let mut groups: Vec<u32> =
+        getgroups().unwrap_or_default().into_iter().map(|g| g.as_raw()).collect();
     groups.sort_unstable();
     Ids {
         uid: getuid().as_raw(),
@@ -120,9 +109,7 @@ fn rlimits() -> BTreeMap<String, (Option<u64>, Option<u64>)> {
 }
 
 fn namespace_inode(ns: &str) -> Option<u64> {
-    fs::metadata(format!("/proc/self/ns/{ns}"))
-        .ok()
-        .map(|m| m.ino())
+    fs::metadata(format!("/proc/self/ns/{ns}")).ok().map(|m| m.ino())
 }
 
 /// Every open fd above 2 with its identity (see [`FdView`]).
@@ -136,12 +123,7 @@ pub fn fds() -> Vec<crate::FdView> {
             let (dev, ino) = fs::metadata(format!("/proc/self/fd/{fd}"))
                 .map(|m| (m.dev(), m.ino()))
                 .unwrap_or((0, 0));
-            crate::FdView {
-                fd,
-                target,
-                dev,
-                ino,
-            }
+            crate::FdView { fd, target, dev, ino }
         })
         .collect()
 }
@@ -150,10 +132,7 @@ fn extra_fds() -> BTreeMap<i32, String> {
     // Collect the numbers first; the listing's own fd is closed once the
     // ReadDir is dropped, so the F_GETFD check below leaves it out.
     let fds: Vec<i32> = match fs::read_dir("/proc/self/fd") {
-        Ok(dir) => dir
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse().ok())
-            .collect(),
+        Ok(dir) => dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect(),
         Err(_) => return BTreeMap::new(),
     };
     fds.into_iter()
@@ -177,26 +156,14 @@ fn selinux_label(path: &str) -> Option<String> {
     // SAFETY: both names are NUL-terminated CStrs that outlive the call,
     // and the kernel writes at most buf.len() bytes into buf.
     let len = unsafe {
-        libc::lgetxattr(
-            path.as_ptr(),
-            name.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
+        libc::lgetxattr(path.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
     };
     let value = buf.get(..usize::try_from(len).ok()?)?;
-    Some(
-        String::from_utf8_lossy(value)
-            .trim_end_matches('\0')
-            .to_string(),
-    )
+    Some(String::from_utf8_lossy(value).trim_end_matches('\0').to_string())
 }
 
 pub fn path(path: &str) -> PathReport {
-    let mut report = PathReport {
-        path: path.to_string(),
-        ..Default::default()
-    };
+    let mut report = PathReport { path: path.to_string(), ..Default::default() };
     let Ok(meta) = fs::symlink_metadata(path) else {
         return report;
     };
@@ -229,20 +196,15 @@ pub fn path(path: &str) -> PathReport {
     if ft.is_dir() {
         if let Ok(dir) = fs::read_dir(path) {
             report.readable = true;
-            let mut names: Vec<String> = dir
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
+            let mut names: Vec<String> =
+                dir.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
             names.sort();
             report.entries = Some(names);
         }
         report.writable = dir_is_writable(path);
     } else {
         // Non-blocking: reading a terminal (/dev/console) must not wait.
-        let opened = fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path);
+        let opened = fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path);
         if let Ok(mut file) = opened {
             report.readable = true;
             // Character devices too: a masked file is a bind of /dev/null.
@@ -260,11 +222,8 @@ pub fn path(path: &str) -> PathReport {
 }
 
 fn dir_is_writable(path: &str) -> bool {
-    let probe_file = format!(
-        "{}/.litmus-write-check-{}",
-        path.trim_end_matches('/'),
-        std::process::id()
-    );
+    let probe_file =
+        format!("{}/.litmus-write-check-{}", path.trim_end_matches('/'), std::process::id());
     match fs::File::create(&probe_file) {
         Ok(_) => {
             let _ = fs::remove_file(&probe_file);
@@ -291,21 +250,10 @@ pub fn tty() -> crate::ProbeLine {
         })
         .collect();
     use std::os::fd::AsFd;
-    let isatty = [
-        std::io::stdin().as_fd(),
-        std::io::stdout().as_fd(),
-        std::io::stderr().as_fd(),
-    ]
-    .into_iter()
-    .map(|fd| nix::unistd::isatty(fd).unwrap_or(false))
-    .collect();
-    let controlling = std::fs::OpenOptions::new()
-        .read(true)
-        .open("/dev/tty")
-        .is_ok();
-    crate::ProbeLine::Tty {
-        stdio,
-        isatty,
-        controlling,
-    }
+    let isatty = [std::io::stdin().as_fd(), std::io::stdout().as_fd(), std::io::stderr().as_fd()]
+        .into_iter()
+        .map(|fd| nix::unistd::isatty(fd).unwrap_or(false))
+        .collect();
+    let controlling = std::fs::OpenOptions::new().read(true).open("/dev/tty").is_ok();
+    crate::ProbeLine::Tty { stdio, isatty, controlling }
 }

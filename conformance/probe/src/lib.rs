@@ -180,9 +180,7 @@ impl Report {
     }
 
     pub fn env_var(&self, name: &str) -> Option<&str> {
-        self.env
-            .iter()
-            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+        self.env.iter().find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
     }
 }
 
@@ -216,19 +214,9 @@ pub fn parse_mountinfo_line(line: &str) -> Option<MountInfo> {
     }
     let fs_type = fields.next()?.to_string();
     let source = unescape_octal(fields.next()?);
-    let super_options = fields
-        .next()
-        .map(|s| s.split(',').map(String::from).collect())
-        .unwrap_or_default();
-    Some(MountInfo {
-        mount_point,
-        root,
-        options,
-        propagation,
-        fs_type,
-        source,
-        super_options,
-    })
+    let super_options =
+        fields.next().map(|s| s.split(',').map(String::from).collect()).unwrap_or_default();
+    Some(MountInfo { mount_point, root, options, propagation, fs_type, source, super_options })
 }
 
 /// mountinfo escapes space, tab, newline and backslash as \NNN octal.
@@ -237,13 +225,9 @@ fn unescape_octal(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes
-            .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        let octal = bytes.get(i + 1..i + 4).filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
         if let (b'\\', Some(digits)) = (bytes[i], octal) {
-            let value = digits
-                .iter()
-                .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
+            let value = digits.iter().fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
             out.push(value as u8);
             i += 4;
             continue;
@@ -279,10 +263,7 @@ mod tests {
 
     #[test]
     fn probe_lines_round_trip_and_junk_is_reported() {
-        let line = ProbeLine::Sysctl {
-            key: "kernel.shmmax".into(),
-            value: Some("1".into()),
-        };
+        let line = ProbeLine::Sysctl { key: "kernel.shmmax".into(), value: Some("1".into()) };
         let text = format!("{}\nnot json\n", serde_json::to_string(&line).unwrap());
         let parsed = parse_output(&text);
         assert_eq!(parsed[0].as_ref().unwrap(), &line);
@@ -302,10 +283,8 @@ mod tests {
 
     #[test]
     fn env_var_lookup_needs_the_equals_sign() {
-        let report = Report {
-            env: vec!["PATHX=1".into(), "PATH=/bin".into()],
-            ..Default::default()
-        };
+        let report =
+            Report { env: vec!["PATHX=1".into(), "PATH=/bin".into()], ..Default::default() };
         assert_eq!(report.env_var("PATH"), Some("/bin"));
         assert_eq!(report.env_var("HOME"), None);
     }

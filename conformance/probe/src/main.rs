@@ -30,10 +30,7 @@ fn emit(line: &ProbeLine) {
 }
 
 fn fail(action: &str, message: String) -> ! {
-    emit(&ProbeLine::Error {
-        action: action.to_string(),
-        message,
-    });
+    emit(&ProbeLine::Error { action: action.to_string(), message });
     std::process::exit(2);
 }
 
@@ -67,15 +64,10 @@ fn main() {
                 let secs: f64 = parse(action, &operand());
                 std::thread::sleep(Duration::from_secs_f64(secs));
             }
-            "wait-signal" => emit(&ProbeLine::Signal {
-                signal: wait_for_signal(),
-            }),
+            "wait-signal" => emit(&ProbeLine::Signal { signal: wait_for_signal() }),
             "fork" => {
                 let requested: u32 = parse(action, &operand());
-                emit(&ProbeLine::Fork {
-                    requested,
-                    succeeded: fork_children(requested),
-                });
+                emit(&ProbeLine::Fork { requested, succeeded: fork_children(requested) });
             }
             "syscall" => emit(&raw_syscall(action, &operand())),
             "grab-exe" => emit(&ProbeLine::Exes {
@@ -92,9 +84,7 @@ fn main() {
 }
 
 fn parse<T: std::str::FromStr>(action: &str, value: &str) -> T {
-    value
-        .parse()
-        .unwrap_or_else(|_| fail(action, format!("bad operand {value:?}")))
+    value.parse().unwrap_or_else(|_| fail(action, format!("bad operand {value:?}")))
 }
 
 /// The signals `wait-signal` waits for.
@@ -171,9 +161,7 @@ fn allocate(mib: usize) {
 /// `syscall NR,A0,A1,...`: one raw syscall with integer arguments.
 fn raw_syscall(action: &str, operand: &str) -> ProbeLine {
     let mut numbers = operand.split(',').map(|n| parse::<i64>(action, n));
-    let nr = numbers
-        .next()
-        .unwrap_or_else(|| fail(action, "no syscall number".into()));
+    let nr = numbers.next().unwrap_or_else(|| fail(action, "no syscall number".into()));
     let args: Vec<u64> = numbers.map(|a| a as u64).collect();
     if args.len() > 6 {
         fail(action, format!("{} arguments (at most 6)", args.len()));
@@ -185,12 +173,7 @@ fn raw_syscall(action: &str, operand: &str) -> ProbeLine {
     // pointer the probe's own memory depends on (a bad one gives EFAULT).
     let ret = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
     let errno = (ret == -1).then(|| std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
-    ProbeLine::Syscall {
-        nr,
-        args,
-        ret,
-        errno,
-    }
+    ProbeLine::Syscall { nr, args, ret, errno }
 }
 
 /// What a CVE-2016-9962 attacker tries on a runtime process that joined
@@ -210,10 +193,7 @@ fn reach(pid: i32) -> ProbeLine {
                     "{} entries, none followed ({}: {})",
                     entries.len(),
                     first.display(),
-                    std::fs::read_link(first)
-                        .err()
-                        .map(|e| e.to_string())
-                        .unwrap_or_default()
+                    std::fs::read_link(first).err().map(|e| e.to_string()).unwrap_or_default()
                 )),
                 (None, None) => Some("no fds".into()),
             }
@@ -230,11 +210,7 @@ fn reach(pid: i32) -> ProbeLine {
         )
     };
     let ptrace_error = (seized != 0).then(|| std::io::Error::last_os_error().to_string());
-    ProbeLine::Reach {
-        pid,
-        fds_error,
-        ptrace_error,
-    }
+    ProbeLine::Reach { pid, fds_error, ptrace_error }
 }
 
 /// What a CVE-2019-5736 attacker does first: get a handle on the binary of

@@ -19,9 +19,6 @@ fn a_signal_sent_on_the_report_cue_is_received() {
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(probe.id() as i32, libc::SIGUSR1) };
     let second = lines.next().unwrap().unwrap();
-    assert_eq!(
-        second,
-        format!(r#"{{"kind":"signal","signal":{}}}"#, libc::SIGUSR1)
-    );
+    assert_eq!(second, format!(r#"{{"kind":"signal","signal":{}}}"#, libc::SIGUSR1));
     assert!(probe.wait().unwrap().success());
 }

@@ -9,10 +9,7 @@ pub const CASES: &[Case] = &[
     Case {
         name: "a_file_in_the_way_of_a_device_is_an_error",
         area: Area::Devices,
-        requirements: &[
-            req::LINUX_DEVICES_EXISTING_MISMATCH,
-            req::RUNTIME_ERRORS_NO_CHANGE,
-        ],
+        requirements: &[req::LINUX_DEVICES_EXISTING_MISMATCH, req::RUNTIME_ERRORS_NO_CHANGE],
         run: a_file_in_the_way_of_a_device_is_an_error,
     },
     Case {
@@ -132,10 +129,7 @@ fn configured_devices_are_created(cx: &mut Ctx) -> Checked {
         .gid(1001u32)
         .build()?;
     let mut spec = cx.spec(&["path", "/dev/litmus-null"]);
-    spec.linux_mut()
-        .as_mut()
-        .expect("fixture linux")
-        .set_devices(Some(vec![device]));
+    spec.linux_mut().as_mut().expect("fixture linux").set_devices(Some(vec![device]));
     let run = cx.run_probe(&spec)?;
     let seen = run.path("/dev/litmus-null")?;
     expect_eq(
@@ -166,15 +160,9 @@ fn console_is_the_terminal_when_there_is_one(cx: &mut Ctx) -> Checked {
             console.file_type, console.major, console.minor, stdio
         ),
     )?;
-    let stdio_minor = stdio
-        .first()
-        .and_then(|t| t.strip_prefix("/dev/pts/"))
-        .and_then(|n| n.parse::<u64>().ok());
-    expect_eq(
-        "/dev/console's pty number = the process's /dev/pts/N",
-        stdio_minor,
-        console.minor,
-    )
+    let stdio_minor =
+        stdio.first().and_then(|t| t.strip_prefix("/dev/pts/")).and_then(|n| n.parse::<u64>().ok());
+    expect_eq("/dev/console's pty number = the process's /dev/pts/N", stdio_minor, console.minor)
 }
 
 /// A regular file where linux.devices wants /dev/null's numbers: the
@@ -195,11 +183,7 @@ fn a_file_in_the_way_of_a_device_is_an_error(cx: &mut Ctx) -> Checked {
     let in_the_way = cx.bundle_ref(bundle).rootfs().join("litmus-device");
     std::fs::write(&in_the_way, "an image's file\n")?;
     let id = cx.new_id();
-    cx.create_refused(
-        &id,
-        bundle,
-        "create to fail: a regular file is at the device's path",
-    )?;
+    cx.create_refused(&id, bundle, "create to fail: a regular file is at the device's path")?;
     expect_eq(
         "the image's file, untouched",
         "an image's file\n".to_string(),

@@ -100,11 +100,7 @@ pub const CASES: &[Case] = &[
 /// A process.json for `exec --process`, running the probe with `args`
 /// (the fixture's user, env and capabilities, as engines send them).
 fn process_file(cx: &Ctx, name: &str, probe_args: &[&str]) -> Result<PathBuf, Verdict> {
-    let process = cx
-        .spec(probe_args)
-        .process()
-        .clone()
-        .expect("fixture process");
+    let process = cx.spec(probe_args).process().clone().expect("fixture process");
     let path = cx.work().join(format!("{name}.json"));
     let json = serde_json::to_vec(&process)?;
     std::fs::write(&path, json)?;
@@ -125,20 +121,9 @@ fn exec_detached(
     let process = process_file(cx, name, probe_args)?;
     let pid_file = cx.work().join(format!("{name}.pid"));
     let out = cx.work().join(format!("{name}.out"));
-    let (process_arg, pid_arg) = (
-        process.display().to_string(),
-        pid_file.display().to_string(),
-    );
+    let (process_arg, pid_arg) = (process.display().to_string(), pid_file.display().to_string());
     let inv = cx.runtime.call_with_stdout(
-        &[
-            "exec",
-            "--process",
-            &process_arg,
-            "--detach",
-            "--pid-file",
-            &pid_arg,
-            id,
-        ],
+        &["exec", "--process", &process_arg, "--detach", "--pid-file", &pid_arg, id],
         &out,
         cx.work(),
     )?;
@@ -185,8 +170,7 @@ fn bare_pid(path: &Path, what: &str) -> Result<i32, Verdict> {
         format!("{what}: bare decimal digits (Go's strconv.Atoi rejects anything else)"),
         format!("{text:?}"),
     )?;
-    text.parse()
-        .map_err(|e| fail(format!("{what}: a pid"), format!("{text:?}: {e}")))
+    text.parse().map_err(|e| fail(format!("{what}: a pid"), format!("{text:?}: {e}")))
 }
 
 fn pid_files_hold_bare_host_pids(cx: &mut Ctx) -> Checked {
@@ -202,19 +186,9 @@ fn pid_files_hold_bare_host_pids(cx: &mut Ctx) -> Checked {
     cx.start_ok(&id)?;
     let process = process_file(cx, "exec-process", &["wait-signal"])?;
     let exec_file = cx.work().join("exec.pid");
-    let (process_arg, exec_arg) = (
-        process.display().to_string(),
-        exec_file.display().to_string(),
-    );
-    let inv = cx.call(&[
-        "exec",
-        "--process",
-        &process_arg,
-        "--detach",
-        "--pid-file",
-        &exec_arg,
-        &id,
-    ])?;
+    let (process_arg, exec_arg) = (process.display().to_string(), exec_file.display().to_string());
+    let inv =
+        cx.call(&["exec", "--process", &process_arg, "--detach", "--pid-file", &exec_arg, &id])?;
     inv.expect_ok("exec --detach --pid-file to succeed")?;
     let exec_pid = bare_pid(&exec_file, "exec --pid-file")?;
     cx.pids.push(exec_pid);
@@ -275,10 +249,8 @@ fn a_failed_create_is_reported_in_the_json_log(cx: &mut Ctx) -> Checked {
     let id = cx.new_id();
     cx.created.push(id.clone());
     let log = cx.work().join("log.json");
-    let (log_arg, bundle_arg) = (
-        log.display().to_string(),
-        cx.bundle_path(bundle).display().to_string(),
-    );
+    let (log_arg, bundle_arg) =
+        (log.display().to_string(), cx.bundle_path(bundle).display().to_string());
     let logged = |args: &[&str]| -> Vec<String> {
         let mut full = vec!["--log", log_arg.as_str(), "--log-format", "json"];
         full.extend_from_slice(args);
@@ -299,20 +271,14 @@ fn a_failed_create_is_reported_in_the_json_log(cx: &mut Ctx) -> Checked {
     let mut last_error = None;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let record: serde_json::Value = serde_json::from_str(line).map_err(|e| {
-            fail(
-                "--log-format json: every line of the log a JSON record",
-                format!("{line:?}: {e}"),
-            )
+            fail("--log-format json: every line of the log a JSON record", format!("{line:?}: {e}"))
         })?;
         if record["level"] == "error" {
             last_error = record["msg"].as_str().map(String::from);
         }
     }
     let Some(msg) = last_error else {
-        return Err(fail(
-            "a level=error record with a msg in the --log file",
-            format!("{text:?}"),
-        ));
+        return Err(fail("a level=error record with a msg in the --log file", format!("{text:?}")));
     };
     // podman's classification (case-insensitive): these turn into 127.
     let not_found = |s: &str| {
@@ -334,10 +300,7 @@ fn a_failed_create_is_reported_in_the_json_log(cx: &mut Ctx) -> Checked {
 fn global_flags_in_both_forms_and_a_new_root(cx: &mut Ctx) -> Checked {
     let root = cx.runtime.root.clone();
     if root.exists() {
-        return Err(fail(
-            "the case's root not created yet",
-            root.display().to_string(),
-        ));
+        return Err(fail("the case's root not created yet", root.display().to_string()));
     }
     let spec = cx.spec(&["wait-signal"]);
     let bundle = cx.bundle(&spec)?;
@@ -347,38 +310,18 @@ fn global_flags_in_both_forms_and_a_new_root(cx: &mut Ctx) -> Checked {
     let root_eq = format!("--root={}", root.display());
     let log_eq = format!("--log={}", log.display());
     let bundle_arg = cx.bundle_path(bundle).display().to_string();
-    let raw = How {
-        no_root_flag: true,
-        env: None,
-    };
+    let raw = How { no_root_flag: true, env: None };
     // conmon's form: --log-format=json --log FILE, no --root (podman's
     // default root); the shim's: --root DIR --log FILE --log-format json.
     let inv = cx.call_as(
-        &[
-            &root_eq,
-            &log_eq,
-            "--log-format=json",
-            "create",
-            "--bundle",
-            &bundle_arg,
-            &id,
-        ],
+        &[&root_eq, &log_eq, "--log-format=json", "create", "--bundle", &bundle_arg, &id],
         &raw,
     )?;
     inv.expect_ok("create with --root=DIR (new) --log=FILE --log-format=json to succeed")?;
     let root_arg = root.display().to_string();
     let log_arg = log.display().to_string();
     let state = cx.call_as(
-        &[
-            "--root",
-            &root_arg,
-            "--log",
-            &log_arg,
-            "--log-format",
-            "json",
-            "state",
-            &id,
-        ],
+        &["--root", &root_arg, "--log", &log_arg, "--log-format", "json", "state", &id],
         &raw,
     )?;
     state.expect_ok("state with --root DIR --log FILE --log-format json to succeed")?;
@@ -394,31 +337,25 @@ fn calls_work_with_an_empty_environment(cx: &mut Ctx) -> Checked {
     let bundle = cx.bundle(&spec)?;
     let id = cx.new_id();
     cx.created.push(id.clone());
-    let bare = How {
-        no_root_flag: false,
-        env: Some(vec![("XDG_RUNTIME_DIR".into(), String::new())]),
-    };
+    let bare =
+        How { no_root_flag: false, env: Some(vec![("XDG_RUNTIME_DIR".into(), String::new())]) };
     let bundle_arg = cx.bundle_path(bundle).display().to_string();
     let inv = cx.call_as(&["create", "--bundle", &bundle_arg, &id], &bare)?;
     inv.expect_ok("create with an empty environment to succeed")?;
     let pid = cx.state(&id)?.pid;
     cx.pids.push(pid);
-    cx.call_as(&["start", &id], &bare)?
-        .expect_ok("start with an empty environment to succeed")?;
+    cx.call_as(&["start", &id], &bare)?.expect_ok("start with an empty environment to succeed")?;
     cx.call_as(&["kill", &id, "9"], &bare)?
         .expect_ok("kill with an empty environment to succeed")?;
     cx.wait_exit(pid)?;
-    cx.call_as(&["delete", &id], &bare)?
-        .expect_ok("delete with an empty environment to succeed")
+    cx.call_as(&["delete", &id], &bare)?.expect_ok("delete with an empty environment to succeed")
 }
 
 /// delete --force, then the container must be gone: exit 0, `state`
 /// fails, its process exits.
 fn force_delete_leaves_nothing(cx: &Ctx, id: &str, pid: i32, status: &str) -> Checked {
     let inv = cx.call(&["delete", "--force", id])?;
-    inv.expect_ok(&format!(
-        "delete --force of a {status} container to succeed"
-    ))?;
+    inv.expect_ok(&format!("delete --force of a {status} container to succeed"))?;
     let state = cx.call(&["state", id])?;
     expect(
         !state.ok(),
@@ -476,24 +413,15 @@ fn kill_takes_numeric_signals_and_all(cx: &mut Ctx) -> Checked {
     // Signals are blocked once the report is out (start returns when the
     // program runs, not when it is ready for them).
     wait_for_report(&init_out, "the probe's report after start")?;
-    cx.call(&["kill", &id, "10"])?
-        .expect_ok("kill ID 10 to succeed")?;
+    cx.call(&["kill", &id, "10"])?.expect_ok("kill ID 10 to succeed")?;
     crate::deadline::poll(Duration::from_secs(10), Duration::from_millis(5), || {
-        signals_seen(&init_out)
-            .contains(&libc::SIGUSR1)
-            .then_some(())
+        signals_seen(&init_out).contains(&libc::SIGUSR1).then_some(())
     })
-    .map_err(|e| {
-        fail(
-            "the container to receive signal 10 (SIGUSR1)",
-            e.to_string(),
-        )
-    })?;
+    .map_err(|e| fail("the container to receive signal 10 (SIGUSR1)", e.to_string()))?;
 
     // A second process, then kill --all: both get the signal.
     let (exec_pid, exec_out) = exec_detached(cx, &id, "exec", &["report", "wait-signal"])?;
-    cx.call(&["kill", "--all", &id, "15"])?
-        .expect_ok("kill --all ID 15 to succeed")?;
+    cx.call(&["kill", "--all", &id, "15"])?.expect_ok("kill --all ID 15 to succeed")?;
     crate::deadline::poll(Duration::from_secs(10), Duration::from_millis(5), || {
         (signals_seen(&init_out).contains(&libc::SIGTERM)
             && signals_seen(&exec_out).contains(&libc::SIGTERM))
@@ -512,8 +440,7 @@ fn kill_takes_numeric_signals_and_all(cx: &mut Ctx) -> Checked {
     // Reaped first: an exiting pid-namespace init waits until every
     // process of its namespace has been reaped by its parent (us).
     cx.wait_exit(exec_pid)?;
-    cx.call(&["kill", &id, "9"])?
-        .expect_ok("kill ID 9 to succeed")?;
+    cx.call(&["kill", &id, "9"])?.expect_ok("kill ID 9 to succeed")?;
     cx.wait_exit(pid)?;
     Ok(())
 }
@@ -524,16 +451,9 @@ fn ps_lists_host_pids_as_json(cx: &mut Ctx) -> Checked {
     let inv = cx.call(&["ps", "--format", "json", &id])?;
     inv.expect_ok("ps --format json to succeed")?;
     let pids: Vec<i32> = serde_json::from_str(inv.stdout.trim()).map_err(|e| {
-        fail(
-            "a JSON array of host pids on stdout",
-            format!("{:?}: {e}", inv.stdout),
-        )
+        fail("a JSON array of host pids on stdout", format!("{:?}: {e}", inv.stdout))
     })?;
-    expect(
-        pids.contains(&pid),
-        format!("the init's host pid {pid} listed"),
-        format!("{pids:?}"),
-    )
+    expect(pids.contains(&pid), format!("the init's host pid {pid} listed"), format!("{pids:?}"))
 }
 
 fn console_socket_gets_one_fd_in_one_message(cx: &mut Ctx) -> Checked {
@@ -555,35 +475,22 @@ fn console_socket_gets_one_fd_in_one_message(cx: &mut Ctx) -> Checked {
     let stream = crate::deadline::poll(Duration::from_secs(10), Duration::from_millis(5), || {
         listener.accept().ok().map(|(s, _)| s)
     })
-    .map_err(|e| {
-        fail(
-            "the runtime to connect to the console socket",
-            e.to_string(),
-        )
-    })?;
+    .map_err(|e| fail("the runtime to connect to the console socket", e.to_string()))?;
     stream.set_nonblocking(true)?;
     // Room for more than go-runc accepts, so extra fds or bytes are seen.
     let mut data = vec![0u8; 8192];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 16]);
     let mut iov = [std::io::IoSliceMut::new(&mut data)];
-    let msg = recvmsg::<()>(
-        stream.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .map_err(|e| fail("a message on the console socket", e.to_string()))?;
+    let msg =
+        recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+            .map_err(|e| fail("a message on the console socket", e.to_string()))?;
     let bytes = msg.bytes;
     let mut messages = 0;
     let mut fds = Vec::new();
     for cmsg in msg.cmsgs()? {
         messages += 1;
         if let ControlMessageOwned::ScmRights(received) = cmsg {
-            fds.extend(
-                received
-                    .into_iter()
-                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-            );
+            fds.extend(received.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
         }
     }
     expect_eq("control messages", 1, messages)?;
@@ -593,11 +500,7 @@ fn console_socket_gets_one_fd_in_one_message(cx: &mut Ctx) -> Checked {
         "a data payload under 4096 bytes (go-runc reads the name into 4096)",
         format!("{bytes} bytes"),
     )?;
-    expect(
-        crate::console::is_pty_master(&fds[0]),
-        "the fd is a pty master",
-        "another kind of fd",
-    )
+    expect(crate::console::is_pty_master(&fds[0]), "the fd is a pty master", "another kind of fd")
 }
 
 /// How many containers the kill-then-delete case tries: the exit after
@@ -607,8 +510,7 @@ const KILL_DELETE_TRIES: usize = 6;
 fn a_created_container_killed_can_be_deleted_at_once(cx: &mut Ctx) -> Checked {
     for attempt in 1..=KILL_DELETE_TRIES {
         let (id, pid) = created(cx, &["wait-signal"])?;
-        cx.call(&["kill", &id, "9"])?
-            .expect_ok("kill ID 9 of a created container to succeed")?;
+        cx.call(&["kill", &id, "9"])?.expect_ok("kill ID 9 of a created container to succeed")?;
         // No wait and no reaping between the two calls: the caller (like
         // an engine's cleanup path) deletes as soon as kill returned.
         let deleted = cx.delete(&id)?;
@@ -616,11 +518,7 @@ fn a_created_container_killed_can_be_deleted_at_once(cx: &mut Ctx) -> Checked {
             .expect_ok("delete right after kill 9 returned to succeed")
             .map_err(|v| v.seen_also(&format!("container {attempt} of {KILL_DELETE_TRIES}")))?;
         let state = cx.call(&["state", &id])?;
-        expect(
-            !state.ok(),
-            "no state after delete",
-            state.stdout.trim().to_string(),
-        )?;
+        expect(!state.ok(), "no state after delete", state.stdout.trim().to_string())?;
         cx.wait_exit(pid)?;
     }
     Ok(())
@@ -669,9 +567,7 @@ fn container_hooks_without_env_get_the_process_env(cx: &mut Ctx) -> Checked {
             "cat >/dev/null; echo \"$LITMUS_HOOK_ENV\" > /litmus-hook-env".to_string(),
         ])
         .build()?;
-    let hooks = HooksBuilder::default()
-        .start_container(vec![hook])
-        .build()?;
+    let hooks = HooksBuilder::default().start_container(vec![hook]).build()?;
     let mut spec = cx.spec(&["exit", "0"]);
     if let Some(process) = spec.process_mut() {
         let mut env = process.env().clone().unwrap_or_default();

@@ -13,10 +13,7 @@ pub const CASES: &[Case] = &[
     Case {
         name: "a_config_without_a_mount_namespace_runs",
         area: Area::Namespaces,
-        requirements: &[
-            req::LINUX_NAMESPACES_INHERIT,
-            req::RUNTIME_LIFECYCLE_CREATE_ENV,
-        ],
+        requirements: &[req::LINUX_NAMESPACES_INHERIT, req::RUNTIME_LIFECYCLE_CREATE_ENV],
         run: a_config_without_a_mount_namespace_runs,
     },
     Case {
@@ -42,13 +39,7 @@ fn sysctls_are_set_in_joined_namespaces(cx: &mut Ctx) -> Checked {
     use nix::sched::CloneFlags;
     let net = NamespaceHolder::new(CloneFlags::CLONE_NEWNET, "net")?;
     let ipc = NamespaceHolder::new(CloneFlags::CLONE_NEWIPC, "ipc")?;
-    let mut spec = cx.spec(&[
-        "sysctl",
-        "net.ipv4.ip_forward",
-        "sysctl",
-        "kernel.shmmni",
-        "report",
-    ]);
+    let mut spec = cx.spec(&["sysctl", "net.ipv4.ip_forward", "sysctl", "kernel.shmmni", "report"]);
     let mut namespaces: Vec<_> = NEW
         .iter()
         .filter(|t| !matches!(t, LinuxNamespaceType::Network | LinuxNamespaceType::Ipc))
@@ -138,9 +129,5 @@ fn hostname_is_set_in_a_joined_uts_namespace(cx: &mut Ctx) -> Checked {
         Some(holder.inode()?),
         report.namespaces.get("uts").copied(),
     )?;
-    expect_eq(
-        "hostname in the joined namespace",
-        "litmus-pod",
-        report.hostname.as_str(),
-    )
+    expect_eq("hostname in the joined namespace", "litmus-pod", report.hostname.as_str())
 }

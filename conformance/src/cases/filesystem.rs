@@ -27,10 +27,7 @@ pub const CASES: &[Case] = &[
     Case {
         name: "mounts_follow_the_listed_order",
         area: Area::Filesystem,
-        requirements: &[
-            req::CONFIG_MOUNTS_ORDER,
-            req::CONFIG_MOUNTS_DESTINATION_CREATED,
-        ],
+        requirements: &[req::CONFIG_MOUNTS_ORDER, req::CONFIG_MOUNTS_DESTINATION_CREATED],
         run: mounts_follow_the_listed_order,
     },
     Case {
@@ -109,10 +106,7 @@ fn mount_label_is_applied(cx: &mut Ctx) -> Checked {
 fn readonly_root_is_readonly(cx: &mut Ctx) -> Checked {
     for readonly in [true, false] {
         let mut spec = cx.spec(&["report", "path", "/etc"]);
-        spec.root_mut()
-            .as_mut()
-            .expect("fixture root")
-            .set_readonly(Some(readonly));
+        spec.root_mut().as_mut().expect("fixture root").set_readonly(Some(readonly));
         let run = cx.run_probe(&spec)?;
         let root = run.report()?.mount_at("/").cloned();
         expect(root.is_some(), "a mount at /", "none in mountinfo")?;
@@ -136,10 +130,7 @@ fn mounts_follow_the_listed_order(cx: &mut Ctx) -> Checked {
     // so mounting out of order would hide "inner" under "outer".
     add_mounts(
         &mut spec,
-        vec![
-            tmpfs("/litmus/outer", &["size=1m"]),
-            tmpfs("/litmus/outer/inner", &["size=2m"]),
-        ],
+        vec![tmpfs("/litmus/outer", &["size=1m"]), tmpfs("/litmus/outer/inner", &["size=2m"])],
     );
     let run = cx.run_probe(&spec)?;
     let report = run.report()?;
@@ -149,26 +140,15 @@ fn mounts_follow_the_listed_order(cx: &mut Ctx) -> Checked {
         .map(|m| m.mount_point.as_str())
         .filter(|p| p.starts_with("/litmus/"))
         .collect();
-    expect_eq(
-        "mount order",
-        vec!["/litmus/outer", "/litmus/outer/inner"],
-        points,
-    )?;
-    expect_eq(
-        "inner mount visible",
-        true,
-        run.path("/litmus/outer/inner")?.exists,
-    )
+    expect_eq("mount order", vec!["/litmus/outer", "/litmus/outer/inner"], points)?;
+    expect_eq("inner mount visible", true, run.path("/litmus/outer/inner")?.exists)
 }
 
 fn mount_options_are_applied(cx: &mut Ctx) -> Checked {
     let mut spec = cx.spec(&["report"]);
     add_mounts(
         &mut spec,
-        vec![tmpfs(
-            "/litmus/opts",
-            &["nosuid", "nodev", "noexec", "ro", "size=1m", "mode=700"],
-        )],
+        vec![tmpfs("/litmus/opts", &["nosuid", "nodev", "noexec", "ro", "size=1m", "mode=700"])],
     );
     let run = cx.run_probe(&spec)?;
     let report = run.report()?;
@@ -203,11 +183,7 @@ fn bind_mounts_show_the_source(cx: &mut Ctx) -> Checked {
     add_mounts(&mut spec, vec![bind]);
     let run = cx.run_probe(&spec)?;
     let file = run.path("/litmus/bind/hello")?;
-    expect_eq(
-        "content through the bind",
-        Some("from the host"),
-        file.content.as_deref(),
-    )?;
+    expect_eq("content through the bind", Some("from the host"), file.content.as_deref())?;
     expect_eq("writable through a ro bind", false, file.writable)?;
     let host = std::fs::read_to_string(source.join("hello")).unwrap_or_default();
     expect_eq("host file untouched", "from the host", host.as_str())
@@ -215,14 +191,7 @@ fn bind_mounts_show_the_source(cx: &mut Ctx) -> Checked {
 
 fn masked_paths_cannot_be_read(cx: &mut Ctx) -> Checked {
     // The probe lives outside /bin, so /bin can be masked under it.
-    let mut spec = cx.spec(&[
-        "path",
-        "/etc/hostname",
-        "path",
-        "/bin",
-        "path",
-        "/litmus-absent",
-    ]);
+    let mut spec = cx.spec(&["path", "/etc/hostname", "path", "/bin", "path", "/litmus-absent"]);
     let linux = spec.linux_mut().as_mut().expect("fixture linux");
     linux.set_masked_paths(Some(vec![
         "/etc/hostname".into(),
@@ -230,22 +199,10 @@ fn masked_paths_cannot_be_read(cx: &mut Ctx) -> Checked {
         "/litmus-absent".into(),
     ]));
     let run = cx.run_probe(&spec)?;
-    expect_eq(
-        "entries of masked /bin",
-        Some(vec![]),
-        run.path("/bin")?.entries.clone(),
-    )?;
+    expect_eq("entries of masked /bin", Some(vec![]), run.path("/bin")?.entries.clone())?;
     let file = run.path("/etc/hostname")?;
-    expect_eq(
-        "content of masked /etc/hostname",
-        Some(""),
-        file.content.as_deref(),
-    )?;
-    expect_eq(
-        "a missing masked path stays missing",
-        false,
-        run.path("/litmus-absent")?.exists,
-    )
+    expect_eq("content of masked /etc/hostname", Some(""), file.content.as_deref())?;
+    expect_eq("a missing masked path stays missing", false, run.path("/litmus-absent")?.exists)
 }
 
 fn readonly_paths_cannot_be_written(cx: &mut Ctx) -> Checked {
@@ -254,11 +211,7 @@ fn readonly_paths_cannot_be_written(cx: &mut Ctx) -> Checked {
     linux.set_readonly_paths(Some(vec!["/home".into()]));
     let run = cx.run_probe(&spec)?;
     expect_eq("/home writable", false, run.path("/home")?.writable)?;
-    expect_eq(
-        "/tmp writable (not listed)",
-        true,
-        run.path("/tmp")?.writable,
-    )
+    expect_eq("/tmp writable (not listed)", true, run.path("/tmp")?.writable)
 }
 
 /// rootfsPropagation "shared": the container's "/" is a shared mount

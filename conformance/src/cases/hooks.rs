@@ -37,10 +37,7 @@ pub const CASES: &[Case] = &[
     Case {
         name: "failing_prestart_hook_fails_create",
         area: Area::Hooks,
-        requirements: &[
-            req::CONFIG_HOOKS_PRESTART_FAILURE,
-            req::RUNTIME_ERRORS_NO_CHANGE,
-        ],
+        requirements: &[req::CONFIG_HOOKS_PRESTART_FAILURE, req::RUNTIME_ERRORS_NO_CHANGE],
         run: failing_prestart_hook_fails_create,
     },
     Case {
@@ -99,11 +96,7 @@ fn logging_hook(name: &str, log: &Path) -> Hook {
 fn saving_hook(file: &Path) -> Hook {
     HookBuilder::default()
         .path("/bin/sh")
-        .args(vec![
-            "sh".to_string(),
-            "-c".to_string(),
-            format!("cat > {}", file.display()),
-        ])
+        .args(vec!["sh".to_string(), "-c".to_string(), format!("cat > {}", file.display())])
         .build()
         .expect("static hook fields")
 }
@@ -111,21 +104,13 @@ fn saving_hook(file: &Path) -> Hook {
 fn failing_hook() -> Hook {
     HookBuilder::default()
         .path("/bin/sh")
-        .args(vec![
-            "sh".to_string(),
-            "-c".to_string(),
-            "cat >/dev/null; exit 7".to_string(),
-        ])
+        .args(vec!["sh".to_string(), "-c".to_string(), "cat >/dev/null; exit 7".to_string()])
         .build()
         .expect("static hook fields")
 }
 
 fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(String::from)
-        .collect()
+    std::fs::read_to_string(path).unwrap_or_default().lines().map(String::from).collect()
 }
 
 fn hooks_run_in_lifecycle_order_with_state(cx: &mut Ctx) -> Checked {
@@ -133,10 +118,7 @@ fn hooks_run_in_lifecycle_order_with_state(cx: &mut Ctx) -> Checked {
     // startContainer runs inside the container: its log is in the rootfs.
     let inner_log = Path::new("/litmus-hooks.log");
     let hooks = HooksBuilder::default()
-        .prestart(vec![
-            logging_hook("prestart-1", &log),
-            logging_hook("prestart-2", &log),
-        ])
+        .prestart(vec![logging_hook("prestart-1", &log), logging_hook("prestart-2", &log)])
         .create_runtime(vec![logging_hook("createRuntime", &log)])
         .create_container(vec![logging_hook("createContainer", &log)])
         .start_container(vec![logging_hook("startContainer", inner_log)])
@@ -187,11 +169,8 @@ fn hooks_run_in_lifecycle_order_with_state(cx: &mut Ctx) -> Checked {
 /// host pid of its process (createRuntime, poststart), an ociVersion.
 fn hooks_receive_the_container_state(cx: &mut Ctx) -> Checked {
     let saved = |kind: &str| cx.work().join(format!("state-{kind}.json"));
-    let (create_runtime, poststart, poststop) = (
-        saved("createRuntime"),
-        saved("poststart"),
-        saved("poststop"),
-    );
+    let (create_runtime, poststart, poststop) =
+        (saved("createRuntime"), saved("poststart"), saved("poststop"));
     let hooks = HooksBuilder::default()
         .create_runtime(vec![saving_hook(&create_runtime)])
         .poststart(vec![saving_hook(&poststart)])
@@ -217,10 +196,7 @@ fn hooks_receive_the_container_state(cx: &mut Ctx) -> Checked {
     ] {
         let text = std::fs::read_to_string(file).unwrap_or_default();
         let state = StateView::parse(&text).map_err(|e| {
-            fail(
-                format!("{kind} hook: a state document on stdin"),
-                format!("{e:#}"),
-            )
+            fail(format!("{kind} hook: a state document on stdin"), format!("{e:#}"))
         })?;
         expect(
             !state.oci_version.is_empty(),
@@ -241,23 +217,17 @@ fn hooks_receive_the_container_state(cx: &mut Ctx) -> Checked {
 }
 
 fn failing_prestart_hook_fails_create(cx: &mut Ctx) -> Checked {
-    let hooks = HooksBuilder::default()
-        .prestart(vec![failing_hook()])
-        .build();
+    let hooks = HooksBuilder::default().prestart(vec![failing_hook()]).build();
     failing_hook_fails_create(cx, hooks?)
 }
 
 fn failing_create_runtime_hook_fails_create(cx: &mut Ctx) -> Checked {
-    let hooks = HooksBuilder::default()
-        .create_runtime(vec![failing_hook()])
-        .build();
+    let hooks = HooksBuilder::default().create_runtime(vec![failing_hook()]).build();
     failing_hook_fails_create(cx, hooks?)
 }
 
 fn failing_create_container_hook_fails_create(cx: &mut Ctx) -> Checked {
-    let hooks = HooksBuilder::default()
-        .create_container(vec![failing_hook()])
-        .build();
+    let hooks = HooksBuilder::default().create_container(vec![failing_hook()]).build();
     failing_hook_fails_create(cx, hooks?)
 }
 
@@ -277,9 +247,7 @@ fn failing_hook_fails_create(cx: &mut Ctx, hooks: oci_spec::runtime::Hooks) -> C
 }
 
 fn failing_poststop_hook_does_not_fail_delete(cx: &mut Ctx) -> Checked {
-    let hooks = HooksBuilder::default()
-        .poststop(vec![failing_hook()])
-        .build()?;
+    let hooks = HooksBuilder::default().poststop(vec![failing_hook()]).build()?;
     let mut spec = cx.spec(&["exit", "0"]);
     spec.set_hooks(Some(hooks));
     let id = cx.new_container(&spec)?;
@@ -287,19 +255,13 @@ fn failing_poststop_hook_does_not_fail_delete(cx: &mut Ctx) -> Checked {
     let inv = cx.delete(&id)?;
     inv.expect_ok("delete to succeed despite the failing poststop hook")?;
     let state = cx.call(&["state", &id])?;
-    expect(
-        !state.ok(),
-        "the container to be gone",
-        state.stdout.trim().to_string(),
-    )
+    expect(!state.ok(), "the container to be gone", state.stdout.trim().to_string())
 }
 
 /// startContainer failing: `start` reports the error and the user's
 /// program is not run.
 fn failing_start_container_hook_fails_start(cx: &mut Ctx) -> Checked {
-    let hooks = HooksBuilder::default()
-        .start_container(vec![failing_hook()])
-        .build()?;
+    let hooks = HooksBuilder::default().start_container(vec![failing_hook()]).build()?;
     let mut spec = cx.spec(&["marker", "/ran", "exit", "0"]);
     spec.set_hooks(Some(hooks));
     let bundle = cx.bundle(&spec)?;
@@ -317,9 +279,7 @@ fn failing_start_container_hook_fails_start(cx: &mut Ctx) -> Checked {
 /// poststart failing: "the runtime MUST log a warning, but the remaining
 /// hooks and lifecycle continue": the program keeps running.
 fn failing_poststart_hook_leaves_the_container_running(cx: &mut Ctx) -> Checked {
-    let hooks = HooksBuilder::default()
-        .poststart(vec![failing_hook()])
-        .build()?;
+    let hooks = HooksBuilder::default().poststart(vec![failing_hook()]).build()?;
     let mut spec = cx.spec(&["marker", "/ran", "wait-signal"]);
     spec.set_hooks(Some(hooks));
     let bundle = cx.bundle(&spec)?;
@@ -327,11 +287,7 @@ fn failing_poststart_hook_leaves_the_container_running(cx: &mut Ctx) -> Checked 
     cx.create_ok(&id, bundle)?;
     let _ = cx.start(&id)?;
     let state = cx.state(&id)?;
-    expect_eq(
-        "status after a failing poststart hook",
-        "running",
-        state.status.as_str(),
-    )?;
+    expect_eq("status after a failing poststart hook", "running", state.status.as_str())?;
     expect(
         cx.bundle_ref(bundle).rootfs().join("ran").exists(),
         "the program to have run",
@@ -344,11 +300,7 @@ fn failing_poststart_hook_leaves_the_container_running(cx: &mut Ctx) -> Checked 
 fn hook_timeout_aborts_the_hook(cx: &mut Ctx) -> Checked {
     let sleeper = HookBuilder::default()
         .path("/bin/sh")
-        .args(vec![
-            "sh".into(),
-            "-c".into(),
-            "cat >/dev/null; exec sleep 30".into(),
-        ])
+        .args(vec!["sh".into(), "-c".into(), "cat >/dev/null; exec sleep 30".into()])
         .timeout(1)
         .build()?;
     let hooks = HooksBuilder::default().prestart(vec![sleeper]).build()?;

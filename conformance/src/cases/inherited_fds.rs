@@ -79,10 +79,7 @@ fn fds_line(lines: impl IntoIterator<Item = ProbeLine>, raw: &str) -> Result<Vec
         .ok_or_else(|| {
             fail(
                 "the probe's list of its open fds",
-                format!(
-                    "no such line in {:?}",
-                    raw.chars().take(400).collect::<String>()
-                ),
+                format!("no such line in {:?}", raw.chars().take(400).collect::<String>()),
             )
         })
 }
@@ -98,10 +95,9 @@ fn expect_exactly(seen: &[FdView], passed: &Passed, how: &str) -> Checked {
                 "fd {} is {} instead of the file litmus passed",
                 view.fd, view.target
             )),
-            None => wrong.push(format!(
-                "fd {} -> {} (litmus passed no such fd)",
-                view.fd, view.target
-            )),
+            None => {
+                wrong.push(format!("fd {} -> {} (litmus passed no such fd)", view.fd, view.target))
+            }
         }
     }
     for i in 0..passed.files.len() as i32 {
@@ -113,11 +109,7 @@ fn expect_exactly(seen: &[FdView], passed: &Passed, how: &str) -> Checked {
         0 => "no fd above stdio".to_string(),
         n => format!("exactly fds 3..{} as litmus passed them", 2 + n),
     };
-    expect(
-        wrong.is_empty(),
-        format!("{how}: {expected}"),
-        wrong.join("; "),
-    )
+    expect(wrong.is_empty(), format!("{how}: {expected}"), wrong.join("; "))
 }
 
 /// Creates and starts a probe `fds` container with `passed` and
@@ -155,9 +147,7 @@ fn exec_with_fds(
     if !inv.ok() {
         return Ok(Err(inv.describe()));
     }
-    let lines = litmus_probe::parse_output(&inv.stdout)
-        .into_iter()
-        .filter_map(Result::ok);
+    let lines = litmus_probe::parse_output(&inv.stdout).into_iter().filter_map(Result::ok);
     fds_line(lines, &inv.stdout).map(Ok)
 }
 
@@ -175,10 +165,7 @@ fn preserved_fds_are_exactly_the_callers(cx: &mut Ctx) -> Checked {
 
     // The count matches what the caller passed: the normal use.
     let seen = create_with_fds(cx, &passed, &exact)?.map_err(|refused| {
-        fail(
-            format!("create --preserve-fds {exact} with fds 3 and 4 open to succeed"),
-            refused,
-        )
+        fail(format!("create --preserve-fds {exact} with fds 3 and 4 open to succeed"), refused)
     })?;
     expect_exactly(&seen, &passed, &format!("create --preserve-fds {exact}"))?;
 
@@ -198,20 +185,11 @@ fn preserved_fds_are_exactly_the_callers(cx: &mut Ctx) -> Checked {
     cx.created.push(id.clone());
     let bundle_path = cx.bundle_path(bundle).display().to_string();
     let inv = cx.call_passing(
-        &[
-            "run",
-            "--bundle",
-            &bundle_path,
-            "--preserve-fds",
-            CLAIMED,
-            &id,
-        ],
+        &["run", "--bundle", &bundle_path, "--preserve-fds", CLAIMED, &id],
         &passed.fds(),
     )?;
     if inv.ok() {
-        let lines = litmus_probe::parse_output(&inv.stdout)
-            .into_iter()
-            .filter_map(Result::ok);
+        let lines = litmus_probe::parse_output(&inv.stdout).into_iter().filter_map(Result::ok);
         let seen = fds_line(lines, &inv.stdout)?;
         expect_exactly(
             &seen,
@@ -255,9 +233,5 @@ fn no_runtime_fd_reaches_exec_or_terminal_processes(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["fds"]);
     let run = cx.run_probe_on_terminal(&spec)?;
     let seen = fds_line(run.lines, &run.raw)?;
-    expect_exactly(
-        &seen,
-        &Passed::none(),
-        "a process on a terminal (--console-socket)",
-    )
+    expect_exactly(&seen, &Passed::none(), "a process on a terminal (--console-socket)")
 }

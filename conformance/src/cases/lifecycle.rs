@@ -9,10 +9,7 @@ pub const CASES: &[Case] = &[
     Case {
         name: "create_needs_an_id_and_a_bundle",
         area: Area::Lifecycle,
-        requirements: &[
-            req::RUNTIME_CREATE_ARGS_REQUIRED,
-            req::RUNTIME_CREATE_ERROR_NO_CONTAINER,
-        ],
+        requirements: &[req::RUNTIME_CREATE_ARGS_REQUIRED, req::RUNTIME_CREATE_ERROR_NO_CONTAINER],
         run: create_needs_an_id_and_a_bundle,
     },
     Case {
@@ -24,10 +21,7 @@ pub const CASES: &[Case] = &[
     Case {
         name: "create_leaves_container_created",
         area: Area::Lifecycle,
-        requirements: &[
-            req::RUNTIME_CREATE_STATUS,
-            req::RUNTIME_STATE_STATUS_CREATED,
-        ],
+        requirements: &[req::RUNTIME_CREATE_STATUS, req::RUNTIME_STATE_STATUS_CREATED],
         run: create_leaves_container_created,
     },
     Case {
@@ -39,10 +33,7 @@ pub const CASES: &[Case] = &[
     Case {
         name: "start_runs_the_program",
         area: Area::Lifecycle,
-        requirements: &[
-            req::RUNTIME_START_RUNS_PROGRAM,
-            req::RUNTIME_STATE_STATUS_RUNNING,
-        ],
+        requirements: &[req::RUNTIME_START_RUNS_PROGRAM, req::RUNTIME_STATE_STATUS_RUNNING],
         run: start_runs_the_program,
     },
     Case {
@@ -83,10 +74,7 @@ pub const CASES: &[Case] = &[
     Case {
         name: "duplicate_id_is_rejected",
         area: Area::Lifecycle,
-        requirements: &[
-            req::RUNTIME_CREATE_DUPLICATE_ID,
-            req::RUNTIME_STATE_ID_UNIQUE,
-        ],
+        requirements: &[req::RUNTIME_CREATE_DUPLICATE_ID, req::RUNTIME_STATE_ID_UNIQUE],
         run: duplicate_id_is_rejected,
     },
     Case {
@@ -98,10 +86,7 @@ pub const CASES: &[Case] = &[
     Case {
         name: "kill_of_stopped_container_is_an_error",
         area: Area::Lifecycle,
-        requirements: &[
-            req::RUNTIME_KILL_NOT_RUNNING,
-            req::RUNTIME_STATE_STATUS_STOPPED,
-        ],
+        requirements: &[req::RUNTIME_KILL_NOT_RUNNING, req::RUNTIME_STATE_STATUS_STOPPED],
         run: kill_of_stopped_container_is_an_error,
     },
     Case {
@@ -113,10 +98,7 @@ pub const CASES: &[Case] = &[
     Case {
         name: "delete_removes_the_container",
         area: Area::Lifecycle,
-        requirements: &[
-            req::RUNTIME_DELETE_RESOURCES,
-            req::RUNTIME_LIFECYCLE_DELETE_UNDO,
-        ],
+        requirements: &[req::RUNTIME_DELETE_RESOURCES, req::RUNTIME_LIFECYCLE_DELETE_UNDO],
         run: delete_removes_the_container,
     },
     Case {
@@ -134,10 +116,7 @@ pub const CASES: &[Case] = &[
     Case {
         name: "invalid_config_is_rejected_cleanly",
         area: Area::Lifecycle,
-        requirements: &[
-            req::RUNTIME_LIFECYCLE_CREATE_ERROR,
-            req::RUNTIME_ERRORS_NO_CHANGE,
-        ],
+        requirements: &[req::RUNTIME_LIFECYCLE_CREATE_ERROR, req::RUNTIME_ERRORS_NO_CHANGE],
         run: invalid_config_is_rejected_cleanly,
     },
 ];
@@ -171,41 +150,21 @@ fn create_does_not_run_the_program(cx: &mut Ctx) -> Checked {
     )?;
     // The same marker does appear after start: the check above can fail.
     cx.start_and_await_report(&id)?;
-    expect(
-        marker.exists(),
-        "the marker after start",
-        "no marker after start",
-    )
+    expect(marker.exists(), "the marker after start", "no marker after start")
 }
 
 fn start_runs_the_program(cx: &mut Ctx) -> Checked {
-    let spec = cx.spec(&["report", "wait-signal"]);
-    let id = cx.new_container(&spec)?;
-    cx.start_and_await_report(&id)?;
-    expect_eq(
-        "status while the program runs",
-        "running",
-        &cx.state(&id)?.status,
-    )
+    let id = cx.running_container()?;
+    expect_eq("status while the program runs", "running", &cx.state(&id)?.status)
 }
 
 fn start_twice_is_an_error(cx: &mut Ctx) -> Checked {
-    let spec = cx.spec(&["report", "wait-signal"]);
-    let id = cx.new_container(&spec)?;
-    cx.start_and_await_report(&id)?;
+    let id = cx.running_container()?;
     let again = cx.start(&id)?;
     again.expect_refused("a second start to fail")?;
-    let reports = cx
-        .output_of(&id)
-        .iter()
-        .filter(|l| matches!(l, ProbeLine::Report(_)))
-        .count();
+    let reports = cx.output_of(&id).iter().filter(|l| matches!(l, ProbeLine::Report(_))).count();
     expect_eq("probe reports (program runs)", 1, reports)?;
-    expect_eq(
-        "status after the failed start",
-        "running",
-        &cx.state(&id)?.status,
-    )
+    expect_eq("status after the failed start", "running", &cx.state(&id)?.status)
 }
 
 fn start_of_missing_container_is_an_error(cx: &mut Ctx) -> Checked {
@@ -231,19 +190,12 @@ fn state_has_the_spec_fields(cx: &mut Ctx) -> Checked {
             state.json.to_string(),
         )?;
     }
-    expect_eq(
-        "state.id",
-        id.as_str(),
-        state.json["id"].as_str().unwrap_or_default(),
-    )?;
+    expect_eq("state.id", id.as_str(), state.json["id"].as_str().unwrap_or_default())?;
     let bundle_path = cx.bundle_path(bundle).canonicalize()?;
     expect_eq(
         "state.bundle",
         bundle_path.display().to_string(),
-        state.json["bundle"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
+        state.json["bundle"].as_str().unwrap_or_default().to_string(),
     )?;
     // The pid is the host's view: /proc/<pid> on the host is in the
     // container's pid namespace, unlike ours.
@@ -261,9 +213,7 @@ fn state_has_the_spec_fields(cx: &mut Ctx) -> Checked {
 
 fn state_keeps_annotations(cx: &mut Ctx) -> Checked {
     let mut spec = cx.spec(&["exit", "0"]);
-    spec.set_annotations(Some(
-        [("org.litmus.case".to_string(), "annotations".to_string())].into(),
-    ));
+    spec.set_annotations(Some([("org.litmus.case".to_string(), "annotations".to_string())].into()));
     let id = cx.new_container(&spec)?;
     let state = cx.state(&id)?;
     expect_eq(
@@ -289,47 +239,29 @@ fn duplicate_id_is_rejected(cx: &mut Ctx) -> Checked {
 }
 
 fn kill_delivers_the_signal(cx: &mut Ctx) -> Checked {
-    let spec = cx.spec(&["report", "wait-signal"]);
-    let id = cx.new_container(&spec)?;
-    cx.start_and_await_report(&id)?;
+    let id = cx.running_container()?;
     let inv = cx.kill(&id, "USR1")?;
     inv.expect_ok("kill USR1 to succeed")?;
     let line = cx.wait_for_output(&id, "the probe to receive a signal", |l| {
         matches!(l, ProbeLine::Signal { .. })
     })?;
-    expect_eq(
-        "signal received",
-        ProbeLine::Signal {
-            signal: libc::SIGUSR1,
-        },
-        line,
-    )
+    expect_eq("signal received", ProbeLine::Signal { signal: libc::SIGUSR1 }, line)
 }
 
 fn kill_of_stopped_container_is_an_error(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["exit", "0"]);
     let id = cx.new_container(&spec)?;
     cx.start_to_exit(&id)?;
-    expect_eq(
-        "status after the program exited",
-        "stopped",
-        &cx.state(&id)?.status,
-    )?;
+    expect_eq("status after the program exited", "stopped", &cx.state(&id)?.status)?;
     let inv = cx.kill(&id, "KILL")?;
     inv.expect_refused("kill of a stopped container to fail")
 }
 
 fn delete_of_running_container_is_an_error(cx: &mut Ctx) -> Checked {
-    let spec = cx.spec(&["report", "wait-signal"]);
-    let id = cx.new_container(&spec)?;
-    cx.start_and_await_report(&id)?;
+    let id = cx.running_container()?;
     let inv = cx.delete(&id)?;
     inv.expect_refused("delete of a running container to fail")?;
-    expect_eq(
-        "status after the refused delete",
-        "running",
-        &cx.state(&id)?.status,
-    )
+    expect_eq("status after the refused delete", "running", &cx.state(&id)?.status)
 }
 
 fn delete_removes_the_container(cx: &mut Ctx) -> Checked {
@@ -379,11 +311,9 @@ fn config_changes_after_create_are_ignored(cx: &mut Ctx) -> Checked {
 fn invalid_config_is_rejected_cleanly(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["exit", "0"]);
     let bundle = cx.bundle(&spec)?;
-    cx.bundle_ref(bundle)
-        .write_raw_config(b"{\"ociVersion\": \"1.0.2\", \"process\": ")?;
+    cx.bundle_ref(bundle).write_raw_config(b"{\"ociVersion\": \"1.0.2\", \"process\": ")?;
     let id = cx.new_id();
-    cx.create_refused(&id, bundle, "create with a truncated config.json to fail")
-        .map(drop)
+    cx.create_refused(&id, bundle, "create with a truncated config.json to fail").map(drop)
 }
 
 /// `create` without an ID, and with a bundle that does not exist, must
@@ -400,11 +330,7 @@ fn create_needs_an_id_and_a_bundle(cx: &mut Ctx) -> Checked {
     let no_bundle = cx.call(&["create", "--bundle", &missing, &id])?;
     no_bundle.expect_refused("create with a missing bundle to fail")?;
     let state = cx.call(&["state", &id])?;
-    expect(
-        !state.ok(),
-        "no container after the failed create",
-        state.stdout,
-    )
+    expect(!state.ok(), "no container after the failed create", state.stdout)
 }
 
 /// features.md: ociVersionMin and ociVersionMax are REQUIRED SemVer
@@ -412,12 +338,8 @@ fn create_needs_an_id_and_a_bundle(cx: &mut Ctx) -> Checked {
 fn features_give_the_supported_version_range(cx: &mut Ctx) -> Checked {
     let features = cx.call(&["features"])?;
     features.expect_ok("features to succeed")?;
-    let doc: serde_json::Value = serde_json::from_str(&features.stdout).map_err(|e| {
-        fail(
-            "features output as JSON",
-            format!("{e}: {}", features.stdout),
-        )
-    })?;
+    let doc: serde_json::Value = serde_json::from_str(&features.stdout)
+        .map_err(|e| fail("features output as JSON", format!("{e}: {}", features.stdout)))?;
     let version = |key: &str| -> Result<String, crate::case::Verdict> {
         let v = doc[key].as_str().unwrap_or_default().to_string();
         expect(

@@ -53,11 +53,7 @@ mod tests {
         // Citing an unknown one does not compile (catalogue::req); a
         // constant is also in the catalogue by construction.
         for case in all() {
-            assert!(
-                !case.requirements.is_empty(),
-                "{} cites no requirement",
-                case.name
-            );
+            assert!(!case.requirements.is_empty(), "{} cites no requirement", case.name);
             for r in case.requirements {
                 assert_eq!(catalogue::find(r.id).map(|c| c.text), Some(r.text));
             }

@@ -23,10 +23,7 @@ pub const CASES: &[Case] = &[
     Case {
         name: "time_offsets_apply_with_a_new_user_namespace",
         area: Area::Namespaces,
-        requirements: &[
-            req::LINUX_NAMESPACES_TIME_OFFSETS,
-            req::LINUX_NAMESPACES_USER_MAPPINGS,
-        ],
+        requirements: &[req::LINUX_NAMESPACES_TIME_OFFSETS, req::LINUX_NAMESPACES_USER_MAPPINGS],
         run: time_offsets_apply_with_a_new_user_namespace,
     },
     Case {
@@ -50,10 +47,7 @@ pub const CASES: &[Case] = &[
     Case {
         name: "namespace_path_of_wrong_type_is_rejected",
         area: Area::Namespaces,
-        requirements: &[
-            req::LINUX_NAMESPACES_WRONG_TYPE,
-            req::RUNTIME_ERRORS_NO_CHANGE,
-        ],
+        requirements: &[req::LINUX_NAMESPACES_WRONG_TYPE, req::RUNTIME_ERRORS_NO_CHANGE],
         run: namespace_path_of_wrong_type_is_rejected,
     },
     Case {
@@ -98,9 +92,7 @@ fn proc_name(typ: LinuxNamespaceType) -> &'static str {
 }
 
 pub(super) fn host_inode(name: &str) -> Option<u64> {
-    std::fs::metadata(format!("/proc/self/ns/{name}"))
-        .ok()
-        .map(|m| m.ino())
+    std::fs::metadata(format!("/proc/self/ns/{name}")).ok().map(|m| m.ino())
 }
 
 pub(super) fn namespace(typ: LinuxNamespaceType, path: Option<&str>) -> LinuxNamespace {
@@ -113,10 +105,7 @@ pub(super) fn namespace(typ: LinuxNamespaceType, path: Option<&str>) -> LinuxNam
 }
 
 pub(super) fn set_namespaces(spec: &mut Spec, namespaces: Vec<LinuxNamespace>) {
-    spec.linux_mut()
-        .as_mut()
-        .expect("fixture linux")
-        .set_namespaces(Some(namespaces));
+    spec.linux_mut().as_mut().expect("fixture linux").set_namespaces(Some(namespaces));
 }
 
 pub(super) const NEW: &[LinuxNamespaceType] = &[
@@ -252,19 +241,11 @@ fn namespace_path_of_wrong_type_is_rejected(cx: &mut Ctx) -> Checked {
         .filter(|t| **t != LinuxNamespaceType::Ipc)
         .map(|t| namespace(*t, None))
         .collect();
-    namespaces.push(namespace(
-        LinuxNamespaceType::Ipc,
-        Some("/proc/self/ns/net"),
-    ));
+    namespaces.push(namespace(LinuxNamespaceType::Ipc, Some("/proc/self/ns/net")));
     set_namespaces(&mut spec, namespaces);
     let bundle = cx.bundle(&spec)?;
     let id = cx.new_id();
-    cx.create_refused(
-        &id,
-        bundle,
-        "create with a net namespace given as ipc to fail",
-    )
-    .map(drop)
+    cx.create_refused(&id, bundle, "create with a net namespace given as ipc to fail").map(drop)
 }
 
 fn duplicate_namespace_is_rejected(cx: &mut Ctx) -> Checked {
@@ -282,11 +263,7 @@ fn hostname_is_set(cx: &mut Ctx) -> Checked {
     let mut spec = cx.spec(&["report"]);
     spec.set_hostname(Some("litmus-host-check".into()));
     let run = cx.run_probe(&spec)?;
-    expect_eq(
-        "hostname",
-        "litmus-host-check",
-        run.report()?.hostname.as_str(),
-    )
+    expect_eq("hostname", "litmus-host-check", run.report()?.hostname.as_str())
 }
 
 fn domainname_is_set(cx: &mut Ctx) -> Checked {
@@ -294,27 +271,16 @@ fn domainname_is_set(cx: &mut Ctx) -> Checked {
     spec.set_version("1.2.0".into());
     spec.set_domainname(Some("litmus.example".into()));
     let run = cx.run_probe(&spec)?;
-    expect_eq(
-        "domainname",
-        "litmus.example",
-        run.report()?.domainname.as_str(),
-    )
+    expect_eq("domainname", "litmus.example", run.report()?.domainname.as_str())
 }
 
 fn sysctl_is_set_in_the_container(cx: &mut Ctx) -> Checked {
     let host = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")?;
     let wanted = if host.trim() == "123" { "124" } else { "123" };
     let mut spec = cx.spec(&["sysctl", "net.ipv4.ip_unprivileged_port_start"]);
-    spec.linux_mut()
-        .as_mut()
-        .expect("fixture linux")
-        .set_sysctl(Some(
-            [(
-                "net.ipv4.ip_unprivileged_port_start".to_string(),
-                wanted.to_string(),
-            )]
-            .into(),
-        ));
+    spec.linux_mut().as_mut().expect("fixture linux").set_sysctl(Some(
+        [("net.ipv4.ip_unprivileged_port_start".to_string(), wanted.to_string())].into(),
+    ));
     let run = cx.run_probe(&spec)?;
     let seen = run.lines.iter().find_map(|l| match l {
         ProbeLine::Sysctl { value, .. } => Some(value.clone()),
@@ -323,11 +289,7 @@ fn sysctl_is_set_in_the_container(cx: &mut Ctx) -> Checked {
     let Some(seen) = seen else {
         return Err(fail("the probe's sysctl line", run.raw.clone()));
     };
-    expect_eq(
-        "net.ipv4.ip_unprivileged_port_start inside",
-        Some(wanted.to_string()),
-        seen,
-    )?;
+    expect_eq("net.ipv4.ip_unprivileged_port_start inside", Some(wanted.to_string()), seen)?;
     let after = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")?;
     expect_eq("the host's value (unchanged)", host.trim(), after.trim())
 }
@@ -352,13 +314,7 @@ pub(crate) fn in_a_user_namespace(spec: &mut Spec) -> anyhow::Result<()> {
 /// Container root is host uid/gid 100000 (65536 ids): what the kernel
 /// shows in /proc/self/{uid,gid}_map, and uid 0 inside.
 fn user_namespace_gets_the_id_mappings(cx: &mut Ctx) -> Checked {
-    let mut spec = cx.spec(&[
-        "path",
-        "/proc/self/uid_map",
-        "path",
-        "/proc/self/gid_map",
-        "report",
-    ]);
+    let mut spec = cx.spec(&["path", "/proc/self/uid_map", "path", "/proc/self/gid_map", "report"]);
     in_a_user_namespace(&mut spec)?;
     let run = cx.run_probe(&spec)?;
     for file in ["/proc/self/uid_map", "/proc/self/gid_map"] {
@@ -386,20 +342,15 @@ fn time_offsets_apply_with_a_new_user_namespace(cx: &mut Ctx) -> Checked {
 
 fn time_offsets_case(cx: &mut Ctx, with_user: bool) -> Checked {
     if !std::path::Path::new("/proc/self/ns/time").exists() {
-        return Err(crate::case::Verdict::Skip(
-            "this kernel has no time namespaces".into(),
-        ));
+        return Err(crate::case::Verdict::Skip("this kernel has no time namespaces".into()));
     }
     const OFFSET_SECS: i64 = 10 * 86_400;
     let mut spec = cx.spec(&["path", "/proc/uptime"]);
     if with_user {
         in_a_user_namespace(&mut spec)?;
     }
-    let mut namespaces = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().clone())
-        .unwrap_or_default();
+    let mut namespaces =
+        spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
     namespaces.push(namespace(LinuxNamespaceType::Time, None));
     set_namespaces(&mut spec, namespaces);
     let offset = oci_spec::runtime::LinuxTimeOffsetBuilder::default()
@@ -412,12 +363,7 @@ fn time_offsets_case(cx: &mut Ctx, with_user: bool) -> Checked {
         .set_time_offsets(Some([("boottime".to_string(), offset)].into()));
     let host_uptime = uptime(&std::fs::read_to_string("/proc/uptime").unwrap_or_default());
     let run = cx.run_probe(&spec)?;
-    let inside = uptime(
-        &run.path("/proc/uptime")?
-            .content
-            .clone()
-            .unwrap_or_default(),
-    );
+    let inside = uptime(&run.path("/proc/uptime")?.content.clone().unwrap_or_default());
     expect(
         inside >= host_uptime + OFFSET_SECS as f64,
         format!("uptime inside >= host uptime ({host_uptime:.0} s) + {OFFSET_SECS} s"),
@@ -426,8 +372,5 @@ fn time_offsets_case(cx: &mut Ctx, with_user: bool) -> Checked {
 }
 
 fn uptime(text: &str) -> f64 {
-    text.split_whitespace()
-        .next()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0.0)
+    text.split_whitespace().next().and_then(|t| t.parse().ok()).unwrap_or(0.0)
 }

@@ -113,17 +113,13 @@ pub const CASES: &[Case] = &[
 ];
 
 fn process_mut(spec: &mut oci_spec::runtime::Spec) -> &mut oci_spec::runtime::Process {
-    spec.process_mut()
-        .as_mut()
-        .expect("fixture specs have a process")
+    spec.process_mut().as_mut().expect("fixture specs have a process")
 }
 
 fn args_and_env_reach_the_program(cx: &mut Ctx) -> Checked {
     let mut spec = cx.spec(&["report"]);
-    let env = vec![
-        "PATH=/bin:/usr/bin".to_string(),
-        "LITMUS_VALUE=with spaces = and equals".to_string(),
-    ];
+    let env =
+        vec!["PATH=/bin:/usr/bin".to_string(), "LITMUS_VALUE=with spaces = and equals".to_string()];
     process_mut(&mut spec).set_env(Some(env.clone()));
     let run = cx.run_probe(&spec)?;
     let report = run.report()?;
@@ -170,11 +166,7 @@ fn user_and_groups_are_set(cx: &mut Ctx) -> Checked {
 
 fn umask_is_set(cx: &mut Ctx) -> Checked {
     let mut spec = cx.spec(&["report"]);
-    let user = UserBuilder::default()
-        .uid(0u32)
-        .gid(0u32)
-        .umask(0o027u32)
-        .build()?;
+    let user = UserBuilder::default().uid(0u32).gid(0u32).umask(0o027u32).build()?;
     process_mut(&mut spec).set_user(user);
     let run = cx.run_probe(&spec)?;
     expect_eq("umask", Some(0o027), run.report()?.umask)
@@ -209,22 +201,10 @@ fn capability_sets_are_exact(cx: &mut Ctx) -> Checked {
     let seen = &run.report()?.capabilities;
     let hex = |v: u64| format!("{v:#x}");
     expect_eq("bounding set", hex(mask(&bounding)), hex(seen.bounding))?;
-    expect_eq(
-        "inheritable set",
-        hex(mask(&inheritable)),
-        hex(seen.inheritable),
-    )?;
+    expect_eq("inheritable set", hex(mask(&inheritable)), hex(seen.inheritable))?;
     expect_eq("ambient set", hex(mask(&ambient)), hex(seen.ambient))?;
-    expect_eq(
-        "permitted set (= ambient after exec)",
-        hex(mask(&ambient)),
-        hex(seen.permitted),
-    )?;
-    expect_eq(
-        "effective set (= ambient after exec)",
-        hex(mask(&ambient)),
-        hex(seen.effective),
-    )
+    expect_eq("permitted set (= ambient after exec)", hex(mask(&ambient)), hex(seen.permitted))?;
+    expect_eq("effective set (= ambient after exec)", hex(mask(&ambient)), hex(seen.effective))
 }
 
 fn rlimits_are_set(cx: &mut Ctx) -> Checked {
@@ -284,22 +264,14 @@ fn oom_score_adj_is_inherited_when_unset(cx: &mut Ctx) -> Checked {
     let mut spec = cx.spec(&["report"]);
     process_mut(&mut spec).set_oom_score_adj(None);
     let run = cx.run_probe(&spec)?;
-    expect_eq(
-        "oom_score_adj (the caller's)",
-        Some(ours),
-        run.report()?.oom_score_adj,
-    )
+    expect_eq("oom_score_adj (the caller's)", Some(ours), run.report()?.oom_score_adj)
 }
 
 fn no_runtime_fds_leak_into_the_container(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["report"]);
     let run = cx.run_probe(&spec)?;
     let fds = &run.report()?.extra_fds;
-    expect(
-        fds.is_empty(),
-        "only stdin, stdout and stderr open",
-        format!("also open: {fds:?}"),
-    )
+    expect(fds.is_empty(), "only stdin, stdout and stderr open", format!("also open: {fds:?}"))
 }
 
 /// The pty's master went to the console socket (checked by the helper);
@@ -308,11 +280,7 @@ fn terminal_is_the_process_stdio_and_controlling_tty(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["tty"]);
     let run = cx.run_probe_on_terminal(&spec)?;
     let (stdio, isatty, controlling) = run.tty()?;
-    expect_eq(
-        "isatty(0), isatty(1), isatty(2)",
-        &[true, true, true][..],
-        isatty,
-    )?;
+    expect_eq("isatty(0), isatty(1), isatty(2)", &[true, true, true][..], isatty)?;
     expect(
         stdio.iter().all(|t| t.starts_with("/dev/pts/")) && stdio.windows(2).all(|w| w[0] == w[1]),
         "fds 0, 1 and 2 on one /dev/pts/N",
@@ -347,10 +315,7 @@ fn ensure_apparmor_profile_loaded() -> Result<(), Verdict> {
     }
     let loaded = || {
         std::fs::read_to_string("/sys/kernel/security/apparmor/profiles")
-            .map(|list| {
-                list.lines()
-                    .any(|l| l.split(' ').next() == Some(APPARMOR_PROFILE))
-            })
+            .map(|list| list.lines().any(|l| l.split(' ').next() == Some(APPARMOR_PROFILE)))
             .unwrap_or(false)
     };
     if loaded() {
@@ -398,11 +363,7 @@ fn personality_is_set(cx: &mut Ctx) -> Checked {
     }
     let run = cx.run_probe(&spec)?;
     let seen = run.report()?.personality;
-    expect_eq(
-        "execution domain (personality & 0xff)",
-        Some(0x0008),
-        seen.map(|p| p & 0xff),
-    )
+    expect_eq("execution domain (personality & 0xff)", Some(0x0008), seen.map(|p| p & 0xff))
 }
 
 /// One raw syscall made by the probe as the container process; its return.

@@ -18,10 +18,7 @@ pub const CASES: &[Case] = &[
     Case {
         name: "engine_seccomp_profiles_run_and_are_active",
         area: Area::Realworld,
-        requirements: &[
-            req::RUNTIME_LIFECYCLE_CREATE_ENV,
-            req::LINUX_SECCOMP_SYSCALLS,
-        ],
+        requirements: &[req::RUNTIME_LIFECYCLE_CREATE_ENV, req::LINUX_SECCOMP_SYSCALLS],
         run: engine_seccomp_profiles_run_and_are_active,
     },
     Case {
@@ -65,20 +62,14 @@ fn errnos(lines: &[ProbeLine]) -> Vec<Option<i32>> {
         ProbeLine::Syscall { nr, errno, .. } => Some((*nr, *errno)),
         _ => None,
     });
-    PROBES
-        .iter()
-        .map(|(_, nr, _)| seen.find(|(n, _)| n == nr).and_then(|(_, e)| e))
-        .collect()
+    PROBES.iter().map(|(_, nr, _)| seen.find(|(n, _)| n == nr).and_then(|(_, e)| e)).collect()
 }
 
 fn engine_seccomp_profiles_run_and_are_active(cx: &mut Ctx) -> Checked {
     let corpus = realworld::corpus().map_err(Verdict::Skip)?;
     let profiles = realworld::files(&corpus.join("seccomp"));
     if profiles.is_empty() {
-        return Err(Verdict::Skip(format!(
-            "no seccomp profiles in {}/seccomp",
-            corpus.display()
-        )));
+        return Err(Verdict::Skip(format!("no seccomp profiles in {}/seccomp", corpus.display())));
     }
     let args = probe_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -92,11 +83,7 @@ fn engine_seccomp_profiles_run_and_are_active(cx: &mut Ctx) -> Checked {
         .flatten()
         .map(|c| format!("CAP_{c}"))
         .collect();
-    let target = Target {
-        caps: &caps,
-        arch: "amd64",
-        kernel: Target::host_kernel(),
-    };
+    let target = Target { caps: &caps, arch: "amd64", kernel: Target::host_kernel() };
     // What the kernel answers without a filter.
     let baseline = errnos(&cx.run_probe(&base)?.lines);
     let mut failures = Vec::new();
@@ -108,10 +95,7 @@ fn engine_seccomp_profiles_run_and_are_active(cx: &mut Ctx) -> Checked {
             Err(e) => return Err(fail(format!("{label}: a JSON profile"), format!("{e:#}"))),
         };
         let resolved = realworld::resolve_profile(&profile, &target).map_err(|e| {
-            fail(
-                format!("{label}: a profile litmus can resolve"),
-                format!("{e:#}"),
-            )
+            fail(format!("{label}: a profile litmus can resolve"), format!("{e:#}"))
         })?;
         for nnp in [true, false] {
             let mut spec = with_seccomp(base.clone(), resolved.clone());
@@ -187,10 +171,8 @@ fn adapted(path: &Path, probe: &[&str]) -> Result<Spec, String> {
 /// `spec` with the probe as its program (`probe` its actions), on no
 /// terminal, in the bundle's rootfs; everything else as written.
 fn running_the_probe(mut spec: Spec, probe: &[&str]) -> Result<Spec, String> {
-    let fixture_process = litmus_bundle::default_spec(probe)
-        .process()
-        .clone()
-        .expect("fixture process");
+    let fixture_process =
+        litmus_bundle::default_spec(probe).process().clone().expect("fixture process");
     let process = spec.process_mut().as_mut().ok_or("no process")?;
     process.set_args(fixture_process.args().clone());
     process.set_terminal(Some(false));
@@ -212,10 +194,7 @@ fn configs_written_by_spec_commands_run(cx: &mut Ctx) -> Checked {
     if own.ok() && own_config.exists() {
         configs.push(("the runtime's own spec".to_string(), own_config));
     } else {
-        notes.push(format!(
-            "the runtime's `spec` did not write one ({})",
-            own.describe()
-        ));
+        notes.push(format!("the runtime's `spec` did not write one ({})", own.describe()));
     }
     if let Ok(corpus) = realworld::corpus() {
         for path in realworld::files(&corpus.join("configs")) {
@@ -242,10 +221,7 @@ fn configs_written_by_spec_commands_run(cx: &mut Ctx) -> Checked {
     }
     all_right(
         failures,
-        format!(
-            "each of {} configs written by spec commands to run as it says",
-            configs.len()
-        ),
+        format!("each of {} configs written by spec commands to run as it says", configs.len()),
     )
 }
 
@@ -254,10 +230,7 @@ fn configs_written_by_spec_commands_run(cx: &mut Ctx) -> Checked {
 /// that copies the bundle's config and notes the kind of every mount
 /// source at create time).
 const ENGINE_CONFIGS: &[(&str, &str)] = &[
-    (
-        "podman-4.3.1_echo",
-        include_str!("../../fixtures/engine-configs/podman-4.3.1_echo.json"),
-    ),
+    ("podman-4.3.1_echo", include_str!("../../fixtures/engine-configs/podman-4.3.1_echo.json")),
     (
         "podman-4.3.1_env-workdir-user-hostname",
         include_str!("../../fixtures/engine-configs/podman-4.3.1_env-workdir-user-hostname.json"),
@@ -282,10 +255,7 @@ const ENGINE_CONFIGS: &[(&str, &str)] = &[
         "podman-4.3.1_memory-oom-137",
         include_str!("../../fixtures/engine-configs/podman-4.3.1_memory-oom-137.json"),
     ),
-    (
-        "podman-4.3.1_tty",
-        include_str!("../../fixtures/engine-configs/podman-4.3.1_tty.json"),
-    ),
+    ("podman-4.3.1_tty", include_str!("../../fixtures/engine-configs/podman-4.3.1_tty.json")),
     (
         "containerd-1.6.20_run-exit-code",
         include_str!("../../fixtures/engine-configs/containerd-1.6.20_run-exit-code.json"),
@@ -309,12 +279,7 @@ fn replayable(cx: &Ctx, label: &str, fixture: &str, index: usize) -> Result<Spec
     let mut config = doc["config"].clone();
     let sources = doc["sources"].as_object().cloned().unwrap_or_default();
     let stand_ins = cx.work().join(format!("sources-{index}"));
-    for (i, mount) in config["mounts"]
-        .as_array_mut()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    for (i, mount) in config["mounts"].as_array_mut().into_iter().flatten().enumerate() {
         let Some(source) = mount["source"].as_str().map(String::from) else {
             continue;
         };
@@ -394,10 +359,7 @@ fn what_is_wrong(cx: &mut Ctx, spec: &Spec) -> Option<String> {
         wrong.push(format!("hostname {:?} (config {host:?})", report.hostname));
     }
     if report.no_new_privs != Some(u32::from(expected_nnp)) {
-        wrong.push(format!(
-            "no_new_privs {:?} (config {expected_nnp})",
-            report.no_new_privs
-        ));
+        wrong.push(format!("no_new_privs {:?} (config {expected_nnp})", report.no_new_privs));
     }
     if has_seccomp && report.seccomp_mode != Some(2) {
         wrong.push(format!(
@@ -424,11 +386,7 @@ fn all_right(failures: Vec<String>, expected: String) -> Checked {
 /// container's own cgroup, not the parents they had to make.
 fn remove_engine_cgroup_parents() {
     let parent = format!("litmus-engine-configs-{}", std::process::id());
-    for hierarchy in std::fs::read_dir("/sys/fs/cgroup")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
         let _ = std::fs::remove_dir(hierarchy.path().join(&parent));
     }
     let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(&parent));

@@ -79,10 +79,7 @@ fn cgroup_dirs_limited_by(
     resources: oci_spec::runtime::LinuxResources,
 ) -> Result<Vec<PathBuf>, Verdict> {
     let mut spec = cx.spec(&["exit", "0"]);
-    spec.linux_mut()
-        .as_mut()
-        .expect("fixture linux")
-        .set_resources(Some(resources));
+    spec.linux_mut().as_mut().expect("fixture linux").set_resources(Some(resources));
     created_cgroup_dirs(cx, &spec)
 }
 
@@ -133,10 +130,7 @@ fn unified_keys_are_written_or_refused(cx: &mut Ctx) -> Checked {
             )
             .build()?;
         let mut spec = cx.spec(&["exit", "0"]);
-        spec.linux_mut()
-            .as_mut()
-            .expect("fixture linux")
-            .set_resources(Some(resources));
+        spec.linux_mut().as_mut().expect("fixture linux").set_resources(Some(resources));
         Ok(spec)
     };
     let refused = |cx: &mut Ctx, spec: &Spec, why: &str| -> Checked {
@@ -148,30 +142,19 @@ fn unified_keys_are_written_or_refused(cx: &mut Ctx) -> Checked {
     let pure_v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
     if !pure_v2 {
         let spec = with_unified(cx, "pids.max", "23")?;
-        return refused(
-            cx,
-            &spec,
-            "unified keys need cgroup v2 and this host's cgroups are v1",
-        );
+        return refused(cx, &spec, "unified keys need cgroup v2 and this host's cgroups are v1");
     }
     let dirs = created_cgroup_dirs(cx, &with_unified(cx, "pids.max", "23")?)?;
     let (file, value) = read_control(&dirs, &["pids.max"])?;
     expect_eq(&file, "23", value.as_str())?;
     let spec = with_unified(cx, "litmus.no-such-file", "1")?;
-    refused(
-        cx,
-        &spec,
-        "unified key litmus.no-such-file names no cgroup file",
-    )
+    refused(cx, &spec, "unified key litmus.no-such-file names no cgroup file")
 }
 
 fn cgroups_path_is_used(cx: &mut Ctx) -> Checked {
     let path = format!("/litmus-suite/{}", cx.new_id());
     let mut spec = cx.spec(&["exit", "0"]);
-    spec.linux_mut()
-        .as_mut()
-        .expect("fixture linux")
-        .set_cgroups_path(Some(path.clone().into()));
+    spec.linux_mut().as_mut().expect("fixture linux").set_cgroups_path(Some(path.clone().into()));
     let dirs = created_cgroup_dirs(cx, &spec)?;
     expect(
         !dirs.is_empty(),
@@ -214,10 +197,7 @@ fn update_changes_the_running_containers_limits(cx: &mut Ctx) -> Checked {
         .pids(LinuxPidsBuilder::default().limit(40).build()?)
         .build()?;
     let mut spec = cx.spec(&["wait-signal"]);
-    spec.linux_mut()
-        .as_mut()
-        .expect("fixture linux")
-        .set_resources(Some(resources));
+    spec.linux_mut().as_mut().expect("fixture linux").set_resources(Some(resources));
     let dirs = created_cgroup_dirs(cx, &spec)?;
     let id = cx.created.last().cloned().expect("created above");
     cx.start_ok(&id)?;
@@ -265,11 +245,7 @@ fn kmsg_spec(cx: &Ctx, allow: bool) -> anyhow::Result<Spec> {
         set.insert(Capability::Syslog);
         Some(set)
     };
-    let (b, e, p) = (
-        add(caps.bounding()),
-        add(caps.effective()),
-        add(caps.permitted()),
-    );
+    let (b, e, p) = (add(caps.bounding()), add(caps.effective()), add(caps.permitted()));
     caps.set_bounding(b).set_effective(e).set_permitted(p);
     process.set_capabilities(Some(caps));
     let device = LinuxDeviceBuilder::default()
@@ -290,11 +266,7 @@ fn kmsg_spec(cx: &Ctx, allow: bool) -> anyhow::Result<Spec> {
         .build()?;
     let linux = spec.linux_mut().as_mut().expect("fixture linux");
     linux.set_devices(Some(vec![device]));
-    linux.set_resources(Some(
-        LinuxResourcesBuilder::default()
-            .devices(vec![rule])
-            .build()?,
-    ));
+    linux.set_resources(Some(LinuxResourcesBuilder::default().devices(vec![rule]).build()?));
     Ok(spec)
 }
 
@@ -316,9 +288,7 @@ fn a_host_disk() -> Option<String> {
 /// blkio.throttle.read_bps_device or v2's io.max shows it.
 fn block_io_throttle_is_applied(cx: &mut Ctx) -> Checked {
     let Some(disk) = a_host_disk() else {
-        return Err(Verdict::Skip(
-            "no block device on this host to throttle".into(),
-        ));
+        return Err(Verdict::Skip("no block device on this host to throttle".into()));
     };
     let (major, minor) = disk.split_once(':').expect("MAJOR:MINOR");
     let (major, minor): (i64, i64) = (major.parse()?, minor.parse()?);
@@ -330,16 +300,11 @@ fn block_io_throttle_is_applied(cx: &mut Ctx) -> Checked {
     let block_io = oci_spec::runtime::LinuxBlockIoBuilder::default()
         .throttle_read_bps_device(vec![throttle])
         .build()?;
-    let resources = LinuxResourcesBuilder::default()
-        .block_io(block_io)
-        .build()?;
+    let resources = LinuxResourcesBuilder::default().block_io(block_io).build()?;
     let dirs = cgroup_dirs_limited_by(cx, resources)?;
     let (file, value) = read_control(&dirs, &["blkio.throttle.read_bps_device", "io.max"])?;
-    let expected = if file == "io.max" {
-        format!("{disk} rbps=1048576")
-    } else {
-        format!("{disk} 1048576")
-    };
+    let expected =
+        if file == "io.max" { format!("{disk} rbps=1048576") } else { format!("{disk} 1048576") };
     expect(
         value.lines().any(|l| l.starts_with(&expected)),
         format!("{file} to have \"{expected}\""),
@@ -364,9 +329,7 @@ fn hugepage_limit_is_applied(cx: &mut Ctx) -> Checked {
         .page_size("2MB")
         .limit(4 * 1024 * 1024i64)
         .build()?;
-    let resources = LinuxResourcesBuilder::default()
-        .hugepage_limits(vec![limit])
-        .build()?;
+    let resources = LinuxResourcesBuilder::default().hugepage_limits(vec![limit]).build()?;
     let dirs = cgroup_dirs_limited_by(cx, resources)?;
     let (file, value) = read_control(&dirs, &["hugetlb.2MB.limit_in_bytes", "hugetlb.2MB.max"])?;
     expect_eq(&file, "4194304", value.as_str())

@@ -51,44 +51,19 @@ pub const CASES: &[Case] = &[
 type BadConfig = (&'static str, &'static str, fn() -> Value, &'static str);
 
 const BAD_CONFIGS: &[BadConfig] = &[
-    (
-        "uid is a string",
-        "/process/user/uid",
-        || json!("root"),
-        "uid",
-    ),
+    ("uid is a string", "/process/user/uid", || json!("root"), "uid"),
     ("args is empty", "/process/args", || json!([]), "args"),
     ("cwd is relative", "/process/cwd", || json!("tmp"), "cwd"),
-    (
-        "unknown namespace type",
-        "/linux/namespaces/0/type",
-        || json!("bogus"),
-        "bogus",
-    ),
+    ("unknown namespace type", "/linux/namespaces/0/type", || json!("bogus"), "bogus"),
     (
         "unknown rlimit",
         "/process/rlimits",
         || json!([{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]),
         "RLIMIT_BOGUS",
     ),
-    (
-        "root.path missing",
-        "/root/path",
-        || json!("no-such-rootfs"),
-        "no-such-rootfs",
-    ),
-    (
-        "hooks path is a number",
-        "/hooks",
-        || json!({"prestart": [{"path": 42}]}),
-        "path",
-    ),
-    (
-        "mount options not a list",
-        "/mounts/0/options",
-        || json!("nosuid"),
-        "options",
-    ),
+    ("root.path missing", "/root/path", || json!("no-such-rootfs"), "no-such-rootfs"),
+    ("hooks path is a number", "/hooks", || json!({"prestart": [{"path": 42}]}), "path"),
+    ("mount options not a list", "/mounts/0/options", || json!("nosuid"), "options"),
 ];
 
 fn bad_configs_are_refused_naming_the_field(cx: &mut Ctx) -> Checked {
@@ -98,14 +73,10 @@ fn bad_configs_are_refused_naming_the_field(cx: &mut Ctx) -> Checked {
         set_pointer(&mut config, pointer, bad());
         let spec = cx.spec(&["exit", "0"]);
         let bundle = cx.bundle(&spec)?;
-        cx.bundle_ref(bundle)
-            .write_raw_config(config.to_string().as_bytes())?;
+        cx.bundle_ref(bundle).write_raw_config(config.to_string().as_bytes())?;
         let id = cx.new_id();
-        let inv = cx.create_refused(
-            &id,
-            bundle,
-            &format!("create to refuse a config where {what}"),
-        )?;
+        let inv =
+            cx.create_refused(&id, bundle, &format!("create to refuse a config where {what}"))?;
         expect(
             inv.stderr.to_lowercase().contains(&word.to_lowercase()),
             format!("the error for \"{what}\" to name {word:?}"),
@@ -118,9 +89,7 @@ fn bad_configs_are_refused_naming_the_field(cx: &mut Ctx) -> Checked {
 /// Sets the value at a JSON pointer, creating the last key if needed.
 fn set_pointer(doc: &mut Value, pointer: &str, value: Value) {
     let (parent, key) = pointer.rsplit_once('/').expect("pointers start with /");
-    let parent = doc
-        .pointer_mut(parent)
-        .expect("case pointers exist in the fixture");
+    let parent = doc.pointer_mut(parent).expect("case pointers exist in the fixture");
     match parent {
         Value::Array(items) => items[key.parse::<usize>().expect("array index")] = value,
         Value::Object(map) => {
@@ -143,21 +112,16 @@ fn concurrent_creates_of_one_id_have_one_winner(cx: &mut Ctx) -> Checked {
             .map(|_| {
                 let cx = &*cx;
                 let (id, bundle_path) = (&id, &bundle_path);
-                scope.spawn(
-                    move || match cx.call(&["create", "--bundle", bundle_path, id]) {
-                        Ok(inv) if inv.ok() => Ok(()),
-                        Ok(inv) => Err(inv.describe()),
-                        Err(e) => Err(format!("{e:#}")),
-                    },
-                )
+                scope.spawn(move || match cx.call(&["create", "--bundle", bundle_path, id]) {
+                    Ok(inv) if inv.ok() => Ok(()),
+                    Ok(inv) => Err(inv.describe()),
+                    Err(e) => Err(format!("{e:#}")),
+                })
             })
             .collect();
         racers
             .into_iter()
-            .map(|r| {
-                r.join()
-                    .unwrap_or_else(|_| Err("the racer panicked".into()))
-            })
+            .map(|r| r.join().unwrap_or_else(|_| Err("the racer panicked".into())))
             .collect()
     });
     let winners = outcomes.iter().filter(|o| o.is_ok()).count();
@@ -171,21 +135,12 @@ fn concurrent_creates_of_one_id_have_one_winner(cx: &mut Ctx) -> Checked {
         format!("exactly 1 of {RACERS} concurrent creates of one ID to succeed"),
         format!(
             "{winners} succeeded; failures (first 3 distinct): {}",
-            reasons
-                .iter()
-                .take(3)
-                .map(|r| r.as_str())
-                .collect::<Vec<_>>()
-                .join(" | ")
+            reasons.iter().take(3).map(|r| r.as_str()).collect::<Vec<_>>().join(" | ")
         ),
     )?;
     let state = cx.state(&id)?;
     cx.pids.push(state.pid);
-    expect(
-        state.status == "created",
-        "the winner's container to be created",
-        state.status,
-    )?;
+    expect(state.status == "created", "the winner's container to be created", state.status)?;
     // The losers must not have left anything running either.
     cx.call(&["delete", "--force", &id])?;
     let bundle = cx.bundle_path(bundle).to_path_buf();
@@ -207,10 +162,7 @@ fn wait_for_no_leftovers(cx: &Ctx, id: &str, bundle: &Path, when: &str) -> Check
     expect(
         left.is_empty(),
         format!("nothing left {when}"),
-        left.iter()
-            .map(|l| l.to_string())
-            .collect::<Vec<_>>()
-            .join("; "),
+        left.iter().map(|l| l.to_string()).collect::<Vec<_>>().join("; "),
     )
 }
 

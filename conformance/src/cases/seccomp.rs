@@ -32,10 +32,7 @@ pub const CASES: &[Case] = &[
     Case {
         name: "seccomp_default_action_uses_default_errno",
         area: Area::Seccomp,
-        requirements: &[
-            req::LINUX_SECCOMP_DEFAULT_ACTION,
-            req::LINUX_SECCOMP_DEFAULT_ERRNO_RET,
-        ],
+        requirements: &[req::LINUX_SECCOMP_DEFAULT_ACTION, req::LINUX_SECCOMP_DEFAULT_ERRNO_RET],
         run: seccomp_default_action_uses_default_errno,
     },
     Case {
@@ -53,10 +50,7 @@ pub const CASES: &[Case] = &[
     Case {
         name: "an_allow_list_from_before_linux_5_3_runs_the_container",
         area: Area::Seccomp,
-        requirements: &[
-            req::LINUX_SECCOMP_SYSCALLS,
-            req::RUNTIME_LIFECYCLE_CREATE_ENV,
-        ],
+        requirements: &[req::LINUX_SECCOMP_SYSCALLS, req::RUNTIME_LIFECYCLE_CREATE_ENV],
         run: an_allow_list_from_before_linux_5_3_runs_the_container,
     },
     Case {
@@ -80,10 +74,7 @@ pub(super) fn call(nr: i64, args: &[u64]) -> String {
 
 pub(super) fn with_seccomp(mut spec: Spec, profile: Value) -> Spec {
     let seccomp: LinuxSeccomp = serde_json::from_value(profile).expect("case profiles are valid");
-    spec.linux_mut()
-        .as_mut()
-        .expect("fixture specs have linux")
-        .set_seccomp(Some(seccomp));
+    spec.linux_mut().as_mut().expect("fixture specs have linux").set_seccomp(Some(seccomp));
     spec
 }
 
@@ -117,17 +108,9 @@ fn seccomp_rule_returns_its_errno(cx: &mut Ctx) -> Checked {
     );
     let run = cx.run_probe(&spec)?;
     let errnos = syscall_errnos(&run, 2)?;
-    expect_eq(
-        "getpgid's errno (rule: ERRNO, errnoRet EXDEV)",
-        Some(EXDEV),
-        errnos[0],
-    )?;
+    expect_eq("getpgid's errno (rule: ERRNO, errnoRet EXDEV)", Some(EXDEV), errnos[0])?;
     expect_eq("getsid's errno (no rule: allowed)", None, errnos[1])?;
-    expect_eq(
-        "Seccomp mode in /proc/self/status",
-        Some(2),
-        run.report()?.seccomp_mode,
-    )
+    expect_eq("Seccomp mode in /proc/self/status", Some(2), run.report()?.seccomp_mode)
 }
 
 fn seccomp_errno_defaults_to_eperm(cx: &mut Ctx) -> Checked {
@@ -141,26 +124,17 @@ fn seccomp_errno_defaults_to_eperm(cx: &mut Ctx) -> Checked {
     );
     let run = cx.run_probe(&spec)?;
     let errnos = syscall_errnos(&run, 1)?;
-    expect_eq(
-        "getpgid's errno (ERRNO without errnoRet)",
-        Some(libc::EPERM),
-        errnos[0],
-    )
+    expect_eq("getpgid's errno (ERRNO without errnoRet)", Some(libc::EPERM), errnos[0])
 }
 
 fn seccomp_default_action_uses_default_errno(cx: &mut Ctx) -> Checked {
     if !cfg!(target_arch = "x86_64") {
-        return Err(Verdict::Skip(
-            "the allow-list of this case is x86_64's syscall table".into(),
-        ));
+        return Err(Verdict::Skip("the allow-list of this case is x86_64's syscall table".into()));
     }
     // Everything but getpgid is allowed, so the container starts and only
     // getpgid meets the default action.
-    let allowed: Vec<&str> = syscall_names::X86_64
-        .iter()
-        .copied()
-        .filter(|name| *name != "getpgid")
-        .collect();
+    let allowed: Vec<&str> =
+        syscall_names::X86_64.iter().copied().filter(|name| *name != "getpgid").collect();
     let getpgid = call(libc::SYS_getpgid, &[0]);
     let getsid = call(libc::SYS_getsid, &[0]);
     let spec = with_seccomp(
@@ -210,26 +184,10 @@ fn seccomp_argument_conditions_select_calls(cx: &mut Ctx) -> Checked {
     );
     let run = cx.run_probe(&spec)?;
     let errnos = syscall_errnos(&run, 4)?;
-    expect_eq(
-        "getpgid(4242) (SCMP_CMP_EQ 4242 matches)",
-        Some(EXDEV),
-        errnos[0],
-    )?;
-    expect_eq(
-        "getpgid(4243) (no match: the kernel's ESRCH)",
-        Some(libc::ESRCH),
-        errnos[1],
-    )?;
-    expect_eq(
-        "getsid(0x1234) (MASKED_EQ 0xff00/0x1200 matches)",
-        Some(EXDEV),
-        errnos[2],
-    )?;
-    expect_eq(
-        "getsid(0x2234) (no match: the kernel's ESRCH)",
-        Some(libc::ESRCH),
-        errnos[3],
-    )
+    expect_eq("getpgid(4242) (SCMP_CMP_EQ 4242 matches)", Some(EXDEV), errnos[0])?;
+    expect_eq("getpgid(4243) (no match: the kernel's ESRCH)", Some(libc::ESRCH), errnos[1])?;
+    expect_eq("getsid(0x1234) (MASKED_EQ 0xff00/0x1200 matches)", Some(EXDEV), errnos[2])?;
+    expect_eq("getsid(0x2234) (no match: the kernel's ESRCH)", Some(libc::ESRCH), errnos[3])
 }
 
 fn seccomp_kill_process_kills(cx: &mut Ctx) -> Checked {
@@ -274,22 +232,10 @@ fn seccomp_notify_hands_the_listener_to_the_agent(cx: &mut Ctx) -> Checked {
     // for the agent, so it is called before accepting.
     cx.start_ok(&id)?;
     let (message, fds) = receive_from_agent_socket(&agent)?;
-    let doc: Value = serde_json::from_slice(&message).map_err(|e| {
-        fail(
-            "a JSON container process state",
-            format!("{e}: {message:?}"),
-        )
-    })?;
-    expect_eq(
-        "fds in the message",
-        json!(["seccompFd"]),
-        doc["fds"].clone(),
-    )?;
-    expect_eq(
-        "metadata",
-        json!("litmus-agent-metadata"),
-        doc["metadata"].clone(),
-    )?;
+    let doc: Value = serde_json::from_slice(&message)
+        .map_err(|e| fail("a JSON container process state", format!("{e}: {message:?}")))?;
+    expect_eq("fds in the message", json!(["seccompFd"]), doc["fds"].clone())?;
+    expect_eq("metadata", json!("litmus-agent-metadata"), doc["metadata"].clone())?;
     expect_eq("state.id", json!(id), doc["state"]["id"].clone())?;
     expect_eq("one fd passed (SCM_RIGHTS)", 1, fds.len())?;
     let target = std::fs::read_link(format!("/proc/self/fd/{}", fds[0])).unwrap_or_default();
@@ -333,13 +279,9 @@ pub(super) fn receive_from_agent_socket(
     let mut buffer = vec![0u8; 64 * 1024];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 8]);
     let mut iov = [std::io::IoSliceMut::new(&mut buffer)];
-    let msg = recvmsg::<()>(
-        stream.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .map_err(|e| fail("a message on the agent socket", e.to_string()))?;
+    let msg =
+        recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+            .map_err(|e| fail("a message on the agent socket", e.to_string()))?;
     let mut fds = Vec::new();
     for cmsg in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(received) = cmsg {
@@ -365,9 +307,7 @@ const FIRST_SYSCALL_OF_5_3: &str = "clone3";
 /// run and the filter be in force (close_range gets the default errno).
 fn an_allow_list_from_before_linux_5_3_runs_the_container(cx: &mut Ctx) -> Checked {
     if !cfg!(target_arch = "x86_64") {
-        return Err(Verdict::Skip(
-            "the allow-list is x86_64's syscall table".into(),
-        ));
+        return Err(Verdict::Skip("the allow-list is x86_64's syscall table".into()));
     }
     let table = syscall_names::X86_64;
     let end = table

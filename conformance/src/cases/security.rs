@@ -131,11 +131,7 @@ fn created_container_init_cannot_be_reached_from_inside(cx: &mut Ctx) -> Checked
         .into_iter()
         .flatten()
         .find_map(|line| match line {
-            ProbeLine::Reach {
-                fds_error,
-                ptrace_error,
-                ..
-            } => Some((fds_error, ptrace_error)),
+            ProbeLine::Reach { fds_error, ptrace_error, .. } => Some((fds_error, ptrace_error)),
             _ => None,
         })
         .ok_or_else(|| fail("the probe's reach report", inv.describe()))?;
@@ -190,10 +186,7 @@ fn cwd_cannot_leave_the_container_through_an_fd(cx: &mut Ctx) -> Checked {
 /// capabilities could turn into real ones.
 fn inheritable_capabilities_are_empty_by_default(cx: &mut Ctx) -> Checked {
     let mut spec = cx.spec(&["report"]);
-    let process = spec
-        .process_mut()
-        .as_mut()
-        .expect("fixture specs have a process");
+    let process = spec.process_mut().as_mut().expect("fixture specs have a process");
     if let Some(mut caps) = process.capabilities().clone() {
         caps.set_inheritable(None);
         process.set_capabilities(Some(caps));
@@ -283,21 +276,9 @@ impl SharedCanary {
     fn new(path: PathBuf) -> anyhow::Result<SharedCanary> {
         use nix::mount::{mount, MsFlags};
         std::fs::create_dir_all(&path)?;
-        mount(
-            Some(&path),
-            &path,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )?;
+        mount(Some(&path), &path, None::<&str>, MsFlags::MS_BIND, None::<&str>)?;
         let canary = SharedCanary { path };
-        mount(
-            None::<&str>,
-            &canary.path,
-            None::<&str>,
-            MsFlags::MS_SHARED,
-            None::<&str>,
-        )?;
+        mount(None::<&str>, &canary.path, None::<&str>, MsFlags::MS_SHARED, None::<&str>)?;
         Ok(canary)
     }
 
@@ -462,9 +443,7 @@ fn sysctl_write_is_not_redirected_by_a_mount(cx: &mut Ctx) -> Checked {
     );
     spec.set_mounts(Some(mounts));
     if let Some(linux) = spec.linux_mut() {
-        linux.set_sysctl(Some(
-            [("kernel.shmmni".to_string(), "1234".to_string())].into(),
-        ));
+        linux.set_sysctl(Some([("kernel.shmmni".to_string(), "1234".to_string())].into()));
     }
     let bundle = cx.bundle(&spec)?;
     let id = cx.new_id();
@@ -490,10 +469,9 @@ fn proc_and_sys_are_not_mounted_through_image_symlinks(cx: &mut Ctx) -> Checked 
     let canary_dir = cx.work().join("host-canary");
     let canary = SharedCanary::new(canary_dir.clone())?;
     let host_target = canary_dir.display().to_string();
-    for (link, target, typ) in [
-        ("proc", "/litmus-decoy", "proc"),
-        ("sys", host_target.as_str(), "sysfs"),
-    ] {
+    for (link, target, typ) in
+        [("proc", "/litmus-decoy", "proc"), ("sys", host_target.as_str(), "sysfs")]
+    {
         let mut spec = cx.spec(&["report"]);
         if let Some(linux) = spec.linux_mut() {
             linux.set_rootfs_propagation(Some("shared".into()));

@@ -34,10 +34,7 @@ pub const CASES: &[Case] = &[
     Case {
         name: "a_missing_root_path_is_refused",
         area: Area::Filesystem,
-        requirements: &[
-            req::CONFIG_ROOT_PATH_EXISTS,
-            req::RUNTIME_CREATE_ERROR_NO_CONTAINER,
-        ],
+        requirements: &[req::CONFIG_ROOT_PATH_EXISTS, req::RUNTIME_CREATE_ERROR_NO_CONTAINER],
         run: a_missing_root_path_is_refused,
     },
     Case {
@@ -82,36 +79,23 @@ fn edited_bundle(
     let mut config = serde_json::to_value(&spec)?;
     edit(&mut config);
     let bundle = cx.bundle(&spec)?;
-    cx.bundle_ref(bundle)
-        .write_raw_config(config.to_string().as_bytes())?;
+    cx.bundle_ref(bundle).write_raw_config(config.to_string().as_bytes())?;
     Ok((bundle, cx.new_id()))
 }
 
 /// create must fail, leave no container, and run nothing.
 fn refused(cx: &mut Ctx, what: &str, edit: impl FnOnce(&mut Value)) -> Checked {
     let (bundle, id) = edited_bundle(cx, edit)?;
-    cx.create_refused(
-        &id,
-        bundle,
-        &format!("create to refuse a config where {what}"),
-    )?;
-    expect(
-        !cx.bundle_ref(bundle).rootfs().join("ran").exists(),
-        "the program not to run",
-        "it ran",
-    )
+    cx.create_refused(&id, bundle, &format!("create to refuse a config where {what}"))?;
+    expect(!cx.bundle_ref(bundle).rootfs().join("ran").exists(), "the program not to run", "it ran")
 }
 
 fn empty_args_are_refused(cx: &mut Ctx) -> Checked {
-    refused(cx, "process.args is empty", |c| {
-        c["process"]["args"] = json!([])
-    })
+    refused(cx, "process.args is empty", |c| c["process"]["args"] = json!([]))
 }
 
 fn relative_cwd_is_refused(cx: &mut Ctx) -> Checked {
-    refused(cx, "process.cwd is relative", |c| {
-        c["process"]["cwd"] = json!("tmp")
-    })
+    refused(cx, "process.cwd is relative", |c| c["process"]["cwd"] = json!("tmp"))
 }
 
 fn duplicate_rlimits_are_refused(cx: &mut Ctx) -> Checked {
@@ -131,9 +115,7 @@ fn an_unmappable_rlimit_is_refused(cx: &mut Ctx) -> Checked {
 }
 
 fn a_missing_root_path_is_refused(cx: &mut Ctx) -> Checked {
-    refused(cx, "root.path does not exist", |c| {
-        c["root"]["path"] = json!("no-such-rootfs")
-    })
+    refused(cx, "root.path does not exist", |c| c["root"]["path"] = json!("no-such-rootfs"))
 }
 
 fn unsupported_values_are_refused(cx: &mut Ctx) -> Checked {
@@ -157,14 +139,10 @@ fn a_relative_hook_path_is_refused(cx: &mut Ctx) -> Checked {
 }
 
 fn an_unknown_device_type_is_refused(cx: &mut Ctx) -> Checked {
-    refused(
-        cx,
-        "a device's type is \"x\"",
-        |c| {
-            c["linux"]["devices"] =
-                json!([{"path": "/dev/litmus", "type": "x", "major": 1, "minor": 3}])
-        },
-    )
+    refused(cx, "a device's type is \"x\"", |c| {
+        c["linux"]["devices"] =
+            json!([{"path": "/dev/litmus", "type": "x", "major": 1, "minor": 3}])
+    })
 }
 
 fn an_unknown_seccomp_flag_is_refused(cx: &mut Ctx) -> Checked {

@@ -55,10 +55,7 @@ pub fn expected(model: &Generated, host_ns: &[(Namespace, Option<u64>)]) -> View
     put("cwd".into(), model.cwd.clone());
     put("uid/euid".into(), format!("{0}/{0}", model.uid));
     put("gid/egid".into(), format!("{0}/{0}", model.gid));
-    put(
-        "supplementary groups".into(),
-        set_of(&model.additional_gids),
-    );
+    put("supplementary groups".into(), set_of(&model.additional_gids));
     if let Some(umask) = model.umask {
         put("umask".into(), format!("{umask:#o}"));
     }
@@ -101,10 +98,7 @@ pub fn expected(model: &Generated, host_ns: &[(Namespace, Option<u64>)]) -> View
         for flag in &t.flags {
             put(format!("{} option {flag}", t.destination), "set".into());
         }
-        put(
-            format!("mode of {}", t.destination),
-            format!("{:o}", t.mode),
-        );
+        put(format!("mode of {}", t.destination), format!("{:o}", t.mode));
     }
     for b in &model.binds {
         put(
@@ -134,10 +128,7 @@ pub fn expected(model: &Generated, host_ns: &[(Namespace, Option<u64>)]) -> View
     }
     if let Some(seccomp) = &model.seccomp {
         for (name, ..) in DENIABLE {
-            put(
-                format!("seccomp: errno of {name}"),
-                seccomp.expected_errno(name).to_string(),
-            );
+            put(format!("seccomp: errno of {name}"), seccomp.expected_errno(name).to_string());
         }
     }
     view
@@ -175,9 +166,7 @@ pub fn seen(
         })
     };
     let readonly = |p: &str| {
-        report
-            .mount_at(p)
-            .map_or("no mount there".to_string(), |m| flag(m.is_readonly()))
+        report.mount_at(p).map_or("no mount there".to_string(), |m| flag(m.is_readonly()))
     };
     let mut view = View::new();
     let mut put = |k: String, v: String| view.insert(k, v);
@@ -224,10 +213,7 @@ pub fn seen(
                 .and_then(|p| p.content.as_ref())
                 .map_or("unreadable".into(), |c| format!("{c:?}")),
         );
-        put(
-            format!("{} read-only", b.destination),
-            readonly(&b.destination),
-        );
+        put(format!("{} read-only", b.destination), readonly(&b.destination));
     }
     for masked in &model.masked_paths {
         put(format!("masked path {masked}"), masked_state(path(masked)));
@@ -242,10 +228,7 @@ pub fn seen(
             }
             _ => None,
         });
-        put(
-            format!("sysctl {name}"),
-            value.unwrap_or_else(|| "not reported".into()),
-        );
+        put(format!("sysctl {name}"), value.unwrap_or_else(|| "not reported".into()));
     }
     for d in &model.devices {
         let seen = match path(&d.path) {
@@ -290,9 +273,7 @@ fn process(
         put("hostname".into(), report.hostname.clone());
     }
     for key in model.env.keys() {
-        let value = report
-            .env_var(key)
-            .map_or("<unset>".into(), |v| format!("{v:?}"));
+        let value = report.env_var(key).map_or("<unset>".into(), |v| format!("{v:?}"));
         put(format!("env {key}"), value);
     }
     put("cwd".into(), report.cwd.clone());
@@ -301,10 +282,7 @@ fn process(
     put("gid/egid".into(), format!("{}/{}", ids.gid, ids.egid));
     put("supplementary groups".into(), set_of(&ids.groups));
     if model.umask.is_some() {
-        put(
-            "umask".into(),
-            report.umask.map_or("unknown".into(), |u| format!("{u:#o}")),
-        );
+        put("umask".into(), report.umask.map_or("unknown".into(), |u| format!("{u:#o}")));
     }
     let caps = &report.capabilities;
     put("capabilities: bounding".into(), hex(caps.bounding));
@@ -319,18 +297,11 @@ fn process(
             seen.map_or("not reported".into(), |l| format!("{l:?}")),
         );
     }
-    put(
-        "no_new_privs".into(),
-        report
-            .no_new_privs
-            .map_or("unknown".into(), |n| flag(n == 1)),
-    );
+    put("no_new_privs".into(), report.no_new_privs.map_or("unknown".into(), |n| flag(n == 1)));
     if model.oom_score_adj.is_some() {
         put(
             "oom_score_adj".into(),
-            report
-                .oom_score_adj
-                .map_or("unknown".into(), |a| a.to_string()),
+            report.oom_score_adj.map_or("unknown".into(), |a| a.to_string()),
         );
     }
 }
@@ -348,12 +319,7 @@ fn masked_state(seen: Option<&PathReport>) -> String {
         format!(
             "visible: {} {}",
             p.file_type.as_deref().unwrap_or("?"),
-            p.content
-                .as_deref()
-                .unwrap_or("")
-                .chars()
-                .take(40)
-                .collect::<String>()
+            p.content.as_deref().unwrap_or("").chars().take(40).collect::<String>()
         )
     }
 }
@@ -408,10 +374,7 @@ mod tests {
                 mode: 0o700,
                 size_kib: 64,
             }],
-            binds: vec![Bind {
-                destination: "/data".into(),
-                readonly: true,
-            }],
+            binds: vec![Bind { destination: "/data".into(), readonly: true }],
             masked_paths: vec![],
             readonly_paths: vec![],
             root_readonly: false,
@@ -558,9 +521,7 @@ mod tests {
     fn each_ignored_statement_is_named() {
         let m = model();
         let mut lines = faithful(&m);
-        let ProbeLine::Report(report) = &mut lines[0] else {
-            unreachable!()
-        };
+        let ProbeLine::Report(report) = &mut lines[0] else { unreachable!() };
         report.umask = Some(0o22);
         report.namespaces.insert("uts".into(), 1);
         report.mounts.retain(|m| m.mount_point != "/data");

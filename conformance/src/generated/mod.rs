@@ -76,9 +76,7 @@ fn draw(host: &Host, seed: u64) -> impl ValueTree<Value = Generated> {
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
     let mut runner = TestRunner::new_with_rng(Config::default(), rng);
-    model::strategy(host)
-        .new_tree(&mut runner)
-        .expect("the strategy never rejects")
+    model::strategy(host).new_tree(&mut runner).expect("the strategy never rejects")
 }
 
 /// A config `problem` says is wrong, shrunk.
@@ -101,21 +99,14 @@ pub fn explore(
 ) -> Option<Found> {
     let deadline = Instant::now() + max_time;
     let mut tree = draw(host, seed);
-    let mut found = Found {
-        minimal: tree.current(),
-        problem: problem(&tree.current())?,
-        shrink_steps: 0,
-    };
+    let mut found =
+        Found { minimal: tree.current(), problem: problem(&tree.current())?, shrink_steps: 0 };
     // proptest shrinks one tuple element at a time, to the end: give it a
     // share of the budget and let the field-wise pass do the rest.
     let mut steps = 0;
     let mut failing = true;
     while steps < max_steps / 4 && Instant::now() < deadline {
-        let moved = if failing {
-            tree.simplify()
-        } else {
-            tree.complicate()
-        };
+        let moved = if failing { tree.simplify() } else { tree.complicate() };
         if !moved {
             break;
         }
@@ -139,10 +130,7 @@ pub fn explore(
 /// The statements a problem is about: the text before the first ':' of
 /// each line ("umask", "sysctl kernel.msgmax", "expected create to succeed").
 fn signature(problem: &str) -> BTreeSet<&str> {
-    problem
-        .lines()
-        .map(|line| line.split(':').next().unwrap_or(line))
-        .collect()
+    problem.lines().map(|line| line.split(':').next().unwrap_or(line)).collect()
 }
 
 /// The field-wise pass: drop whole fields of the config (back to the
@@ -176,11 +164,8 @@ fn reduce(
             let same_failure = signature(&why).is_subset(&target);
             if same_failure {
                 current = model.to_json();
-                found = Found {
-                    minimal: model,
-                    problem: why,
-                    shrink_steps: found.shrink_steps + 1,
-                };
+                found =
+                    Found { minimal: model, problem: why, shrink_steps: found.shrink_steps + 1 };
                 continue 'progress;
             }
         }
@@ -247,10 +232,7 @@ pub fn observe(options: &RunOptions, name: &'static str, model: &Generated) -> O
         joined: Vec::new(),
         hooks_ran: Vec::new(),
     };
-    let work = match tempfile::Builder::new()
-        .prefix("litmus-generated-")
-        .tempdir()
-    {
+    let work = match tempfile::Builder::new().prefix("litmus-generated-").tempdir() {
         Ok(dir) => dir,
         Err(e) => return failed(format!("work directory: {e}")),
     };
@@ -265,16 +247,8 @@ pub fn observe(options: &RunOptions, name: &'static str, model: &Generated) -> O
     }
     let paths: Vec<(model::Namespace, String)> =
         holders.iter().map(|(ns, h)| (*ns, h.path())).collect();
-    let joined = holders
-        .iter()
-        .filter_map(|(ns, h)| h.inode().ok().map(|i| (*ns, i)))
-        .collect();
-    let mut cx = Ctx::new(
-        options.runtime,
-        options.rootfs,
-        work.path().to_path_buf(),
-        name,
-    );
+    let joined = holders.iter().filter_map(|(ns, h)| h.inode().ok().map(|i| (*ns, i))).collect();
+    let mut cx = Ctx::new(options.runtime, options.rootfs, work.path().to_path_buf(), name);
     let run = model
         .to_spec(work.path(), &paths)
         .map_err(|e| format!("building the config: {e:#}"))
@@ -292,12 +266,7 @@ pub fn observe(options: &RunOptions, name: &'static str, model: &Generated) -> O
         .lines()
         .map(String::from)
         .collect();
-    Observed {
-        run,
-        leaks,
-        joined,
-        hooks_ran,
-    }
+    Observed { run, leaks, joined, hooks_ran }
 }
 
 /// What is wrong with one runtime's handling of `model`, if anything.
@@ -407,9 +376,8 @@ mod tests {
     fn a_seed_always_draws_the_same_config() {
         let host = host();
         assert_eq!(draw(&host, 7).current(), draw(&host, 7).current());
-        let distinct: std::collections::HashSet<String> = (0..20)
-            .map(|s| serde_json::to_string(&draw(&host, s).current()).unwrap())
-            .collect();
+        let distinct: std::collections::HashSet<String> =
+            (0..20).map(|s| serde_json::to_string(&draw(&host, s).current()).unwrap()).collect();
         assert!(distinct.len() > 15, "seeds draw varied configs");
     }
 
@@ -420,10 +388,7 @@ mod tests {
             let g = draw(&host, seed).current();
             let uts = g.namespaces.contains(&model::Namespace::Uts)
                 || g.joined.contains(&model::Namespace::Uts);
-            assert!(
-                g.hostname.is_none() || uts,
-                "hostname without UTS ns: {g:?}"
-            );
+            assert!(g.hostname.is_none() || uts, "hostname without UTS ns: {g:?}");
             assert!(
                 g.joined.iter().all(|ns| !g.namespaces.contains(ns)),
                 "a namespace both new and joined: {g:?}"
@@ -431,23 +396,13 @@ mod tests {
             assert!(g.ambient.iter().all(|c| g.capabilities.contains(c)));
             for r in &g.rlimits {
                 assert!(r.soft <= r.hard);
-                let max = host
-                    .hard_limits
-                    .iter()
-                    .find(|(k, _)| *k == r.kind)
-                    .unwrap()
-                    .1;
+                let max = host.hard_limits.iter().find(|(k, _)| *k == r.kind).unwrap().1;
                 assert!(r.hard <= max, "{r:?} above the host's hard limit {max}");
             }
             assert!(g.oom_score_adj.is_none_or(|a| a >= host.oom_score_adj_min));
-            let paths: Vec<_> = g
-                .joined
-                .iter()
-                .map(|ns| (*ns, format!("/proc/1/ns/{}", ns.proc_name())))
-                .collect();
-            let spec = g
-                .to_spec(&std::env::temp_dir().join("litmus-model-test"), &paths)
-                .unwrap();
+            let paths: Vec<_> =
+                g.joined.iter().map(|ns| (*ns, format!("/proc/1/ns/{}", ns.proc_name()))).collect();
+            let spec = g.to_spec(&std::env::temp_dir().join("litmus-model-test"), &paths).unwrap();
             let json = serde_json::to_string(&spec).unwrap();
             assert!(json.contains(&format!("\"cwd\":\"{}\"", g.cwd)));
         }
@@ -494,21 +449,11 @@ mod tests {
             if g.rlimits.is_empty() {
                 return Some("expected create to succeed: no".to_string());
             }
-            g.sysctls
-                .contains_key(&key)
-                .then(|| format!("sysctl {key}: config 1, container 2"))
+            g.sysctls.contains_key(&key).then(|| format!("sysctl {key}: config 1, container 2"))
         };
-        let found = Found {
-            minimal: start.clone(),
-            problem: problem(&start).unwrap(),
-            shrink_steps: 0,
-        };
-        let reduced = reduce(
-            found,
-            1000,
-            Instant::now() + Duration::from_secs(30),
-            &problem,
-        );
+        let found =
+            Found { minimal: start.clone(), problem: problem(&start).unwrap(), shrink_steps: 0 };
+        let reduced = reduce(found, 1000, Instant::now() + Duration::from_secs(30), &problem);
         let m = &reduced.minimal;
         assert_eq!(m.sysctls.keys().collect::<Vec<_>>(), vec![&key]);
         assert!(m.env.is_empty() && m.capabilities.is_empty() && m.tmpfs.is_empty());

@@ -68,12 +68,8 @@ pub enum HookPhase {
 }
 
 impl HookPhase {
-    pub const ALL: [HookPhase; 4] = [
-        HookPhase::Prestart,
-        HookPhase::CreateRuntime,
-        HookPhase::Poststart,
-        HookPhase::Poststop,
-    ];
+    pub const ALL: [HookPhase; 4] =
+        [HookPhase::Prestart, HookPhase::CreateRuntime, HookPhase::Poststart, HookPhase::Poststop];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -99,11 +95,8 @@ pub struct Device {
 
 /// Paths and numbers of the devices tried: /dev/null, /dev/zero and
 /// /dev/full under new names, one in a directory the runtime must make.
-const DEVICES: &[(&str, i64, i64)] = &[
-    ("/dev/litmus-null", 1, 3),
-    ("/dev/litmus-zero", 1, 5),
-    ("/dev/litmus/full", 1, 7),
-];
+const DEVICES: &[(&str, i64, i64)] =
+    &[("/dev/litmus-null", 1, 3), ("/dev/litmus-zero", 1, 5), ("/dev/litmus/full", 1, 7)];
 
 impl Device {
     /// How the statement reads in a view: what stat shows.
@@ -138,12 +131,7 @@ pub struct Seccomp {
 pub const DENIABLE: &[(&str, i64, &[u64], i32)] = &[
     ("keyctl", libc::SYS_keyctl, &[9999], libc::EOPNOTSUPP),
     ("add_key", libc::SYS_add_key, &[0, 0, 0, 0, 0], libc::EFAULT),
-    (
-        "request_key",
-        libc::SYS_request_key,
-        &[0, 0, 0, 0],
-        libc::EFAULT,
-    ),
+    ("request_key", libc::SYS_request_key, &[0, 0, 0, 0], libc::EFAULT),
 ];
 
 /// errnoRet values a profile may give: none is a kernel answer above.
@@ -270,13 +258,8 @@ pub enum Namespace {
 }
 
 impl Namespace {
-    pub const ALL: [Namespace; 5] = [
-        Namespace::Pid,
-        Namespace::Ipc,
-        Namespace::Uts,
-        Namespace::Network,
-        Namespace::Cgroup,
-    ];
+    pub const ALL: [Namespace; 5] =
+        [Namespace::Pid, Namespace::Ipc, Namespace::Uts, Namespace::Network, Namespace::Cgroup];
 
     /// Its name under /proc/self/ns.
     pub fn proc_name(self) -> &'static str {
@@ -453,11 +436,7 @@ impl Host {
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(0);
         let existing = |paths: &[&str]| -> Vec<String> {
-            paths
-                .iter()
-                .filter(|p| Path::new(p).exists())
-                .map(|p| p.to_string())
-                .collect()
+            paths.iter().filter(|p| Path::new(p).exists()).map(|p| p.to_string()).collect()
         };
         let held = own_capability_mask();
         Host {
@@ -591,9 +570,7 @@ fn sysctls() -> impl Strategy<Value = Vec<(Namespace, String, String)>> {
         SYSCTLS
             .iter()
             .map(|&(ns, key, low, high)| {
-                (low..=high)
-                    .prop_map(move |v| (ns, key.to_string(), v.to_string()))
-                    .boxed()
+                (low..=high).prop_map(move |v| (ns, key.to_string(), v.to_string())).boxed()
             })
             .collect(),
     )
@@ -605,23 +582,18 @@ fn seccomp(host: &Host) -> impl Strategy<Value = Seccomp> {
         any::<bool>(),
         any::<bool>(),
         proptest::option::of(proptest::sample::select(SECCOMP_ERRNOS)),
-        subsequence(
-            DENIABLE.iter().map(|d| d.0).collect::<Vec<_>>(),
-            1..=DENIABLE.len(),
-        ),
+        subsequence(DENIABLE.iter().map(|d| d.0).collect::<Vec<_>>(), 1..=DENIABLE.len()),
         any::<bool>(),
     )
-        .prop_map(
-            move |(allow_list, old, errno, denied, keyctl_by_arg)| Seccomp {
-                allow_list,
-                old: old && allow_list,
-                // An allow-list's denials are its default action, whose errno
-                // is defaultErrnoRet (1.1.0).
-                errno: errno.filter(|_| !allow_list || default_errno_ret),
-                denied: denied.into_iter().map(String::from).collect(),
-                keyctl_by_arg,
-            },
-        )
+        .prop_map(move |(allow_list, old, errno, denied, keyctl_by_arg)| Seccomp {
+            allow_list,
+            old: old && allow_list,
+            // An allow-list's denials are its default action, whose errno
+            // is defaultErrnoRet (1.1.0).
+            errno: errno.filter(|_| !allow_list || default_errno_ret),
+            denied: denied.into_iter().map(String::from).collect(),
+            keyctl_by_arg,
+        })
 }
 
 fn devices() -> impl Strategy<Value = Vec<Device>> {
@@ -629,11 +601,7 @@ fn devices() -> impl Strategy<Value = Vec<Device>> {
         DEVICES
             .iter()
             .map(|&(path, major, minor)| {
-                (
-                    prop_oneof![Just(0o600u32), Just(0o640), Just(0o666)],
-                    id(),
-                    id(),
-                )
+                (prop_oneof![Just(0o600u32), Just(0o640), Just(0o666)], id(), id())
                     .prop_map(move |(file_mode, uid, gid)| Device {
                         path: path.to_string(),
                         major,
@@ -669,14 +637,8 @@ pub fn strategy(host: &Host) -> impl Strategy<Value = Generated> {
         sysctls(),
         tmpfs(),
         binds(),
-        subsequence(
-            host.masked_candidates.clone(),
-            0..=host.masked_candidates.len(),
-        ),
-        subsequence(
-            host.readonly_candidates.clone(),
-            0..=host.readonly_candidates.len(),
-        ),
+        subsequence(host.masked_candidates.clone(), 0..=host.masked_candidates.len()),
+        subsequence(host.readonly_candidates.clone(), 0..=host.readonly_candidates.len()),
         any::<bool>(),
     );
     let umask_supported = host.umask;
@@ -735,10 +697,7 @@ impl Generated {
         }
         let needs = |key: &str| SYSCTLS.iter().find(|s| s.1 == key).map(|s| s.0);
         let sysctls = std::mem::take(&mut self.sysctls);
-        self.sysctls = sysctls
-            .into_iter()
-            .filter(|(k, _)| needs(k).is_some_and(has))
-            .collect();
+        self.sysctls = sysctls.into_iter().filter(|(k, _)| needs(k).is_some_and(has)).collect();
         let caps = self.capabilities.clone();
         self.ambient.retain(|c| caps.contains(c));
         self.hooks.sort();
@@ -761,11 +720,7 @@ impl Generated {
             .tmpfs
             .iter()
             .map(|t| t.destination.clone())
-            .chain(
-                self.binds
-                    .iter()
-                    .map(|b| format!("{}/marker", b.destination)),
-            )
+            .chain(self.binds.iter().map(|b| format!("{}/marker", b.destination)))
             .chain(self.masked_paths.iter().cloned())
             .chain(self.devices.iter().map(|d| d.path.clone()));
         for path in paths {
@@ -795,10 +750,7 @@ impl Generated {
         let mut spec = default_spec(&args);
         spec.set_hostname(self.hostname.clone());
 
-        let process = spec
-            .process_mut()
-            .as_mut()
-            .expect("fixture specs have a process");
+        let process = spec.process_mut().as_mut().expect("fixture specs have a process");
         let mut env = process.env().clone().unwrap_or_default();
         env.extend(self.env.iter().map(|(k, v)| format!("{k}={v}")));
         process.set_env(Some(env));
@@ -874,30 +826,17 @@ impl Generated {
         spec.set_mounts(Some(mounts));
 
         let linux = spec.linux_mut().as_mut().expect("fixture specs have linux");
-        let mut namespaces = vec![LinuxNamespaceBuilder::default()
-            .typ(LinuxNamespaceType::Mount)
-            .build()?];
+        let mut namespaces =
+            vec![LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::Mount).build()?];
         for ns in &self.namespaces {
-            namespaces.push(
-                LinuxNamespaceBuilder::default()
-                    .typ(ns.spec_type())
-                    .build()?,
-            );
+            namespaces.push(LinuxNamespaceBuilder::default().typ(ns.spec_type()).build()?);
         }
         for ns in &self.joined {
-            let path = joined
-                .iter()
-                .find(|(n, _)| n == ns)
-                .map(|(_, p)| p.clone())
-                .with_context(|| {
-                    format!("no holder of the {} namespace to join", ns.proc_name())
-                })?;
-            namespaces.push(
-                LinuxNamespaceBuilder::default()
-                    .typ(ns.spec_type())
-                    .path(path)
-                    .build()?,
-            );
+            let path = joined.iter().find(|(n, _)| n == ns).map(|(_, p)| p.clone()).with_context(
+                || format!("no holder of the {} namespace to join", ns.proc_name()),
+            )?;
+            namespaces
+                .push(LinuxNamespaceBuilder::default().typ(ns.spec_type()).path(path).build()?);
         }
         linux.set_namespaces(Some(namespaces));
         linux.set_sysctl(Some(self.sysctls.clone().into_iter().collect()));
@@ -967,12 +906,7 @@ mod tests {
     }
 
     fn names(rule: &serde_json::Value) -> Vec<String> {
-        rule["names"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n.as_str().unwrap().to_string())
-            .collect()
+        rule["names"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect()
     }
 
     #[test]

@@ -42,10 +42,8 @@ pub fn human(results: &[CaseResult], info: &RunInfo) -> String {
         }
         out.push('\n');
     }
-    let failures: Vec<&CaseResult> = results
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Fail { .. }))
-        .collect();
+    let failures: Vec<&CaseResult> =
+        results.iter().filter(|r| matches!(r.outcome, Outcome::Fail { .. })).collect();
     if !failures.is_empty() {
         let _ = writeln!(out, "Failures:\n");
         for r in failures {
@@ -61,10 +59,8 @@ pub fn human(results: &[CaseResult], info: &RunInfo) -> String {
             let _ = writeln!(out, "    expected: {expected}\n    seen:     {seen}\n");
         }
     }
-    let skips: Vec<&CaseResult> = results
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Skip { .. }))
-        .collect();
+    let skips: Vec<&CaseResult> =
+        results.iter().filter(|r| matches!(r.outcome, Outcome::Skip { .. })).collect();
     if !skips.is_empty() {
         let _ = writeln!(out, "Skipped:\n");
         for r in skips {

@@ -42,9 +42,7 @@ pub fn junit(results: &[CaseResult], info: &RunInfo) -> String {
         }
         report.add_test_suite(suite);
     }
-    report
-        .to_string()
-        .unwrap_or_else(|e| format!("<!-- junit serialization failed: {e} -->"))
+    report.to_string().unwrap_or_else(|e| format!("<!-- junit serialization failed: {e} -->"))
 }
 
 #[cfg(test)]

@@ -57,10 +57,8 @@ impl Summary {
 
     /// The closing line CI systems recognise.
     pub fn line(&self) -> String {
-        let mut line = format!(
-            "{} passed, {} failed, {} skipped",
-            self.passed, self.failed, self.skipped
-        );
+        let mut line =
+            format!("{} passed, {} failed, {} skipped", self.passed, self.failed, self.skipped);
         if self.failed_engine > 0 {
             line += &format!(
                 " ({} of the failures: engine contract, outside the spec verdict)",
@@ -111,9 +109,7 @@ pub(crate) mod fixtures {
                 area: "resources",
                 level: Level::Must,
                 requirements: vec!["linux.resources.memory"],
-                outcome: Outcome::Skip {
-                    reason: "no memory controller".into(),
-                },
+                outcome: Outcome::Skip { reason: "no memory controller".into() },
                 duration: Duration::from_millis(1),
             },
         ]
@@ -132,21 +128,13 @@ mod tests {
         engine.name = "pid_files_hold_bare_host_pids";
         results.push(engine);
         let summary = Summary::of(&results);
-        assert_eq!(
-            (summary.failed, summary.failed_must, summary.failed_engine),
-            (2, 1, 1)
-        );
+        assert_eq!((summary.failed, summary.failed_must, summary.failed_engine), (2, 1, 1));
         assert!(
-            summary
-                .line()
-                .contains("1 of the failures: engine contract"),
+            summary.line().contains("1 of the failures: engine contract"),
             "{}",
             summary.line()
         );
-        let without: Vec<_> = results
-            .into_iter()
-            .filter(|r| r.level != Level::Engine)
-            .collect();
+        let without: Vec<_> = results.into_iter().filter(|r| r.level != Level::Engine).collect();
         assert!(!Summary::of(&without).line().contains("engine"));
     }
 }

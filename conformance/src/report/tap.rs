@@ -59,11 +59,7 @@ mod tests {
         info.runtime = "\nok 99 - forged".into();
         info.runtime_version = "1\nnot ok 98".into();
         let tap = super::tap(&[], &info);
-        assert!(
-            tap.lines()
-                .all(|l| !l.starts_with("ok ") && !l.starts_with("not ok ")),
-            "{tap}"
-        );
+        assert!(tap.lines().all(|l| !l.starts_with("ok ") && !l.starts_with("not ok ")), "{tap}");
     }
 
     #[test]

@@ -9,33 +9,13 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// Each throttle list with its v1 blkio file and its v2 io.max key.
-type Throttle<'a> = (
-    &'static str,
-    &'static str,
-    &'a Option<Vec<LinuxThrottleDevice>>,
-);
+type Throttle<'a> = (&'static str, &'static str, &'a Option<Vec<LinuxThrottleDevice>>);
 fn throttles(b: &LinuxBlockIo) -> [Throttle<'_>; 4] {
     [
-        (
-            "blkio.throttle.read_bps_device",
-            "rbps",
-            b.throttle_read_bps_device(),
-        ),
-        (
-            "blkio.throttle.write_bps_device",
-            "wbps",
-            b.throttle_write_bps_device(),
-        ),
-        (
-            "blkio.throttle.read_iops_device",
-            "riops",
-            b.throttle_read_iops_device(),
-        ),
-        (
-            "blkio.throttle.write_iops_device",
-            "wiops",
-            b.throttle_write_iops_device(),
-        ),
+        ("blkio.throttle.read_bps_device", "rbps", b.throttle_read_bps_device()),
+        ("blkio.throttle.write_bps_device", "wbps", b.throttle_write_bps_device()),
+        ("blkio.throttle.read_iops_device", "riops", b.throttle_read_iops_device()),
+        ("blkio.throttle.write_iops_device", "wiops", b.throttle_write_iops_device()),
     ]
 }
 
@@ -45,11 +25,7 @@ pub fn block_io_v1(dir: &Path, block_io: &LinuxBlockIo) -> Result<()> {
     for device in block_io.weight_device().iter().flatten() {
         let line = |weight| format!("{}:{} {weight}", device.major(), device.minor());
         write_some(dir, "blkio.weight_device", device.weight().map(line))?;
-        write_some(
-            dir,
-            "blkio.leaf_weight_device",
-            device.leaf_weight().map(line),
-        )?;
+        write_some(dir, "blkio.leaf_weight_device", device.leaf_weight().map(line))?;
     }
     for (file, _, devices) in throttles(block_io) {
         for device in devices.iter().flatten() {
@@ -61,11 +37,7 @@ pub fn block_io_v1(dir: &Path, block_io: &LinuxBlockIo) -> Result<()> {
 }
 
 pub fn block_io_v2(dir: &Path, block_io: &LinuxBlockIo) -> Result<()> {
-    write_some(
-        dir,
-        "io.weight",
-        block_io.weight().map(|weight| format!("default {weight}")),
-    )?;
+    write_some(dir, "io.weight", block_io.weight().map(|weight| format!("default {weight}")))?;
     if block_io.leaf_weight().is_some() {
         bail!("linux.resources.blockIO.leafWeight: not available on cgroup v2");
     }

@@ -27,12 +27,7 @@ pub struct Insn {
 }
 
 const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-    Insn {
-        code,
-        regs: (src << 4) | dst,
-        off,
-        imm,
-    }
+    Insn { code, regs: (src << 4) | dst, off, imm }
 }
 
 // Opcodes (linux/bpf_common.h, linux/bpf.h).
@@ -108,10 +103,7 @@ fn rule_block(rule: &LinuxDeviceCgroup) -> Result<Vec<Insn>> {
     if let Some(minor) = rule.minor().filter(|m| *m >= 0) {
         checks.push(vec![insn(JMP_JNE_K, 5, 0, 0, minor as i32)]);
     }
-    let verdict = [
-        insn(ALU64_MOV_K, 0, 0, 0, i32::from(rule.allow())),
-        insn(JMP_EXIT, 0, 0, 0, 0),
-    ];
+    let verdict = [insn(ALU64_MOV_K, 0, 0, 0, i32::from(rule.allow())), insn(JMP_EXIT, 0, 0, 0, 0)];
     let total: usize = checks.iter().map(Vec::len).sum::<usize>() + verdict.len();
     let mut block = Vec::with_capacity(total);
     for check in checks {
@@ -223,14 +215,7 @@ pub fn attach(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
 unsafe fn bpf<T>(cmd: i64, attr: &T) -> i64 {
     // SAFETY: attr is a live reference of its own size; the pointers it
     // holds are the caller's promise.
-    unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            cmd,
-            attr as *const T,
-            std::mem::size_of::<T>(),
-        )
-    }
+    unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *const T, std::mem::size_of::<T>()) }
 }
 
 #[cfg(test)]
@@ -287,24 +272,12 @@ mod tests {
             rule(false, c, Some(1), Some(5), "rwm"),
         ])
         .unwrap();
-        assert_eq!(
-            decide(&prog, DEV_CHAR, ACC_READ | ACC_WRITE, 1, 3),
-            1,
-            "null rw"
-        );
+        assert_eq!(decide(&prog, DEV_CHAR, ACC_READ | ACC_WRITE, 1, 3), 1, "null rw");
         assert_eq!(decide(&prog, DEV_CHAR, ACC_READ, 1, 9), 1, "urandom r");
         assert_eq!(decide(&prog, DEV_CHAR, ACC_WRITE, 1, 9), 0, "urandom w");
-        assert_eq!(
-            decide(&prog, DEV_CHAR, ACC_READ, 1, 5),
-            0,
-            "zero denied last"
-        );
+        assert_eq!(decide(&prog, DEV_CHAR, ACC_READ, 1, 5), 0, "zero denied last");
         assert_eq!(decide(&prog, DEV_BLOCK, ACC_READ, 1, 3), 0, "block 1:3");
-        assert_eq!(
-            decide(&prog, DEV_CHAR, ACC_READ, 4, 1),
-            0,
-            "nothing matches"
-        );
+        assert_eq!(decide(&prog, DEV_CHAR, ACC_READ, 4, 1), 0, "nothing matches");
     }
 
     /// The verifier's rule: every instruction is reachable from the first.
@@ -357,9 +330,6 @@ mod tests {
     #[test]
     fn an_unknown_access_letter_is_refused_by_name() {
         let err = program(&[rule(true, None, None, None, "rx")]).unwrap_err();
-        assert!(
-            format!("{err:#}").contains("linux.resources.devices"),
-            "{err:#}"
-        );
+        assert!(format!("{err:#}").contains("linux.resources.devices"), "{err:#}");
     }
 }

@@ -14,9 +14,8 @@ impl Cgroup {
             (Layout::V2 { .. }, true) => ("cgroup.freeze", "1", |s| s.contains("frozen 1")),
             (Layout::V2 { .. }, false) => ("cgroup.freeze", "0", |s| s.contains("frozen 0")),
         };
-        let dir = self
-            .controller_dir("freezer")
-            .context("the freezer controller is not mounted")?;
+        let dir =
+            self.controller_dir("freezer").context("the freezer controller is not mounted")?;
         write(dir, file, value)?;
         let watched = match self.layout() {
             Layout::V1 { .. } => dir.join("freezer.state"),

@@ -93,9 +93,7 @@ impl Layout {
             let (mount_point, fs_type) = (fields.get(4), fields.get(dash + 1));
             match (mount_point, fs_type) {
                 (Some(&mp), Some(&"cgroup2")) if mp == CGROUP_ROOT => {
-                    return Layout::V2 {
-                        root: PathBuf::from(mp),
-                    };
+                    return Layout::V2 { root: PathBuf::from(mp) };
                 }
                 (Some(&mp), Some(&"cgroup")) if mp.starts_with(CGROUP_ROOT) => {
                     hierarchies.push(PathBuf::from(mp));
@@ -146,10 +144,7 @@ impl Cgroup {
             Layout::V1 { hierarchies } => hierarchies.iter().map(|h| h.join(rel)).collect(),
             Layout::V2 { root } => vec![root.join(rel)],
         };
-        Cgroup {
-            layout: layout.clone(),
-            dirs,
-        }
+        Cgroup { layout: layout.clone(), dirs }
     }
 
     /// Creates the directories and applies `resources`. On error, whatever
@@ -285,10 +280,7 @@ fn make_levels(
             return Ok(());
         }
     }
-    bail!(
-        "creating cgroup {}: its parent kept disappearing ({TRIES} tries)",
-        dir.display()
-    )
+    bail!("creating cgroup {}: its parent kept disappearing ({TRIES} tries)", dir.display())
 }
 
 /// Writes `value` to `dir/file`, naming both on failure.
@@ -314,9 +306,7 @@ mod tests {
                       41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
         assert_eq!(
             Layout::from_mountinfo(hybrid),
-            Layout::V1 {
-                hierarchies: vec![PathBuf::from("/sys/fs/cgroup/memory")]
-            }
+            Layout::V1 { hierarchies: vec![PathBuf::from("/sys/fs/cgroup/memory")] }
         );
         let unified = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
         assert_eq!(Layout::from_mountinfo(unified).name(), "v2");
@@ -349,21 +339,13 @@ mod tests {
     #[test]
     fn removing_the_last_container_removes_the_runtimes_parent() {
         let hierarchy = tempfile::tempdir().unwrap();
-        let layout = Layout::V1 {
-            hierarchies: vec![hierarchy.path().to_path_buf()],
-        };
-        let (c1, c2) = (
-            Cgroup::at(&layout, "/litmus/c1"),
-            Cgroup::at(&layout, "/litmus/c2"),
-        );
+        let layout = Layout::V1 { hierarchies: vec![hierarchy.path().to_path_buf()] };
+        let (c1, c2) = (Cgroup::at(&layout, "/litmus/c1"), Cgroup::at(&layout, "/litmus/c2"));
         for cgroup in [&c1, &c2] {
             make_levels(&cgroup.dirs[0], |_| Ok(()), |_| Ok(())).unwrap();
         }
         c1.remove().unwrap();
-        assert!(
-            hierarchy.path().join("litmus/c2").is_dir(),
-            "the other stays"
-        );
+        assert!(hierarchy.path().join("litmus/c2").is_dir(), "the other stays");
         c2.remove().unwrap();
         assert!(!hierarchy.path().join("litmus").exists(), "parent pruned");
         // A parent the runtime did not name (an engine's) is never touched.
@@ -401,14 +383,8 @@ mod tests {
     #[test]
     fn cgroup_paths_default_and_stay_inside_the_hierarchy() {
         assert_eq!(container_path(None, "c1").unwrap(), "/litmus/c1");
-        assert_eq!(
-            container_path(Some(Path::new("/a/b")), "c1").unwrap(),
-            "/a/b"
-        );
-        assert_eq!(
-            container_path(Some(Path::new("x")), "c1").unwrap(),
-            "/litmus/x"
-        );
+        assert_eq!(container_path(Some(Path::new("/a/b")), "c1").unwrap(), "/a/b");
+        assert_eq!(container_path(Some(Path::new("x")), "c1").unwrap(), "/litmus/x");
         assert!(container_path(Some(Path::new("/a/../../etc")), "c1").is_err());
         assert!(container_path(Some(Path::new("system.slice:litmus:c1")), "c1").is_err());
     }

@@ -28,9 +28,7 @@ fn read_keyed(dir: Option<&Path>, file: &str) -> Vec<(String, u64)> {
 }
 
 fn keyed(dir: Option<&Path>, file: &str, key: &str) -> Option<u64> {
-    read_keyed(dir, file)
-        .into_iter()
-        .find_map(|(k, v)| (k == key).then_some(v))
+    read_keyed(dir, file).into_iter().find_map(|(k, v)| (k == key).then_some(v))
 }
 
 /// How many processes the OOM killer has killed in this cgroup.

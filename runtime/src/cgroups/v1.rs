@@ -50,11 +50,7 @@ pub fn apply(dirs: &[PathBuf], resources: &LinuxResources) -> Result<()> {
     }
     if let Some(pids) = resources.pids() {
         let limit = pids.limit();
-        let value = if limit > 0 {
-            limit.to_string()
-        } else {
-            "max".to_string()
-        };
+        let value = if limit > 0 { limit.to_string() } else { "max".to_string() };
         write(need("pids", "pids")?, "pids.max", value)?;
     }
     if let Some(cpu) = resources.cpu() {
@@ -73,11 +69,7 @@ pub fn apply(dirs: &[PathBuf], resources: &LinuxResources) -> Result<()> {
     if let Some(block_io) = resources.block_io() {
         super::blkio_hugetlb_rdma::block_io_v1(need("blkio", "blockIO")?, block_io)?;
     }
-    if let Some(limits) = resources
-        .hugepage_limits()
-        .as_ref()
-        .filter(|l| !l.is_empty())
-    {
+    if let Some(limits) = resources.hugepage_limits().as_ref().filter(|l| !l.is_empty()) {
         super::blkio_hugetlb_rdma::hugepages(
             need("hugetlb", "hugepageLimits")?,
             limits,
@@ -89,29 +81,17 @@ pub fn apply(dirs: &[PathBuf], resources: &LinuxResources) -> Result<()> {
     }
     if let Some(network) = resources.network() {
         if let Some(class_id) = network.class_id() {
-            write(
-                need("net_cls", "network.classID")?,
-                "net_cls.classid",
-                class_id,
-            )?;
+            write(need("net_cls", "network.classID")?, "net_cls.classid", class_id)?;
         }
         for priority in network.priorities().iter().flatten() {
             let line = format!("{} {}", priority.name(), priority.priority());
-            write(
-                need("net_prio", "network.priorities")?,
-                "net_prio.ifpriomap",
-                line,
-            )?;
+            write(need("net_prio", "network.priorities")?, "net_prio.ifpriomap", line)?;
         }
     }
     if let Some(rules) = resources.devices() {
         if let Some(dir) = find("devices") {
             for rule in rules.iter().chain(super::DEFAULT_DEVICE_RULES.iter()) {
-                let file = if rule.allow() {
-                    "devices.allow"
-                } else {
-                    "devices.deny"
-                };
+                let file = if rule.allow() { "devices.allow" } else { "devices.deny" };
                 write(dir, file, device_rule(rule))?;
             }
         }
@@ -132,15 +112,9 @@ pub fn controller_dir<'d>(dirs: &'d [PathBuf], controller: &str) -> Option<&'d P
 
 /// "c 1:3 rwm"; absent type/major/minor are wildcards.
 pub fn device_rule(rule: &LinuxDeviceCgroup) -> String {
-    let typ = rule
-        .typ()
-        .map(|t| t.as_str().to_string())
-        .unwrap_or_else(|| "a".into());
-    let num = |n: Option<i64>| {
-        n.filter(|n| *n >= 0)
-            .map(|n| n.to_string())
-            .unwrap_or_else(|| "*".into())
-    };
+    let typ = rule.typ().map(|t| t.as_str().to_string()).unwrap_or_else(|| "a".into());
+    let num =
+        |n: Option<i64>| n.filter(|n| *n >= 0).map(|n| n.to_string()).unwrap_or_else(|| "*".into());
     let access = rule.access().clone().unwrap_or_else(|| "rwm".into());
     format!("{typ} {}:{} {access}", num(rule.major()), num(rule.minor()))
 }
@@ -171,11 +145,7 @@ mod tests {
 
     #[test]
     fn device_rules_use_wildcards_for_absent_fields() {
-        let all = LinuxDeviceCgroupBuilder::default()
-            .allow(false)
-            .access("rwm")
-            .build()
-            .unwrap();
+        let all = LinuxDeviceCgroupBuilder::default().allow(false).access("rwm").build().unwrap();
         assert_eq!(device_rule(&all), "a *:* rwm");
         let null = LinuxDeviceCgroupBuilder::default()
             .allow(true)

@@ -43,11 +43,8 @@ pub fn apply(dir: &Path, resources: &LinuxResources) -> Result<()> {
         }
     }
     if let Some(rules) = resources.devices() {
-        let rules: Vec<_> = rules
-            .iter()
-            .chain(super::DEFAULT_DEVICE_RULES.iter())
-            .cloned()
-            .collect();
+        let rules: Vec<_> =
+            rules.iter().chain(super::DEFAULT_DEVICE_RULES.iter()).cloned().collect();
         super::device_filter::attach(dir, &rules)?;
     }
     if let Some(pids) = resources.pids() {
@@ -56,10 +53,7 @@ pub fn apply(dir: &Path, resources: &LinuxResources) -> Result<()> {
     if let Some(cpu) = resources.cpu() {
         write_some(dir, "cpu.weight", cpu.shares().map(shares_to_weight))?;
         if cpu.quota().is_some() || cpu.period().is_some() {
-            let quota = cpu
-                .quota()
-                .map(limit_or_max)
-                .unwrap_or_else(|| "max".into());
+            let quota = cpu.quota().map(limit_or_max).unwrap_or_else(|| "max".into());
             let period = cpu.period().unwrap_or(100_000);
             write(dir, "cpu.max", format!("{quota} {period}"))?;
         }

@@ -83,21 +83,10 @@ pub fn create_for(
     let dir = ContainerDir::create(root, &args.id)?;
     let mut undo = Undo::new(dir);
     let for_container = console.as_ref().map(|(theirs, _)| theirs);
-    build(
-        &mut undo,
-        args,
-        inherited,
-        &spec,
-        &bundle,
-        &rootfs,
-        for_container,
-    )?;
+    build(&mut undo, args, inherited, &spec, &bundle, &rootfs, for_container)?;
     let pid = undo.init.expect("build sets the init pid");
     undo.disarm();
-    Ok(Created {
-        pid,
-        console: console.and_then(|(_, ours)| ours),
-    })
+    Ok(Created { pid, console: console.and_then(|(_, ours)| ours) })
 }
 
 /// The socket the container's pty master is sent on, as runc decides it:
@@ -172,11 +161,8 @@ fn build(
     // Device rules wait until the container's /dev is built: a rule that
     // denies mknod must not stop the runtime creating the nodes asked for.
     let (resources, device_rules) = split_device_rules(linux.resources().as_ref());
-    undo.cgroup = Some(Cgroup::create(
-        &Layout::detect()?,
-        &record.cgroup_path,
-        resources.as_ref(),
-    )?);
+    undo.cgroup =
+        Some(Cgroup::create(&Layout::detect()?, &record.cgroup_path, resources.as_ref())?);
 
     let exec_socket = UnixListener::bind(short_socket_path(dir.path())?.path())
         .with_context(|| format!("creating the exec socket in {}", dir.path().display()))?;
@@ -217,16 +203,10 @@ fn build(
     drop(child_channel);
     undo.intermediate = Some(intermediate);
 
-    undo.cgroup
-        .as_ref()
-        .expect("created above")
-        .add_process(intermediate.as_raw())?;
+    undo.cgroup.as_ref().expect("created above").add_process(intermediate.as_raw())?;
     if let Some(adj) = spec.process().oom_score_adj() {
-        std::fs::write(
-            format!("/proc/{intermediate}/oom_score_adj"),
-            adj.to_string(),
-        )
-        .context("process.oomScoreAdj")?;
+        std::fs::write(format!("/proc/{intermediate}/oom_score_adj"), adj.to_string())
+            .context("process.oomScoreAdj")?;
     }
     channel.send(&ToChild::Go)?;
     let pid = loop {
@@ -247,19 +227,14 @@ fn build(
     record.pid_start_time = read_proc_stat(pid).map(|(_, t)| t).unwrap_or_default();
     dir.save(&record)?;
     let state_json = serde_json::to_string(&record.state)?;
-    channel.send(&ToChild::State {
-        json: state_json.clone(),
-    })?;
+    channel.send(&ToChild::State { json: state_json.clone() })?;
 
     match channel.expect("the container to reach the createRuntime hooks")? {
         ToParent::RunCreateHooks => {}
         other => bail!("sync: unexpected {other:?}"),
     }
     if let Some(device_rules) = &device_rules {
-        undo.cgroup
-            .as_ref()
-            .expect("created above")
-            .apply(device_rules)?;
+        undo.cgroup.as_ref().expect("created above").apply(device_rules)?;
     }
     hooks::run_phase(spec.hooks(), Phase::Prestart, &state_json)?;
     hooks::run_phase(spec.hooks(), Phase::CreateRuntime, &state_json)?;
@@ -284,10 +259,7 @@ fn build(
 /// `resources` without its device rules, and the device rules alone.
 fn split_device_rules(
     resources: Option<&oci_spec::runtime::LinuxResources>,
-) -> (
-    Option<oci_spec::runtime::LinuxResources>,
-    Option<oci_spec::runtime::LinuxResources>,
-) {
+) -> (Option<oci_spec::runtime::LinuxResources>, Option<oci_spec::runtime::LinuxResources>) {
     let Some(resources) = resources else {
         return (None, None);
     };
@@ -339,11 +311,7 @@ fn owner_name() -> String {
 /// partial file.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp: PathBuf = path.with_extension("litmus-tmp");
-    let text = if Fault::PidFileNewline.active() {
-        format!("{pid}\n")
-    } else {
-        pid.to_string()
-    };
+    let text = if Fault::PidFileNewline.active() { format!("{pid}\n") } else { pid.to_string() };
     std::fs::write(&tmp, text).with_context(|| format!("--pid-file {}", path.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("--pid-file {}", path.display()))
 }
@@ -364,13 +332,7 @@ struct Undo {
 
 impl Undo {
     fn new(dir: ContainerDir) -> Undo {
-        Undo {
-            dir: Some(dir),
-            cgroup: None,
-            intermediate: None,
-            init: None,
-            host_mounts: None,
-        }
+        Undo { dir: Some(dir), cgroup: None, intermediate: None, init: None, host_mounts: None }
     }
 
     fn disarm(&mut self) {
@@ -381,11 +343,7 @@ impl Undo {
 impl Drop for Undo {
     fn drop(&mut self) {
         let Some(dir) = self.dir.take() else { return };
-        for pid in self
-            .intermediate
-            .into_iter()
-            .chain(self.init.map(Pid::from_raw))
-        {
+        for pid in self.intermediate.into_iter().chain(self.init.map(Pid::from_raw)) {
             let _ = kill(pid, Signal::SIGKILL);
             let _ = waitpid(pid, None);
         }
@@ -407,10 +365,7 @@ mod tests {
     fn timestamps_are_rfc3339_utc() {
         let ts = now_rfc3339();
         assert_eq!(ts.len(), "2026-11-23T12:00:00.000000000Z".len(), "{ts}");
-        assert!(
-            ts.starts_with("20") && ts.ends_with('Z') && ts.as_bytes()[10] == b'T',
-            "{ts}"
-        );
+        assert!(ts.starts_with("20") && ts.ends_with('Z') && ts.as_bytes()[10] == b'T', "{ts}");
     }
 
     #[test]

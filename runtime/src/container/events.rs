@@ -55,9 +55,8 @@ pub fn events(root: &Path, id: &str, stats_once: bool, interval: &str) -> Result
             next_stats = Instant::now() + interval;
         }
         // Wake on OOM, for the next stats, or to notice the container left.
-        let timeout = next_stats
-            .saturating_duration_since(Instant::now())
-            .min(Duration::from_millis(200));
+        let timeout =
+            next_stats.saturating_duration_since(Instant::now()).min(Duration::from_millis(200));
         if wakeup.wait(timeout) {
             // The kernel notifies when the OOM starts; the kill (and its
             // counter) follows within milliseconds.
@@ -96,10 +95,7 @@ impl OomWakeup {
                 let registration = format!("{} {}", eventfd.as_fd().as_raw_fd(), file.as_raw_fd());
                 std::fs::write(memory.join("cgroup.event_control"), registration)
                     .context("registering for OOM notifications (cgroup.event_control)")?;
-                Ok(OomWakeup::V1 {
-                    eventfd,
-                    _control: file,
-                })
+                Ok(OomWakeup::V1 { eventfd, _control: file })
             }
             Layout::V2 { .. } => {
                 let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)

@@ -141,10 +141,7 @@ pub fn process_to_run(spec: &Spec, args: &ExecArgs) -> Result<Process> {
     if args.command.is_empty() {
         bail!("exec: a COMMAND or --process is required");
     }
-    let mut process = spec
-        .process()
-        .clone()
-        .context("config.json has no process")?;
+    let mut process = spec.process().clone().context("config.json has no process")?;
     process.set_args(Some(args.command.clone()));
     process.set_terminal(Some(args.tty));
     let mut env = process.env().clone().unwrap_or_default();
@@ -163,21 +160,13 @@ pub fn process_to_run(spec: &Spec, args: &ExecArgs) -> Result<Process> {
             None => (user.as_str(), None),
         };
         let user_mut = process.user_mut();
-        user_mut.set_uid(
-            uid.parse()
-                .with_context(|| format!("--user: bad uid {uid:?}"))?,
-        );
+        user_mut.set_uid(uid.parse().with_context(|| format!("--user: bad uid {uid:?}"))?);
         if let Some(gid) = gid {
-            user_mut.set_gid(
-                gid.parse()
-                    .with_context(|| format!("--user: bad gid {gid:?}"))?,
-            );
+            user_mut.set_gid(gid.parse().with_context(|| format!("--user: bad gid {gid:?}"))?);
         }
     }
     if !args.additional_gids.is_empty() {
-        process
-            .user_mut()
-            .set_additional_gids(Some(args.additional_gids.clone()));
+        process.user_mut().set_additional_gids(Some(args.additional_gids.clone()));
     }
     if !args.cap.is_empty() {
         add_capabilities(&mut process, &args.cap)?;
@@ -242,25 +231,19 @@ fn enter_and_exec(
         join_namespaces(spec, init_pid)?;
         // SAFETY: single-threaded (the exec helper runs no threads).
         match unsafe { nix::unistd::fork() }.context("fork")? {
-            ForkResult::Parent { child } => report.send(&ExecReport::Pid {
-                pid: child.as_raw(),
-            }),
+            ForkResult::Parent { child } => report.send(&ExecReport::Pid { pid: child.as_raw() }),
             ForkResult::Child => {
                 let error = match become_process(process, filter.take(), inherited, console) {
                     Err(e) => e,
                     Ok(never) => match never {},
                 };
-                let _ = report.send(&ExecReport::Failed {
-                    error: format!("{error:#}"),
-                });
+                let _ = report.send(&ExecReport::Failed { error: format!("{error:#}") });
                 crate::process::exit_now(127)
             }
         }
     })();
     if let Err(e) = &outcome {
-        let _ = report.send(&ExecReport::Failed {
-            error: format!("{e:#}"),
-        });
+        let _ = report.send(&ExecReport::Failed { error: format!("{e:#}") });
     }
     outcome
 }
@@ -414,18 +397,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("--cap"), "{error}");
-        let error = process_to_run(&spec, &exec_args(&["c1"]))
-            .unwrap_err()
-            .to_string();
+        let error = process_to_run(&spec, &exec_args(&["c1"])).unwrap_err().to_string();
         assert!(error.contains("COMMAND or --process"), "{error}");
     }
 
     #[test]
     fn the_reports_give_the_pid_or_the_failure() {
         let pid = |pid| ExecReport::Pid { pid };
-        let failed = |error: &str| ExecReport::Failed {
-            error: error.into(),
-        };
+        let failed = |error: &str| ExecReport::Failed { error: error.into() };
         assert_eq!(exec_outcome(vec![pid(42)]).unwrap(), 42);
         let err = exec_outcome(vec![pid(42), failed("exec: not found")]).unwrap_err();
         assert_eq!(err.to_string(), "exec: not found");

@@ -42,13 +42,11 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     let socket = dir.path().join(EXEC_SOCKET);
     let mut conn = UnixStream::connect(short_socket_path(dir.path())?.path())
         .context("the container's init is not waiting for start")?;
-    conn.write_all(b"1")
-        .context("signalling the container's init")?;
+    conn.write_all(b"1").context("signalling the container's init")?;
     // The socket is close-on-exec in the init: EOF means the exec happened;
     // any text is the reason it did not.
     let mut reply = String::new();
-    conn.read_to_string(&mut reply)
-        .context("waiting for the container's init")?;
+    conn.read_to_string(&mut reply).context("waiting for the container's init")?;
     let _ = std::fs::remove_file(&socket);
     if !reply.trim().is_empty() {
         bail!("{}", reply.trim());
@@ -149,14 +147,9 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
 /// A container without a mount namespace mounted on the host, under its
 /// rootfs: those mounts were created by create and go with delete.
 fn shares_the_host_mount_namespace(spec: &oci_spec::runtime::Spec) -> bool {
-    !spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| {
-            ns.iter()
-                .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Mount)
-        })
+    !spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).is_some_and(|ns| {
+        ns.iter().any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Mount)
+    })
 }
 
 /// Kills every process in the cgroup and removes it, retrying while the
@@ -209,22 +202,14 @@ pub fn list(root: &Path, json: bool, quiet: bool) -> Result<String> {
     }
     let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
     for s in &states {
-        let pid = if s.status == Status::Stopped {
-            0
-        } else {
-            s.pid
-        };
+        let pid = if s.status == Status::Stopped { 0 } else { s.pid };
         rows.push([
             s.id.clone(),
             pid.to_string(),
             s.status.to_string(),
             s.bundle.display().to_string(),
             s.created.clone(),
-            if s.owner.is_empty() {
-                "root".into()
-            } else {
-                s.owner.clone()
-            },
+            if s.owner.is_empty() { "root".into() } else { s.owner.clone() },
         ]);
     }
     Ok(table(&rows))
@@ -270,14 +255,7 @@ container-two   16953       created     /tmp/tb     2026-11-23T17:01:00.41568019
     fn the_table_is_laid_out_byte_for_byte_like_runcs() {
         let rows = [
             row(["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]),
-            row([
-                "c1",
-                "16935",
-                "created",
-                "/tmp/tb",
-                "2026-11-23T17:01:00.356378803Z",
-                "root",
-            ]),
+            row(["c1", "16935", "created", "/tmp/tb", "2026-11-23T17:01:00.356378803Z", "root"]),
             row([
                 "container-two",
                 "16953",

@@ -13,15 +13,8 @@ pub fn ps(root: &Path, id: &str, json: bool, ps_args: &[String]) -> Result<Strin
     if json {
         return Ok(serde_json::to_string(&pids)? + "\n");
     }
-    let args: Vec<String> = if ps_args.is_empty() {
-        vec!["-ef".into()]
-    } else {
-        ps_args.to_vec()
-    };
-    let output = std::process::Command::new("ps")
-        .args(&args)
-        .output()
-        .context("running ps(1)")?;
+    let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
+    let output = std::process::Command::new("ps").args(&args).output().context("running ps(1)")?;
     let table = String::from_utf8_lossy(&output.stdout);
     filter_table(&table, &pids)
 }
@@ -36,10 +29,7 @@ fn filter_table(table: &str, pids: &[i32]) -> Result<String> {
         .context("ps output has no PID column")?;
     let mut out = format!("{header}\n");
     for line in lines {
-        let pid = line
-            .split_whitespace()
-            .nth(column)
-            .and_then(|p| p.parse().ok());
+        let pid = line.split_whitespace().nth(column).and_then(|p| p.parse().ok());
         if pid.is_some_and(|p: i32| pids.contains(&p)) {
             out += line;
             out.push('\n');

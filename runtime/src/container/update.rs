@@ -21,10 +21,7 @@ pub fn update(root: &Path, args: &UpdateArgs) -> Result<()> {
     // later `update`.
     let mut spec = dir.load_config()?;
     if let Some(linux) = spec.linux_mut() {
-        linux.set_resources(Some(merge(
-            linux.resources().clone().unwrap_or_default(),
-            resources,
-        )));
+        linux.set_resources(Some(merge(linux.resources().clone().unwrap_or_default(), resources)));
     }
     dir.save_config(&spec)
 }
@@ -113,9 +110,7 @@ pub fn parse_bytes(text: &str) -> Result<i64> {
         Some((i, _)) => lower.split_at(i),
         None => (lower, ""),
     };
-    let number: i64 = digits
-        .parse()
-        .with_context(|| format!("{text:?} is not a size"))?;
+    let number: i64 = digits.parse().with_context(|| format!("{text:?} is not a size"))?;
     let multiplier: i64 = match unit {
         "" => 1,
         "k" => 1 << 10,
@@ -124,9 +119,7 @@ pub fn parse_bytes(text: &str) -> Result<i64> {
         "t" => 1 << 40,
         _ => bail!("{text:?}: unknown unit {unit:?}"),
     };
-    number
-        .checked_mul(multiplier)
-        .with_context(|| format!("{text:?} is too large"))
+    number.checked_mul(multiplier).with_context(|| format!("{text:?} is too large"))
 }
 
 #[cfg(test)]
@@ -157,9 +150,7 @@ mod tests {
         assert_eq!(r.memory().as_ref().unwrap().limit(), Some(32 << 20));
         assert_eq!(r.pids().as_ref().unwrap().limit(), 20);
         assert_eq!(r.cpu().as_ref().unwrap().quota(), Some(50000));
-        let error = resources_from(&UpdateArgs::default())
-            .unwrap_err()
-            .to_string();
+        let error = resources_from(&UpdateArgs::default()).unwrap_err().to_string();
         assert!(error.contains("nothing to update"), "{error}");
     }
 }

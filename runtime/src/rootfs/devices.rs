@@ -93,10 +93,7 @@ fn check_existing(
     };
     let kind = SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT;
     let is_device = kind == SFlag::S_IFCHR || kind == SFlag::S_IFBLK;
-    let numbers = (
-        nix::sys::stat::major(stat.st_rdev),
-        nix::sys::stat::minor(stat.st_rdev),
-    );
+    let numbers = (nix::sys::stat::major(stat.st_rdev), nix::sys::stat::minor(stat.st_rdev));
     let matches = kind == node.kind && (!is_device || numbers == (node.major, node.minor));
     if !matches {
         bail!(
@@ -154,12 +151,8 @@ pub fn create(root: &Root, node: &Node, bind_from_host: bool) -> Result<()> {
     // of CVE-2025-31133) keeps them instead of creating the nodes afresh.
     if Fault::UnverifiedDevNull.active()
         && !node.configured
-        && nix::sys::stat::fstatat(
-            parent.as_fd(),
-            name,
-            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .is_ok()
+        && nix::sys::stat::fstatat(parent.as_fd(), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+            .is_ok()
     {
         return Ok(());
     }
@@ -168,11 +161,7 @@ pub fn create(root: &Root, node: &Node, bind_from_host: bool) -> Result<()> {
     }
     // An image may ship a placeholder (or the same device): the node is
     // created afresh, with the configured mode and owner.
-    match nix::unistd::unlinkat(
-        parent.as_fd(),
-        name,
-        nix::unistd::UnlinkatFlags::NoRemoveDir,
-    ) {
+    match nix::unistd::unlinkat(parent.as_fd(), name, nix::unistd::UnlinkatFlags::NoRemoveDir) {
         Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
         Err(e) => return Err(e).with_context(context),
     }

@@ -90,11 +90,8 @@ impl Root {
                     anyhow::bail!("too many levels of symbolic links at {}", prefix.display());
                 }
                 let target = PathBuf::from(target);
-                let mut next = if target.is_absolute() {
-                    target
-                } else {
-                    parent_prefix.join(target)
-                };
+                let mut next =
+                    if target.is_absolute() { target } else { parent_prefix.join(target) };
                 next.extend(&components[i + 1..]);
                 return self.create_following(&next, leaf, hops + 1);
             }
@@ -122,8 +119,7 @@ impl Root {
                 }
             }
         }
-        self.resolve(&rel)
-            .with_context(|| format!("resolving {} in rootfs", path.display()))
+        self.resolve(&rel).with_context(|| format!("resolving {} in rootfs", path.display()))
     }
 }
 
@@ -173,11 +169,7 @@ mod tests {
 
         let fd = root.create(Path::new("/escape/sub"), Leaf::Dir).unwrap();
         let resolved = real_path(&fd);
-        assert!(
-            resolved.starts_with(root_dir.path()),
-            "{}",
-            resolved.display()
-        );
+        assert!(resolved.starts_with(root_dir.path()), "{}", resolved.display());
         assert!(
             std::fs::read_dir(outside.path()).unwrap().next().is_none(),
             "wrote outside the root"
@@ -196,30 +188,17 @@ mod tests {
         symlink("/real", root_dir.path().join("via")).unwrap();
         let root = Root::open(root_dir.path()).unwrap();
         assert!(root.resolve_plain_dir(Path::new("/real/sub")).is_ok());
-        assert_eq!(
-            root.resolve_plain_dir(Path::new("/proc")).err(),
-            Some(Errno::ELOOP)
-        );
-        assert_eq!(
-            root.resolve_plain_dir(Path::new("/via/sub")).err(),
-            Some(Errno::ELOOP)
-        );
-        assert_eq!(
-            root.resolve_plain_dir(Path::new("/file")).err(),
-            Some(Errno::ENOTDIR)
-        );
-        assert_eq!(
-            root.resolve_plain_dir(Path::new("/missing")).err(),
-            Some(Errno::ENOENT)
-        );
+        assert_eq!(root.resolve_plain_dir(Path::new("/proc")).err(), Some(Errno::ELOOP));
+        assert_eq!(root.resolve_plain_dir(Path::new("/via/sub")).err(), Some(Errno::ELOOP));
+        assert_eq!(root.resolve_plain_dir(Path::new("/file")).err(), Some(Errno::ENOTDIR));
+        assert_eq!(root.resolve_plain_dir(Path::new("/missing")).err(), Some(Errno::ENOENT));
     }
 
     #[test]
     fn files_and_parents_are_created() {
         let root_dir = tempfile::tempdir().unwrap();
         let root = Root::open(root_dir.path()).unwrap();
-        root.create(Path::new("/etc/x/resolv.conf"), Leaf::File)
-            .unwrap();
+        root.create(Path::new("/etc/x/resolv.conf"), Leaf::File).unwrap();
         assert!(root_dir.path().join("etc/x/resolv.conf").is_file());
         // Existing paths are opened, not recreated.
         root.create(Path::new("etc/x"), Leaf::Dir).unwrap();

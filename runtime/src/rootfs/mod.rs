@@ -43,14 +43,8 @@ pub fn prepare(setup: &Setup) -> Result<()> {
     };
     if setup.own_mount_namespace {
         // Nothing we mount may leak back into the host's mount namespace.
-        mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            MsFlags::MS_REC | propagation,
-            None::<&str>,
-        )
-        .context("setting propagation of / in the container's mount namespace")?;
+        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | propagation, None::<&str>)
+            .context("setting propagation of / in the container's mount namespace")?;
         make_parent_mount_private(setup.rootfs)?;
         // pivot_root needs the new root to be a mount point.
         mount(
@@ -181,9 +175,7 @@ fn mount_one(root: &Root, m: &Mount, setup: &Setup) -> Result<()> {
     let target = if Fault::MountByPath.active() {
         // The pre-CVE-2021-30465 way: a path string the kernel walks again
         // at mount time, following whatever was swapped in meanwhile.
-        setup
-            .rootfs
-            .join(m.destination().strip_prefix("/").unwrap_or(m.destination()))
+        setup.rootfs.join(m.destination().strip_prefix("/").unwrap_or(m.destination()))
     } else {
         fd_path(&target)
     };
@@ -192,14 +184,8 @@ fn mount_one(root: &Root, m: &Mount, setup: &Setup) -> Result<()> {
         if opts.recursive {
             flags |= MsFlags::MS_REC;
         }
-        mount(
-            source.as_deref(),
-            &target,
-            None::<&str>,
-            flags,
-            None::<&str>,
-        )
-        .context("bind mount")?;
+        mount(source.as_deref(), &target, None::<&str>, flags, None::<&str>)
+            .context("bind mount")?;
         // Flags on a bind take a second call (MS_REMOUNT|MS_BIND).
         if !opts.flags.is_empty() {
             let top = root.resolve(m.destination())?;
@@ -212,11 +198,7 @@ fn mount_one(root: &Root, m: &Mount, setup: &Setup) -> Result<()> {
             true => bail!("tmpcopyup: only for tmpfs mounts, not {typ}"),
             false => None,
         };
-        let label = setup
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.mount_label().as_deref());
+        let label = setup.spec.linux().as_ref().and_then(|l| l.mount_label().as_deref());
         mount(
             source.as_deref().or(Some(Path::new(typ))),
             &target,
@@ -232,14 +214,8 @@ fn mount_one(root: &Root, m: &Mount, setup: &Setup) -> Result<()> {
     }
     let top = root.resolve(m.destination())?;
     for flag in &opts.propagation {
-        mount(
-            None::<&str>,
-            &fd_path(&top),
-            None::<&str>,
-            *flag,
-            None::<&str>,
-        )
-        .context("setting propagation")?;
+        mount(None::<&str>, &fd_path(&top), None::<&str>, *flag, None::<&str>)
+            .context("setting propagation")?;
     }
     Ok(())
 }
@@ -319,31 +295,16 @@ fn mount_cgroups(root: &Root, m: &Mount, opts: &MountOptions, new_cgroup_ns: boo
     let dest_fd = root.create(dest, Leaf::Dir)?;
     let target = fd_path(&dest_fd);
     if unified_only {
-        mount(
-            Some("cgroup2"),
-            &target,
-            Some("cgroup2"),
-            opts.flags,
-            None::<&str>,
-        )
-        .context("mounting cgroup2")?;
+        mount(Some("cgroup2"), &target, Some("cgroup2"), opts.flags, None::<&str>)
+            .context("mounting cgroup2")?;
         return Ok(());
     }
-    mount(
-        Some("tmpfs"),
-        &target,
-        Some("tmpfs"),
-        base,
-        Some("mode=755"),
-    )
-    .context("mounting tmpfs for cgroups")?;
+    mount(Some("tmpfs"), &target, Some("tmpfs"), base, Some("mode=755"))
+        .context("mounting tmpfs for cgroups")?;
     for line in own.lines() {
         let mut fields = line.splitn(3, ':');
-        let (_, controllers, path) = (
-            fields.next(),
-            fields.next().unwrap_or(""),
-            fields.next().unwrap_or("/"),
-        );
+        let (_, controllers, path) =
+            (fields.next(), fields.next().unwrap_or(""), fields.next().unwrap_or("/"));
         if controllers.is_empty() {
             continue; // the hybrid host's cgroup2 line
         }
@@ -358,24 +319,12 @@ fn mount_cgroups(root: &Root, m: &Mount, opts: &MountOptions, new_cgroup_ns: boo
             } else {
                 controllers.to_string()
             };
-            mount(
-                Some("cgroup"),
-                &sub_target,
-                Some("cgroup"),
-                base,
-                Some(data.as_str()),
-            )
-            .with_context(|| format!("mounting cgroup {controllers}"))?;
+            mount(Some("cgroup"), &sub_target, Some("cgroup"), base, Some(data.as_str()))
+                .with_context(|| format!("mounting cgroup {controllers}"))?;
         } else {
             let source = host_dir.join(path.trim_start_matches('/'));
-            mount(
-                Some(&source),
-                &sub_target,
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .with_context(|| format!("binding cgroup {}", source.display()))?;
+            mount(Some(&source), &sub_target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+                .with_context(|| format!("binding cgroup {}", source.display()))?;
         }
         if opts.flags.contains(MsFlags::MS_RDONLY) {
             let top = root.resolve(&sub)?;
@@ -413,14 +362,8 @@ fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
         .filter(|mp| parent.starts_with(mp))
         .max_by_key(|mp| mp.len())
         .unwrap_or("/");
-    mount(
-        None::<&str>,
-        mount_point,
-        None::<&str>,
-        MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .with_context(|| format!("making {mount_point} private"))
+    mount(None::<&str>, mount_point, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
+        .with_context(|| format!("making {mount_point} private"))
 }
 
 /// Unmounts everything mounted below `rootfs` in our mount namespace,
@@ -458,40 +401,22 @@ pub fn pivot(rootfs: &Path, no_pivot: bool, own_mount_namespace: bool) -> Result
     }
     if no_pivot {
         nix::unistd::chdir(rootfs)?;
-        mount(
-            Some(rootfs),
-            "/",
-            None::<&str>,
-            MsFlags::MS_MOVE,
-            None::<&str>,
-        )
-        .context("moving rootfs to /")?;
+        mount(Some(rootfs), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+            .context("moving rootfs to /")?;
         nix::unistd::chroot(".").context("chroot")?;
         nix::unistd::chdir("/")?;
         return Ok(());
     }
-    let old_root = open(
-        "/",
-        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    let new_root = open(
-        rootfs,
-        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
+    let old_root =
+        open("/", OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())?;
+    let new_root =
+        open(rootfs, OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())?;
     // pivot_root(".", ".") stacks the old root on top of the new one; we
     // then detach it without ever needing a directory to put it in.
     nix::unistd::fchdir(&new_root)?;
     nix::unistd::pivot_root(".", ".").context("pivot_root")?;
     nix::unistd::fchdir(&old_root)?;
-    mount(
-        None::<&str>,
-        ".",
-        None::<&str>,
-        MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        None::<&str>,
-    )?;
+    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)?;
     umount2(".", MntFlags::MNT_DETACH).context("detaching the old root")?;
     nix::unistd::chdir("/")?;
     Ok(())
@@ -502,16 +427,10 @@ pub fn pivot(rootfs: &Path, no_pivot: bool, own_mount_namespace: bool) -> Result
 pub fn finalize(spec: &Spec) -> Result<()> {
     let root = Root::open(Path::new("/"))?;
     let linux = spec.linux().as_ref();
-    for path in linux
-        .and_then(|l| l.masked_paths().clone())
-        .unwrap_or_default()
-    {
+    for path in linux.and_then(|l| l.masked_paths().clone()).unwrap_or_default() {
         mask(&root, Path::new(&path)).with_context(|| format!("linux.maskedPaths: {path}"))?;
     }
-    for path in linux
-        .and_then(|l| l.readonly_paths().clone())
-        .unwrap_or_default()
-    {
+    for path in linux.and_then(|l| l.readonly_paths().clone()).unwrap_or_default() {
         make_readonly(&root, Path::new(&path))
             .with_context(|| format!("linux.readonlyPaths: {path}"))?;
     }
@@ -537,17 +456,9 @@ fn mask(root: &Root, path: &Path) -> Result<()> {
         & nix::sys::stat::SFlag::S_IFMT
         == nix::sys::stat::SFlag::S_IFDIR;
     if is_dir {
-        mount(
-            Some("tmpfs"),
-            &fd_path(&target),
-            Some("tmpfs"),
-            MsFlags::MS_RDONLY,
-            None::<&str>,
-        )?;
+        mount(Some("tmpfs"), &fd_path(&target), Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>)?;
     } else {
-        let null = root
-            .resolve(Path::new("/dev/null"))
-            .context("opening /dev/null")?;
+        let null = root.resolve(Path::new("/dev/null")).context("opening /dev/null")?;
         if !Fault::UnverifiedDevNull.active() {
             devices::verify_dev_null(&null)?;
         }
@@ -569,13 +480,7 @@ fn make_readonly(root: &Root, path: &Path) -> Result<()> {
         Err(e) => return Err(e.into()),
     };
     let target = fd_path(&target);
-    mount(
-        Some(&target),
-        &target,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )?;
+    mount(Some(&target), &target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)?;
     // The fd still names the mount below; the new bind is reached by path.
     let top = root.resolve(path)?;
     remount_bind(&fd_path(&top), MsFlags::MS_RDONLY)
@@ -602,11 +507,7 @@ mod tests {
             Some("context=\"system_u:object_r:container_file_t:s0:c1,c2\"")
         );
         for typ in ["proc", "sysfs", "cgroup", "mqueue"] {
-            assert_eq!(
-                labelled_data(Some("x".into()), typ, label).as_deref(),
-                Some("x"),
-                "{typ}"
-            );
+            assert_eq!(labelled_data(Some("x".into()), typ, label).as_deref(), Some("x"), "{typ}");
         }
         assert_eq!(labelled_data(None, "tmpfs", None), None);
         assert_eq!(labelled_data(None, "tmpfs", Some("")), None);

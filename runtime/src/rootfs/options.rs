@@ -119,19 +119,13 @@ impl MountOptions {
                     parsed.recursive = true;
                 }
                 "private" => parsed.propagation.push(MsFlags::MS_PRIVATE),
-                "rprivate" => parsed
-                    .propagation
-                    .push(MsFlags::MS_PRIVATE | MsFlags::MS_REC),
+                "rprivate" => parsed.propagation.push(MsFlags::MS_PRIVATE | MsFlags::MS_REC),
                 "shared" => parsed.propagation.push(MsFlags::MS_SHARED),
-                "rshared" => parsed
-                    .propagation
-                    .push(MsFlags::MS_SHARED | MsFlags::MS_REC),
+                "rshared" => parsed.propagation.push(MsFlags::MS_SHARED | MsFlags::MS_REC),
                 "slave" => parsed.propagation.push(MsFlags::MS_SLAVE),
                 "rslave" => parsed.propagation.push(MsFlags::MS_SLAVE | MsFlags::MS_REC),
                 "unbindable" => parsed.propagation.push(MsFlags::MS_UNBINDABLE),
-                "runbindable" => parsed
-                    .propagation
-                    .push(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC),
+                "runbindable" => parsed.propagation.push(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC),
                 "tmpcopyup" => parsed.copy_up = true,
                 other => parsed.data.push(other.to_string()),
             }
@@ -147,10 +141,7 @@ impl MountOptions {
 
 /// rootfsPropagation / propagation option names to flags.
 pub fn propagation_flag(name: &str) -> Option<MsFlags> {
-    MountOptions::parse(&[name.to_string()])
-        .propagation
-        .first()
-        .copied()
+    MountOptions::parse(&[name.to_string()]).propagation.first().copied()
 }
 
 /// A mount point field of /proc/self/mountinfo, with its \ooo escapes
@@ -160,10 +151,7 @@ pub fn unescape_mountinfo(field: &str) -> String {
     let mut rest = field;
     while let Some(i) = rest.find('\\') {
         out.push_str(&rest[..i]);
-        match rest
-            .get(i + 1..i + 4)
-            .and_then(|o| u8::from_str_radix(o, 8).ok())
-        {
+        match rest.get(i + 1..i + 4).and_then(|o| u8::from_str_radix(o, 8).ok()) {
             Some(byte) => {
                 out.push(byte as char);
                 rest = &rest[i + 4..];
@@ -188,18 +176,8 @@ mod tests {
 
     #[test]
     fn flags_propagation_and_data_are_separated() {
-        let o = parse(&[
-            "nosuid",
-            "strictatime",
-            "mode=755",
-            "size=65536k",
-            "rprivate",
-            "ro",
-        ]);
-        assert_eq!(
-            o.flags,
-            MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME | MsFlags::MS_RDONLY
-        );
+        let o = parse(&["nosuid", "strictatime", "mode=755", "size=65536k", "rprivate", "ro"]);
+        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME | MsFlags::MS_RDONLY);
         assert_eq!(o.propagation, vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]);
         assert_eq!(o.data().as_deref(), Some("mode=755,size=65536k"));
         assert!(!o.bind);
@@ -223,10 +201,7 @@ mod tests {
     fn rbind_is_a_recursive_bind() {
         let o = parse(&["rbind"]);
         assert!(o.bind && o.recursive);
-        assert_eq!(
-            propagation_flag("rslave"),
-            Some(MsFlags::MS_SLAVE | MsFlags::MS_REC)
-        );
+        assert_eq!(propagation_flag("rslave"), Some(MsFlags::MS_SLAVE | MsFlags::MS_REC));
         assert_eq!(propagation_flag("bogus"), None);
     }
 }

@@ -35,10 +35,7 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
-        assert!(
-            nix::unistd::geteuid().is_root(),
-            "these tests create containers and need root"
-        );
+        assert!(nix::unistd::geteuid().is_root(), "these tests create containers and need root");
         Env {
             root: tempfile::tempdir().unwrap(),
             rootfs: RootfsBuilder::with_probe(probe_binary().unwrap()).unwrap(),
@@ -60,12 +57,7 @@ impl Env {
     /// assert_cmd's pipes would not reach EOF until it exits.
     pub fn create(&self, bundle: &Bundle, id: &str, extra: &[&std::ffi::OsStr]) -> (bool, String) {
         let mut create = self.std_runtime();
-        create
-            .arg("create")
-            .args(extra)
-            .arg("--bundle")
-            .arg(bundle.path())
-            .arg(id);
+        create.arg("create").args(extra).arg("--bundle").arg(bundle.path()).arg(id);
         let done = bounded(&mut create, &format!("create {id}"));
         (done.success(), done.stderr_text())
     }
