@@ -47,6 +47,21 @@ impl Area {
     }
 }
 
+/// An area module's list of cases, `CASES`: under each area, each case
+/// function with the catalogue requirements (`catalogue::req` names) it
+/// proves. A case is named after its function, so the two cannot differ.
+#[macro_export]
+macro_rules! cases {
+    ($($area:ident: { $($run:ident => [$($req:ident),+ $(,)?],)+ })+) => {
+        pub const CASES: &[$crate::case::Case] = &[$($($crate::case::Case {
+            name: stringify!($run),
+            area: $crate::case::Area::$area,
+            requirements: &[$($crate::catalogue::req::$req),+],
+            run: $run,
+        },)+)+];
+    };
+}
+
 /// One conformance case.
 pub struct Case {
     pub name: &'static str,

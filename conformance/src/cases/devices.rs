@@ -1,48 +1,20 @@
 //! config-linux.md "devices" and "default devices", runtime-linux.md /dev links.
 
-use crate::case::{expect, expect_eq, Area, Case, Checked};
-use crate::catalogue::req;
+use crate::case::{expect, expect_eq, Checked};
 use crate::ctx::Ctx;
 use oci_spec::runtime::{LinuxDeviceBuilder, LinuxDeviceType, Spec};
 
-pub const CASES: &[Case] = &[
-    Case {
-        name: "a_file_in_the_way_of_a_device_is_an_error",
-        area: Area::Devices,
-        requirements: &[req::LINUX_DEVICES_EXISTING_MISMATCH, req::RUNTIME_ERRORS_NO_CHANGE],
-        run: a_file_in_the_way_of_a_device_is_an_error,
-    },
-    Case {
-        name: "console_is_the_terminal_when_there_is_one",
-        area: Area::Devices,
-        requirements: &[req::LINUX_DEVICES_CONSOLE],
-        run: console_is_the_terminal_when_there_is_one,
-    },
-    Case {
-        name: "default_devices_exist",
-        area: Area::Devices,
-        requirements: &[req::LINUX_DEVICES_DEFAULTS],
-        run: default_devices_exist,
-    },
-    Case {
-        name: "default_devices_exist_in_a_user_namespace",
-        area: Area::Devices,
-        requirements: &[req::LINUX_DEVICES_DEFAULTS],
-        run: default_devices_exist_in_a_user_namespace,
-    },
-    Case {
-        name: "dev_symlinks_exist",
-        area: Area::Devices,
-        requirements: &[req::RUNTIME_LINUX_DEV_SYMLINKS],
-        run: dev_symlinks_exist,
-    },
-    Case {
-        name: "configured_devices_are_created",
-        area: Area::Devices,
-        requirements: &[req::LINUX_DEVICES_CREATE],
-        run: configured_devices_are_created,
-    },
-];
+crate::cases! {
+    Devices: {
+        a_file_in_the_way_of_a_device_is_an_error =>
+            [LINUX_DEVICES_EXISTING_MISMATCH, RUNTIME_ERRORS_NO_CHANGE],
+        console_is_the_terminal_when_there_is_one => [LINUX_DEVICES_CONSOLE],
+        default_devices_exist => [LINUX_DEVICES_DEFAULTS],
+        default_devices_exist_in_a_user_namespace => [LINUX_DEVICES_DEFAULTS],
+        dev_symlinks_exist => [RUNTIME_LINUX_DEV_SYMLINKS],
+        configured_devices_are_created => [LINUX_DEVICES_CREATE],
+    }
+}
 
 const DEFAULTS: &[(&str, u64, u64)] = &[
     ("/dev/null", 1, 3),

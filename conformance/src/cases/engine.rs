@@ -7,8 +7,7 @@
 //! item is a case here, reported apart from the spec verdict.
 
 use super::seccomp::{call as syscall_arg, receive_from_agent_socket, with_seccomp};
-use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Verdict};
-use crate::catalogue::req;
+use crate::case::{expect, expect_eq, fail, Checked, Verdict};
 use crate::ctx::Ctx;
 use crate::driver::How;
 use litmus_probe::ProbeLine;
@@ -16,86 +15,25 @@ use oci_spec::runtime::{HookBuilder, HooksBuilder};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub const CASES: &[Case] = &[
-    Case {
-        name: "pid_files_hold_bare_host_pids",
-        area: Area::Engine,
-        requirements: &[req::ENGINE_PID_FILE],
-        run: pid_files_hold_bare_host_pids,
-    },
-    Case {
-        name: "container_processes_stay_the_callers_descendants",
-        area: Area::Engine,
-        requirements: &[req::ENGINE_REPARENT],
-        run: container_processes_stay_the_callers_descendants,
-    },
-    Case {
-        name: "a_failed_create_is_reported_in_the_json_log",
-        area: Area::Engine,
-        requirements: &[req::ENGINE_LOG_JSON],
-        run: a_failed_create_is_reported_in_the_json_log,
-    },
-    Case {
-        name: "global_flags_in_both_forms_and_a_new_root",
-        area: Area::Engine,
-        requirements: &[req::ENGINE_GLOBAL_FLAGS],
-        run: global_flags_in_both_forms_and_a_new_root,
-    },
-    Case {
-        name: "calls_work_with_an_empty_environment",
-        area: Area::Engine,
-        requirements: &[req::ENGINE_ENVIRONMENT],
-        run: calls_work_with_an_empty_environment,
-    },
-    Case {
-        name: "delete_force_removes_every_state",
-        area: Area::Engine,
-        requirements: &[req::ENGINE_DELETE_FORCE],
-        run: delete_force_removes_every_state,
-    },
-    Case {
-        name: "kill_takes_numeric_signals_and_all",
-        area: Area::Engine,
-        requirements: &[req::ENGINE_KILL_NUMERIC],
-        run: kill_takes_numeric_signals_and_all,
-    },
-    Case {
-        name: "ps_lists_host_pids_as_json",
-        area: Area::Engine,
-        requirements: &[req::ENGINE_PS_JSON],
-        run: ps_lists_host_pids_as_json,
-    },
-    Case {
-        name: "console_socket_gets_one_fd_in_one_message",
-        area: Area::Engine,
-        requirements: &[req::ENGINE_CONSOLE_SOCKET],
-        run: console_socket_gets_one_fd_in_one_message,
-    },
-    Case {
-        name: "a_created_container_killed_can_be_deleted_at_once",
-        area: Area::Engine,
-        requirements: &[req::ENGINE_KILL_THEN_DELETE],
-        run: a_created_container_killed_can_be_deleted_at_once,
-    },
-    Case {
-        name: "the_seccomp_agent_gets_the_listener_during_create",
-        area: Area::Engine,
-        requirements: &[req::ENGINE_SECCOMP_AGENT_ON_CREATE],
-        run: the_seccomp_agent_gets_the_listener_during_create,
-    },
-    Case {
-        name: "container_hooks_without_env_get_the_process_env",
-        area: Area::Engine,
-        requirements: &[req::ENGINE_HOOK_ENV],
-        run: container_hooks_without_env_get_the_process_env,
-    },
-    Case {
-        name: "an_exited_process_not_yet_reaped_is_stopped",
-        area: Area::Lifecycle,
-        requirements: &[req::RUNTIME_STATE_STATUS_STOPPED],
-        run: an_exited_process_not_yet_reaped_is_stopped,
-    },
-];
+crate::cases! {
+    Engine: {
+        pid_files_hold_bare_host_pids => [ENGINE_PID_FILE],
+        container_processes_stay_the_callers_descendants => [ENGINE_REPARENT],
+        a_failed_create_is_reported_in_the_json_log => [ENGINE_LOG_JSON],
+        global_flags_in_both_forms_and_a_new_root => [ENGINE_GLOBAL_FLAGS],
+        calls_work_with_an_empty_environment => [ENGINE_ENVIRONMENT],
+        delete_force_removes_every_state => [ENGINE_DELETE_FORCE],
+        kill_takes_numeric_signals_and_all => [ENGINE_KILL_NUMERIC],
+        ps_lists_host_pids_as_json => [ENGINE_PS_JSON],
+        console_socket_gets_one_fd_in_one_message => [ENGINE_CONSOLE_SOCKET],
+        a_created_container_killed_can_be_deleted_at_once => [ENGINE_KILL_THEN_DELETE],
+        the_seccomp_agent_gets_the_listener_during_create => [ENGINE_SECCOMP_AGENT_ON_CREATE],
+        container_hooks_without_env_get_the_process_env => [ENGINE_HOOK_ENV],
+    }
+    Lifecycle: {
+        an_exited_process_not_yet_reaped_is_stopped => [RUNTIME_STATE_STATUS_STOPPED],
+    }
+}
 
 /// A process.json for `exec --process`, running the probe with `args`
 /// (the fixture's user, env and capabilities, as engines send them).

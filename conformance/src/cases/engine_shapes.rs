@@ -4,31 +4,18 @@
 //! by path (pod-style sharing between containers).
 
 use super::namespaces::{host_inode, namespace, set_namespaces, NamespaceHolder, NEW};
-use crate::case::{expect_eq, Area, Case, Checked};
-use crate::catalogue::req;
+use crate::case::{expect_eq, Checked};
 use crate::ctx::Ctx;
 use oci_spec::runtime::LinuxNamespaceType;
 
-pub const CASES: &[Case] = &[
-    Case {
-        name: "a_config_without_a_mount_namespace_runs",
-        area: Area::Namespaces,
-        requirements: &[req::LINUX_NAMESPACES_INHERIT, req::RUNTIME_LIFECYCLE_CREATE_ENV],
-        run: a_config_without_a_mount_namespace_runs,
-    },
-    Case {
-        name: "hostname_is_set_in_a_joined_uts_namespace",
-        area: Area::Namespaces,
-        requirements: &[req::CONFIG_HOSTNAME, req::LINUX_NAMESPACES_JOIN],
-        run: hostname_is_set_in_a_joined_uts_namespace,
-    },
-    Case {
-        name: "sysctls_are_set_in_joined_namespaces",
-        area: Area::Namespaces,
-        requirements: &[req::LINUX_SYSCTL, req::LINUX_NAMESPACES_JOIN],
-        run: sysctls_are_set_in_joined_namespaces,
-    },
-];
+crate::cases! {
+    Namespaces: {
+        a_config_without_a_mount_namespace_runs =>
+            [LINUX_NAMESPACES_INHERIT, RUNTIME_LIFECYCLE_CREATE_ENV],
+        hostname_is_set_in_a_joined_uts_namespace => [CONFIG_HOSTNAME, LINUX_NAMESPACES_JOIN],
+        sysctls_are_set_in_joined_namespaces => [LINUX_SYSCTL, LINUX_NAMESPACES_JOIN],
+    }
+}
 
 /// A pod's containers share the sandbox's network and IPC namespaces,
 /// joined by path, and may carry sysctls of those namespaces: they are

@@ -1,66 +1,22 @@
 //! config.md "root" and "mounts", config-linux.md masked and read-only paths.
 
-use crate::case::{expect, expect_eq, Area, Case, Checked};
-use crate::catalogue::req;
+use crate::case::{expect, expect_eq, Checked};
 use crate::ctx::Ctx;
 use oci_spec::runtime::{Mount, MountBuilder, Spec};
 
-pub const CASES: &[Case] = &[
-    Case {
-        name: "rootfs_propagation_is_applied",
-        area: Area::Filesystem,
-        requirements: &[req::LINUX_ROOTFS_PROPAGATION],
-        run: rootfs_propagation_is_applied,
-    },
-    Case {
-        name: "delete_keeps_what_the_container_did_not_create",
-        area: Area::Filesystem,
-        requirements: &[req::RUNTIME_DELETE_FOREIGN_RESOURCES],
-        run: delete_keeps_what_the_container_did_not_create,
-    },
-    Case {
-        name: "readonly_root_is_readonly",
-        area: Area::Filesystem,
-        requirements: &[req::CONFIG_ROOT_READONLY, req::CONFIG_ROOT_PATH],
-        run: readonly_root_is_readonly,
-    },
-    Case {
-        name: "mounts_follow_the_listed_order",
-        area: Area::Filesystem,
-        requirements: &[req::CONFIG_MOUNTS_ORDER, req::CONFIG_MOUNTS_DESTINATION_CREATED],
-        run: mounts_follow_the_listed_order,
-    },
-    Case {
-        name: "mount_options_are_applied",
-        area: Area::Filesystem,
-        requirements: &[req::CONFIG_MOUNTS_OPTIONS],
-        run: mount_options_are_applied,
-    },
-    Case {
-        name: "bind_mounts_show_the_source",
-        area: Area::Filesystem,
-        requirements: &[req::CONFIG_MOUNTS_BIND],
-        run: bind_mounts_show_the_source,
-    },
-    Case {
-        name: "mount_label_is_applied",
-        area: Area::Filesystem,
-        requirements: &[req::LINUX_MOUNT_LABEL],
-        run: mount_label_is_applied,
-    },
-    Case {
-        name: "masked_paths_cannot_be_read",
-        area: Area::Filesystem,
-        requirements: &[req::LINUX_MASKED_PATHS],
-        run: masked_paths_cannot_be_read,
-    },
-    Case {
-        name: "readonly_paths_cannot_be_written",
-        area: Area::Filesystem,
-        requirements: &[req::LINUX_READONLY_PATHS],
-        run: readonly_paths_cannot_be_written,
-    },
-];
+crate::cases! {
+    Filesystem: {
+        rootfs_propagation_is_applied => [LINUX_ROOTFS_PROPAGATION],
+        delete_keeps_what_the_container_did_not_create => [RUNTIME_DELETE_FOREIGN_RESOURCES],
+        readonly_root_is_readonly => [CONFIG_ROOT_READONLY, CONFIG_ROOT_PATH],
+        mounts_follow_the_listed_order => [CONFIG_MOUNTS_ORDER, CONFIG_MOUNTS_DESTINATION_CREATED],
+        mount_options_are_applied => [CONFIG_MOUNTS_OPTIONS],
+        bind_mounts_show_the_source => [CONFIG_MOUNTS_BIND],
+        mount_label_is_applied => [LINUX_MOUNT_LABEL],
+        masked_paths_cannot_be_read => [LINUX_MASKED_PATHS],
+        readonly_paths_cannot_be_written => [LINUX_READONLY_PATHS],
+    }
+}
 
 fn tmpfs(destination: &str, options: &[&str]) -> Mount {
     MountBuilder::default()

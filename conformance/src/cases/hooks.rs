@@ -1,82 +1,27 @@
 //! config.md "hooks": when each kind runs, in which order, with what on stdin.
 
-use crate::case::{expect, expect_eq, fail, Area, Case, Checked};
-use crate::catalogue::req;
+use crate::case::{expect, expect_eq, fail, Checked};
 use crate::ctx::Ctx;
 use crate::state_view::StateView;
 use oci_spec::runtime::{Hook, HookBuilder, HooksBuilder};
 use std::path::Path;
 
-pub const CASES: &[Case] = &[
-    Case {
-        name: "hooks_run_in_lifecycle_order_with_state",
-        area: Area::Hooks,
-        requirements: &[
-            req::CONFIG_HOOKS_PRESTART,
-            req::CONFIG_HOOKS_CREATE_RUNTIME,
-            req::CONFIG_HOOKS_CREATE_CONTAINER,
-            req::CONFIG_HOOKS_START_CONTAINER,
-            req::CONFIG_HOOKS_POSTSTART,
-            req::CONFIG_HOOKS_POSTSTOP,
-            req::CONFIG_HOOKS_STATE_STDIN,
-            req::CONFIG_HOOKS_ORDER,
-        ],
-        run: hooks_run_in_lifecycle_order_with_state,
-    },
-    Case {
-        name: "hooks_receive_the_container_state",
-        area: Area::Hooks,
-        requirements: &[
-            req::CONFIG_HOOKS_STATE_STDIN,
-            req::RUNTIME_STATE_FIELDS,
-            req::RUNTIME_STATE_BUNDLE_ABSOLUTE,
-            req::RUNTIME_STATE_PID_HOST,
-        ],
-        run: hooks_receive_the_container_state,
-    },
-    Case {
-        name: "failing_prestart_hook_fails_create",
-        area: Area::Hooks,
-        requirements: &[req::CONFIG_HOOKS_PRESTART_FAILURE, req::RUNTIME_ERRORS_NO_CHANGE],
-        run: failing_prestart_hook_fails_create,
-    },
-    Case {
-        name: "failing_create_runtime_hook_fails_create",
-        area: Area::Hooks,
-        requirements: &[req::CONFIG_HOOKS_CREATE_RUNTIME_FAILURE],
-        run: failing_create_runtime_hook_fails_create,
-    },
-    Case {
-        name: "failing_create_container_hook_fails_create",
-        area: Area::Hooks,
-        requirements: &[req::CONFIG_HOOKS_CREATE_CONTAINER_FAILURE],
-        run: failing_create_container_hook_fails_create,
-    },
-    Case {
-        name: "failing_start_container_hook_fails_start",
-        area: Area::Hooks,
-        requirements: &[req::CONFIG_HOOKS_START_CONTAINER_FAILURE],
-        run: failing_start_container_hook_fails_start,
-    },
-    Case {
-        name: "failing_poststart_hook_leaves_the_container_running",
-        area: Area::Hooks,
-        requirements: &[req::CONFIG_HOOKS_POSTSTART_FAILURE],
-        run: failing_poststart_hook_leaves_the_container_running,
-    },
-    Case {
-        name: "hook_timeout_aborts_the_hook",
-        area: Area::Hooks,
-        requirements: &[req::CONFIG_HOOKS_TIMEOUT],
-        run: hook_timeout_aborts_the_hook,
-    },
-    Case {
-        name: "failing_poststop_hook_does_not_fail_delete",
-        area: Area::Hooks,
-        requirements: &[req::CONFIG_HOOKS_POSTSTOP_FAILURE],
-        run: failing_poststop_hook_does_not_fail_delete,
-    },
-];
+crate::cases! {
+    Hooks: {
+        hooks_run_in_lifecycle_order_with_state =>
+            [CONFIG_HOOKS_PRESTART, CONFIG_HOOKS_CREATE_RUNTIME, CONFIG_HOOKS_CREATE_CONTAINER, CONFIG_HOOKS_START_CONTAINER, CONFIG_HOOKS_POSTSTART, CONFIG_HOOKS_POSTSTOP, CONFIG_HOOKS_STATE_STDIN, CONFIG_HOOKS_ORDER],
+        hooks_receive_the_container_state =>
+            [CONFIG_HOOKS_STATE_STDIN, RUNTIME_STATE_FIELDS, RUNTIME_STATE_BUNDLE_ABSOLUTE, RUNTIME_STATE_PID_HOST],
+        failing_prestart_hook_fails_create =>
+            [CONFIG_HOOKS_PRESTART_FAILURE, RUNTIME_ERRORS_NO_CHANGE],
+        failing_create_runtime_hook_fails_create => [CONFIG_HOOKS_CREATE_RUNTIME_FAILURE],
+        failing_create_container_hook_fails_create => [CONFIG_HOOKS_CREATE_CONTAINER_FAILURE],
+        failing_start_container_hook_fails_start => [CONFIG_HOOKS_START_CONTAINER_FAILURE],
+        failing_poststart_hook_leaves_the_container_running => [CONFIG_HOOKS_POSTSTART_FAILURE],
+        hook_timeout_aborts_the_hook => [CONFIG_HOOKS_TIMEOUT],
+        failing_poststop_hook_does_not_fail_delete => [CONFIG_HOOKS_POSTSTOP_FAILURE],
+    }
+}
 
 /// A hook that appends "<name> state|nostate" to `log`, depending on
 /// whether a state document with the container's id arrived on stdin.

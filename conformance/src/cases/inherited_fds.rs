@@ -8,8 +8,7 @@
 //! probe holds with them by device and inode, and check every way a
 //! process enters a container: create + start, run, exec, a terminal.
 
-use crate::case::{expect, fail, Area, Case, Checked, Verdict};
-use crate::catalogue::req;
+use crate::case::{expect, fail, Checked, Verdict};
 use crate::ctx::Ctx;
 use litmus_bundle::PROBE_PATH_IN_ROOTFS;
 use litmus_probe::{FdView, ProbeLine};
@@ -17,20 +16,13 @@ use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
 
-pub const CASES: &[Case] = &[
-    Case {
-        name: "preserved_fds_are_exactly_the_callers",
-        area: Area::Security,
-        requirements: &[req::SECURITY_PRESERVED_FDS],
-        run: preserved_fds_are_exactly_the_callers,
-    },
-    Case {
-        name: "no_runtime_fd_reaches_exec_or_terminal_processes",
-        area: Area::Security,
-        requirements: &[req::SECURITY_PRESERVED_FDS, req::RUNTIME_LINUX_FDS],
-        run: no_runtime_fd_reaches_exec_or_terminal_processes,
-    },
-];
+crate::cases! {
+    Security: {
+        preserved_fds_are_exactly_the_callers => [SECURITY_PRESERVED_FDS],
+        no_runtime_fd_reaches_exec_or_terminal_processes =>
+            [SECURITY_PRESERVED_FDS, RUNTIME_LINUX_FDS],
+    }
+}
 
 /// How many files the cases pass, and the larger N they claim.
 const PASSED: usize = 2;

@@ -1,125 +1,35 @@
 //! runtime.md: the operations and the states they move a container through.
 
-use crate::case::{expect, expect_eq, fail, Area, Case, Checked};
-use crate::catalogue::req;
+use crate::case::{expect, expect_eq, fail, Checked};
 use crate::ctx::Ctx;
 use litmus_probe::ProbeLine;
 
-pub const CASES: &[Case] = &[
-    Case {
-        name: "create_needs_an_id_and_a_bundle",
-        area: Area::Lifecycle,
-        requirements: &[req::RUNTIME_CREATE_ARGS_REQUIRED, req::RUNTIME_CREATE_ERROR_NO_CONTAINER],
-        run: create_needs_an_id_and_a_bundle,
-    },
-    Case {
-        name: "features_give_the_supported_version_range",
-        area: Area::Lifecycle,
-        requirements: &[req::FEATURES_REQUIRED_FIELDS],
-        run: features_give_the_supported_version_range,
-    },
-    Case {
-        name: "create_leaves_container_created",
-        area: Area::Lifecycle,
-        requirements: &[req::RUNTIME_CREATE_STATUS, req::RUNTIME_STATE_STATUS_CREATED],
-        run: create_leaves_container_created,
-    },
-    Case {
-        name: "create_does_not_run_the_program",
-        area: Area::Lifecycle,
-        requirements: &[req::RUNTIME_CREATE_NO_USER_PROGRAM],
-        run: create_does_not_run_the_program,
-    },
-    Case {
-        name: "start_runs_the_program",
-        area: Area::Lifecycle,
-        requirements: &[req::RUNTIME_START_RUNS_PROGRAM, req::RUNTIME_STATE_STATUS_RUNNING],
-        run: start_runs_the_program,
-    },
-    Case {
-        name: "start_twice_is_an_error",
-        area: Area::Lifecycle,
-        requirements: &[req::RUNTIME_START_NOT_CREATED],
-        run: start_twice_is_an_error,
-    },
-    Case {
-        name: "start_of_missing_container_is_an_error",
-        area: Area::Lifecycle,
-        requirements: &[req::RUNTIME_START_MISSING],
-        run: start_of_missing_container_is_an_error,
-    },
-    Case {
-        name: "state_of_missing_container_is_an_error",
-        area: Area::Lifecycle,
-        requirements: &[req::RUNTIME_STATE_OP_MISSING],
-        run: state_of_missing_container_is_an_error,
-    },
-    Case {
-        name: "state_has_the_spec_fields",
-        area: Area::Lifecycle,
-        requirements: &[
-            req::RUNTIME_STATE_FIELDS,
-            req::RUNTIME_STATE_OP_RETURNS_STATE,
-            req::RUNTIME_STATE_PID_HOST,
-            req::RUNTIME_STATE_BUNDLE_ABSOLUTE,
-        ],
-        run: state_has_the_spec_fields,
-    },
-    Case {
-        name: "state_keeps_annotations",
-        area: Area::Lifecycle,
-        requirements: &[req::RUNTIME_STATE_ANNOTATIONS, req::CONFIG_ANNOTATIONS],
-        run: state_keeps_annotations,
-    },
-    Case {
-        name: "duplicate_id_is_rejected",
-        area: Area::Lifecycle,
-        requirements: &[req::RUNTIME_CREATE_DUPLICATE_ID, req::RUNTIME_STATE_ID_UNIQUE],
-        run: duplicate_id_is_rejected,
-    },
-    Case {
-        name: "kill_delivers_the_signal",
-        area: Area::Lifecycle,
-        requirements: &[req::RUNTIME_KILL_SENDS_SIGNAL],
-        run: kill_delivers_the_signal,
-    },
-    Case {
-        name: "kill_of_stopped_container_is_an_error",
-        area: Area::Lifecycle,
-        requirements: &[req::RUNTIME_KILL_NOT_RUNNING, req::RUNTIME_STATE_STATUS_STOPPED],
-        run: kill_of_stopped_container_is_an_error,
-    },
-    Case {
-        name: "delete_of_running_container_is_an_error",
-        area: Area::Lifecycle,
-        requirements: &[req::RUNTIME_DELETE_NOT_STOPPED],
-        run: delete_of_running_container_is_an_error,
-    },
-    Case {
-        name: "delete_removes_the_container",
-        area: Area::Lifecycle,
-        requirements: &[req::RUNTIME_DELETE_RESOURCES, req::RUNTIME_LIFECYCLE_DELETE_UNDO],
-        run: delete_removes_the_container,
-    },
-    Case {
-        name: "delete_of_missing_container_is_an_error",
-        area: Area::Lifecycle,
-        requirements: &[req::RUNTIME_DELETE_MISSING],
-        run: delete_of_missing_container_is_an_error,
-    },
-    Case {
-        name: "config_changes_after_create_are_ignored",
-        area: Area::Lifecycle,
-        requirements: &[req::RUNTIME_LIFECYCLE_CONFIG_IMMUTABLE],
-        run: config_changes_after_create_are_ignored,
-    },
-    Case {
-        name: "invalid_config_is_rejected_cleanly",
-        area: Area::Lifecycle,
-        requirements: &[req::RUNTIME_LIFECYCLE_CREATE_ERROR, req::RUNTIME_ERRORS_NO_CHANGE],
-        run: invalid_config_is_rejected_cleanly,
-    },
-];
+crate::cases! {
+    Lifecycle: {
+        create_needs_an_id_and_a_bundle =>
+            [RUNTIME_CREATE_ARGS_REQUIRED, RUNTIME_CREATE_ERROR_NO_CONTAINER],
+        features_give_the_supported_version_range => [FEATURES_REQUIRED_FIELDS],
+        create_leaves_container_created => [RUNTIME_CREATE_STATUS, RUNTIME_STATE_STATUS_CREATED],
+        create_does_not_run_the_program => [RUNTIME_CREATE_NO_USER_PROGRAM],
+        start_runs_the_program => [RUNTIME_START_RUNS_PROGRAM, RUNTIME_STATE_STATUS_RUNNING],
+        start_twice_is_an_error => [RUNTIME_START_NOT_CREATED],
+        start_of_missing_container_is_an_error => [RUNTIME_START_MISSING],
+        state_of_missing_container_is_an_error => [RUNTIME_STATE_OP_MISSING],
+        state_has_the_spec_fields =>
+            [RUNTIME_STATE_FIELDS, RUNTIME_STATE_OP_RETURNS_STATE, RUNTIME_STATE_PID_HOST, RUNTIME_STATE_BUNDLE_ABSOLUTE],
+        state_keeps_annotations => [RUNTIME_STATE_ANNOTATIONS, CONFIG_ANNOTATIONS],
+        duplicate_id_is_rejected => [RUNTIME_CREATE_DUPLICATE_ID, RUNTIME_STATE_ID_UNIQUE],
+        kill_delivers_the_signal => [RUNTIME_KILL_SENDS_SIGNAL],
+        kill_of_stopped_container_is_an_error =>
+            [RUNTIME_KILL_NOT_RUNNING, RUNTIME_STATE_STATUS_STOPPED],
+        delete_of_running_container_is_an_error => [RUNTIME_DELETE_NOT_STOPPED],
+        delete_removes_the_container => [RUNTIME_DELETE_RESOURCES, RUNTIME_LIFECYCLE_DELETE_UNDO],
+        delete_of_missing_container_is_an_error => [RUNTIME_DELETE_MISSING],
+        config_changes_after_create_are_ignored => [RUNTIME_LIFECYCLE_CONFIG_IMMUTABLE],
+        invalid_config_is_rejected_cleanly =>
+            [RUNTIME_LIFECYCLE_CREATE_ERROR, RUNTIME_ERRORS_NO_CHANGE],
+    }
+}
 
 fn create_leaves_container_created(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["exit", "0"]);

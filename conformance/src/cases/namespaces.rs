@@ -1,80 +1,28 @@
 //! config-linux.md "namespaces", hostname and domainname, sysctl.
 
-use crate::case::{expect, expect_eq, fail, Area, Case, Checked};
-use crate::catalogue::req;
+use crate::case::{expect, expect_eq, fail, Checked};
 use crate::ctx::Ctx;
 use litmus_probe::ProbeLine;
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, Spec};
 use std::os::unix::fs::MetadataExt;
 
-pub const CASES: &[Case] = &[
-    Case {
-        name: "user_namespace_gets_the_id_mappings",
-        area: Area::Namespaces,
-        requirements: &[req::LINUX_NAMESPACES_USER_MAPPINGS],
-        run: user_namespace_gets_the_id_mappings,
-    },
-    Case {
-        name: "time_namespace_gets_the_offsets",
-        area: Area::Namespaces,
-        requirements: &[req::LINUX_NAMESPACES_TIME_OFFSETS],
-        run: time_namespace_gets_the_offsets,
-    },
-    Case {
-        name: "time_offsets_apply_with_a_new_user_namespace",
-        area: Area::Namespaces,
-        requirements: &[req::LINUX_NAMESPACES_TIME_OFFSETS, req::LINUX_NAMESPACES_USER_MAPPINGS],
-        run: time_offsets_apply_with_a_new_user_namespace,
-    },
-    Case {
-        name: "listed_namespaces_are_new",
-        area: Area::Namespaces,
-        requirements: &[req::LINUX_NAMESPACES_CREATE],
-        run: listed_namespaces_are_new,
-    },
-    Case {
-        name: "unlisted_namespaces_are_inherited",
-        area: Area::Namespaces,
-        requirements: &[req::LINUX_NAMESPACES_INHERIT],
-        run: unlisted_namespaces_are_inherited,
-    },
-    Case {
-        name: "namespace_path_is_joined",
-        area: Area::Namespaces,
-        requirements: &[req::LINUX_NAMESPACES_JOIN],
-        run: namespace_path_is_joined,
-    },
-    Case {
-        name: "namespace_path_of_wrong_type_is_rejected",
-        area: Area::Namespaces,
-        requirements: &[req::LINUX_NAMESPACES_WRONG_TYPE, req::RUNTIME_ERRORS_NO_CHANGE],
-        run: namespace_path_of_wrong_type_is_rejected,
-    },
-    Case {
-        name: "duplicate_namespace_is_rejected",
-        area: Area::Namespaces,
-        requirements: &[req::LINUX_NAMESPACES_DUPLICATE],
-        run: duplicate_namespace_is_rejected,
-    },
-    Case {
-        name: "hostname_is_set",
-        area: Area::Namespaces,
-        requirements: &[req::CONFIG_HOSTNAME],
-        run: hostname_is_set,
-    },
-    Case {
-        name: "domainname_is_set",
-        area: Area::Namespaces,
-        requirements: &[req::CONFIG_DOMAINNAME],
-        run: domainname_is_set,
-    },
-    Case {
-        name: "sysctl_is_set_in_the_container",
-        area: Area::Namespaces,
-        requirements: &[req::LINUX_SYSCTL],
-        run: sysctl_is_set_in_the_container,
-    },
-];
+crate::cases! {
+    Namespaces: {
+        user_namespace_gets_the_id_mappings => [LINUX_NAMESPACES_USER_MAPPINGS],
+        time_namespace_gets_the_offsets => [LINUX_NAMESPACES_TIME_OFFSETS],
+        time_offsets_apply_with_a_new_user_namespace =>
+            [LINUX_NAMESPACES_TIME_OFFSETS, LINUX_NAMESPACES_USER_MAPPINGS],
+        listed_namespaces_are_new => [LINUX_NAMESPACES_CREATE],
+        unlisted_namespaces_are_inherited => [LINUX_NAMESPACES_INHERIT],
+        namespace_path_is_joined => [LINUX_NAMESPACES_JOIN],
+        namespace_path_of_wrong_type_is_rejected =>
+            [LINUX_NAMESPACES_WRONG_TYPE, RUNTIME_ERRORS_NO_CHANGE],
+        duplicate_namespace_is_rejected => [LINUX_NAMESPACES_DUPLICATE],
+        hostname_is_set => [CONFIG_HOSTNAME],
+        domainname_is_set => [CONFIG_DOMAINNAME],
+        sysctl_is_set_in_the_container => [LINUX_SYSCTL],
+    }
+}
 
 /// /proc/self/ns names of the namespace types (the suite never links the
 /// runtime crate, so it keeps its own copy of this table).

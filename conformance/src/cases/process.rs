@@ -1,7 +1,6 @@
 //! config.md "process": what the container's program really gets.
 
-use crate::case::{expect, expect_eq, Area, Case, Checked, Verdict};
-use crate::catalogue::req;
+use crate::case::{expect, expect_eq, Checked, Verdict};
 use crate::ctx::Ctx;
 use litmus_bundle::APPARMOR_PROFILE;
 use oci_spec::runtime::{
@@ -9,108 +8,27 @@ use oci_spec::runtime::{
 };
 use std::collections::HashSet;
 
-pub const CASES: &[Case] = &[
-    Case {
-        name: "io_priority_is_set",
-        area: Area::Process,
-        requirements: &[req::CONFIG_PROCESS_IO_PRIORITY],
-        run: io_priority_is_set,
-    },
-    Case {
-        name: "scheduler_policy_is_set",
-        area: Area::Process,
-        requirements: &[req::CONFIG_PROCESS_SCHEDULER],
-        run: scheduler_policy_is_set,
-    },
-    Case {
-        name: "apparmor_profile_is_applied",
-        area: Area::Process,
-        requirements: &[req::CONFIG_PROCESS_APPARMOR],
-        run: apparmor_profile_is_applied,
-    },
-    Case {
-        name: "selinux_label_is_applied",
-        area: Area::Process,
-        requirements: &[req::CONFIG_PROCESS_SELINUX],
-        run: selinux_label_is_applied,
-    },
-    Case {
-        name: "personality_is_set",
-        area: Area::Process,
-        requirements: &[req::LINUX_PERSONALITY],
-        run: personality_is_set,
-    },
-    Case {
-        name: "terminal_is_the_process_stdio_and_controlling_tty",
-        area: Area::Process,
-        requirements: &[req::CONFIG_PROCESS_TERMINAL],
-        run: terminal_is_the_process_stdio_and_controlling_tty,
-    },
-    Case {
-        name: "args_and_env_reach_the_program",
-        area: Area::Process,
-        requirements: &[
-            req::CONFIG_PROCESS_ARGS,
-            req::CONFIG_PROCESS_ENV,
-            req::RUNTIME_LIFECYCLE_CREATE_ENV,
-        ],
-        run: args_and_env_reach_the_program,
-    },
-    Case {
-        name: "cwd_is_set",
-        area: Area::Process,
-        requirements: &[req::CONFIG_PROCESS_CWD],
-        run: cwd_is_set,
-    },
-    Case {
-        name: "user_and_groups_are_set",
-        area: Area::Process,
-        requirements: &[req::CONFIG_PROCESS_USER],
-        run: user_and_groups_are_set,
-    },
-    Case {
-        name: "umask_is_set",
-        area: Area::Process,
-        requirements: &[req::CONFIG_PROCESS_UMASK],
-        run: umask_is_set,
-    },
-    Case {
-        name: "capability_sets_are_exact",
-        area: Area::Process,
-        requirements: &[req::CONFIG_PROCESS_CAPABILITIES],
-        run: capability_sets_are_exact,
-    },
-    Case {
-        name: "rlimits_are_set",
-        area: Area::Process,
-        requirements: &[req::CONFIG_PROCESS_RLIMITS],
-        run: rlimits_are_set,
-    },
-    Case {
-        name: "no_new_privileges_is_set",
-        area: Area::Process,
-        requirements: &[req::CONFIG_PROCESS_NO_NEW_PRIVILEGES],
-        run: no_new_privileges_is_set,
-    },
-    Case {
-        name: "oom_score_adj_is_set",
-        area: Area::Process,
-        requirements: &[req::CONFIG_PROCESS_OOM_SCORE_ADJ],
-        run: oom_score_adj_is_set,
-    },
-    Case {
-        name: "oom_score_adj_is_inherited_when_unset",
-        area: Area::Process,
-        requirements: &[req::CONFIG_PROCESS_OOM_SCORE_ADJ_UNSET],
-        run: oom_score_adj_is_inherited_when_unset,
-    },
-    Case {
-        name: "no_runtime_fds_leak_into_the_container",
-        area: Area::Process,
-        requirements: &[req::RUNTIME_LINUX_FDS],
-        run: no_runtime_fds_leak_into_the_container,
-    },
-];
+crate::cases! {
+    Process: {
+        io_priority_is_set => [CONFIG_PROCESS_IO_PRIORITY],
+        scheduler_policy_is_set => [CONFIG_PROCESS_SCHEDULER],
+        apparmor_profile_is_applied => [CONFIG_PROCESS_APPARMOR],
+        selinux_label_is_applied => [CONFIG_PROCESS_SELINUX],
+        personality_is_set => [LINUX_PERSONALITY],
+        terminal_is_the_process_stdio_and_controlling_tty => [CONFIG_PROCESS_TERMINAL],
+        args_and_env_reach_the_program =>
+            [CONFIG_PROCESS_ARGS, CONFIG_PROCESS_ENV, RUNTIME_LIFECYCLE_CREATE_ENV],
+        cwd_is_set => [CONFIG_PROCESS_CWD],
+        user_and_groups_are_set => [CONFIG_PROCESS_USER],
+        umask_is_set => [CONFIG_PROCESS_UMASK],
+        capability_sets_are_exact => [CONFIG_PROCESS_CAPABILITIES],
+        rlimits_are_set => [CONFIG_PROCESS_RLIMITS],
+        no_new_privileges_is_set => [CONFIG_PROCESS_NO_NEW_PRIVILEGES],
+        oom_score_adj_is_set => [CONFIG_PROCESS_OOM_SCORE_ADJ],
+        oom_score_adj_is_inherited_when_unset => [CONFIG_PROCESS_OOM_SCORE_ADJ_UNSET],
+        no_runtime_fds_leak_into_the_container => [RUNTIME_LINUX_FDS],
+    }
+}
 
 fn process_mut(spec: &mut oci_spec::runtime::Spec) -> &mut oci_spec::runtime::Process {
     spec.process_mut().as_mut().expect("fixture specs have a process")

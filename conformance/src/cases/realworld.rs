@@ -5,8 +5,7 @@
 //! noNewPrivileges true or false, a rootless layout.
 
 use super::seccomp::with_seccomp;
-use crate::case::{fail, Area, Case, Checked, Verdict};
-use crate::catalogue::req;
+use crate::case::{fail, Checked, Verdict};
 use crate::ctx::Ctx;
 use crate::realworld::{self, Target};
 use litmus_probe::ProbeLine;
@@ -14,26 +13,14 @@ use oci_spec::runtime::Spec;
 use serde_json::Value;
 use std::path::Path;
 
-pub const CASES: &[Case] = &[
-    Case {
-        name: "engine_seccomp_profiles_run_and_are_active",
-        area: Area::Realworld,
-        requirements: &[req::RUNTIME_LIFECYCLE_CREATE_ENV, req::LINUX_SECCOMP_SYSCALLS],
-        run: engine_seccomp_profiles_run_and_are_active,
-    },
-    Case {
-        name: "configs_captured_from_engines_run",
-        area: Area::Realworld,
-        requirements: &[req::RUNTIME_LIFECYCLE_CREATE_ENV, req::CONFIG_PROCESS_USER],
-        run: configs_captured_from_engines_run,
-    },
-    Case {
-        name: "configs_written_by_spec_commands_run",
-        area: Area::Realworld,
-        requirements: &[req::RUNTIME_LIFECYCLE_CREATE_ENV, req::CONFIG_PROCESS_USER],
-        run: configs_written_by_spec_commands_run,
-    },
-];
+crate::cases! {
+    Realworld: {
+        engine_seccomp_profiles_run_and_are_active =>
+            [RUNTIME_LIFECYCLE_CREATE_ENV, LINUX_SECCOMP_SYSCALLS],
+        configs_captured_from_engines_run => [RUNTIME_LIFECYCLE_CREATE_ENV, CONFIG_PROCESS_USER],
+        configs_written_by_spec_commands_run => [RUNTIME_LIFECYCLE_CREATE_ENV, CONFIG_PROCESS_USER],
+    }
+}
 
 /// Syscalls that tell a profile's denial apart from the kernel's answer:
 /// called with these arguments they fail without a filter with an errno

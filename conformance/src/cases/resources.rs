@@ -1,68 +1,24 @@
 //! config-linux.md "control groups": limits as the host's cgroupfs shows them.
 
-use crate::case::{expect, expect_eq, Area, Case, Checked, Verdict};
-use crate::catalogue::req;
+use crate::case::{expect, expect_eq, Checked, Verdict};
 use crate::ctx::Ctx;
 use crate::host_cgroups::host_cgroup_dirs;
 use oci_spec::runtime::{LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder, Spec};
 use std::path::PathBuf;
 
-pub const CASES: &[Case] = &[
-    Case {
-        name: "block_io_throttle_is_applied",
-        area: Area::Resources,
-        requirements: &[req::LINUX_RESOURCES_BLOCK_IO],
-        run: block_io_throttle_is_applied,
-    },
-    Case {
-        name: "hugepage_limit_is_applied",
-        area: Area::Resources,
-        requirements: &[req::LINUX_RESOURCES_HUGEPAGE_LIMITS],
-        run: hugepage_limit_is_applied,
-    },
-    Case {
-        name: "device_rules_are_enforced",
-        area: Area::Resources,
-        requirements: &[req::LINUX_RESOURCES_DEVICES],
-        run: device_rules_are_enforced,
-    },
-    Case {
-        name: "cpu_quota_and_shares_are_applied",
-        area: Area::Resources,
-        requirements: &[req::LINUX_RESOURCES_CPU],
-        run: cpu_quota_and_shares_are_applied,
-    },
-    Case {
-        name: "update_changes_the_running_containers_limits",
-        area: Area::Resources,
-        requirements: &[req::LINUX_RESOURCES_UPDATE],
-        run: update_changes_the_running_containers_limits,
-    },
-    Case {
-        name: "memory_limit_is_applied",
-        area: Area::Resources,
-        requirements: &[req::LINUX_RESOURCES_MEMORY],
-        run: memory_limit_is_applied,
-    },
-    Case {
-        name: "pids_limit_is_applied",
-        area: Area::Resources,
-        requirements: &[req::LINUX_RESOURCES_PIDS],
-        run: pids_limit_is_applied,
-    },
-    Case {
-        name: "unified_keys_are_written_or_refused",
-        area: Area::Resources,
-        requirements: &[req::LINUX_RESOURCES_UNIFIED],
-        run: unified_keys_are_written_or_refused,
-    },
-    Case {
-        name: "cgroups_path_is_used",
-        area: Area::Resources,
-        requirements: &[req::LINUX_CGROUPS_PATH],
-        run: cgroups_path_is_used,
-    },
-];
+crate::cases! {
+    Resources: {
+        block_io_throttle_is_applied => [LINUX_RESOURCES_BLOCK_IO],
+        hugepage_limit_is_applied => [LINUX_RESOURCES_HUGEPAGE_LIMITS],
+        device_rules_are_enforced => [LINUX_RESOURCES_DEVICES],
+        cpu_quota_and_shares_are_applied => [LINUX_RESOURCES_CPU],
+        update_changes_the_running_containers_limits => [LINUX_RESOURCES_UPDATE],
+        memory_limit_is_applied => [LINUX_RESOURCES_MEMORY],
+        pids_limit_is_applied => [LINUX_RESOURCES_PIDS],
+        unified_keys_are_written_or_refused => [LINUX_RESOURCES_UNIFIED],
+        cgroups_path_is_used => [LINUX_CGROUPS_PATH],
+    }
+}
 
 /// Creates a container from `spec` and returns the host directories of
 /// its cgroup, read from /proc/<pid>/cgroup.

@@ -5,46 +5,22 @@
 //! whose root is inside the case's bundle, cgroup directories named after
 //! the container, and the runtime's state (the usual per-case leak check).
 
-use crate::case::{expect, Area, Case, Checked};
-use crate::catalogue::req;
+use crate::case::{expect, Checked};
 use crate::ctx::Ctx;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-pub const CASES: &[Case] = &[
-    Case {
-        name: "bad_configs_are_refused_naming_the_field",
-        area: Area::Robustness,
-        requirements: &[req::ROBUSTNESS_BAD_CONFIG],
-        run: bad_configs_are_refused_naming_the_field,
-    },
-    Case {
-        name: "concurrent_creates_of_one_id_have_one_winner",
-        area: Area::Robustness,
-        requirements: &[req::ROBUSTNESS_CONCURRENT_CREATE],
-        run: concurrent_creates_of_one_id_have_one_winner,
-    },
-    Case {
-        name: "killed_create_leaves_nothing_after_delete",
-        area: Area::Robustness,
-        requirements: &[req::ROBUSTNESS_KILLED_CREATE],
-        run: killed_create_leaves_nothing_after_delete,
-    },
-    Case {
-        name: "delete_racing_kill_leaves_nothing",
-        area: Area::Robustness,
-        requirements: &[req::ROBUSTNESS_DELETE_RACES_KILL],
-        run: delete_racing_kill_leaves_nothing,
-    },
-    Case {
-        name: "process_exiting_at_start_ends_stopped",
-        area: Area::Robustness,
-        requirements: &[req::ROBUSTNESS_EXIT_DURING_START],
-        run: process_exiting_at_start_ends_stopped,
-    },
-];
+crate::cases! {
+    Robustness: {
+        bad_configs_are_refused_naming_the_field => [ROBUSTNESS_BAD_CONFIG],
+        concurrent_creates_of_one_id_have_one_winner => [ROBUSTNESS_CONCURRENT_CREATE],
+        killed_create_leaves_nothing_after_delete => [ROBUSTNESS_KILLED_CREATE],
+        delete_racing_kill_leaves_nothing => [ROBUSTNESS_DELETE_RACES_KILL],
+        process_exiting_at_start_ends_stopped => [ROBUSTNESS_EXIT_DURING_START],
+    }
+}
 
 /// (what is wrong, JSON pointer of the field, the bad value, a word the
 /// error must contain: the field's name as the spec spells it).

@@ -7,59 +7,27 @@
 //! ENOTBLK) so that a filter that is missing, or applied with a
 //! different errno, cannot pass by accident.
 
-use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Verdict};
+use crate::case::{expect, expect_eq, fail, Checked, Verdict};
 use crate::cases::syscall_names;
-use crate::catalogue::req;
 use crate::ctx::{Ctx, ProbeRun};
 use litmus_probe::ProbeLine;
 use oci_spec::runtime::{LinuxSeccomp, Spec};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-pub const CASES: &[Case] = &[
-    Case {
-        name: "seccomp_rule_returns_its_errno",
-        area: Area::Seccomp,
-        requirements: &[req::LINUX_SECCOMP_SYSCALLS, req::LINUX_SECCOMP_ERRNO_RET],
-        run: seccomp_rule_returns_its_errno,
-    },
-    Case {
-        name: "seccomp_errno_defaults_to_eperm",
-        area: Area::Seccomp,
-        requirements: &[req::LINUX_SECCOMP_ERRNO_DEFAULT],
-        run: seccomp_errno_defaults_to_eperm,
-    },
-    Case {
-        name: "seccomp_default_action_uses_default_errno",
-        area: Area::Seccomp,
-        requirements: &[req::LINUX_SECCOMP_DEFAULT_ACTION, req::LINUX_SECCOMP_DEFAULT_ERRNO_RET],
-        run: seccomp_default_action_uses_default_errno,
-    },
-    Case {
-        name: "seccomp_argument_conditions_select_calls",
-        area: Area::Seccomp,
-        requirements: &[req::LINUX_SECCOMP_ARGS],
-        run: seccomp_argument_conditions_select_calls,
-    },
-    Case {
-        name: "seccomp_kill_process_kills",
-        area: Area::Seccomp,
-        requirements: &[req::LINUX_SECCOMP_SYSCALLS],
-        run: seccomp_kill_process_kills,
-    },
-    Case {
-        name: "an_allow_list_from_before_linux_5_3_runs_the_container",
-        area: Area::Seccomp,
-        requirements: &[req::LINUX_SECCOMP_SYSCALLS, req::RUNTIME_LIFECYCLE_CREATE_ENV],
-        run: an_allow_list_from_before_linux_5_3_runs_the_container,
-    },
-    Case {
-        name: "seccomp_notify_hands_the_listener_to_the_agent",
-        area: Area::Seccomp,
-        requirements: &[req::LINUX_SECCOMP_NOTIFY],
-        run: seccomp_notify_hands_the_listener_to_the_agent,
-    },
-];
+crate::cases! {
+    Seccomp: {
+        seccomp_rule_returns_its_errno => [LINUX_SECCOMP_SYSCALLS, LINUX_SECCOMP_ERRNO_RET],
+        seccomp_errno_defaults_to_eperm => [LINUX_SECCOMP_ERRNO_DEFAULT],
+        seccomp_default_action_uses_default_errno =>
+            [LINUX_SECCOMP_DEFAULT_ACTION, LINUX_SECCOMP_DEFAULT_ERRNO_RET],
+        seccomp_argument_conditions_select_calls => [LINUX_SECCOMP_ARGS],
+        seccomp_kill_process_kills => [LINUX_SECCOMP_SYSCALLS],
+        an_allow_list_from_before_linux_5_3_runs_the_container =>
+            [LINUX_SECCOMP_SYSCALLS, RUNTIME_LIFECYCLE_CREATE_ENV],
+        seccomp_notify_hands_the_listener_to_the_agent => [LINUX_SECCOMP_NOTIFY],
+    }
+}
 
 const EXDEV: i32 = libc::EXDEV;
 const ENOTBLK: i32 = libc::ENOTBLK;

@@ -5,8 +5,7 @@
 //! reads, never writes; mounts it provokes live in the container's mount
 //! namespace; the runtime binary under test is only ever stat()ed.
 
-use crate::case::{expect, expect_eq, fail, Area, Case, Checked, Verdict};
-use crate::catalogue::req;
+use crate::case::{expect, expect_eq, fail, Checked, Verdict};
 use crate::ctx::Ctx;
 use litmus_probe::ProbeLine;
 use std::os::unix::fs::MetadataExt;
@@ -14,62 +13,19 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-pub const CASES: &[Case] = &[
-    Case {
-        name: "container_cannot_grab_the_runtime_binary",
-        area: Area::Security,
-        requirements: &[req::SECURITY_CVE_2019_5736],
-        run: container_cannot_grab_the_runtime_binary,
-    },
-    Case {
-        name: "created_container_init_cannot_be_reached_from_inside",
-        area: Area::Security,
-        requirements: &[req::SECURITY_CVE_2016_9962],
-        run: created_container_init_cannot_be_reached_from_inside,
-    },
-    Case {
-        name: "cwd_cannot_leave_the_container_through_an_fd",
-        area: Area::Security,
-        requirements: &[req::SECURITY_CVE_2024_21626],
-        run: cwd_cannot_leave_the_container_through_an_fd,
-    },
-    Case {
-        name: "inheritable_capabilities_are_empty_by_default",
-        area: Area::Security,
-        requirements: &[req::SECURITY_CVE_2022_29162],
-        run: inheritable_capabilities_are_empty_by_default,
-    },
-    Case {
-        name: "mount_destination_swapped_for_a_symlink_stays_inside",
-        area: Area::Security,
-        requirements: &[req::SECURITY_CVE_2021_30465],
-        run: mount_destination_swapped_for_a_symlink_stays_inside,
-    },
-    Case {
-        name: "console_is_not_mounted_through_a_symlink",
-        area: Area::Security,
-        requirements: &[req::SECURITY_CVE_2025_52565],
-        run: console_is_not_mounted_through_a_symlink,
-    },
-    Case {
-        name: "sysctl_write_is_not_redirected_by_a_mount",
-        area: Area::Security,
-        requirements: &[req::SECURITY_CVE_2025_52881],
-        run: sysctl_write_is_not_redirected_by_a_mount,
-    },
-    Case {
-        name: "proc_and_sys_are_not_mounted_through_image_symlinks",
-        area: Area::Security,
-        requirements: &[req::SECURITY_CVE_2019_16884],
-        run: proc_and_sys_are_not_mounted_through_image_symlinks,
-    },
-    Case {
-        name: "masked_paths_use_the_real_dev_null",
-        area: Area::Security,
-        requirements: &[req::SECURITY_CVE_2025_31133],
-        run: masked_paths_use_the_real_dev_null,
-    },
-];
+crate::cases! {
+    Security: {
+        container_cannot_grab_the_runtime_binary => [SECURITY_CVE_2019_5736],
+        created_container_init_cannot_be_reached_from_inside => [SECURITY_CVE_2016_9962],
+        cwd_cannot_leave_the_container_through_an_fd => [SECURITY_CVE_2024_21626],
+        inheritable_capabilities_are_empty_by_default => [SECURITY_CVE_2022_29162],
+        mount_destination_swapped_for_a_symlink_stays_inside => [SECURITY_CVE_2021_30465],
+        console_is_not_mounted_through_a_symlink => [SECURITY_CVE_2025_52565],
+        sysctl_write_is_not_redirected_by_a_mount => [SECURITY_CVE_2025_52881],
+        proc_and_sys_are_not_mounted_through_image_symlinks => [SECURITY_CVE_2019_16884],
+        masked_paths_use_the_real_dev_null => [SECURITY_CVE_2025_31133],
+    }
+}
 
 /// The container scans /proc for other processes' executables while the
 /// runtime execs into it again and again; a handle on the runtime's own

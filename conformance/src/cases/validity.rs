@@ -1,73 +1,37 @@
 //! config.md's rules on what a runtime accepts: invalid values are
 //! refused (and leave no container), unknown properties are not.
 
-use crate::case::{expect, Area, Case, Checked};
-use crate::catalogue::req;
+use crate::case::{expect, Checked};
 use crate::ctx::{BundleRef, Ctx};
 use serde_json::{json, Value};
 
-pub const CASES: &[Case] = &[
-    Case {
-        name: "empty_args_are_refused",
-        area: Area::Process,
-        requirements: &[req::CONFIG_PROCESS_ARGS_REQUIRED],
-        run: empty_args_are_refused,
-    },
-    Case {
-        name: "relative_cwd_is_refused",
-        area: Area::Process,
-        requirements: &[req::CONFIG_PROCESS_CWD_ABSOLUTE],
-        run: relative_cwd_is_refused,
-    },
-    Case {
-        name: "duplicate_rlimits_are_refused",
-        area: Area::Process,
-        requirements: &[req::CONFIG_PROCESS_RLIMITS_DUPLICATE],
-        run: duplicate_rlimits_are_refused,
-    },
-    Case {
-        name: "an_unmappable_rlimit_is_refused",
-        area: Area::Process,
-        requirements: &[req::CONFIG_PROCESS_RLIMITS_INVALID],
-        run: an_unmappable_rlimit_is_refused,
-    },
-    Case {
-        name: "a_missing_root_path_is_refused",
-        area: Area::Filesystem,
-        requirements: &[req::CONFIG_ROOT_PATH_EXISTS, req::RUNTIME_CREATE_ERROR_NO_CONTAINER],
-        run: a_missing_root_path_is_refused,
-    },
-    Case {
-        name: "unsupported_values_are_refused",
-        area: Area::Lifecycle,
-        requirements: &[req::CONFIG_VALID_VALUES],
-        run: unsupported_values_are_refused,
-    },
-    Case {
-        name: "a_relative_hook_path_is_refused",
-        area: Area::Hooks,
-        requirements: &[req::CONFIG_HOOKS_PATH_ABSOLUTE],
-        run: a_relative_hook_path_is_refused,
-    },
-    Case {
-        name: "an_unknown_device_type_is_refused",
-        area: Area::Devices,
-        requirements: &[req::LINUX_DEVICES_TYPE],
-        run: an_unknown_device_type_is_refused,
-    },
-    Case {
-        name: "an_unknown_seccomp_flag_is_refused",
-        area: Area::Seccomp,
-        requirements: &[req::LINUX_SECCOMP_FLAGS],
-        run: an_unknown_seccomp_flag_is_refused,
-    },
-    Case {
-        name: "unknown_properties_are_ignored",
-        area: Area::Lifecycle,
-        requirements: &[req::CONFIG_EXTENSIBILITY],
-        run: unknown_properties_are_ignored,
-    },
-];
+crate::cases! {
+    Process: {
+        empty_args_are_refused => [CONFIG_PROCESS_ARGS_REQUIRED],
+        relative_cwd_is_refused => [CONFIG_PROCESS_CWD_ABSOLUTE],
+        duplicate_rlimits_are_refused => [CONFIG_PROCESS_RLIMITS_DUPLICATE],
+        an_unmappable_rlimit_is_refused => [CONFIG_PROCESS_RLIMITS_INVALID],
+    }
+    Filesystem: {
+        a_missing_root_path_is_refused =>
+            [CONFIG_ROOT_PATH_EXISTS, RUNTIME_CREATE_ERROR_NO_CONTAINER],
+    }
+    Lifecycle: {
+        unsupported_values_are_refused => [CONFIG_VALID_VALUES],
+    }
+    Hooks: {
+        a_relative_hook_path_is_refused => [CONFIG_HOOKS_PATH_ABSOLUTE],
+    }
+    Devices: {
+        an_unknown_device_type_is_refused => [LINUX_DEVICES_TYPE],
+    }
+    Seccomp: {
+        an_unknown_seccomp_flag_is_refused => [LINUX_SECCOMP_FLAGS],
+    }
+    Lifecycle: {
+        unknown_properties_are_ignored => [CONFIG_EXTENSIBILITY],
+    }
+}
 
 /// The probe's config as JSON with `edit` applied, in a fresh bundle;
 /// returns (bundle, container id).
