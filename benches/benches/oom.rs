@@ -5,6 +5,9 @@
 //! time from `start` to the OOM line of `events`, written to
 //! target/litmus-bench/oom-event.json (null for runtimes without events).
 
+mod common;
+
+use common::bench_run_exiting;
 use criterion::{criterion_group, criterion_main, Criterion};
 use litmus_benches::{bundle, limit_memory, median_of, next_id, quick, rootfs, runtimes, Runtime};
 use std::io::{BufRead, BufReader};
@@ -23,14 +26,7 @@ fn oom(c: &mut Criterion) {
     let mut group = c.benchmark_group("oom-run-137");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(if quick() { 3 } else { 10 }));
-    for rt in &runtimes {
-        group.bench_function(&rt.name, |b| {
-            b.iter(|| {
-                let id = next_id("oom");
-                assert_eq!(rt.status(&["run", "--bundle", &hog_path, &id]).unwrap(), Some(137));
-            })
-        });
-    }
+    bench_run_exiting(&mut group, &runtimes, &hog_path, 137);
     group.finish();
 
     let mut latencies = serde_json::Map::new();

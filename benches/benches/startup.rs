@@ -7,6 +7,9 @@
 //! the same rootfs. Peak RSS of the runtime during `run` is written to
 //! target/litmus-bench/rss.json.
 
+mod common;
+
+use common::bench_run_exiting;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use litmus_benches::{bundle, next_id, peak_rss_kib, quick, rootfs, runtimes};
 use std::process::{Command, Stdio};
@@ -58,14 +61,7 @@ fn startup(c: &mut Criterion) {
             assert!(status.success());
         })
     });
-    for rt in &runtimes {
-        group.bench_function(&rt.name, |b| {
-            b.iter(|| {
-                let id = next_id("run");
-                assert_eq!(rt.status(&["run", "--bundle", &true_path, &id]).unwrap(), Some(0));
-            })
-        });
-    }
+    bench_run_exiting(&mut group, &runtimes, &true_path, 0);
     group.finish();
 
     let mut group = c.benchmark_group("create-start-delete");

@@ -410,6 +410,17 @@ impl<'a> Ctx<'a> {
         .map(drop)
     }
 
+    /// Passes if the runtime has no state for `id` (gone, or never made).
+    pub fn expect_no_state(&self, id: &str, what: &str) -> Checked {
+        self.call(&["state", id])?.expect_refused(what)
+    }
+
+    /// Whether the probe of `bundle` ran (its program starts with
+    /// `marker /ran`).
+    pub fn program_ran(&self, bundle: BundleRef) -> bool {
+        self.bundle_ref(bundle).rootfs().join("ran").exists()
+    }
+
     /// A started container whose probe has reported and now waits for a
     /// signal: the common subject of state, kill and delete cases.
     pub fn running_container(&mut self) -> Result<String, Verdict> {

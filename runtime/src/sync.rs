@@ -124,6 +124,18 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
 }
 
 impl ParentEnd {
+    /// Sends `message`; if the children are gone, the error is what they
+    /// said before going (a `Failed`), not the broken pipe it leaves.
+    pub fn tell(&mut self, message: &ToChild) -> Result<()> {
+        let Err(broken) = self.send(message) else {
+            return Ok(());
+        };
+        match self.try_recv("why the container's processes exited") {
+            Ok(Some(ToParent::Failed { error })) => Err(anyhow!(error)),
+            _ => Err(broken.context("the container's processes exited without saying why")),
+        }
+    }
+
     /// Receives a message and turns `Failed` into an error.
     pub fn expect(&mut self, expecting: &str) -> Result<ToParent> {
         match self.recv(expecting)? {
@@ -145,6 +157,19 @@ mod tests {
         assert!(matches!(b.recv("pid").unwrap(), ToParent::InitPid { pid: 42 }));
         let err = b.expect("ready").unwrap_err().to_string();
         assert_eq!(err, "mount /proc: EPERM");
+    }
+
+    #[test]
+    fn telling_a_child_that_failed_reports_its_failure() {
+        let (mut parent, mut child): (ParentEnd, ChildEnd) = pair().unwrap();
+        child.send(&ToParent::Failed { error: "setns: EINVAL".into() }).unwrap();
+        drop(child);
+        let err = parent.tell(&ToChild::Go).unwrap_err().to_string();
+        assert_eq!(err, "setns: EINVAL");
+        let (mut parent, child): (ParentEnd, ChildEnd) = pair().unwrap();
+        drop(child);
+        let err = format!("{:#}", parent.tell(&ToChild::Go).unwrap_err());
+        assert!(err.contains("exited without saying why"), "{err}");
     }
 
     #[test]

@@ -12,13 +12,7 @@ use common::{cgroup_dir, shell, Env};
 fn run_of_a_busybox_shell_prints_and_returns_its_exit_status() {
     let env = Env::new();
     let bundle = env.bundle(&shell("echo hello from $(hostname); exit 3"));
-    env.runtime()
-        .args(["run", "--bundle"])
-        .arg(bundle.path())
-        .arg("t-run")
-        .assert()
-        .code(3)
-        .stdout("hello from litmus\n");
+    env.run(&bundle, "t-run").assert().code(3).stdout("hello from litmus\n");
     assert!(env.state_dirs().is_empty(), "run without --keep deletes the container");
     assert!(!cgroup_dir("t-run").exists());
 }
@@ -186,14 +180,7 @@ fn seccomp_errno_rule_reaches_the_shell() {
     );
     spec.root_mut().as_mut().unwrap().set_readonly(Some(false));
     let bundle = env.bundle(&spec);
-    let assert = env
-        .runtime()
-        .args(["run", "--bundle"])
-        .arg(bundle.path())
-        .arg("t-seccomp")
-        .assert()
-        .success()
-        .stdout("status=1\n");
+    let assert = env.run(&bundle, "t-seccomp").assert().success().stdout("status=1\n");
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
     assert!(stderr.contains("cross-device"), "EXDEV from the filter: {stderr}");
     assert!(env.state_dirs().is_empty());
@@ -232,13 +219,7 @@ fn a_tmpcopyup_tmpfs_starts_with_what_it_covers() {
     );
     spec.set_mounts(Some(mounts));
     let bundle = env.bundle(&spec);
-    env.runtime()
-        .args(["run", "--bundle"])
-        .arg(bundle.path())
-        .arg("t-copyup")
-        .assert()
-        .success()
-        .stdout("litmus\ndrwxr-xr-x\n");
+    env.run(&bundle, "t-copyup").assert().success().stdout("litmus\ndrwxr-xr-x\n");
     assert!(
         !bundle.rootfs().join("etc/added").exists(),
         "the write went to the tmpfs, not the rootfs"

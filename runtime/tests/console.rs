@@ -17,13 +17,7 @@ fn with_terminal(mut spec: Spec) -> Spec {
 fn run_in_the_foreground_relays_the_containers_pty() {
     let env = Env::new();
     let bundle = env.bundle(&with_terminal(shell("tty; echo hi; exit 3")));
-    let output = env
-        .runtime()
-        .args(["run", "--bundle"])
-        .arg(bundle.path())
-        .arg("t-run-tty")
-        .output()
-        .unwrap();
+    let output = env.run(&bundle, "t-run-tty").output().unwrap();
     assert_eq!(output.status.code(), Some(3), "{output:?}");
     // "\r\n": the output went through a pty's line discipline.
     let stdout = String::from_utf8_lossy(&output.stdout);

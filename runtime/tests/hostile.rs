@@ -4,14 +4,30 @@
 mod common;
 
 use common::{cgroup_dir, shell, Env};
+use litmus_bundle::Bundle;
+use std::path::Path;
 use std::process::Command;
 
-/// `runtime --root R ARGS...` through /bin/sh, so that the script can open
-/// fds and set variables exactly as a caller would (`3<file`, `$$`).
-fn through_shell(env: &Env, prefix: &str, args: &str) -> common::Captured {
+/// `runtime --root R run FLAGS --bundle B ID` through /bin/sh, so that
+/// the script opens each (fd, file) for reading and sets `vars` exactly as
+/// a caller would (`3<file`, `LISTEN_PID=$$`).
+fn run_with_files(
+    env: &Env,
+    vars: &str,
+    flags: &str,
+    bundle: &Bundle,
+    id: &str,
+    files: &[(u32, &Path)],
+) -> common::Captured {
     let runtime = assert_cmd::cargo::cargo_bin("litmus-runtime");
-    let script =
-        format!("{prefix} exec {} --root {} {args}", runtime.display(), env.root.path().display());
+    let redirects: String =
+        files.iter().map(|(fd, file)| format!(" {fd}<{}", file.display())).collect();
+    let script = format!(
+        "{vars} exec {} --root {} run {flags} --bundle {} {id}{redirects}",
+        runtime.display(),
+        env.root.path().display(),
+        bundle.path().display()
+    );
     common::bounded(Command::new("/bin/sh").args(["-c", &script]), &script)
 }
 
@@ -20,11 +36,8 @@ fn preserve_fds_beyond_what_the_caller_passed_is_refused_naming_the_fd() {
     let env = Env::new();
     let bundle = env.bundle(&shell("ls /proc/self/fd/3/../../"));
     // fd 3 is passed, 4..102 are not: the runtime's own would land there.
-    let out = through_shell(
-        &env,
-        "",
-        &format!("run --preserve-fds 100 --bundle {} t-pfd 3</dev/null", bundle.path().display()),
-    );
+    let null = Path::new("/dev/null");
+    let out = run_with_files(&env, "", "--preserve-fds 100", &bundle, "t-pfd", &[(3, null)]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.success(), "the run went ahead: {stderr}");
     assert!(stderr.contains("--preserve-fds: fd 4 is not open"), "{stderr}");
@@ -39,16 +52,8 @@ fn preserved_fds_are_the_callers_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a"), "from fd 3\n").unwrap();
     std::fs::write(dir.path().join("b"), "from fd 4\n").unwrap();
-    let out = through_shell(
-        &env,
-        "",
-        &format!(
-            "run --preserve-fds 2 --bundle {} t-pfd2 3<{} 4<{}",
-            bundle.path().display(),
-            dir.path().join("a").display(),
-            dir.path().join("b").display()
-        ),
-    );
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let out = run_with_files(&env, "", "--preserve-fds 2", &bundle, "t-pfd2", &[(3, &a), (4, &b)]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // ls's own listing fd is the only other one.
@@ -63,15 +68,9 @@ fn socket_activation_fds_reach_the_container_announced() {
     let bundle = env.bundle(&shell("echo $LISTEN_FDS $LISTEN_PID; cat <&3"));
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("sock"), "listening\n").unwrap();
-    let out = through_shell(
-        &env,
-        "LISTEN_FDS=1 LISTEN_PID=$$",
-        &format!(
-            "run --bundle {} t-listen 3<{}",
-            bundle.path().display(),
-            dir.path().join("sock").display()
-        ),
-    );
+    let sock = dir.path().join("sock");
+    let out =
+        run_with_files(&env, "LISTEN_FDS=1 LISTEN_PID=$$", "", &bundle, "t-listen", &[(3, &sock)]);
     assert!(out.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1 1\nlistening\n");
 }

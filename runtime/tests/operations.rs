@@ -170,10 +170,17 @@ fn oom_kill_exits_137_and_events_reports_it() {
     let events_out = tempfile::NamedTempFile::new().unwrap();
     let mut events = env
         .std_runtime()
-        .args(["events", "--interval", "60s", "t-oom"])
+        .args(["events", "--interval", "50ms", "t-oom"])
         .stdout(events_out.reopen().unwrap())
         .spawn()
         .unwrap();
+    // events writes its first stats only once it listens for the OOM: the
+    // cue to start (an OOM before that is not its to see, as with runc).
+    let deadline = Instant::now() + common::DEADLINE;
+    while !std::fs::read_to_string(events_out.path()).unwrap().contains(r#""type":"stats""#) {
+        assert!(Instant::now() < deadline, "events never printed its first stats");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     env.runtime().args(["start", "t-oom"]).assert().success();
     let deadline = Instant::now() + Duration::from_secs(20);
     while status(&env, "t-oom") != "stopped" {
@@ -192,5 +199,5 @@ fn oom_kill_exits_137_and_events_reports_it() {
 
     // `run` reports the OOM kill as 128 + SIGKILL.
     let bundle = env.bundle(&spec);
-    env.runtime().args(["run", "--bundle"]).arg(bundle.path()).arg("t-oom-run").assert().code(137);
+    env.run(&bundle, "t-oom-run").assert().code(137);
 }

@@ -90,16 +90,14 @@ fn dev_symlinks_exist(cx: &mut Ctx) -> Checked {
     Ok(())
 }
 
+/// A device of `linux.devices` with /dev/null's numbers (1:3).
+fn null_device(path: &str) -> LinuxDeviceBuilder {
+    LinuxDeviceBuilder::default().path(path).typ(LinuxDeviceType::C).major(1).minor(3)
+}
+
 fn configured_devices_are_created(cx: &mut Ctx) -> Checked {
-    let device = LinuxDeviceBuilder::default()
-        .path("/dev/litmus-null")
-        .typ(LinuxDeviceType::C)
-        .major(1)
-        .minor(3)
-        .file_mode(0o640u32)
-        .uid(1000u32)
-        .gid(1001u32)
-        .build()?;
+    let device =
+        null_device("/dev/litmus-null").file_mode(0o640u32).uid(1000u32).gid(1001u32).build()?;
     let mut spec = cx.spec(&["path", "/dev/litmus-null"]);
     spec.linux_mut().as_mut().expect("fixture linux").set_devices(Some(vec![device]));
     let run = cx.run_probe(&spec)?;
@@ -141,12 +139,7 @@ fn console_is_the_terminal_when_there_is_one(cx: &mut Ctx) -> Checked {
 /// runtime must refuse (not silently replace the image's file), and the
 /// refusal must leave no container behind.
 fn a_file_in_the_way_of_a_device_is_an_error(cx: &mut Ctx) -> Checked {
-    let device = LinuxDeviceBuilder::default()
-        .path("/litmus-device")
-        .typ(LinuxDeviceType::C)
-        .major(1)
-        .minor(3)
-        .build()?;
+    let device = null_device("/litmus-device").build()?;
     let mut spec = cx.spec(&["report"]);
     if let Some(linux) = spec.linux_mut() {
         linux.set_devices(Some(vec![device]));

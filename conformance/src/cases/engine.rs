@@ -6,7 +6,7 @@
 //! spec's cases and still breaks every container an engine starts, so each
 //! item is a case here, reported apart from the spec verdict.
 
-use super::seccomp::{call as syscall_arg, receive_from_agent_socket, with_seccomp};
+use super::seccomp::Agent;
 use crate::case::{expect, expect_eq, fail, Checked, Verdict};
 use crate::ctx::Ctx;
 use crate::driver::How;
@@ -455,27 +455,15 @@ fn a_created_container_killed_can_be_deleted_at_once(cx: &mut Ctx) -> Checked {
         deleted
             .expect_ok("delete right after kill 9 returned to succeed")
             .map_err(|v| v.seen_also(&format!("container {attempt} of {KILL_DELETE_TRIES}")))?;
-        let state = cx.call(&["state", &id])?;
-        expect(!state.ok(), "no state after delete", state.stdout.trim().to_string())?;
+        cx.expect_no_state(&id, "no state after delete")?;
         cx.wait_exit(pid)?;
     }
     Ok(())
 }
 
 fn the_seccomp_agent_gets_the_listener_during_create(cx: &mut Ctx) -> Checked {
-    let socket_path = cx.work().join("agent.sock");
-    let agent = std::os::unix::net::UnixListener::bind(&socket_path)
-        .map_err(|e| anyhow::anyhow!("binding the agent socket: {e}"))?;
-    agent.set_nonblocking(true)?;
-    let getpgid = syscall_arg(libc::SYS_getpgid, &[0]);
-    let mut spec = with_seccomp(
-        cx.spec(&["syscall", &getpgid]),
-        serde_json::json!({
-            "defaultAction": "SCMP_ACT_ALLOW",
-            "listenerPath": socket_path,
-            "syscalls": [{"names": ["getpgid"], "action": "SCMP_ACT_NOTIFY"}]
-        }),
-    );
+    let agent = Agent::listen(cx)?;
+    let mut spec = agent.notified_getpgid(cx, None);
     // The filter loaded last (after the identity change), as with most
     // engine configs: the listener must still reach the agent at create.
     if let Some(process) = spec.process_mut() {
@@ -484,8 +472,8 @@ fn the_seccomp_agent_gets_the_listener_during_create(cx: &mut Ctx) -> Checked {
     let id = cx.new_container(&spec)?;
     let pid = cx.state(&id)?.pid;
     // The agent waits for the listener before it calls start.
-    let (_message, fds) = receive_from_agent_socket(&agent)
-        .map_err(|v| v.seen_also("accepting after create, before start"))?;
+    let (_message, fds) =
+        agent.receive().map_err(|v| v.seen_also("accepting after create, before start"))?;
     expect_eq("one fd passed (SCM_RIGHTS)", 1, fds.len())?;
     for fd in fds {
         let _ = nix::unistd::close(fd);

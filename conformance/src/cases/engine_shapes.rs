@@ -3,7 +3,7 @@
 //! runtime's, chroot-style), and a hostname set in a UTS namespace joined
 //! by path (pod-style sharing between containers).
 
-use super::namespaces::{host_inode, namespace, set_namespaces, NamespaceHolder, NEW};
+use super::namespaces::{expect_joined, host_inode, new_except, NamespaceHolder};
 use crate::case::{expect_eq, Checked};
 use crate::ctx::Ctx;
 use oci_spec::runtime::LinuxNamespaceType;
@@ -27,14 +27,14 @@ fn sysctls_are_set_in_joined_namespaces(cx: &mut Ctx) -> Checked {
     let net = NamespaceHolder::new(CloneFlags::CLONE_NEWNET, "net")?;
     let ipc = NamespaceHolder::new(CloneFlags::CLONE_NEWIPC, "ipc")?;
     let mut spec = cx.spec(&["sysctl", "net.ipv4.ip_forward", "sysctl", "kernel.shmmni", "report"]);
-    let mut namespaces: Vec<_> = NEW
-        .iter()
-        .filter(|t| !matches!(t, LinuxNamespaceType::Network | LinuxNamespaceType::Ipc))
-        .map(|t| namespace(*t, None))
-        .collect();
-    namespaces.push(namespace(LinuxNamespaceType::Network, Some(&net.path())));
-    namespaces.push(namespace(LinuxNamespaceType::Ipc, Some(&ipc.path())));
-    set_namespaces(&mut spec, namespaces);
+    let (net_path, ipc_path) = (net.path(), ipc.path());
+    new_except(
+        &mut spec,
+        &[
+            (LinuxNamespaceType::Network, Some(&net_path)),
+            (LinuxNamespaceType::Ipc, Some(&ipc_path)),
+        ],
+    );
     if let Some(linux) = spec.linux_mut() {
         linux.set_sysctl(Some(
             [
@@ -46,11 +46,7 @@ fn sysctls_are_set_in_joined_namespaces(cx: &mut Ctx) -> Checked {
     }
     let run = cx.run_probe(&spec)?;
     let report = run.report()?;
-    expect_eq(
-        "net namespace inode (the joined one)",
-        Some(net.inode()?),
-        report.namespaces.get("net").copied(),
-    )?;
+    expect_joined(report, "net", &net)?;
     for (key, value) in [("net.ipv4.ip_forward", "1"), ("kernel.shmmni", "2345")] {
         let seen = run.lines.iter().find_map(|l| match l {
             litmus_probe::ProbeLine::Sysctl { key: k, value } if k == key => value.clone(),
@@ -74,12 +70,7 @@ fn sysctls_are_set_in_joined_namespaces(cx: &mut Ctx) -> Checked {
 /// check after the case looks for mounts under the bundle).
 fn a_config_without_a_mount_namespace_runs(cx: &mut Ctx) -> Checked {
     let mut spec = cx.spec(&["report"]);
-    let namespaces = NEW
-        .iter()
-        .filter(|t| **t != LinuxNamespaceType::Mount)
-        .map(|t| namespace(*t, None))
-        .collect();
-    set_namespaces(&mut spec, namespaces);
+    new_except(&mut spec, &[(LinuxNamespaceType::Mount, None)]);
     if let Some(linux) = spec.linux_mut() {
         linux.set_masked_paths(None);
         linux.set_readonly_paths(None);
@@ -101,20 +92,10 @@ fn a_config_without_a_mount_namespace_runs(cx: &mut Ctx) -> Checked {
 fn hostname_is_set_in_a_joined_uts_namespace(cx: &mut Ctx) -> Checked {
     let holder = NamespaceHolder::new(nix::sched::CloneFlags::CLONE_NEWUTS, "uts")?;
     let mut spec = cx.spec(&["report"]);
-    let mut namespaces: Vec<_> = NEW
-        .iter()
-        .filter(|t| **t != LinuxNamespaceType::Uts)
-        .map(|t| namespace(*t, None))
-        .collect();
-    namespaces.push(namespace(LinuxNamespaceType::Uts, Some(&holder.path())));
-    set_namespaces(&mut spec, namespaces);
+    new_except(&mut spec, &[(LinuxNamespaceType::Uts, Some(&holder.path()))]);
     spec.set_hostname(Some("litmus-pod".into()));
     let run = cx.run_probe(&spec)?;
     let report = run.report()?;
-    expect_eq(
-        "uts namespace inode (the joined one)",
-        Some(holder.inode()?),
-        report.namespaces.get("uts").copied(),
-    )?;
+    expect_joined(report, "uts", &holder)?;
     expect_eq("hostname in the joined namespace", "litmus-pod", report.hostname.as_str())
 }

@@ -184,11 +184,7 @@ fn failing_hook_fails_create(cx: &mut Ctx, hooks: oci_spec::runtime::Hooks) -> C
     let bundle = cx.bundle(&spec)?;
     let id = cx.new_id();
     cx.create_refused(&id, bundle, "create with a failing hook to fail")?;
-    expect(
-        !cx.bundle_ref(bundle).rootfs().join("ran").exists(),
-        "the program not to run",
-        "the program ran",
-    )
+    expect(!cx.program_ran(bundle), "the program not to run", "the program ran")
 }
 
 fn failing_poststop_hook_does_not_fail_delete(cx: &mut Ctx) -> Checked {
@@ -199,8 +195,7 @@ fn failing_poststop_hook_does_not_fail_delete(cx: &mut Ctx) -> Checked {
     cx.start_to_exit(&id)?;
     let inv = cx.delete(&id)?;
     inv.expect_ok("delete to succeed despite the failing poststop hook")?;
-    let state = cx.call(&["state", &id])?;
-    expect(!state.ok(), "the container to be gone", state.stdout.trim().to_string())
+    cx.expect_no_state(&id, "the container to be gone")
 }
 
 /// startContainer failing: `start` reports the error and the user's
@@ -214,11 +209,7 @@ fn failing_start_container_hook_fails_start(cx: &mut Ctx) -> Checked {
     cx.create_ok(&id, bundle)?;
     let start = cx.start(&id)?;
     start.expect_refused("start with a failing startContainer hook to fail")?;
-    expect(
-        !cx.bundle_ref(bundle).rootfs().join("ran").exists(),
-        "the program not to run",
-        "the program ran",
-    )
+    expect(!cx.program_ran(bundle), "the program not to run", "the program ran")
 }
 
 /// poststart failing: "the runtime MUST log a warning, but the remaining
@@ -233,11 +224,7 @@ fn failing_poststart_hook_leaves_the_container_running(cx: &mut Ctx) -> Checked 
     let _ = cx.start(&id)?;
     let state = cx.state(&id)?;
     expect_eq("status after a failing poststart hook", "running", state.status.as_str())?;
-    expect(
-        cx.bundle_ref(bundle).rootfs().join("ran").exists(),
-        "the program to have run",
-        "no marker from the program",
-    )
+    expect(cx.program_ran(bundle), "the program to have run", "no marker from the program")
 }
 
 /// A prestart hook that would sleep 30 s with `timeout: 1`: create must

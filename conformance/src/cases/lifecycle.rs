@@ -183,8 +183,7 @@ fn delete_removes_the_container(cx: &mut Ctx) -> Checked {
     cx.wait_exit(pid)?;
     let inv = cx.delete(&id)?;
     inv.expect_ok("delete of a stopped container to succeed")?;
-    let after = cx.call(&["state", &id])?;
-    after.expect_refused("state to fail after delete")?;
+    cx.expect_no_state(&id, "state to fail after delete")?;
     for dir in crate::host_cgroups::host_cgroup_dirs(&cgroups) {
         expect(
             !dir.exists(),
@@ -239,8 +238,7 @@ fn create_needs_an_id_and_a_bundle(cx: &mut Ctx) -> Checked {
     let missing = format!("{path}-does-not-exist");
     let no_bundle = cx.call(&["create", "--bundle", &missing, &id])?;
     no_bundle.expect_refused("create with a missing bundle to fail")?;
-    let state = cx.call(&["state", &id])?;
-    expect(!state.ok(), "no container after the failed create", state.stdout)
+    cx.expect_no_state(&id, "no container after the failed create")
 }
 
 /// features.md: ociVersionMin and ociVersionMax are REQUIRED SemVer

@@ -2,7 +2,7 @@
 
 use crate::case::{expect, expect_eq, fail, Checked};
 use crate::ctx::Ctx;
-use litmus_probe::ProbeLine;
+use litmus_probe::{ProbeLine, Report};
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, Spec};
 use std::os::unix::fs::MetadataExt;
 
@@ -54,6 +54,20 @@ pub(super) fn namespace(typ: LinuxNamespaceType, path: Option<&str>) -> LinuxNam
 
 pub(super) fn set_namespaces(spec: &mut Spec, namespaces: Vec<LinuxNamespace>) {
     spec.linux_mut().as_mut().expect("fixture linux").set_namespaces(Some(namespaces));
+}
+
+/// Every namespace of [`NEW`] new, except those in `other`: each joined
+/// at its path, or (no path) not listed at all, so inherited from the
+/// runtime.
+pub(super) fn new_except(spec: &mut Spec, other: &[(LinuxNamespaceType, Option<&str>)]) {
+    let new = NEW.iter().filter(|t| other.iter().all(|(o, _)| o != *t));
+    let mut namespaces: Vec<_> = new.map(|t| namespace(*t, None)).collect();
+    for (typ, path) in other {
+        if path.is_some() {
+            namespaces.push(namespace(*typ, *path));
+        }
+    }
+    set_namespaces(spec, namespaces);
 }
 
 pub(super) const NEW: &[LinuxNamespaceType] = &[
@@ -156,6 +170,15 @@ impl NamespaceHolder {
     }
 }
 
+/// The container is in `holder`'s namespace, `name` as /proc/PID/ns has it.
+pub(super) fn expect_joined(report: &Report, name: &str, holder: &NamespaceHolder) -> Checked {
+    expect_eq(
+        &format!("{name} namespace inode (the joined one)"),
+        Some(holder.inode()?),
+        report.namespaces.get(name).copied(),
+    )
+}
+
 impl Drop for NamespaceHolder {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -165,32 +188,14 @@ impl Drop for NamespaceHolder {
 
 fn namespace_path_is_joined(cx: &mut Ctx) -> Checked {
     let holder = NamespaceHolder::network()?;
-    let wanted = std::fs::metadata(holder.path())?.ino();
     let mut spec = cx.spec(&["report"]);
-    let mut namespaces: Vec<_> = NEW
-        .iter()
-        .filter(|t| **t != LinuxNamespaceType::Network)
-        .map(|t| namespace(*t, None))
-        .collect();
-    namespaces.push(namespace(LinuxNamespaceType::Network, Some(&holder.path())));
-    set_namespaces(&mut spec, namespaces);
-    let run = cx.run_probe(&spec)?;
-    expect_eq(
-        "net namespace inode (the joined one)",
-        Some(wanted),
-        run.report()?.namespaces.get("net").copied(),
-    )
+    new_except(&mut spec, &[(LinuxNamespaceType::Network, Some(&holder.path()))]);
+    expect_joined(cx.run_probe(&spec)?.report()?, "net", &holder)
 }
 
 fn namespace_path_of_wrong_type_is_rejected(cx: &mut Ctx) -> Checked {
     let mut spec = cx.spec(&["marker", "/ran", "exit", "0"]);
-    let mut namespaces: Vec<_> = NEW
-        .iter()
-        .filter(|t| **t != LinuxNamespaceType::Ipc)
-        .map(|t| namespace(*t, None))
-        .collect();
-    namespaces.push(namespace(LinuxNamespaceType::Ipc, Some("/proc/self/ns/net")));
-    set_namespaces(&mut spec, namespaces);
+    new_except(&mut spec, &[(LinuxNamespaceType::Ipc, Some("/proc/self/ns/net"))]);
     let bundle = cx.bundle(&spec)?;
     let id = cx.new_id();
     cx.create_refused(&id, bundle, "create with a net namespace given as ipc to fail").map(drop)

@@ -180,26 +180,14 @@ fn seccomp_kill_process_kills(cx: &mut Ctx) -> Checked {
 }
 
 fn seccomp_notify_hands_the_listener_to_the_agent(cx: &mut Ctx) -> Checked {
-    let socket_path = cx.work().join("agent.sock");
-    let agent = std::os::unix::net::UnixListener::bind(&socket_path)
-        .map_err(|e| anyhow::anyhow!("binding the agent socket: {e}"))?;
-    agent.set_nonblocking(true)?;
-    let getpgid = call(libc::SYS_getpgid, &[0]);
-    let spec = with_seccomp(
-        cx.spec(&["syscall", &getpgid]),
-        json!({
-            "defaultAction": "SCMP_ACT_ALLOW",
-            "listenerPath": socket_path,
-            "listenerMetadata": "litmus-agent-metadata",
-            "syscalls": [{"names": ["getpgid"], "action": "SCMP_ACT_NOTIFY"}]
-        }),
-    );
+    let agent = Agent::listen(cx)?;
+    let spec = agent.notified_getpgid(cx, Some("litmus-agent-metadata"));
     let id = cx.new_container(&spec)?;
     let pid = cx.state(&id)?.pid;
     // The runtime may connect during create or start; start must not wait
     // for the agent, so it is called before accepting.
     cx.start_ok(&id)?;
-    let (message, fds) = receive_from_agent_socket(&agent)?;
+    let (message, fds) = agent.receive()?;
     let doc: Value = serde_json::from_slice(&message)
         .map_err(|e| fail("a JSON container process state", format!("{e}: {message:?}")))?;
     expect_eq("fds in the message", json!(["seccompFd"]), doc["fds"].clone())?;
@@ -221,43 +209,80 @@ fn seccomp_notify_hands_the_listener_to_the_agent(cx: &mut Ctx) -> Checked {
     Ok(())
 }
 
-/// Accepts one connection on the agent socket and reads its message and
-/// the fds passed with it.
-pub(super) fn receive_from_agent_socket(
-    agent: &std::os::unix::net::UnixListener,
-) -> Result<(Vec<u8>, Vec<std::os::fd::RawFd>), Verdict> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    use std::os::fd::AsRawFd;
-    let deadline = Instant::now() + crate::deadline::scaled(Duration::from_secs(10));
-    let stream = loop {
-        match agent.accept() {
-            Ok((stream, _)) => break stream,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) => {
-                return Err(fail(
-                    "the runtime to connect to listenerPath",
-                    format!("no connection ({e})"),
-                ))
-            }
-        }
-    };
-    stream.set_read_timeout(Some(crate::deadline::scaled(Duration::from_secs(10))))?;
-    let mut buffer = vec![0u8; 64 * 1024];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 8]);
-    let mut iov = [std::io::IoSliceMut::new(&mut buffer)];
-    let msg =
-        recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
-            .map_err(|e| fail("a message on the agent socket", e.to_string()))?;
-    let mut fds = Vec::new();
-    for cmsg in msg.cmsgs()? {
-        if let ControlMessageOwned::ScmRights(received) = cmsg {
-            fds.extend(received);
-        }
+/// A seccomp agent: a socket at the profile's listenerPath, to which the
+/// runtime must send the container's listener fd.
+pub(super) struct Agent {
+    socket: std::os::unix::net::UnixListener,
+    path: std::path::PathBuf,
+}
+
+impl Agent {
+    pub fn listen(cx: &Ctx) -> Result<Agent, Verdict> {
+        let path = cx.work().join("agent.sock");
+        let socket = std::os::unix::net::UnixListener::bind(&path)
+            .map_err(|e| anyhow::anyhow!("binding the agent socket: {e}"))?;
+        socket.set_nonblocking(true)?;
+        Ok(Agent { socket, path })
     }
-    let len = msg.bytes;
-    Ok((buffer[..len].to_vec(), fds))
+
+    /// A probe calling getpgid under a filter that notifies this agent of
+    /// the call (and allows every other).
+    pub fn notified_getpgid(&self, cx: &Ctx, metadata: Option<&str>) -> Spec {
+        let getpgid = call(libc::SYS_getpgid, &[0]);
+        let mut profile = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": self.path,
+            "syscalls": [{"names": ["getpgid"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+        if let Some(metadata) = metadata {
+            profile["listenerMetadata"] = json!(metadata);
+        }
+        with_seccomp(cx.spec(&["syscall", &getpgid]), profile)
+    }
+
+    /// Accepts one connection and reads its message and the fds passed
+    /// with it.
+    pub fn receive(&self) -> Result<(Vec<u8>, Vec<std::os::fd::RawFd>), Verdict> {
+        let agent = &self.socket;
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+        use std::os::fd::AsRawFd;
+        let deadline = Instant::now() + crate::deadline::scaled(Duration::from_secs(10));
+        let stream = loop {
+            match agent.accept() {
+                Ok((stream, _)) => break stream,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => {
+                    return Err(fail(
+                        "the runtime to connect to listenerPath",
+                        format!("no connection ({e})"),
+                    ))
+                }
+            }
+        };
+        stream.set_read_timeout(Some(crate::deadline::scaled(Duration::from_secs(10))))?;
+        let mut buffer = vec![0u8; 64 * 1024];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 8]);
+        let mut iov = [std::io::IoSliceMut::new(&mut buffer)];
+        let msg = recvmsg::<()>(
+            stream.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .map_err(|e| fail("a message on the agent socket", e.to_string()))?;
+        let mut fds = Vec::new();
+        for cmsg in msg.cmsgs()? {
+            if let ControlMessageOwned::ScmRights(received) = cmsg {
+                fds.extend(received);
+            }
+        }
+        let len = msg.bytes;
+        Ok((buffer[..len].to_vec(), fds))
+    }
 }
 
 /// The first syscall Linux 5.3 added; close_range (5.9), openat2 (5.6)

@@ -51,7 +51,7 @@ fn edited_bundle(
 fn refused(cx: &mut Ctx, what: &str, edit: impl FnOnce(&mut Value)) -> Checked {
     let (bundle, id) = edited_bundle(cx, edit)?;
     cx.create_refused(&id, bundle, &format!("create to refuse a config where {what}"))?;
-    expect(!cx.bundle_ref(bundle).rootfs().join("ran").exists(), "the program not to run", "it ran")
+    expect(!cx.program_ran(bundle), "the program not to run", "it ran")
 }
 
 fn empty_args_are_refused(cx: &mut Ctx) -> Checked {
@@ -130,7 +130,7 @@ fn unknown_properties_are_ignored(cx: &mut Ctx) -> Checked {
     cx.create_ok(&id, bundle)?;
     cx.start_to_exit(&id)?;
     expect(
-        cx.bundle_ref(bundle).rootfs().join("ran").exists(),
+        cx.program_ran(bundle),
         "the container to run despite unknown properties",
         "the program did not run",
     )

@@ -250,9 +250,10 @@ impl Cgroup {
 const RUNTIME_PARENT: &str = "litmus";
 
 /// Creates `dir` and its missing ancestors, calling `before` with each
-/// level about to be created and `after` with each level it created. Concurrent creates and deletes share
-/// the parent: a level another create made is used as it is, and a level a
-/// delete removed under us (pruning the runtime's parent) is made again.
+/// level about to be created and `after` with each level it created.
+/// Concurrent creates and deletes share the parent: a level another create
+/// made is used as it is, and a level a delete removed under us (pruning
+/// the runtime's parent) is made again.
 fn make_levels(
     dir: &Path,
     mut before: impl FnMut(&Path) -> Result<()>,
@@ -283,13 +284,13 @@ fn make_levels(
     bail!("creating cgroup {}: its parent kept disappearing ({TRIES} tries)", dir.display())
 }
 
-/// Writes `value` to `dir/file`, naming both on failure.
 /// Writes a value the config may leave unset (unset: the file is left as
 /// the kernel made it).
 fn write_some(dir: &Path, file: &str, value: Option<impl std::fmt::Display>) -> Result<()> {
     value.map_or(Ok(()), |value| write(dir, file, value))
 }
 
+/// Writes `value` to `dir/file`, naming both on failure.
 fn write(dir: &Path, file: &str, value: impl std::fmt::Display) -> Result<()> {
     let path = dir.join(file);
     std::fs::write(&path, value.to_string())

@@ -120,28 +120,57 @@ pub fn device_rule(rule: &LinuxDeviceCgroup) -> String {
 }
 
 /// Creates `dir` and its missing parents. A new cpuset cgroup starts with
-/// empty cpus/mems, which makes adding a task fail, so each new level
-/// copies them from its parent.
+/// empty cpus/mems, which makes adding a task fail (ENOSPC), so every
+/// empty level from the top down takes its parent's: the levels this
+/// create made, and a parent another create has just made and not filled
+/// yet (two first creates racing on /litmus).
 fn create_dir_with_cpuset(dir: &Path) -> Result<()> {
-    super::make_levels(
-        dir,
-        |_| Ok(()),
-        |level| {
-            let parent = level.parent().expect("a created level has a parent");
-            for file in ["cpuset.cpus", "cpuset.mems"] {
-                if let Ok(value) = std::fs::read_to_string(parent.join(file)) {
-                    write(level, file, value.trim())?;
-                }
+    super::make_levels(dir, |_| Ok(()), |_| Ok(()))?;
+    fill_empty_cpusets(dir)
+}
+
+fn fill_empty_cpusets(dir: &Path) -> Result<()> {
+    let levels: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|d| d.parent().is_some_and(|p| p.join("cpuset.cpus").exists()))
+        .collect();
+    for level in levels.into_iter().rev() {
+        let parent = level.parent().expect("taken only with a parent");
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            let own = std::fs::read_to_string(level.join(file)).unwrap_or_default();
+            if own.trim().is_empty() {
+                let value = std::fs::read_to_string(parent.join(file)).unwrap_or_default();
+                write(level, file, value.trim())?;
             }
-            Ok(())
-        },
-    )
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxDeviceType};
+
+    #[test]
+    fn empty_cpuset_levels_take_their_parents_values_from_the_top_down() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("cpuset");
+        let leaf = root.join("litmus/c1");
+        std::fs::create_dir_all(&leaf).unwrap();
+        std::fs::write(root.join("cpuset.cpus"), "0-1\n").unwrap();
+        std::fs::write(root.join("cpuset.mems"), "0\n").unwrap();
+        for level in [root.join("litmus"), leaf.clone()] {
+            std::fs::write(level.join("cpuset.cpus"), "\n").unwrap();
+            std::fs::write(level.join("cpuset.mems"), "").unwrap();
+        }
+        fill_empty_cpusets(&leaf).unwrap();
+        for level in [root.join("litmus"), leaf] {
+            assert_eq!(std::fs::read_to_string(level.join("cpuset.cpus")).unwrap(), "0-1");
+            assert_eq!(std::fs::read_to_string(level.join("cpuset.mems")).unwrap(), "0");
+        }
+        assert_eq!(std::fs::read_to_string(root.join("cpuset.cpus")).unwrap(), "0-1\n");
+    }
 
     #[test]
     fn device_rules_use_wildcards_for_absent_fields() {

@@ -208,12 +208,12 @@ fn build(
         std::fs::write(format!("/proc/{intermediate}/oom_score_adj"), adj.to_string())
             .context("process.oomScoreAdj")?;
     }
-    channel.send(&ToChild::Go)?;
+    channel.tell(&ToChild::Go)?;
     let pid = loop {
         match channel.expect("the container init's pid")? {
             ToParent::MapIds { pid } => {
                 write_id_mappings(spec, pid)?;
-                channel.send(&ToChild::IdsMapped)?;
+                channel.tell(&ToChild::IdsMapped)?;
             }
             ToParent::InitPid { pid } => break pid,
             other => bail!("sync: unexpected {other:?}"),
@@ -227,7 +227,7 @@ fn build(
     record.pid_start_time = read_proc_stat(pid).map(|(_, t)| t).unwrap_or_default();
     dir.save(&record)?;
     let state_json = serde_json::to_string(&record.state)?;
-    channel.send(&ToChild::State { json: state_json.clone() })?;
+    channel.tell(&ToChild::State { json: state_json.clone() })?;
 
     match channel.expect("the container to reach the createRuntime hooks")? {
         ToParent::RunCreateHooks => {}
@@ -238,7 +238,7 @@ fn build(
     }
     hooks::run_phase(spec.hooks(), Phase::Prestart, &state_json)?;
     hooks::run_phase(spec.hooks(), Phase::CreateRuntime, &state_json)?;
-    channel.send(&ToChild::HooksDone)?;
+    channel.tell(&ToChild::HooksDone)?;
     match channel.expect("the container to be created")? {
         ToParent::Ready => {}
         other => bail!("sync: unexpected {other:?}"),

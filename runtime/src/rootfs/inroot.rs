@@ -45,6 +45,15 @@ impl Root {
         openat2(self.fd.as_fd(), &relative(path), how)
     }
 
+    /// [`Root::resolve`], with a path that does not exist as `None`.
+    pub fn resolve_existing(&self, path: &Path) -> Result<Option<OwnedFd>, Errno> {
+        match self.resolve(path) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(Errno::ENOENT) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Opens `path` as a directory reached without following any symlink
     /// (ELOOP if one is on the way, ENOTDIR if it is not a directory).
     pub fn resolve_plain_dir(&self, path: &Path) -> Result<OwnedFd, Errno> {

@@ -446,10 +446,9 @@ pub fn finalize(spec: &Spec) -> Result<()> {
 }
 
 fn mask(root: &Root, path: &Path) -> Result<()> {
-    let target = match root.resolve(path) {
-        Ok(fd) => fd,
-        Err(nix::errno::Errno::ENOENT) => return Ok(()),
-        Err(e) => return Err(e.into()),
+    // A listed path the image does not have is left alone.
+    let Some(target) = root.resolve_existing(path)? else {
+        return Ok(());
     };
     let stat = nix::sys::stat::fstat(&target)?;
     let is_dir = nix::sys::stat::SFlag::from_bits_truncate(stat.st_mode)
@@ -474,10 +473,9 @@ fn mask(root: &Root, path: &Path) -> Result<()> {
 }
 
 fn make_readonly(root: &Root, path: &Path) -> Result<()> {
-    let target = match root.resolve(path) {
-        Ok(fd) => fd,
-        Err(nix::errno::Errno::ENOENT) => return Ok(()),
-        Err(e) => return Err(e.into()),
+    // A listed path the image does not have is left alone.
+    let Some(target) = root.resolve_existing(path)? else {
+        return Ok(());
     };
     let target = fd_path(&target);
     mount(Some(&target), &target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)?;

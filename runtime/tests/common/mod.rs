@@ -46,6 +46,13 @@ impl Env {
         Bundle::new(&self.rootfs, spec).unwrap()
     }
 
+    /// `run --bundle BUNDLE ID`, to be asserted on.
+    pub fn run(&self, bundle: &Bundle, id: &str) -> Command {
+        let mut cmd = self.runtime();
+        cmd.args(["run", "--bundle"]).arg(bundle.path()).arg(id);
+        cmd
+    }
+
     pub fn runtime(&self) -> Command {
         let mut cmd = Command::cargo_bin("litmus-runtime").unwrap();
         cmd.arg("--root").arg(self.root.path());
