@@ -100,6 +100,28 @@ RUNTIME_LIFECYCLE_CREATE_ERROR: "runtime.lifecycle.create-error", Must, "runtime
 RUNTIME_LIFECYCLE_CONFIG_IMMUTABLE: "runtime.lifecycle.config-immutable", Must, "runtime.md#lifecycle", "1.0.0", "Any updates to config.json after create MUST NOT affect the container.";
 RUNTIME_LIFECYCLE_DELETE_UNDO: "runtime.lifecycle.delete-undo", Must, "runtime.md#lifecycle", "1.0.0", "The container MUST be destroyed by undoing the steps performed during create.";
 RUNTIME_ERRORS_NO_CHANGE: "runtime.errors.no-change", Must, "runtime.md#errors", "1.0.0", "Generating an error MUST leave the state of the environment as if the operation were never attempted.";
+// Added with the trace of v1.3.0: statements the catalogue had no entry for.
+RUNTIME_OPERATIONS_ID_REQUIRED: "runtime.operations.id-required", Must, "runtime.md#operations", "1.0.0", "state, start, kill and delete without a container ID MUST generate an error.";
+RUNTIME_START_NO_PROCESS: "runtime.start.no-process", Must, "runtime.md#start", "1.1.0", "start MUST generate an error if process was not set.";
+CONFIG_HOOKS_POSTSTART_FAILURE_ERROR: "config.hooks.poststart-failure-error", Must, "runtime.md#lifecycle", "1.3.0", "If any poststart hook fails, the runtime MUST generate an error, stop the container and continue at delete (before 1.3: a warning).";
+CONFIG_MOUNTS_LINUX_OPTIONS: "config.mounts.linux-options", Must, "config.md#linux-mount-options", "1.1.0", "Each flag option of the Linux table (ro, nosuid, nodev, noexec, atime family, sync, dirsync, lazytime...) has its mount(8) meaning.";
+CONFIG_MOUNTS_PROPAGATION: "config.mounts.propagation", Must, "config.md#linux-mount-options", "1.1.0", "private, shared, slave, unbindable and their r* forms set the mount's propagation.";
+CONFIG_MOUNTS_NOSYMFOLLOW: "config.mounts.nosymfollow", Should, "config.md#linux-mount-options", "1.1.0", "nosymfollow (Linux 5.10) stops symlinks on the mount being followed; symfollow undoes it.";
+CONFIG_MOUNTS_RECURSIVE_OPTIONS: "config.mounts.recursive-options", Should, "config.md#linux-mount-options", "1.1.0", "rro, rnosuid, rnodev, rnoexec, the ratime family and their opposites apply to the mount and every submount (mount_setattr AT_RECURSIVE).";
+CONFIG_MOUNTS_IDMAP: "config.mounts.idmap", Should, "config.md#linux-mount-options", "1.2.0", "idmap/ridmap map the mount's ids by its uidMappings/gidMappings (else the container's user namespace, else an error) and are not passed to mount(2).";
+CONFIG_PROCESS_CONSOLE_SIZE: "config.process.console-size", Must, "config.md#process", "1.0.0", "consoleSize MUST be ignored when terminal is false or unset.";
+CONFIG_PROCESS_EXEC_CPU_AFFINITY: "config.process.exec-cpu-affinity", Should, "config.md#linux-process", "1.2.0", "execCPUAffinity sets the CPU affinity the process runs with; without it the affinity is not changed.";
+LINUX_DEFAULT_FILESYSTEMS: "linux.default-filesystems", Should, "config-linux.md#default-filesystems", "1.0.0", "/proc, /sys, /dev/pts and /dev/shm SHOULD be available in the container.";
+LINUX_NAMESPACES_USER_MAPPINGS_NO_CHOWN: "linux.namespaces.user-mappings-no-chown", Should, "config-linux.md#user-namespace-mappings", "1.0.0", "The runtime SHOULD NOT change the ownership of the container's files to realize the id mappings.";
+LINUX_NET_DEVICES: "linux.net-devices", Must, "config-linux.md#network-devices", "1.3.0", "netDevices are moved into the container's network namespace (renamed if asked), keep their attributes and are up; a name in use is an error.";
+LINUX_RESOURCES_PIDS_ZERO: "linux.resources.pids-zero", Should, "config-linux.md#pids", "1.0.0", "A pids limit of 0 is a valid limit and SHOULD be treated as such.";
+LINUX_MEMORY_POLICY: "linux.memory-policy", Must, "config-linux.md#memory-policy", "1.3.0", "memoryPolicy sets the NUMA memory policy (mode, nodes, flags) of the container process.";
+LINUX_SECCOMP_ERRNO_UNSUPPORTED: "linux.seccomp.errno-unsupported", Must, "config-linux.md#seccomp", "1.0.2", "errnoRet (or defaultErrnoRet) with an action that takes no errno MUST be an error.";
+LINUX_SECCOMP_NOTIFY_UNREACHABLE: "linux.seccomp.notify-unreachable", Must, "config-linux.md#seccomp", "1.1.0", "If sending to the listenerPath socket fails, the runtime MUST generate an error.";
+FEATURES_NULL_IS_UNKNOWN: "features.null-is-unknown", Must, "features.md#features-structure", "1.1.0", "In features, null (or absence) means unknown and is never written as an empty value.";
+FEATURES_VERSIONS_ACCEPTED: "features.versions-accepted", Must, "features.md#specification-version", "1.1.0", "The runtime MUST accept ociVersionMin and ociVersionMax as the ociVersion of config.json.";
+FEATURES_KNOWN_FIELDS: "features.known-fields", Must, "features.md#specification-version", "1.1.0", "features MUST NOT hold properties its spec version does not define.";
+FEATURES_HONEST: "features.honest", Must, "features.md#features-structure", "1.1.0", "Every hook, mount option, namespace, capability, seccomp item and memory policy features lists MUST be recognized by the runtime.";
 // runtime.md: operations
 RUNTIME_STATE_OP_MISSING: "runtime.state-op.missing", Must, "runtime.md#query-state", "1.0.0", "Attempting to query a container that does not exist MUST generate an error.";
 RUNTIME_STATE_OP_RETURNS_STATE: "runtime.state-op.returns-state", Must, "runtime.md#query-state", "1.0.0", "The state operation MUST return the state of a container as specified in the State section.";

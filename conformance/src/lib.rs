@@ -25,4 +25,5 @@ pub mod report;
 pub mod runner;
 pub mod selinux;
 pub mod state_view;
+pub mod trace;
 pub mod verdict;

@@ -30,9 +30,13 @@ enum Command {
     Diff(Box<DiffArgs>),
     /// Print the requirement catalogue and the cases covering each entry
     Requirements {
-        /// Only the requirements no case checks yet
+        /// Only the requirements (with --trace: the statements) no case checks yet
         #[arg(long)]
         uncovered: bool,
+        /// Every normative statement of the runtime-spec with the requirement
+        /// and cases that check it, or the reason none does
+        #[arg(long)]
+        trace: bool,
     },
 }
 
@@ -186,7 +190,13 @@ fn known_requirement(id: &str) -> Result<String, String> {
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Requirements { uncovered } => {
+        Command::Requirements { uncovered, trace: true } => {
+            litmus::trace::render(uncovered).map_err(anyhow::Error::msg).map(|text| {
+                print!("{text}");
+                0
+            })
+        }
+        Command::Requirements { uncovered, trace: false } => {
             print!("{}", requirements(uncovered));
             Ok(0)
         }
@@ -458,6 +468,7 @@ fn run_info(runtime: &Path, spec_version: Option<String>) -> RunInfo {
 }
 
 fn requirements(uncovered_only: bool) -> String {
+    let reasons = litmus::trace::unchecked_reasons().unwrap_or_default();
     let mut out = String::new();
     let mut covered = 0;
     for req in catalogue::CATALOGUE {
@@ -478,7 +489,12 @@ fn requirements(uncovered_only: bool) -> String {
             req.since,
             req.text,
             req.link(),
-            if by.is_empty() { "none".to_string() } else { by.join(", ") }
+            if by.is_empty() {
+                let why = reasons.get(req.id).map_or("no reason given", String::as_str);
+                format!("none ({why})")
+            } else {
+                by.join(", ")
+            }
         );
     }
     let total = catalogue::CATALOGUE.len();
