@@ -102,6 +102,8 @@ faults! {
     TimeOffsetsAfterSetuid = "time-offsets-after-setuid" => ["linux.namespaces.time-offsets"],
     ZombieIsRunning = "zombie-is-running" => ["runtime.state.status-stopped"],
     SysctlNeedsNewNamespace = "sysctl-needs-new-namespace" => ["linux.sysctl"],
+    ClearingOptionsIgnored = "clearing-options-ignored" => ["config.mounts.linux-options"],
+    MountPropagationIgnored = "mount-propagation-ignored" => ["config.mounts.propagation"],
     // The command-line contract engines rely on.
     PidFileNewline = "pid-file-newline" => ["engine.pid-file"],
     SeccompAgentAtStart = "seccomp-agent-at-start" => ["engine.seccomp-agent-on-create"],

@@ -18,7 +18,7 @@ crate::cases! {
     }
 }
 
-fn tmpfs(destination: &str, options: &[&str]) -> Mount {
+pub(super) fn tmpfs(destination: &str, options: &[&str]) -> Mount {
     MountBuilder::default()
         .destination(destination)
         .typ("tmpfs")
@@ -28,7 +28,7 @@ fn tmpfs(destination: &str, options: &[&str]) -> Mount {
         .expect("static mount fields")
 }
 
-fn add_mounts(spec: &mut Spec, extra: Vec<Mount>) {
+pub(super) fn add_mounts(spec: &mut Spec, extra: Vec<Mount>) {
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     mounts.extend(extra);
     spec.set_mounts(Some(mounts));

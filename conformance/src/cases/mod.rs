@@ -8,6 +8,7 @@ mod filesystem;
 mod hooks;
 mod inherited_fds;
 mod lifecycle;
+mod mount_options;
 pub(crate) mod namespaces;
 mod process;
 mod realworld;
@@ -24,6 +25,7 @@ const AREAS: &[&[Case]] = &[
     lifecycle::CASES,
     process::CASES,
     filesystem::CASES,
+    mount_options::CASES,
     namespaces::CASES,
     engine_shapes::CASES,
     devices::CASES,

@@ -213,7 +213,9 @@ fn mount_one(root: &Root, m: &Mount, setup: &Setup) -> Result<()> {
         }
     }
     let top = root.resolve(m.destination())?;
-    for flag in &opts.propagation {
+    let propagation =
+        if Fault::MountPropagationIgnored.active() { &[][..] } else { &opts.propagation };
+    for flag in propagation {
         mount(None::<&str>, &fd_path(&top), None::<&str>, *flag, None::<&str>)
             .context("setting propagation")?;
     }

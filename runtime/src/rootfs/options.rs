@@ -1,6 +1,7 @@
 //! Turning a mount's `options` into mount(2) flags, propagation flags and
 //! filesystem data, the way mount(8) reads them.
 
+use crate::fault::Fault;
 use nix::mount::MsFlags;
 
 #[derive(Debug, PartialEq)]
@@ -35,6 +36,9 @@ impl Default for MountOptions {
     }
 }
 
+/// Linux 5.10's MS_NOSYMFOLLOW, which nix does not name.
+const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(256);
+
 impl MountOptions {
     /// Every option name `parse` knows as a flag (the rest go to the filesystem).
     pub const KNOWN: &'static [&'static str] = &[
@@ -63,6 +67,12 @@ impl MountOptions {
         "nostrictatime",
         "silent",
         "loud",
+        "lazytime",
+        "nolazytime",
+        "iversion",
+        "noiversion",
+        "nosymfollow",
+        "symfollow",
         "bind",
         "rbind",
         "private",
@@ -84,6 +94,9 @@ impl MountOptions {
                 p.cleared -= f;
             };
             let clear = |p: &mut MountOptions, f: MsFlags| {
+                if Fault::ClearingOptionsIgnored.active() {
+                    return;
+                }
                 p.flags -= f;
                 p.cleared |= f;
             };
@@ -113,6 +126,12 @@ impl MountOptions {
                 "nostrictatime" => clear(&mut parsed, MsFlags::MS_STRICTATIME),
                 "silent" => set(&mut parsed, MsFlags::MS_SILENT),
                 "loud" => clear(&mut parsed, MsFlags::MS_SILENT),
+                "lazytime" => set(&mut parsed, MsFlags::MS_LAZYTIME),
+                "nolazytime" => clear(&mut parsed, MsFlags::MS_LAZYTIME),
+                "iversion" => set(&mut parsed, MsFlags::MS_I_VERSION),
+                "noiversion" => clear(&mut parsed, MsFlags::MS_I_VERSION),
+                "nosymfollow" => set(&mut parsed, MS_NOSYMFOLLOW),
+                "symfollow" => clear(&mut parsed, MS_NOSYMFOLLOW),
                 "bind" => parsed.bind = true,
                 "rbind" => {
                     parsed.bind = true;
@@ -195,6 +214,15 @@ mod tests {
         let parsed = parse(&["nosuid", "tmpcopyup", "size=1m"]);
         assert!(parsed.copy_up);
         assert_eq!(parsed.data(), Some("size=1m".to_string()));
+    }
+
+    #[test]
+    fn every_known_option_is_ours_and_never_the_filesystems_data() {
+        for option in MountOptions::KNOWN {
+            assert_eq!(parse(&[option]).data(), None, "{option} went to the filesystem");
+        }
+        assert!(parse(&["lazytime"]).flags.contains(MsFlags::MS_LAZYTIME));
+        assert!(parse(&["nosymfollow", "symfollow"]).cleared.contains(MS_NOSYMFOLLOW));
     }
 
     #[test]
