@@ -116,7 +116,7 @@ LINUX_NAMESPACES_USER_MAPPINGS_NO_CHOWN: "linux.namespaces.user-mappings-no-chow
 LINUX_NET_DEVICES: "linux.net-devices", Must, "config-linux.md#network-devices", "1.3.0", "netDevices are moved into the container's network namespace (renamed if asked), keep their attributes and are up; a name in use is an error.";
 LINUX_RESOURCES_PIDS_ZERO: "linux.resources.pids-zero", Should, "config-linux.md#pids", "1.0.0", "A pids limit of 0 is a valid limit and SHOULD be treated as such.";
 LINUX_MEMORY_POLICY: "linux.memory-policy", Must, "config-linux.md#memory-policy", "1.3.0", "memoryPolicy sets the NUMA memory policy (mode, nodes, flags) of the container process.";
-LINUX_SECCOMP_ERRNO_UNSUPPORTED: "linux.seccomp.errno-unsupported", Must, "config-linux.md#seccomp", "1.0.2", "errnoRet (or defaultErrnoRet) with an action that takes no errno MUST be an error.";
+LINUX_SECCOMP_ERRNO_UNSUPPORTED: "linux.seccomp.errno-unsupported", Must, "config-linux.md#seccomp", "1.1.0", "errnoRet (or defaultErrnoRet) with an action that takes no errno MUST be an error.";
 LINUX_SECCOMP_NOTIFY_UNREACHABLE: "linux.seccomp.notify-unreachable", Must, "config-linux.md#seccomp", "1.1.0", "If sending to the listenerPath socket fails, the runtime MUST generate an error.";
 FEATURES_NULL_IS_UNKNOWN: "features.null-is-unknown", Must, "features.md#features-structure", "1.1.0", "In features, null (or absence) means unknown and is never written as an empty value.";
 FEATURES_VERSIONS_ACCEPTED: "features.versions-accepted", Must, "features.md#specification-version", "1.1.0", "The runtime MUST accept ociVersionMin and ociVersionMax as the ociVersion of config.json.";
@@ -175,7 +175,7 @@ CONFIG_HOOKS_POSTSTOP_FAILURE: "config.hooks.poststop-failure", Must, "config.md
 CONFIG_ANNOTATIONS: "config.annotations", Should, "config.md#annotations", "1.0.0", "annotations are arbitrary metadata kept with the container.";
 CONFIG_OCI_VERSION: "config.oci-version", Must, "config.md#specification-version", "1.0.0", "ociVersion MUST be in SemVer v2.0.0 format and specifies the version of the spec the bundle complies with.";
 CONFIG_ROOT_PATH_EXISTS: "config.root.path-exists", Must, "config.md#root", "1.0.0", "A directory MUST exist at the path declared by root.path.";
-CONFIG_MOUNTS_DESTINATION_ABSOLUTE: "config.mounts.destination-absolute", Must, "config.md#mounts", "1.0.0", "A mount's destination MUST be an absolute path (relative paths are relative to / since 1.1).";
+CONFIG_MOUNTS_DESTINATION_ABSOLUTE: "config.mounts.destination-absolute", Must, "config.md#mounts", "1.1.0", "A mount's destination MUST be an absolute path (relative paths are relative to / since 1.1).";
 CONFIG_PROCESS_ARGS_REQUIRED: "config.process.args-required", Must, "config.md#process", "1.0.0", "process.args: at least one entry is REQUIRED.";
 CONFIG_PROCESS_CWD_ABSOLUTE: "config.process.cwd-absolute", Must, "config.md#process", "1.0.0", "process.cwd MUST be an absolute path.";
 CONFIG_PROCESS_RLIMITS_DUPLICATE: "config.process.rlimits-duplicate", Must, "config.md#posix-process", "1.0.0", "If rlimits contains duplicated entries with the same type, the runtime MUST generate an error.";

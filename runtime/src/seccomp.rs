@@ -106,8 +106,15 @@ pub fn uses_notify(seccomp: &LinuxSeccomp) -> bool {
             .any(|s| s.action() == LinuxSeccompAction::ScmpActNotify)
 }
 
-/// The spec's errno default: EPERM when errnoRet is absent.
+/// The spec's errno default: EPERM when errnoRet is absent. An errnoRet
+/// for an action that returns none is an error, as the spec requires
+/// (since 1.1), not silently dropped.
 fn action(action: LinuxSeccompAction, errno_ret: Option<u32>) -> Result<ScmpAction> {
+    let takes_errno =
+        matches!(action, LinuxSeccompAction::ScmpActErrno | LinuxSeccompAction::ScmpActTrace);
+    if let (Some(ret), false) = (errno_ret, takes_errno) {
+        bail!("errnoRet {ret} is given for {action:?}, which returns no errno");
+    }
     let ret = errno_ret.unwrap_or(libc::EPERM as u32);
     Ok(match action {
         LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
@@ -253,6 +260,15 @@ mod tests {
 
     fn seccomp(json: &str) -> LinuxSeccomp {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn an_errno_for_an_action_without_one_is_refused() {
+        let err = action(LinuxSeccompAction::ScmpActAllow, Some(5)).unwrap_err().to_string();
+        assert!(err.contains("errnoRet 5") && err.contains("ScmpActAllow"), "{err}");
+        assert!(action(LinuxSeccompAction::ScmpActErrno, Some(5)).is_ok());
+        assert!(action(LinuxSeccompAction::ScmpActTrace, Some(5)).is_ok());
+        assert!(action(LinuxSeccompAction::ScmpActAllow, None).is_ok());
     }
 
     #[test]

@@ -6,6 +6,8 @@ use oci_spec::runtime::{Mount, MountBuilder, Spec};
 
 crate::cases! {
     Filesystem: {
+        relative_mount_destinations_are_taken_from_root => [CONFIG_MOUNTS_DESTINATION_ABSOLUTE],
+        default_filesystems_are_available => [LINUX_DEFAULT_FILESYSTEMS],
         rootfs_propagation_is_applied => [LINUX_ROOTFS_PROPAGATION],
         delete_keeps_what_the_container_did_not_create => [RUNTIME_DELETE_FOREIGN_RESOURCES],
         readonly_root_is_readonly => [CONFIG_ROOT_READONLY, CONFIG_ROOT_PATH],
@@ -217,4 +219,33 @@ fn delete_keeps_what_the_container_did_not_create(cx: &mut Ctx) -> Checked {
         "the bind source, its file and the container's write kept after delete",
         format!("{:?}", std::fs::read_dir(&host_dir).map(|d| d.count())),
     )
+}
+
+/// Since 1.1 a relative destination is read from "/".
+fn relative_mount_destinations_are_taken_from_root(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["report"]);
+    add_mounts(&mut spec, vec![tmpfs("litmus/relative", &["size=1m"])]);
+    let run = cx.run_probe(&spec)?;
+    let report = run.report()?;
+    let points: Vec<&str> = report.mounts.iter().map(|m| m.mount_point.as_str()).collect();
+    expect(
+        report.mount_at("/litmus/relative").is_some(),
+        "a tmpfs at /litmus/relative",
+        format!("mount points {points:?}"),
+    )
+}
+
+/// /proc, /sys, /dev/pts and /dev/shm, with their filesystems, as the
+/// fixture config asks for them.
+fn default_filesystems_are_available(cx: &mut Ctx) -> Checked {
+    let spec = cx.spec(&["report"]);
+    let run = cx.run_probe(&spec)?;
+    let report = run.report()?;
+    for (path, fs_type) in
+        [("/proc", "proc"), ("/sys", "sysfs"), ("/dev/pts", "devpts"), ("/dev/shm", "tmpfs")]
+    {
+        let seen = report.mount_at(path).map(|m| m.fs_type.clone());
+        expect_eq(&format!("filesystem at {path}"), Some(fs_type.to_string()), seen)?;
+    }
+    Ok(())
 }

@@ -6,6 +6,8 @@ use litmus_probe::ProbeLine;
 
 crate::cases! {
     Lifecycle: {
+        operations_without_an_id_are_errors => [RUNTIME_OPERATIONS_ID_REQUIRED],
+        features_versions_are_accepted_as_oci_version => [FEATURES_VERSIONS_ACCEPTED],
         create_needs_an_id_and_a_bundle =>
             [RUNTIME_CREATE_ARGS_REQUIRED, RUNTIME_CREATE_ERROR_NO_CONTAINER],
         features_give_the_supported_version_range => [FEATURES_REQUIRED_FIELDS],
@@ -263,4 +265,34 @@ fn features_give_the_supported_version_range(cx: &mut Ctx) -> Checked {
         "ociVersionMin <= ociVersionMax",
         format!("{min} > {max}"),
     )
+}
+
+/// state, start, kill and delete each need the container's ID.
+fn operations_without_an_id_are_errors(cx: &mut Ctx) -> Checked {
+    for operation in ["state", "start", "kill", "delete"] {
+        cx.call(&[operation])?.expect_refused(&format!("{operation} without an ID to fail"))?;
+    }
+    Ok(())
+}
+
+/// A config whose ociVersion is features' ociVersionMin, and one with its
+/// ociVersionMax, both run.
+fn features_versions_are_accepted_as_oci_version(cx: &mut Ctx) -> Checked {
+    let features = cx.call(&["features"])?;
+    if !features.ok() {
+        return Err(crate::case::Verdict::Skip("the runtime has no features command".into()));
+    }
+    let doc: serde_json::Value = serde_json::from_str(&features.stdout)
+        .map_err(|e| fail("features output as JSON", format!("{e}: {}", features.stdout)))?;
+    for key in ["ociVersionMin", "ociVersionMax"] {
+        let Some(version) = doc[key].as_str() else {
+            return Err(fail(format!("features.{key}"), format!("{:?}", doc[key])));
+        };
+        let mut spec = cx.spec(&["report"]);
+        spec.set_version(version.to_string());
+        cx.run_probe(&spec)
+            .map_err(|v| v.seen_also(&format!("config ociVersion {version} (features {key})")))?
+            .report()?;
+    }
+    Ok(())
 }

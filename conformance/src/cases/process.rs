@@ -10,6 +10,7 @@ use std::collections::HashSet;
 
 crate::cases! {
     Process: {
+        console_size_is_ignored_without_a_terminal => [CONFIG_PROCESS_CONSOLE_SIZE],
         io_priority_is_set => [CONFIG_PROCESS_IO_PRIORITY],
         scheduler_policy_is_set => [CONFIG_PROCESS_SCHEDULER],
         apparmor_profile_is_applied => [CONFIG_PROCESS_APPARMOR],
@@ -329,4 +330,16 @@ fn scheduler_policy_is_set(cx: &mut Ctx) -> Checked {
     }
     let ret = probe_syscall(cx, spec, "sched_getscheduler")?;
     expect_eq("sched_getscheduler (SCHED_BATCH = 3)", 3, ret)
+}
+
+/// consoleSize with terminal false: the size is ignored, the process runs
+/// on the streams it was given.
+fn console_size_is_ignored_without_a_terminal(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["report"]);
+    let size = oci_spec::runtime::BoxBuilder::default().height(24u64).width(80u64).build()?;
+    if let Some(process) = spec.process_mut() {
+        process.set_terminal(Some(false));
+        process.set_console_size(Some(size));
+    }
+    cx.run_probe(&spec)?.report().map(drop)
 }

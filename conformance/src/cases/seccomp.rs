@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 crate::cases! {
     Seccomp: {
+        notify_with_no_agent_listening_is_an_error => [LINUX_SECCOMP_NOTIFY_UNREACHABLE],
+        errno_ret_on_an_action_without_errno_is_an_error => [LINUX_SECCOMP_ERRNO_UNSUPPORTED],
         seccomp_rule_returns_its_errno => [LINUX_SECCOMP_SYSCALLS, LINUX_SECCOMP_ERRNO_RET],
         seccomp_errno_defaults_to_eperm => [LINUX_SECCOMP_ERRNO_DEFAULT],
         seccomp_default_action_uses_default_errno =>
@@ -338,4 +340,49 @@ fn an_allow_list_from_before_linux_5_3_runs_the_container(cx: &mut Ctx) -> Check
         )?;
     }
     Ok(())
+}
+
+/// listenerPath where no agent listens: sending the listener fails, which
+/// is an error (at create, or at start for a runtime that sends then), and
+/// the program does not run.
+fn notify_with_no_agent_listening_is_an_error(cx: &mut Ctx) -> Checked {
+    let getpgid = call(libc::SYS_getpgid, &[0]);
+    let spec = with_seccomp(
+        cx.spec(&["marker", "/ran", "syscall", &getpgid]),
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": cx.work().join("nobody-listens.sock"),
+            "syscalls": [{"names": ["getpgid"], "action": "SCMP_ACT_NOTIFY"}]
+        }),
+    );
+    refused_at_create_or_start(cx, &spec, "a seccomp listener no agent can receive")
+}
+
+/// errnoRet with SCMP_ACT_ALLOW, and defaultErrnoRet with a default action
+/// that returns no errno: each is an error.
+fn errno_ret_on_an_action_without_errno_is_an_error(cx: &mut Ctx) -> Checked {
+    let profiles = [
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["getpgid"], "action": "SCMP_ACT_ALLOW", "errnoRet": 5}]
+        }),
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "defaultErrnoRet": 5}),
+    ];
+    for profile in profiles {
+        let spec = with_seccomp(cx.spec(&["marker", "/ran", "exit", "0"]), profile.clone());
+        refused_at_create_or_start(cx, &spec, &format!("the profile {profile}"))?;
+    }
+    Ok(())
+}
+
+/// The runtime refuses `spec` at create, or else at start; either way its
+/// program does not run.
+fn refused_at_create_or_start(cx: &mut Ctx, spec: &Spec, what: &str) -> Checked {
+    let bundle = cx.bundle(spec)?;
+    let id = cx.new_id();
+    let created = cx.create(&id, bundle)?;
+    if created.ok() {
+        cx.start(&id)?.expect_refused(&format!("create or start with {what} to fail"))?;
+    }
+    expect(!cx.program_ran(bundle), format!("the program not to run with {what}"), "it ran")
 }
