@@ -82,6 +82,15 @@ impl Case {
         self.requirements.iter().map(|r| r.id).collect()
     }
 
+    /// The earliest release that replaced one of its requirements, with the
+    /// replacement (a runtime speaking it is judged by the replacement).
+    pub fn superseded(&self) -> Option<(&'static str, &'static str)> {
+        let mut replaced: Vec<_> =
+            self.requirements.iter().filter_map(|r| catalogue::superseded(r.id)).collect();
+        replaced.sort_by_key(|(release, _)| catalogue::release(release));
+        replaced.first().copied()
+    }
+
     /// The newest spec version among its requirements.
     pub fn since(&self) -> &'static str {
         self.requirements.iter().map(|r| r.since).fold("1.0.0", |a, b| {

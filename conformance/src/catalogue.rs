@@ -49,7 +49,7 @@ pub struct Requirement {
 }
 
 /// The spec version links point at.
-pub const SPEC_VERSION: &str = "v1.2.0";
+pub const SPEC_VERSION: &str = "v1.3.0";
 
 impl Requirement {
     pub fn link(&self) -> String {
@@ -279,6 +279,17 @@ pub fn release(version: &str) -> Option<(u64, u64, u64)> {
     Some((v.major, v.minor, v.patch))
 }
 
+/// Requirements a later spec release replaced: (ID, the release that
+/// replaced it, its replacement). A runtime speaking that release or a later
+/// one is judged by the replacement only.
+pub const SUPERSEDED: &[(&str, &str, &str)] =
+    &[("config.hooks.poststart-failure", "1.3.0", "config.hooks.poststart-failure-error")];
+
+/// The release that replaced `id`, and the replacement, if one did.
+pub fn superseded(id: &str) -> Option<(&'static str, &'static str)> {
+    SUPERSEDED.iter().find(|(old, _, _)| *old == id).map(|(_, release, new)| (*release, *new))
+}
+
 /// Compares versions by release ("1.0.2" < "1.2.0"): a runtime that says
 /// "1.0.2-dev" (as runc 1.1 does) speaks 1.0.2, so its pre-release is
 /// ignored. Something that is not a version counts as 0.0.0.
@@ -290,6 +301,17 @@ pub fn version_le(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn superseded_requirements_and_their_replacements_are_in_the_catalogue() {
+        for (old, release, new) in SUPERSEDED {
+            let [old, new] = [old, new].map(|id| CATALOGUE.iter().find(|r| r.id == *id));
+            let (old, new) = (old.expect("old in catalogue"), new.expect("new in catalogue"));
+            assert!(version_le(old.since, release) && new.since == *release, "{old:?} {new:?}");
+        }
+        assert_eq!(superseded("config.hooks.poststart-failure").map(|s| s.0), Some("1.3.0"));
+        assert_eq!(superseded("config.hooks.poststop-failure"), None);
+    }
 
     #[test]
     fn ids_are_unique_and_anchored_in_spec_files() {

@@ -299,6 +299,32 @@ impl<'a> Ctx<'a> {
         .map_err(|expired| fail(format!("status {status}"), format!("status {last}: {expired}")))
     }
 
+    /// Waits until container `id` is stopped, or gone (a runtime that
+    /// destroys a container itself, as after a failing hook).
+    pub fn wait_stopped_or_gone(&self, id: &str) -> Result<(), Verdict> {
+        let mut last = String::new();
+        deadline::poll(WAIT, Duration::from_millis(10), || {
+            let state = self.call(&["state", id]).ok()?;
+            if !state.ok() {
+                return Some(());
+            }
+            match self.state(id) {
+                Ok(s) if s.status == "stopped" => Some(()),
+                Ok(s) => {
+                    last = s.status;
+                    None
+                }
+                Err(e) => {
+                    last = format!("{e:#}");
+                    None
+                }
+            }
+        })
+        .map_err(|expired| {
+            fail("status stopped, or no container", format!("status {last}: {expired}"))
+        })
+    }
+
     /// Starts the created container `id` and waits for its process to
     /// exit; returns the exit code as [`Ctx::wait_exit`] does.
     pub fn start_to_exit(&self, id: &str) -> Result<Option<i32>, Verdict> {

@@ -190,6 +190,7 @@ mod tests {
             level: Level::Must,
             requirements: vec![],
             outcome,
+            beyond_declared: false,
             duration: Duration::ZERO,
         }
     }

@@ -27,6 +27,11 @@ pub struct CaseResult {
     pub requirements: Vec<&'static str>,
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// The case checks a rule newer than the spec version the runtime
+    /// declares: run so that users see what the runtime does, reported
+    /// apart and never part of the verdict.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub beyond_declared: bool,
     #[serde(rename = "duration_ms", serialize_with = "as_millis")]
     pub duration: Duration,
 }
@@ -90,22 +95,26 @@ pub fn parallel_map<T: Sync, R: Send>(
 
 fn run_one(case: &'static Case, options: &RunOptions) -> CaseResult {
     let started = Instant::now();
+    let beyond_declared = !catalogue::version_le(case.since(), options.spec_version);
     let finish = |outcome| CaseResult {
         name: case.name,
         area: case.area.name(),
         level: case.level(),
         requirements: case.requirement_ids(),
         outcome,
+        beyond_declared,
         duration: started.elapsed(),
     };
-    if !catalogue::version_le(case.since(), options.spec_version) {
-        return finish(Outcome::Skip {
-            reason: format!(
-                "needs runtime-spec {}; the runtime speaks {}",
-                case.since(),
-                options.spec_version
-            ),
-        });
+    if let Some((release, replacement)) = case.superseded() {
+        if catalogue::version_le(release, options.spec_version) {
+            return finish(Outcome::Skip {
+                reason: format!(
+                    "runtime-spec {release} replaced this rule by {replacement}; the runtime \
+                     speaks {}",
+                    options.spec_version
+                ),
+            });
+        }
     }
     let work = match tempfile::Builder::new().prefix(&format!("litmus-{}-", case.name)).tempdir() {
         Ok(dir) => dir,

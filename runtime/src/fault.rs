@@ -102,6 +102,8 @@ faults! {
     TimeOffsetsAfterSetuid = "time-offsets-after-setuid" => ["linux.namespaces.time-offsets"],
     ZombieIsRunning = "zombie-is-running" => ["runtime.state.status-stopped"],
     SysctlNeedsNewNamespace = "sysctl-needs-new-namespace" => ["linux.sysctl"],
+    PoststartFailureIgnored = "poststart-failure-ignored" => ["config.hooks.poststart-failure-error"],
+    IgnoreIntelRdt = "ignore-intel-rdt" => ["linux.intel-rdt"],
     ClearingOptionsIgnored = "clearing-options-ignored" => ["config.mounts.linux-options"],
     MountPropagationIgnored = "mount-propagation-ignored" => ["config.mounts.propagation"],
     // The command-line contract engines rely on.
@@ -164,6 +166,7 @@ pub fn distort(spec: &mut Spec) {
         Fault::IgnorePersonality => on(linux(spec), |l| l.set_personality(None)),
         Fault::IgnoreSysctl => on(linux(spec), |l| l.set_sysctl(None)),
         Fault::IgnoreDevices => on(linux(spec), |l| l.set_devices(None)),
+        Fault::IgnoreIntelRdt => on(linux(spec), |l| l.set_intel_rdt(None)),
         Fault::IgnoreDeviceRules => on(resources(spec), |r| r.set_devices(None)),
         Fault::IgnoreBlockIo => on(resources(spec), |r| r.set_block_io(None)),
         Fault::IgnoreMemoryLimit => on(resources(spec), |r| r.set_memory(None)),

@@ -9,7 +9,7 @@ use oci_spec::runtime::{
 };
 
 /// The newest runtime-spec version this runtime implements.
-pub const OCI_VERSION_MAX: &str = "1.2.0";
+pub const OCI_VERSION_MAX: &str = "1.3.0";
 
 /// The names the spec gives seccomp actions and architectures, in
 /// oci-spec's enums (which deserialize from exactly those names).

@@ -17,6 +17,8 @@ crate::cases! {
         failing_create_runtime_hook_fails_create => [CONFIG_HOOKS_CREATE_RUNTIME_FAILURE],
         failing_create_container_hook_fails_create => [CONFIG_HOOKS_CREATE_CONTAINER_FAILURE],
         failing_start_container_hook_fails_start => [CONFIG_HOOKS_START_CONTAINER_FAILURE],
+        failing_poststart_hook_is_an_error_and_stops_the_container =>
+            [CONFIG_HOOKS_POSTSTART_FAILURE_ERROR],
         failing_poststart_hook_leaves_the_container_running => [CONFIG_HOOKS_POSTSTART_FAILURE],
         hook_timeout_aborts_the_hook => [CONFIG_HOOKS_TIMEOUT],
         failing_poststop_hook_does_not_fail_delete => [CONFIG_HOOKS_POSTSTOP_FAILURE],
@@ -210,6 +212,22 @@ fn failing_start_container_hook_fails_start(cx: &mut Ctx) -> Checked {
     let start = cx.start(&id)?;
     start.expect_refused("start with a failing startContainer hook to fail")?;
     expect(!cx.program_ran(bundle), "the program not to run", "the program ran")
+}
+
+/// poststart failing, since 1.3: "generate an error, stop the container,
+/// and continue the lifecycle at step 12". start fails; the program (which
+/// ran: poststart follows it) is stopped, and the container is either
+/// destroyed already or left stopped for delete, which then removes all.
+fn failing_poststart_hook_is_an_error_and_stops_the_container(cx: &mut Ctx) -> Checked {
+    let hooks = HooksBuilder::default().poststart(vec![failing_hook()]).build()?;
+    let mut spec = cx.spec(&["marker", "/ran", "wait-signal"]);
+    spec.set_hooks(Some(hooks));
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    cx.start(&id)?.expect_refused("start to fail when a poststart hook fails")?;
+    cx.wait_stopped_or_gone(&id)?;
+    expect(cx.program_ran(bundle), "the program to have run before poststart", "no marker")
 }
 
 /// poststart failing: "the runtime MUST log a warning, but the remaining

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 crate::cases! {
     Resources: {
+        intel_rdt_without_resctrl_is_an_error => [LINUX_INTEL_RDT],
         block_io_throttle_is_applied => [LINUX_RESOURCES_BLOCK_IO],
         hugepage_limit_is_applied => [LINUX_RESOURCES_HUGEPAGE_LIMITS],
         device_rules_are_enforced => [LINUX_RESOURCES_DEVICES],
@@ -289,4 +290,26 @@ fn hugepage_limit_is_applied(cx: &mut Ctx) -> Checked {
     let dirs = cgroup_dirs_limited_by(cx, resources)?;
     let (file, value) = read_control(&dirs, &["hugetlb.2MB.limit_in_bytes", "hugetlb.2MB.max"])?;
     expect_eq(&file, "4194304", value.as_str())
+}
+
+/// intelRdt on a host without a mounted resctrl: "the runtime MUST generate
+/// an error". (With resctrl, the rest of intelRdt needs RDT hardware,
+/// which no litmus host has: the case skips.)
+fn intel_rdt_without_resctrl_is_an_error(cx: &mut Ctx) -> Checked {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
+    if mountinfo.lines().any(|l| l.contains(" - resctrl ")) {
+        return Err(Verdict::Skip(
+            "this host has resctrl mounted; the case needs a host without".into(),
+        ));
+    }
+    let mut spec = cx.spec(&["marker", "/ran", "exit", "0"]);
+    let rdt: oci_spec::runtime::LinuxIntelRdt =
+        serde_json::from_value(serde_json::json!({"closID": "litmus", "l3CacheSchema": "L3:0=f"}))?;
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_intel_rdt(Some(rdt));
+    }
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    cx.create_refused(&id, bundle, "create with intelRdt and no resctrl to fail")?;
+    expect(!cx.program_ran(bundle), "the program not to run", "it ran")
 }

@@ -332,6 +332,7 @@ pub fn run(
             level: Level::Must,
             requirements: REQUIREMENTS.iter().map(|r| r.id).collect(),
             outcome,
+            beyond_declared: false,
             duration: started.elapsed(),
         };
         progress(&result);

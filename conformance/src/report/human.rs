@@ -32,9 +32,10 @@ pub fn human(results: &[CaseResult], info: &RunInfo) -> String {
                 Outcome::Fail { .. } => "FAIL",
                 Outcome::Skip { .. } => "SKIP",
             };
+            let beyond = if r.beyond_declared { "  (beyond the declared version)" } else { "" };
             let _ = writeln!(
                 out,
-                "  {mark}  {:<width$}  {:<6}  {}",
+                "  {mark}  {:<width$}  {:<6}  {}{beyond}",
                 r.name,
                 r.level.to_string(),
                 r.requirements.join(", ")
@@ -50,7 +51,15 @@ pub fn human(results: &[CaseResult], info: &RunInfo) -> String {
             let Outcome::Fail { expected, seen } = &r.outcome else {
                 continue;
             };
-            let _ = writeln!(out, "  {} [{}]", r.name, r.level);
+            let beyond = if r.beyond_declared {
+                format!(
+                    ", beyond the declared runtime-spec {}: outside the verdict",
+                    info.spec_version
+                )
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "  {} [{}{beyond}]", r.name, r.level);
             for id in &r.requirements {
                 if let Some(req) = catalogue::find(id) {
                     let _ = writeln!(out, "    {id}: {}\n      {}", req.text, req.link());

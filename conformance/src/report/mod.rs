@@ -33,14 +33,25 @@ pub struct Summary {
     /// Failures of the engine contract (level ENGINE), outside the spec
     /// verdict.
     pub failed_engine: usize,
+    /// Cases of rules newer than the runtime's declared spec version that
+    /// ran, and of those the failures: shown, outside the verdict.
+    pub ran_beyond: usize,
+    pub failed_beyond: usize,
 }
 
 impl Summary {
     pub fn of(results: &[CaseResult]) -> Summary {
         let mut s = Summary::default();
         for r in results {
+            if r.beyond_declared && !matches!(r.outcome, Outcome::Skip { .. }) {
+                s.ran_beyond += 1;
+            }
             match r.outcome {
                 Outcome::Pass => s.passed += 1,
+                Outcome::Fail { .. } if r.beyond_declared => {
+                    s.failed += 1;
+                    s.failed_beyond += 1;
+                }
                 Outcome::Fail { .. } => {
                     s.failed += 1;
                     match r.level {
@@ -63,6 +74,13 @@ impl Summary {
             line += &format!(
                 " ({} of the failures: engine contract, outside the spec verdict)",
                 self.failed_engine
+            );
+        }
+        if self.ran_beyond > 0 {
+            line += &format!(
+                " ({} cases of rules newer than the runtime's declared spec version ran, {} \
+                 failed: outside the verdict)",
+                self.ran_beyond, self.failed_beyond
             );
         }
         line
@@ -91,6 +109,7 @@ pub(crate) mod fixtures {
                 level: Level::Must,
                 requirements: vec!["runtime.create.status"],
                 outcome: Outcome::Pass,
+                beyond_declared: false,
                 duration: Duration::from_millis(42),
             },
             CaseResult {
@@ -102,6 +121,7 @@ pub(crate) mod fixtures {
                     expected: "umask = Some(23)".into(),
                     seen: "umask = Some(18) <&\"escaped\">".into(),
                 },
+                beyond_declared: false,
                 duration: Duration::from_millis(7),
             },
             CaseResult {
@@ -110,6 +130,7 @@ pub(crate) mod fixtures {
                 level: Level::Must,
                 requirements: vec!["linux.resources.memory"],
                 outcome: Outcome::Skip { reason: "no memory controller".into() },
+                beyond_declared: false,
                 duration: Duration::from_millis(1),
             },
         ]
@@ -119,6 +140,20 @@ pub(crate) mod fixtures {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_beyond_the_declared_version_are_outside_the_verdict() {
+        let mut results = fixtures::results();
+        results[1].beyond_declared = true;
+        results[0].beyond_declared = true;
+        let summary = Summary::of(&results);
+        assert_eq!((summary.failed, summary.failed_must), (1, 0));
+        assert_eq!((summary.ran_beyond, summary.failed_beyond), (2, 1));
+        assert!(summary.line().contains("2 cases of rules newer"), "{}", summary.line());
+        let json = serde_json::to_value(&results[1]).unwrap();
+        assert_eq!(json["beyond_declared"], true);
+        assert!(serde_json::to_value(&results[2]).unwrap().get("beyond_declared").is_none());
+    }
 
     #[test]
     fn engine_failures_are_counted_apart_from_must_failures() {

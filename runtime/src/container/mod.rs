@@ -55,8 +55,20 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     dir.save(&record)?;
     let spec = dir.load_config()?;
     let state_json = serde_json::to_string(&record.current_state())?;
-    // runtime.md: a failing poststart hook is logged, the lifecycle goes on.
-    hooks::run_phase_warning(spec.hooks(), Phase::Poststart, &state_json);
+    if Fault::PoststartFailureIgnored.active() {
+        hooks::run_phase_warning(spec.hooks(), Phase::Poststart, &state_json);
+        return Ok(());
+    }
+    // runtime.md (1.3): a failing poststart hook is an error; the container
+    // is stopped, and delete (the next step) removes it.
+    if let Err(e) = hooks::run_phase(spec.hooks(), Phase::Poststart, &state_json) {
+        let cgroup = Cgroup::at(&Layout::detect()?, &record.cgroup_path);
+        for pid in cgroup.pids().unwrap_or_default() {
+            let _ = send_signal(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        wait_until_gone(record.state.pid, record.pid_start_time);
+        return Err(e.context("the container was stopped"));
+    }
     Ok(())
 }
 
