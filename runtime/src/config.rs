@@ -133,6 +133,9 @@ fn check(spec: &Spec, bundle: &Path) -> Result<()> {
         if mount.destination().as_os_str().is_empty() {
             bail!("mounts[{i}].destination: empty");
         }
+        if Fault::RelativeDestinationRefused.active() && mount.destination().is_relative() {
+            bail!("mounts[{i}].destination: relative");
+        }
     }
     validate_hooks(spec)?;
     validate_host_security(spec, &HostSecurity::detect())?;
@@ -219,6 +222,12 @@ pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<()> {
     if !process.cwd().is_absolute() {
         bail!("process.cwd: {:?} is not an absolute path", process.cwd());
     }
+    if Fault::ConsoleSizeNeedsTerminal.active()
+        && process.console_size().is_some()
+        && process.terminal() != Some(true)
+    {
+        bail!("process.consoleSize: needs a terminal");
+    }
     if let Some(env) = process.env() {
         if let Some(bad) = env.iter().find(|kv| !kv.contains('=')) {
             bail!("process.env: {bad:?} is not of the form KEY=VALUE");
@@ -243,6 +252,9 @@ fn validate_version(version: &str) -> Result<()> {
     let Ok(parsed) = semver::Version::parse(version) else {
         bail!("ociVersion: {version:?} is not a semantic version");
     };
+    if Fault::OldestVersionRefused.active() && version == "1.0.0" {
+        bail!("ociVersion: {version} is too old");
+    }
     if parsed.major != 1 {
         bail!("ociVersion: {version} is not supported (this runtime speaks 1.x)");
     }

@@ -104,6 +104,11 @@ faults! {
     SysctlNeedsNewNamespace = "sysctl-needs-new-namespace" => ["linux.sysctl"],
     PoststartFailureIgnored = "poststart-failure-ignored" => ["config.hooks.poststart-failure-error"],
     IgnoreIntelRdt = "ignore-intel-rdt" => ["linux.intel-rdt"],
+    AgentUnreachableIgnored = "agent-unreachable-ignored" => ["linux.seccomp.notify-unreachable"],
+    ErrnoRetOnAnyAction = "errno-ret-on-any-action" => ["linux.seccomp.errno-unsupported"],
+    RelativeDestinationRefused = "relative-destination-refused" => ["config.mounts.destination-absolute"],
+    ConsoleSizeNeedsTerminal = "console-size-needs-terminal" => ["config.process.console-size"],
+    OldestVersionRefused = "oldest-version-refused" => ["features.versions-accepted"],
     ClearingOptionsIgnored = "clearing-options-ignored" => ["config.mounts.linux-options"],
     MountPropagationIgnored = "mount-propagation-ignored" => ["config.mounts.propagation"],
     // The command-line contract engines rely on.

@@ -11,6 +11,7 @@
 //! "seccomp"). The socket is connected before pivot_root, while the path is
 //! still reachable, and used right after the filter is loaded.
 
+use crate::fault::Fault;
 use anyhow::{bail, Context, Result};
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
@@ -71,9 +72,12 @@ impl Filter {
             .listener_path()
             .as_ref()
             .context("linux.seccomp.listenerPath: required by SCMP_ACT_NOTIFY")?;
-        let socket = UnixStream::connect(path).with_context(|| {
-            format!("linux.seccomp.listenerPath: connecting to {}", path.display())
-        })?;
+        let socket = match UnixStream::connect(path) {
+            Err(_) if Fault::AgentUnreachableIgnored.active() => return Ok(()),
+            connected => connected.with_context(|| {
+                format!("linux.seccomp.listenerPath: connecting to {}", path.display())
+            })?,
+        };
         self.agent = Some(Agent { socket, metadata: seccomp.listener_metadata().clone() });
         Ok(())
     }
@@ -112,7 +116,8 @@ pub fn uses_notify(seccomp: &LinuxSeccomp) -> bool {
 fn action(action: LinuxSeccompAction, errno_ret: Option<u32>) -> Result<ScmpAction> {
     let takes_errno =
         matches!(action, LinuxSeccompAction::ScmpActErrno | LinuxSeccompAction::ScmpActTrace);
-    if let (Some(ret), false) = (errno_ret, takes_errno) {
+    if let (Some(ret), false, false) = (errno_ret, takes_errno, Fault::ErrnoRetOnAnyAction.active())
+    {
         bail!("errnoRet {ret} is given for {action:?}, which returns no errno");
     }
     let ret = errno_ret.unwrap_or(libc::EPERM as u32);
