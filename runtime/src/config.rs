@@ -154,6 +154,9 @@ fn check(spec: &Spec, bundle: &Path) -> Result<()> {
         }
     }
     let has_new = |typ| namespaces.iter().any(|ns| ns.typ() == typ);
+    if has_new(LinuxNamespaceType::Time) && Fault::TimeNamespaceListedNotAccepted.active() {
+        bail!("linux.namespaces: time is not supported");
+    }
     if !has_new(LinuxNamespaceType::Mount) && Fault::RequireMountNamespace.active() {
         bail!("linux.namespaces: a mount namespace is required");
     }

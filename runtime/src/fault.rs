@@ -109,6 +109,8 @@ faults! {
     RelativeDestinationRefused = "relative-destination-refused" => ["config.mounts.destination-absolute"],
     ConsoleSizeNeedsTerminal = "console-size-needs-terminal" => ["config.process.console-size"],
     OldestVersionRefused = "oldest-version-refused" => ["features.versions-accepted"],
+    TimeNamespaceListedNotAccepted = "time-namespace-listed-not-accepted" => ["features.honest"],
+    FeaturesExtraField = "features-extra-field" => ["features.known-fields"],
     ClearingOptionsIgnored = "clearing-options-ignored" => ["config.mounts.linux-options"],
     MountPropagationIgnored = "mount-propagation-ignored" => ["config.mounts.propagation"],
     // The command-line contract engines rely on.

@@ -122,6 +122,9 @@ pub fn document() -> serde_json::Value {
     }
     let mut json = serde_json::to_value(features()).expect("features serialize");
     without_nulls(&mut json);
+    if crate::fault::Fault::FeaturesExtraField.active() {
+        json["linux"]["litmusExtra"] = serde_json::json!(true);
+    }
     json
 }
 

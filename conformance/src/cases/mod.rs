@@ -4,6 +4,7 @@
 mod devices;
 mod engine;
 mod engine_shapes;
+mod features;
 mod filesystem;
 mod hooks;
 mod inherited_fds;
@@ -23,6 +24,7 @@ use crate::case::Case;
 
 const AREAS: &[&[Case]] = &[
     lifecycle::CASES,
+    features::CASES,
     process::CASES,
     filesystem::CASES,
     mount_options::CASES,

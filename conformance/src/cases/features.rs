@@ -1,0 +1,267 @@
+//! features.md, features-linux.md: what `features` says must be true of
+//! the runtime. Engines read it to decide what to send (podman checks it
+//! for idmapped mounts, containerd for seccomp flags); a list that claims
+//! more than the runtime accepts breaks them at create.
+
+use super::namespaces::{in_a_user_namespace, namespace, set_namespaces, NEW};
+use super::seccomp::with_seccomp;
+use crate::case::{expect, fail, Checked, Verdict};
+use crate::ctx::Ctx;
+use oci_spec::runtime::{
+    Capability, HookBuilder, Hooks, LinuxCapabilitiesBuilder, LinuxNamespaceType, Spec,
+};
+use serde_json::{json, Value};
+
+crate::cases! {
+    Lifecycle: {
+        features_list_only_what_the_runtime_recognizes => [FEATURES_HONEST],
+        features_hold_only_fields_of_the_spec => [FEATURES_KNOWN_FIELDS],
+    }
+}
+
+fn features(cx: &Ctx) -> Result<Value, Verdict> {
+    let features = cx.call(&["features"])?;
+    if !features.ok() {
+        return Err(Verdict::Skip("the runtime has no features command".into()));
+    }
+    serde_json::from_str(&features.stdout)
+        .map_err(|e| fail("features output as JSON", format!("{e}: {}", features.stdout)))
+}
+
+fn strings(list: &Value) -> Vec<String> {
+    list.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
+}
+
+/// The name of a namespace type in /proc/self/ns.
+fn proc_name(typ: LinuxNamespaceType) -> &'static str {
+    match typ {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// Every namespace type, capability, hook phase, seccomp action, operator,
+/// architecture and supported flag the runtime lists is used in a config
+/// of its own (or, for capabilities and hook phases, all in one), which the
+/// runtime must run. Items this host's kernel lacks (a namespace type with
+/// no /proc/self/ns entry) are left out; SCMP_ACT_NOTIFY needs an agent
+/// and has its own cases.
+fn features_list_only_what_the_runtime_recognizes(cx: &mut Ctx) -> Checked {
+    let doc = features(cx)?;
+    let linux = &doc["linux"];
+    let mut trials: Vec<(String, Spec)> = Vec::new();
+    for name in strings(&linux["namespaces"]) {
+        let Ok(typ) = serde_json::from_value::<LinuxNamespaceType>(json!(name)) else {
+            trials.push((format!("namespace {name}"), Spec::default()));
+            continue;
+        };
+        if !std::path::Path::new("/proc/self/ns").join(proc_name(typ)).exists() {
+            continue;
+        }
+        let mut spec = cx.spec(&["report"]);
+        let mut types: Vec<LinuxNamespaceType> = NEW.to_vec();
+        if !types.contains(&typ) {
+            types.push(typ);
+        }
+        set_namespaces(&mut spec, types.into_iter().map(|t| namespace(t, None)).collect());
+        if typ == LinuxNamespaceType::User {
+            in_a_user_namespace(&mut spec)?;
+        }
+        trials.push((format!("namespace {name}"), spec));
+    }
+    // Only what this host can grant: its bounding set may lack some (this
+    // suite's own hosts lack CAP_SYS_RESOURCE), and a capability that
+    // cannot be granted is another statement's matter.
+    let grantable = host_bounding_set();
+    let capabilities: Vec<Capability> = strings(&linux["capabilities"])
+        .iter()
+        .filter_map(|c| serde_json::from_value(json!(c)).ok())
+        .filter(|c| grantable & (1u64 << crate::capability::number(*c)) != 0)
+        .collect();
+    if !capabilities.is_empty() {
+        let set: std::collections::HashSet<Capability> = capabilities.into_iter().collect();
+        let caps = LinuxCapabilitiesBuilder::default()
+            .bounding(set.clone())
+            .effective(set.clone())
+            .permitted(set)
+            .build()?;
+        let mut spec = cx.spec(&["report"]);
+        if let Some(process) = spec.process_mut() {
+            process.set_capabilities(Some(caps));
+        }
+        trials.push(("every listed capability".into(), spec));
+    }
+    let phases = strings(&doc["hooks"]);
+    if !phases.is_empty() {
+        let hook = HookBuilder::default()
+            .path("/bin/sh")
+            .args(vec!["sh".into(), "-c".into(), "cat >/dev/null".into()])
+            .build()?;
+        let mut hooks = serde_json::Map::new();
+        for phase in &phases {
+            hooks.insert(phase.clone(), json!([hook]));
+        }
+        match serde_json::from_value::<Hooks>(Value::Object(hooks)) {
+            Ok(hooks) => {
+                let mut spec = cx.spec(&["report"]);
+                spec.set_hooks(Some(hooks));
+                trials.push((format!("a hook in each listed phase {phases:?}"), spec));
+            }
+            Err(e) => {
+                return Err(fail("hook phases a config can carry", format!("{phases:?}: {e}")))
+            }
+        }
+    }
+    let seccomp = &linux["seccomp"];
+    let rule = |extra: Value| {
+        let mut rule = json!({"names": ["acct"], "action": "SCMP_ACT_ERRNO"});
+        rule.as_object_mut()
+            .expect("object")
+            .extend(extra.as_object().cloned().unwrap_or_default());
+        rule
+    };
+    let mut profiles: Vec<(String, Value)> = Vec::new();
+    for action in strings(&seccomp["actions"]).into_iter().filter(|a| a != "SCMP_ACT_NOTIFY") {
+        let profile = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule(json!({"action": action}))]});
+        profiles.push((format!("seccomp action {action}"), profile));
+    }
+    for op in strings(&seccomp["operators"]) {
+        let args = json!({"args": [{"index": 0, "value": 1, "valueTwo": 1, "op": op}]});
+        profiles.push((
+            format!("seccomp operator {op}"),
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule(args)]}),
+        ));
+    }
+    // One architecture per filter, of this host's byte order: a filter
+    // holds the native architecture and cannot mix byte orders, so a
+    // big-endian one cannot be used here whatever the runtime knows.
+    const BIG_ENDIAN: &[&str] = &[
+        "SCMP_ARCH_MIPS",
+        "SCMP_ARCH_MIPS64",
+        "SCMP_ARCH_MIPS64N32",
+        "SCMP_ARCH_PPC",
+        "SCMP_ARCH_PPC64",
+        "SCMP_ARCH_S390",
+        "SCMP_ARCH_S390X",
+        "SCMP_ARCH_PARISC",
+        "SCMP_ARCH_PARISC64",
+        "SCMP_ARCH_M68K",
+        "SCMP_ARCH_SH",
+    ];
+    let native_order =
+        |a: &String| cfg!(target_endian = "little") != BIG_ENDIAN.contains(&a.as_str());
+    for arch in strings(&seccomp["archs"]).into_iter().filter(native_order) {
+        let profile = json!({
+            "defaultAction": "SCMP_ACT_ALLOW", "architectures": [arch], "syscalls": [rule(json!({}))]
+        });
+        profiles.push((format!("seccomp architecture {arch}"), profile));
+    }
+    for flag in strings(&seccomp["supportedFlags"]) {
+        let profile = json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": [flag], "syscalls": [rule(json!({}))]});
+        profiles.push((format!("seccomp flag {flag}"), profile));
+    }
+    for (what, profile) in profiles {
+        match serde_json::from_value::<oci_spec::runtime::LinuxSeccomp>(profile.clone()) {
+            Ok(_) => trials.push((what, with_seccomp(cx.spec(&["report"]), profile))),
+            Err(e) => return Err(fail(format!("{what} in a config"), e.to_string())),
+        }
+    }
+    let mut refused = Vec::new();
+    for (what, spec) in &trials {
+        if spec.process().is_none() {
+            refused.push(format!("{what}: not a name of the spec"));
+            continue;
+        }
+        match cx.run_probe(spec).and_then(|run| run.report().map(drop)) {
+            Ok(()) => {}
+            Err(Verdict::Fail { seen, .. }) => refused.push(format!("{what}: {seen}")),
+            Err(skip) => return Err(skip),
+        }
+    }
+    expect(
+        refused.is_empty(),
+        "a config with each listed feature to run",
+        format!("{} of {} refused: {}", refused.len(), trials.len(), refused.join("; ")),
+    )
+}
+
+/// CapBnd of this process, as a mask.
+fn host_bounding_set() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .unwrap_or(0)
+}
+
+/// The fields of the Features structure in runtime-spec 1.3.0 (features.md
+/// and features-linux.md), by object.
+const KNOWN: &[(&str, &[&str])] = &[
+    (
+        "",
+        &[
+            "ociVersionMin",
+            "ociVersionMax",
+            "hooks",
+            "mountOptions",
+            "linux",
+            "annotations",
+            "potentiallyUnsafeConfigAnnotations",
+        ],
+    ),
+    (
+        "linux",
+        &[
+            "namespaces",
+            "capabilities",
+            "cgroup",
+            "seccomp",
+            "apparmor",
+            "selinux",
+            "intelRdt",
+            "mountExtensions",
+            "memoryPolicy",
+            "netDevices",
+        ],
+    ),
+    ("linux.cgroup", &["v1", "v2", "systemd", "systemdUser", "rdma"]),
+    (
+        "linux.seccomp",
+        &["enabled", "actions", "operators", "archs", "knownFlags", "supportedFlags"],
+    ),
+    ("linux.apparmor", &["enabled"]),
+    ("linux.selinux", &["enabled"]),
+    ("linux.intelRdt", &["enabled", "schemata", "monitoring"]),
+    ("linux.mountExtensions", &["idmap"]),
+    ("linux.mountExtensions.idmap", &["enabled"]),
+    ("linux.memoryPolicy", &["modes", "flags"]),
+    ("linux.netDevices", &["enabled"]),
+];
+
+/// "The Features structure MUST NOT contain properties that are not defined
+/// in this version of the Open Container Initiative Runtime Specification"
+/// (annotations are where a runtime says more).
+fn features_hold_only_fields_of_the_spec(cx: &mut Ctx) -> Checked {
+    let doc = features(cx)?;
+    let mut unknown = Vec::new();
+    for (path, fields) in KNOWN {
+        let object = path.split('.').filter(|p| !p.is_empty()).fold(&doc, |v, key| &v[key]);
+        for key in object.as_object().into_iter().flat_map(|o| o.keys()) {
+            if !fields.contains(&key.as_str()) {
+                unknown.push(if path.is_empty() { key.clone() } else { format!("{path}.{key}") });
+            }
+        }
+    }
+    expect(
+        unknown.is_empty(),
+        "only fields runtime-spec 1.3.0 defines",
+        format!("also {unknown:?}"),
+    )
+}
