@@ -284,45 +284,46 @@ impl<'a> Ctx<'a> {
 
     /// Polls `state` until `status` (or the deadline).
     pub fn wait_for_status(&self, id: &str, status: &str) -> Result<(), Verdict> {
-        let mut last = String::new();
-        deadline::poll(WAIT, Duration::from_millis(10), || match self.state(id) {
-            Ok(s) if s.status == status => Some(()),
-            Ok(s) => {
-                last = s.status;
-                None
-            }
-            Err(e) => {
-                last = format!("{e:#}");
-                None
-            }
-        })
-        .map_err(|expired| fail(format!("status {status}"), format!("status {last}: {expired}")))
+        self.poll_state(id, &format!("status {status}"), |seen| seen == Some(status))
     }
 
     /// Waits until container `id` is stopped, or gone (a runtime that
     /// destroys a container itself, as after a failing hook).
     pub fn wait_stopped_or_gone(&self, id: &str) -> Result<(), Verdict> {
+        self.poll_state(id, "status stopped, or no container", |seen| {
+            seen.is_none_or(|s| s == "stopped")
+        })
+    }
+
+    /// Polls `state` until `done` accepts the status (None: the runtime
+    /// has no such container).
+    fn poll_state(
+        &self,
+        id: &str,
+        expected: &str,
+        done: impl Fn(Option<&str>) -> bool,
+    ) -> Result<(), Verdict> {
         let mut last = String::new();
         deadline::poll(WAIT, Duration::from_millis(10), || {
-            let state = self.call(&["state", id]).ok()?;
-            if !state.ok() {
-                return Some(());
-            }
-            match self.state(id) {
-                Ok(s) if s.status == "stopped" => Some(()),
-                Ok(s) => {
-                    last = s.status;
-                    None
-                }
+            let inv = match self.call(&["state", id]) {
+                Ok(inv) => inv,
                 Err(e) => {
                     last = format!("{e:#}");
-                    None
+                    return None;
                 }
-            }
+            };
+            let status = match (inv.ok(), StateView::parse(&inv.stdout)) {
+                (false, _) => None,
+                (true, Ok(state)) => Some(state.status),
+                (true, Err(e)) => {
+                    last = format!("{e:#}");
+                    return None;
+                }
+            };
+            last = status.clone().unwrap_or_else(|| inv.describe());
+            done(status.as_deref()).then_some(())
         })
-        .map_err(|expired| {
-            fail("status stopped, or no container", format!("status {last}: {expired}"))
-        })
+        .map_err(|expired| fail(expected, format!("status {last}: {expired}")))
     }
 
     /// Starts the created container `id` and waits for its process to

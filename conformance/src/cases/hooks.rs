@@ -1,7 +1,7 @@
 //! config.md "hooks": when each kind runs, in which order, with what on stdin.
 
-use crate::case::{expect, expect_eq, fail, Checked};
-use crate::ctx::Ctx;
+use crate::case::{expect, expect_eq, fail, Checked, Verdict};
+use crate::ctx::{BundleRef, Ctx};
 use crate::state_view::StateView;
 use oci_spec::runtime::{Hook, HookBuilder, HooksBuilder};
 use std::path::Path;
@@ -214,17 +214,24 @@ fn failing_start_container_hook_fails_start(cx: &mut Ctx) -> Checked {
     expect(!cx.program_ran(bundle), "the program not to run", "the program ran")
 }
 
-/// poststart failing, since 1.3: "generate an error, stop the container,
-/// and continue the lifecycle at step 12". start fails; the program (which
-/// ran: poststart follows it) is stopped, and the container is either
-/// destroyed already or left stopped for delete, which then removes all.
-fn failing_poststart_hook_is_an_error_and_stops_the_container(cx: &mut Ctx) -> Checked {
+/// A created container whose program leaves /ran and waits for a signal,
+/// with a poststart hook that fails.
+fn created_with_failing_poststart(cx: &mut Ctx) -> Result<(String, BundleRef), Verdict> {
     let hooks = HooksBuilder::default().poststart(vec![failing_hook()]).build()?;
     let mut spec = cx.spec(&["marker", "/ran", "wait-signal"]);
     spec.set_hooks(Some(hooks));
     let bundle = cx.bundle(&spec)?;
     let id = cx.new_id();
     cx.create_ok(&id, bundle)?;
+    Ok((id, bundle))
+}
+
+/// poststart failing, since 1.3: "generate an error, stop the container,
+/// and continue the lifecycle at step 12". start fails; the program (which
+/// ran: poststart follows it) is stopped, and the container is either
+/// destroyed already or left stopped for delete, which then removes all.
+fn failing_poststart_hook_is_an_error_and_stops_the_container(cx: &mut Ctx) -> Checked {
+    let (id, bundle) = created_with_failing_poststart(cx)?;
     cx.start(&id)?.expect_refused("start to fail when a poststart hook fails")?;
     cx.wait_stopped_or_gone(&id)?;
     expect(cx.program_ran(bundle), "the program to have run before poststart", "no marker")
@@ -233,12 +240,7 @@ fn failing_poststart_hook_is_an_error_and_stops_the_container(cx: &mut Ctx) -> C
 /// poststart failing: "the runtime MUST log a warning, but the remaining
 /// hooks and lifecycle continue": the program keeps running.
 fn failing_poststart_hook_leaves_the_container_running(cx: &mut Ctx) -> Checked {
-    let hooks = HooksBuilder::default().poststart(vec![failing_hook()]).build()?;
-    let mut spec = cx.spec(&["marker", "/ran", "wait-signal"]);
-    spec.set_hooks(Some(hooks));
-    let bundle = cx.bundle(&spec)?;
-    let id = cx.new_id();
-    cx.create_ok(&id, bundle)?;
+    let (id, bundle) = created_with_failing_poststart(cx)?;
     let _ = cx.start(&id)?;
     let state = cx.state(&id)?;
     expect_eq("status after a failing poststart hook", "running", state.status.as_str())?;
