@@ -30,6 +30,17 @@ pub fn security_module(mode: &str) -> &'static str {
     }
 }
 
+/// Whether a layout's guest runs the runtime's root integration tests.
+/// Only v2 does: the host itself (cgroup v1, hybrid) runs them in `cargo
+/// xtask ci`, so the guests add only the layout the host cannot give. In v1
+/// and hybrid guests of Debian's 6.1 kernel under TCG the killed-create
+/// sweeps twice stalled the guest kernel (soft lockups of both vCPUs in the
+/// sweep's threads, no progress for 400 s and more), an emulation failure
+/// no runtime behaviour explains; the suite still runs in every layout.
+pub fn runs_runtime_tests(mode: &str) -> bool {
+    mode == "v2"
+}
+
 /// The suite's cases that exist for a security module: in a layout booted
 /// with it they must pass, as a skip there would hide a regression.
 pub fn cases_needing(module: &str) -> &'static [&'static str] {
@@ -37,5 +48,16 @@ pub fn cases_needing(module: &str) -> &'static [&'static str] {
         "selinux" => &["selinux_label_is_applied", "mount_label_is_applied"],
         "apparmor" => &["apparmor_profile_is_applied"],
         _ => &[],
+    }
+}
+
+#[cfg(test)]
+mod runtime_tests_layouts {
+    use super::*;
+
+    #[test]
+    fn only_the_v2_guest_runs_the_runtime_tests() {
+        assert!(runs_runtime_tests("v2"));
+        assert!(!runs_runtime_tests("v1") && !runs_runtime_tests("hybrid"));
     }
 }
