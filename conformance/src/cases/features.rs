@@ -3,7 +3,9 @@
 //! for idmapped mounts, containerd for seccomp flags); a list that claims
 //! more than the runtime accepts breaks them at create.
 
-use super::namespaces::{in_a_user_namespace, namespace, set_namespaces, NEW};
+use super::namespaces::{
+    host_inode, in_a_user_namespace, namespace, proc_name, set_namespaces, NEW,
+};
 use super::seccomp::with_seccomp;
 use crate::case::{expect, fail, Checked, Verdict};
 use crate::ctx::Ctx;
@@ -19,31 +21,25 @@ crate::cases! {
     }
 }
 
-fn features(cx: &Ctx) -> Result<Value, Verdict> {
+/// The runtime's `features` document; a runtime without the command skips
+/// the case (one case, features_give_the_supported_version_range, fails
+/// it for that).
+pub(super) fn features(cx: &Ctx) -> Result<Value, Verdict> {
     let features = cx.call(&["features"])?;
     if !features.ok() {
         return Err(Verdict::Skip("the runtime has no features command".into()));
     }
+    parse(&features)
+}
+
+/// A successful `features` call's output as JSON.
+pub(super) fn parse(features: &crate::driver::Invocation) -> Result<Value, Verdict> {
     serde_json::from_str(&features.stdout)
         .map_err(|e| fail("features output as JSON", format!("{e}: {}", features.stdout)))
 }
 
 fn strings(list: &Value) -> Vec<String> {
     list.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
-}
-
-/// The name of a namespace type in /proc/self/ns.
-fn proc_name(typ: LinuxNamespaceType) -> &'static str {
-    match typ {
-        LinuxNamespaceType::Mount => "mnt",
-        LinuxNamespaceType::Network => "net",
-        LinuxNamespaceType::Cgroup => "cgroup",
-        LinuxNamespaceType::Ipc => "ipc",
-        LinuxNamespaceType::Pid => "pid",
-        LinuxNamespaceType::User => "user",
-        LinuxNamespaceType::Uts => "uts",
-        LinuxNamespaceType::Time => "time",
-    }
 }
 
 /// Every namespace type, capability, hook phase, seccomp action, operator,
@@ -61,7 +57,7 @@ fn features_list_only_what_the_runtime_recognizes(cx: &mut Ctx) -> Checked {
             trials.push((format!("namespace {name}"), Spec::default()));
             continue;
         };
-        if !std::path::Path::new("/proc/self/ns").join(proc_name(typ)).exists() {
+        if host_inode(proc_name(typ)).is_none() {
             continue;
         }
         let mut spec = cx.spec(&["report"]);

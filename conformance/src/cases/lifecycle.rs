@@ -248,8 +248,7 @@ fn create_needs_an_id_and_a_bundle(cx: &mut Ctx) -> Checked {
 fn features_give_the_supported_version_range(cx: &mut Ctx) -> Checked {
     let features = cx.call(&["features"])?;
     features.expect_ok("features to succeed")?;
-    let doc: serde_json::Value = serde_json::from_str(&features.stdout)
-        .map_err(|e| fail("features output as JSON", format!("{e}: {}", features.stdout)))?;
+    let doc = super::features::parse(&features)?;
     let version = |key: &str| -> Result<String, crate::case::Verdict> {
         let v = doc[key].as_str().unwrap_or_default().to_string();
         expect(
@@ -278,12 +277,7 @@ fn operations_without_an_id_are_errors(cx: &mut Ctx) -> Checked {
 /// A config whose ociVersion is features' ociVersionMin, and one with its
 /// ociVersionMax, both run.
 fn features_versions_are_accepted_as_oci_version(cx: &mut Ctx) -> Checked {
-    let features = cx.call(&["features"])?;
-    if !features.ok() {
-        return Err(crate::case::Verdict::Skip("the runtime has no features command".into()));
-    }
-    let doc: serde_json::Value = serde_json::from_str(&features.stdout)
-        .map_err(|e| fail("features output as JSON", format!("{e}: {}", features.stdout)))?;
+    let doc = super::features::features(cx)?;
     for key in ["ociVersionMin", "ociVersionMax"] {
         let Some(version) = doc[key].as_str() else {
             return Err(fail(format!("features.{key}"), format!("{:?}", doc[key])));

@@ -26,7 +26,7 @@ crate::cases! {
 
 /// /proc/self/ns names of the namespace types (the suite never links the
 /// runtime crate, so it keeps its own copy of this table).
-fn proc_name(typ: LinuxNamespaceType) -> &'static str {
+pub(super) fn proc_name(typ: LinuxNamespaceType) -> &'static str {
     match typ {
         LinuxNamespaceType::Mount => "mnt",
         LinuxNamespaceType::Cgroup => "cgroup",
