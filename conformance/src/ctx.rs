@@ -246,6 +246,18 @@ impl<'a> Ctx<'a> {
         Ok(inv)
     }
 
+    /// The runtime refuses `spec` at create, or else at start; either way
+    /// its program (which starts with `marker /ran`) does not run.
+    pub fn refused_at_create_or_start(&mut self, spec: &Spec, what: &str) -> Checked {
+        let bundle = self.bundle(spec)?;
+        let id = self.new_id();
+        let created = self.create(&id, bundle)?;
+        if created.ok() {
+            self.start(&id)?.expect_refused(&format!("create or start with {what} to fail"))?;
+        }
+        expect(!self.program_ran(bundle), format!("the program not to run with {what}"), "it ran")
+    }
+
     /// create, failing the case if the runtime refuses.
     pub fn create_ok(&mut self, id: &str, bundle: BundleRef) -> Result<(), Verdict> {
         let inv = self.create(id, bundle)?;

@@ -4,8 +4,8 @@
 
 use oci_spec::runtime::{
     ApparmorBuilder, CgroupBuilder, Features, FeaturesBuilder, IDMapBuilder, IntelRdtBuilder,
-    LinuxFeatureBuilder, LinuxNamespaceType, MountExtensionsBuilder, SeccompBuilder,
-    SelinuxBuilder,
+    LinuxFeatureBuilder, LinuxNamespaceType, MemoryPolicyBuilder, MountExtensionsBuilder,
+    SeccompBuilder, SelinuxBuilder,
 };
 
 /// The newest runtime-spec version this runtime implements.
@@ -78,6 +78,13 @@ pub fn features() -> Features {
         .apparmor(ApparmorBuilder::default().enabled(true).build().expect("apparmor"))
         .selinux(SelinuxBuilder::default().enabled(true).build().expect("selinux"))
         .intel_rdt(IntelRdtBuilder::default().enabled(false).build().expect("intelRdt"))
+        .memory_policy(
+            MemoryPolicyBuilder::default()
+                .modes(strings(crate::memory_policy::MODES))
+                .flags(strings(crate::memory_policy::FLAGS))
+                .build()
+                .expect("memoryPolicy"),
+        )
         .mount_extensions(
             MountExtensionsBuilder::default()
                 .idmap(IDMapBuilder::default().enabled(false).build().expect("idmap"))

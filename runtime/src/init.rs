@@ -221,6 +221,9 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     if let Some(personality) = spec.linux().personality().as_ref() {
         process::set_personality(personality)?;
     }
+    if let Some(policy) = spec.linux().memory_policy() {
+        crate::memory_policy::apply(policy)?;
+    }
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
     // process may be about to lose: load it now, before the identity change.
     // From the filter on, every syscall goes through the user's profile:

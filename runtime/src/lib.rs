@@ -17,6 +17,7 @@ pub mod features;
 pub mod hooks;
 pub mod init;
 pub mod logging;
+pub mod memory_policy;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;

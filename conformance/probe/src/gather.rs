@@ -64,7 +64,26 @@ pub fn report() -> Report {
             let p = unsafe { libc::personality(0xffff_ffff) };
             (p >= 0).then_some(p as u64)
         },
+        memory_policy: memory_policy(),
     }
+}
+
+fn memory_policy() -> Option<crate::MemoryPolicy> {
+    let mut mode: libc::c_int = 0;
+    let mut nodes = vec![0u64; 16];
+    let maxnode = nodes.len() as u64 * 64;
+    // SAFETY: mode points to an int and nodes to 16 words = 1024 bits, the
+    // most any kernel has (MAX_NUMNODES), which is maxnode.
+    let rc = unsafe {
+        libc::syscall(libc::SYS_get_mempolicy, &mut mode, nodes.as_mut_ptr(), maxnode, 0usize, 0)
+    };
+    if rc != 0 {
+        return None;
+    }
+    while nodes.last() == Some(&0) {
+        nodes.pop();
+    }
+    Some(crate::MemoryPolicy { mode, nodes })
 }
 
 fn ids() -> Ids {

@@ -103,6 +103,17 @@ pub struct Report {
     /// Open file descriptors other than 0, 1, 2, with their link targets.
     pub extra_fds: BTreeMap<i32, String>,
     pub personality: Option<u64>,
+    /// get_mempolicy(2) of the process: None when the kernel has no NUMA.
+    pub memory_policy: Option<MemoryPolicy>,
+}
+
+/// The NUMA memory policy as get_mempolicy(2) returns it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemoryPolicy {
+    /// The mode (MPOL_*) ORed with its flags (MPOL_F_*).
+    pub mode: i32,
+    /// The nodemask, 64 nodes per word.
+    pub nodes: Vec<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

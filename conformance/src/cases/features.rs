@@ -168,6 +168,13 @@ fn features_list_only_what_the_runtime_recognizes(cx: &mut Ctx) -> Checked {
             Err(e) => return Err(fail(format!("{what} in a config"), e.to_string())),
         }
     }
+    for (what, policy) in memory_policies(&linux["memoryPolicy"]) {
+        let mut spec = cx.spec(&["report"]);
+        let policy = serde_json::from_value(policy.clone())
+            .map_err(|e| fail(format!("{what} in a config"), e.to_string()))?;
+        spec.linux_mut().as_mut().expect("fixture linux").set_memory_policy(Some(policy));
+        trials.push((what, spec));
+    }
     let mut refused = Vec::new();
     for (what, spec) in &trials {
         if spec.process().is_none() {
@@ -185,6 +192,69 @@ fn features_list_only_what_the_runtime_recognizes(cx: &mut Ctx) -> Checked {
         "a config with each listed feature to run",
         format!("{} of {} refused: {}", refused.len(), trials.len(), refused.join("; ")),
     )
+}
+
+/// A memoryPolicy for each listed mode and flag that this host's kernel
+/// accepts on node 0 (features may list what the host lacks:
+/// MPOL_WEIGHTED_INTERLEAVE came in 6.9).
+fn memory_policies(listed: &Value) -> Vec<(String, Value)> {
+    // <linux/mempolicy.h>; modes that take no nodes are given none.
+    let mode = |name: &str| -> Option<(i32, bool)> {
+        let modes = [
+            ("MPOL_DEFAULT", 0, false),
+            ("MPOL_PREFERRED", 1, true),
+            ("MPOL_BIND", 2, true),
+            ("MPOL_INTERLEAVE", 3, true),
+            ("MPOL_LOCAL", 4, false),
+            ("MPOL_PREFERRED_MANY", 5, true),
+            ("MPOL_WEIGHTED_INTERLEAVE", 6, true),
+        ];
+        modes.iter().find(|m| m.0 == name).map(|m| (m.1, m.2))
+    };
+    let flag = |name: &str| match name {
+        "MPOL_F_NUMA_BALANCING" => Some(1 << 13),
+        "MPOL_F_RELATIVE_NODES" => Some(1 << 14),
+        "MPOL_F_STATIC_NODES" => Some(1 << 15),
+        _ => None,
+    };
+    let mut policies = Vec::new();
+    for name in strings(&listed["modes"]) {
+        let policy = match mode(&name) {
+            Some((number, true)) if host_accepts_memory_policy(number, true) => {
+                json!({"mode": name, "nodes": "0"})
+            }
+            Some((number, false)) if host_accepts_memory_policy(number, false) => {
+                json!({"mode": name})
+            }
+            Some(_) => continue,
+            None => json!({"mode": name}),
+        };
+        policies.push((format!("memory policy mode {name}"), policy));
+    }
+    for name in strings(&listed["flags"]) {
+        if flag(&name).is_some_and(|bits| !host_accepts_memory_policy(2 | bits, true)) {
+            continue;
+        }
+        policies.push((
+            format!("memory policy flag {name}"),
+            json!({"mode": "MPOL_BIND", "nodes": "0", "flags": [name]}),
+        ));
+    }
+    policies
+}
+
+/// Whether set_mempolicy(2) takes `mode` (with node 0 if `node0`), tried
+/// on a thread of its own: the policy is per thread and dies with it.
+fn host_accepts_memory_policy(mode: i32, node0: bool) -> bool {
+    std::thread::spawn(move || {
+        let mask: u64 = 1;
+        let (ptr, maxnode) =
+            if node0 { (&mask as *const u64, 65u64) } else { (std::ptr::null(), 0) };
+        // SAFETY: ptr is null or points to one word, the 64 bits maxnode - 1 asks the kernel to read.
+        unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) == 0 }
+    })
+    .join()
+    .unwrap_or(false)
 }
 
 /// CapBnd of this process, as a mask.

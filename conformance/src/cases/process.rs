@@ -16,6 +16,8 @@ crate::cases! {
         apparmor_profile_is_applied => [CONFIG_PROCESS_APPARMOR],
         selinux_label_is_applied => [CONFIG_PROCESS_SELINUX],
         personality_is_set => [LINUX_PERSONALITY],
+        memory_policy_is_set => [LINUX_MEMORY_POLICY],
+        memory_policy_on_absent_nodes_is_an_error => [LINUX_MEMORY_POLICY],
         terminal_is_the_process_stdio_and_controlling_tty => [CONFIG_PROCESS_TERMINAL],
         args_and_env_reach_the_program =>
             [CONFIG_PROCESS_ARGS, CONFIG_PROCESS_ENV, RUNTIME_LIFECYCLE_CREATE_ENV],
@@ -283,6 +285,51 @@ fn personality_is_set(cx: &mut Ctx) -> Checked {
     let run = cx.run_probe(&spec)?;
     let seen = run.report()?.personality;
     expect_eq("execution domain (personality & 0xff)", Some(0x0008), seen.map(|p| p & 0xff))
+}
+
+/// The host's NUMA nodes ("0", "0-1"...), or a skip when the kernel has
+/// no NUMA support (no policy can be set at all then).
+fn host_numa_nodes() -> Result<String, Verdict> {
+    std::fs::read_to_string("/sys/devices/system/node/possible")
+        .map(|s| s.trim().to_string())
+        .map_err(|_| Verdict::Skip("this kernel has no NUMA support (CONFIG_NUMA): no /sys/devices/system/node/possible".into()))
+}
+
+fn with_memory_policy(spec: &mut oci_spec::runtime::Spec, policy: serde_json::Value) -> Checked {
+    let policy: oci_spec::runtime::LinuxMemoryPolicy = serde_json::from_value(policy)?;
+    spec.linux_mut().as_mut().expect("fixture linux").set_memory_policy(Some(policy));
+    Ok(())
+}
+
+/// MPOL_BIND to node 0 with MPOL_F_STATIC_NODES: get_mempolicy(2) inside
+/// the container returns that mode, flag and nodemask. (Every NUMA kernel
+/// has node 0; the default policy is MPOL_DEFAULT with no nodes, so a
+/// runtime that ignores the field is seen.)
+fn memory_policy_is_set(cx: &mut Ctx) -> Checked {
+    host_numa_nodes()?;
+    let mut spec = cx.spec(&["report"]);
+    with_memory_policy(
+        &mut spec,
+        serde_json::json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]}),
+    )?;
+    let run = cx.run_probe(&spec)?;
+    let seen = run.report()?.memory_policy.clone();
+    // <linux/mempolicy.h>: MPOL_BIND = 2, MPOL_F_STATIC_NODES = 1 << 15.
+    let expected = litmus_probe::MemoryPolicy { mode: 2 | 1 << 15, nodes: vec![1] };
+    expect_eq("get_mempolicy (mode | flags, nodemask)", Some(expected), seen)
+}
+
+/// A policy binding memory to a node the host does not have cannot be
+/// set (set_mempolicy fails with EINVAL): the container must not start
+/// with a policy other than the one asked for.
+fn memory_policy_on_absent_nodes_is_an_error(cx: &mut Ctx) -> Checked {
+    let possible = host_numa_nodes()?;
+    if possible.split([',', '-']).any(|n| n == "1023") {
+        return Err(Verdict::Skip(format!("this host has NUMA node 1023 (possible: {possible})")));
+    }
+    let mut spec = cx.spec(&["marker", "/ran", "exit", "0"]);
+    with_memory_policy(&mut spec, serde_json::json!({"mode": "MPOL_BIND", "nodes": "1023"}))?;
+    cx.refused_at_create_or_start(&spec, "memoryPolicy MPOL_BIND to absent node 1023")
 }
 
 /// One raw syscall made by the probe as the container process; its return.
