@@ -93,7 +93,7 @@ impl<'a> Ctx<'a> {
     ) -> Ctx<'a> {
         let root = work.join("runtime-root");
         Ctx {
-            runtime: Runtime { binary: runtime_binary.to_path_buf(), root },
+            runtime: Runtime::new(runtime_binary, root),
             rootfs,
             work,
             bundles: Vec::new(),

@@ -17,6 +17,15 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct Runtime {
     pub binary: PathBuf,
     pub root: PathBuf,
+    /// A network namespace the runtime runs in instead of ours (cases that
+    /// give the runtime host devices to move keep them off the real host).
+    pub net_namespace: Option<std::sync::Arc<OwnedFd>>,
+}
+
+impl Runtime {
+    pub fn new(binary: &Path, root: PathBuf) -> Runtime {
+        Runtime { binary: binary.to_path_buf(), root, net_namespace: None }
+    }
 }
 
 /// The result of one runtime command.
@@ -117,6 +126,19 @@ impl Runtime {
             command.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
         }
         command.args(&full).stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+        if let Some(namespace) = &self.net_namespace {
+            let fd = namespace.as_raw_fd();
+            // SAFETY: runs between fork and exec; setns is a plain syscall
+            // (async-signal-safe) on an fd that outlives the spawn.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setns(fd, libc::CLONE_NEWNET) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         if !high_raw.is_empty() {
             // SAFETY: runs between fork and exec; dup2 is async-signal-safe
             // and the closure touches only the copied Vec of plain ints.

@@ -23,6 +23,7 @@ pub mod preflight;
 pub mod realworld;
 pub mod report;
 pub mod runner;
+pub mod scratch_net;
 pub mod selinux;
 pub mod state_view;
 pub mod trace;

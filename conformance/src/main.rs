@@ -446,7 +446,7 @@ fn run_info(runtime: &Path, spec_version: Option<String>) -> RunInfo {
         std::process::id(),
         runtime.file_name().unwrap_or_default().to_string_lossy()
     ));
-    let rt = driver::Runtime { binary: runtime.to_path_buf(), root: root.clone() };
+    let rt = driver::Runtime::new(runtime, root.clone());
     let version = rt
         .call(&["--version"], &work)
         .map(|i| i.stdout.lines().next().unwrap_or_default().to_string())

@@ -207,6 +207,9 @@ fn check(spec: &Spec, bundle: &Path) -> Result<()> {
     for key in linux.sysctl().iter().flatten().map(|(k, _)| k) {
         validate_sysctl(key, &namespaces)?;
     }
+    if let Some(devices) = linux.net_devices() {
+        crate::net_devices::check(devices, &namespaces)?;
+    }
     if let Some(policy) = linux.memory_policy() {
         crate::memory_policy::check(policy)?;
     }

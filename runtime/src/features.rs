@@ -5,7 +5,7 @@
 use oci_spec::runtime::{
     ApparmorBuilder, CgroupBuilder, Features, FeaturesBuilder, IDMapBuilder, IntelRdtBuilder,
     LinuxFeatureBuilder, LinuxNamespaceType, MemoryPolicyBuilder, MountExtensionsBuilder,
-    SeccompBuilder, SelinuxBuilder,
+    NetDevicesBuilder, SeccompBuilder, SelinuxBuilder,
 };
 
 /// The newest runtime-spec version this runtime implements.
@@ -85,6 +85,7 @@ pub fn features() -> Features {
                 .build()
                 .expect("memoryPolicy"),
         )
+        .net_devices(NetDevicesBuilder::default().enabled(true).build().expect("netDevices"))
         .mount_extensions(
             MountExtensionsBuilder::default()
                 .idmap(IDMapBuilder::default().enabled(false).build().expect("idmap"))

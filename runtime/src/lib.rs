@@ -19,6 +19,7 @@ pub mod init;
 pub mod logging;
 pub mod memory_policy;
 pub mod namespaces;
+pub mod net_devices;
 pub mod process;
 pub mod rootfs;
 pub mod seccomp;

@@ -65,7 +65,65 @@ pub fn report() -> Report {
             (p >= 0).then_some(p as u64)
         },
         memory_policy: memory_policy(),
+        interfaces: interfaces(),
     }
+}
+
+fn interfaces() -> Vec<crate::Interface> {
+    use nix::net::if_::InterfaceFlags;
+    let mut found: BTreeMap<String, crate::Interface> = BTreeMap::new();
+    for entry in nix::ifaddrs::getifaddrs().into_iter().flatten() {
+        let name = entry.interface_name.clone();
+        let interface = found.entry(name.clone()).or_insert_with(|| crate::Interface {
+            mtu: mtu(&name),
+            name,
+            ..Default::default()
+        });
+        interface.up |= entry.flags.contains(InterfaceFlags::IFF_UP);
+        let prefix = |mask: Option<nix::sys::socket::SockaddrStorage>| -> u32 {
+            let Some(mask) = mask else { return 0 };
+            if let Some(v4) = mask.as_sockaddr_in() {
+                return v4.ip().to_bits().count_ones();
+            }
+            mask.as_sockaddr_in6().map(|v6| v6.ip().to_bits().count_ones()).unwrap_or(0)
+        };
+        let Some(address) = entry.address else { continue };
+        let ip = match (address.as_sockaddr_in(), address.as_sockaddr_in6()) {
+            (Some(v4), _) => std::net::IpAddr::from(v4.ip()),
+            (_, Some(v6)) => std::net::IpAddr::from(v6.ip()),
+            _ => continue,
+        };
+        interface.addresses.push(format!("{ip}/{}", prefix(entry.netmask)));
+    }
+    found.into_values().collect()
+}
+
+/// SIOCGIFMTU on a datagram socket.
+fn mtu(name: &str) -> Option<u32> {
+    // SAFETY: a plain socket(2); the fd is owned right away.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd was just returned by socket(2) and nothing else owns it.
+    let socket = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain data; all zeroes is a valid value.
+    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+    if name.len() >= request.ifr_name.len() {
+        return None;
+    }
+    for (dst, src) in request.ifr_name.iter_mut().zip(name.bytes()) {
+        *dst = src as libc::c_char;
+    }
+    use std::os::fd::AsRawFd;
+    // SAFETY: SIOCGIFMTU reads ifr_name (NUL-terminated above: the rest is
+    // zero) and writes ifr_mtu within the ifreq we own.
+    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFMTU, &mut request) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: after a successful SIOCGIFMTU the union holds ifru_mtu.
+    Some(unsafe { request.ifr_ifru.ifru_mtu } as u32)
 }
 
 fn memory_policy() -> Option<crate::MemoryPolicy> {

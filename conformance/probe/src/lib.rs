@@ -105,6 +105,19 @@ pub struct Report {
     pub personality: Option<u64>,
     /// get_mempolicy(2) of the process: None when the kernel has no NUMA.
     pub memory_policy: Option<MemoryPolicy>,
+    /// The network interfaces of the process's network namespace.
+    pub interfaces: Vec<Interface>,
+}
+
+/// A network interface as getifaddrs(3) and SIOCGIFMTU see it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Interface {
+    pub name: String,
+    /// IFF_UP: administratively up.
+    pub up: bool,
+    pub mtu: Option<u32>,
+    /// "ADDRESS/PREFIX" of every IPv4 and IPv6 address.
+    pub addresses: Vec<String>,
 }
 
 /// The NUMA memory policy as get_mempolicy(2) returns it.
@@ -188,6 +201,10 @@ impl Report {
     /// the kernel shows the topmost mount last).
     pub fn mount_at(&self, path: &str) -> Option<&MountInfo> {
         self.mounts.iter().rev().find(|m| m.mount_point == path)
+    }
+
+    pub fn interface(&self, name: &str) -> Option<&Interface> {
+        self.interfaces.iter().find(|i| i.name == name)
     }
 
     pub fn env_var(&self, name: &str) -> Option<&str> {

@@ -11,6 +11,7 @@ mod inherited_fds;
 mod lifecycle;
 mod mount_options;
 pub(crate) mod namespaces;
+mod net_devices;
 mod process;
 mod realworld;
 mod resources;
@@ -29,6 +30,7 @@ const AREAS: &[&[Case]] = &[
     filesystem::CASES,
     mount_options::CASES,
     namespaces::CASES,
+    net_devices::CASES,
     engine_shapes::CASES,
     devices::CASES,
     hooks::CASES,

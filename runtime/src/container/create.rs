@@ -220,6 +220,9 @@ fn build(
         }
     };
     undo.init = Some(pid);
+    if let Some(devices) = linux.net_devices() {
+        crate::net_devices::move_into(devices, pid)?;
+    }
     let _ = waitpid(intermediate, None);
     undo.intermediate = None;
 
