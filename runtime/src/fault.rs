@@ -107,6 +107,7 @@ faults! {
     IgnoreMemoryPolicy = "ignore-memory-policy" => ["linux.memory-policy"],
     IgnoreNetDevices = "ignore-net-devices" => ["linux.net-devices"],
     NetDeviceAddressesDropped = "net-device-addresses-dropped" => ["linux.net-devices"],
+    RecursiveOptionsIgnored = "recursive-options-ignored" => ["config.mounts.recursive-options"],
     AgentUnreachableIgnored = "agent-unreachable-ignored" => ["linux.seccomp.notify-unreachable"],
     ErrnoRetOnAnyAction = "errno-ret-on-any-action" => ["linux.seccomp.errno-unsupported"],
     RelativeDestinationRefused = "relative-destination-refused" => ["config.mounts.destination-absolute"],

@@ -14,7 +14,47 @@ crate::cases! {
         linux_mount_options_have_their_mount8_meaning =>
             [CONFIG_MOUNTS_LINUX_OPTIONS, CONFIG_MOUNTS_OPTIONS],
         propagation_options_set_the_mounts_propagation => [CONFIG_MOUNTS_PROPAGATION],
+        nosymfollow_and_symfollow_apply => [CONFIG_MOUNTS_NOSYMFOLLOW],
+        recursive_options_reach_every_submount => [CONFIG_MOUNTS_RECURSIVE_OPTIONS],
     }
+}
+
+/// A skip unless the host kernel is at least `needed` (what `feature` came in).
+fn kernel_at_least(needed: (u32, u32), feature: &str) -> Checked {
+    let kernel = crate::realworld::Target::host_kernel();
+    if kernel < needed {
+        return Err(Verdict::Skip(format!(
+            "{feature} came in Linux {}.{}; this kernel is {}.{}",
+            needed.0, needed.1, kernel.0, kernel.1
+        )));
+    }
+    Ok(())
+}
+
+/// nosymfollow (Linux 5.10) shows in mountinfo; symfollow after it undoes it.
+fn nosymfollow_and_symfollow_apply(cx: &mut Ctx) -> Checked {
+    kernel_at_least((5, 10), "nosymfollow")?;
+    let mut spec = cx.spec(&["report"]);
+    add_mounts(
+        &mut spec,
+        vec![
+            tmpfs("/litmus/nosym", &["nosymfollow"]),
+            tmpfs("/litmus/sym", &["nosymfollow", "symfollow"]),
+        ],
+    );
+    let run = cx.run_probe(&spec)?;
+    let report = run.report()?;
+    for (path, wanted) in [("/litmus/nosym", true), ("/litmus/sym", false)] {
+        let mount = report
+            .mount_at(path)
+            .ok_or_else(|| crate::case::fail(format!("a tmpfs at {path}"), "no such mount"))?;
+        expect(
+            mount.has_option("nosymfollow") == wanted,
+            format!("{path} {}nosymfollow", if wanted { "" } else { "not " }),
+            format!("options {:?}", mount.options),
+        )?;
+    }
+    Ok(())
 }
 
 /// Options for a tmpfs, what mountinfo must then show, and what it must
@@ -56,38 +96,7 @@ const OPTION_MOUNTS: &[OptionMount] = &[
 /// Each line of the table in a container of its own, so that a runtime
 /// that refuses one option is told which, and the others are still seen.
 fn linux_mount_options_have_their_mount8_meaning(cx: &mut Ctx) -> Checked {
-    let mut wrong = Vec::new();
-    for (options, shown, absent) in OPTION_MOUNTS {
-        let mut spec = cx.spec(&["report"]);
-        add_mounts(&mut spec, vec![tmpfs("/litmus/options", options)]);
-        let run = match cx.run_probe(&spec) {
-            Ok(run) => run,
-            Err(Verdict::Fail { seen, .. }) => {
-                wrong.push(format!("{options:?}: the container did not run ({seen})"));
-                continue;
-            }
-            Err(skip) => return Err(skip),
-        };
-        let report = run.report()?;
-        let Some(mount) = report.mount_at("/litmus/options") else {
-            wrong.push(format!("{options:?}: no mount at /litmus/options"));
-            continue;
-        };
-        let missing = shown.iter().filter(|o| !mount.has_option(o));
-        let extra = absent.iter().filter(|o| mount.has_option(o));
-        let problems: Vec<String> = missing
-            .map(|o| format!("no {o}"))
-            .chain(extra.map(|o| format!("{o} though not asked")))
-            .collect();
-        if !problems.is_empty() {
-            wrong.push(format!(
-                "{options:?}: {} (options {:?}, super options {:?})",
-                problems.join(", "),
-                mount.options,
-                mount.super_options
-            ));
-        }
-    }
+    let wrong = option_sets_wrong(cx, OPTION_MOUNTS, |options| tmpfs(MOUNTED_AT, options), &[])?;
     expect(
         wrong.is_empty(),
         "every option with its mount(8) meaning",
@@ -98,6 +107,62 @@ fn linux_mount_options_have_their_mount8_meaning(cx: &mut Ctx) -> Checked {
             wrong.join("; ")
         ),
     )
+}
+
+/// Where [`option_sets_wrong`] mounts.
+const MOUNTED_AT: &str = "/litmus/options";
+
+/// Each option set in a container of its own (the mount `mount_for`
+/// makes at [`MOUNTED_AT`]), so that a runtime that refuses one set is
+/// told which, and the others are still seen. Checks the mount and each
+/// of `submounts` (paths under it); returns what was wrong, per set.
+fn option_sets_wrong(
+    cx: &mut Ctx,
+    sets: &[OptionMount],
+    mount_for: impl Fn(&[&str]) -> oci_spec::runtime::Mount,
+    submounts: &[&str],
+) -> Result<Vec<String>, Verdict> {
+    let mut wrong = Vec::new();
+    for (options, shown, absent) in sets {
+        let mut spec = cx.spec(&["report"]);
+        add_mounts(&mut spec, vec![mount_for(options)]);
+        let run = match cx.run_probe(&spec) {
+            Ok(run) => run,
+            Err(Verdict::Fail { seen, .. }) => {
+                wrong.push(format!("{options:?}: the container did not run ({seen})"));
+                continue;
+            }
+            Err(skip) => return Err(skip),
+        };
+        let report = run.report()?;
+        let paths = std::iter::once(MOUNTED_AT.to_string())
+            .chain(submounts.iter().map(|s| format!("{MOUNTED_AT}/{s}")));
+        let mut set_wrong = Vec::new();
+        for path in paths {
+            let Some(mount) = report.mount_at(&path) else {
+                set_wrong.push(format!("no mount at {path}"));
+                continue;
+            };
+            let missing = shown.iter().filter(|o| !mount.has_option(o));
+            let extra = absent.iter().filter(|o| mount.has_option(o));
+            let problems: Vec<String> = missing
+                .map(|o| format!("no {o}"))
+                .chain(extra.map(|o| format!("{o} though not asked")))
+                .collect();
+            if !problems.is_empty() {
+                set_wrong.push(format!(
+                    "at {path}: {} (options {:?}, super options {:?})",
+                    problems.join(", "),
+                    mount.options,
+                    mount.super_options
+                ));
+            }
+        }
+        if !set_wrong.is_empty() {
+            wrong.push(format!("{options:?} {}", set_wrong.join(", ")));
+        }
+    }
+    Ok(wrong)
 }
 
 /// Bind mounts of one host directory, each with propagation options, as
@@ -155,4 +220,91 @@ fn propagation_options_set_the_mounts_propagation(cx: &mut Ctx) -> Checked {
         }
     }
     Ok(())
+}
+
+/// A host tmpfs mounted for the case, lazily unmounted when dropped.
+struct HostMount(std::path::PathBuf);
+
+impl HostMount {
+    /// A tmpfs at `at` whose mount (not its superblock: a remount of the
+    /// bind) carries `flags`, as an r* option could clear them.
+    fn tmpfs(at: std::path::PathBuf, flags: nix::mount::MsFlags) -> Result<HostMount, Verdict> {
+        use nix::mount::{mount, MsFlags};
+        std::fs::create_dir_all(&at)?;
+        let skip = |e: nix::Error| {
+            Verdict::Skip(format!("cannot mount a tmpfs on the host for the case: {e}"))
+        };
+        mount(Some("tmpfs"), &at, Some("tmpfs"), MsFlags::empty(), Some("size=64k"))
+            .map_err(skip)?;
+        let mounted = HostMount(at);
+        if !flags.is_empty() {
+            let remount = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | flags;
+            mount(None::<&str>, &mounted.0, None::<&str>, remount, None::<&str>).map_err(skip)?;
+        }
+        Ok(mounted)
+    }
+}
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// Options that set a flag, checked on the bind mount and its `plain`
+/// submount (no flags of its own).
+const RECURSIVE_SETTING: &[OptionMount] = &[
+    (&["rbind", "rro"], &["ro"], &[]),
+    (&["rbind", "rnosuid", "rnodev", "rnoexec"], &["nosuid", "nodev", "noexec"], &[]),
+    (&["rbind", "rnoatime", "rnodiratime"], &["noatime", "nodiratime"], &["relatime"]),
+    (&["rbind", "rnosymfollow"], &["nosymfollow"], &[]),
+];
+
+/// Options that clear a flag, checked on the bind mount and its `flagged`
+/// submount (ro, nosuid, nodev, noexec, noatime, nodiratime, nosymfollow
+/// on the host). ratime, like mount(8)'s atime, gives the default relatime.
+const RECURSIVE_CLEARING: &[OptionMount] = &[
+    (&["rbind", "rrw"], &["rw"], &["ro"]),
+    (&["rbind", "rsuid", "rdev", "rexec"], &[], &["nosuid", "nodev", "noexec"]),
+    (&["rbind", "rdiratime", "rsymfollow"], &[], &["nodiratime", "nosymfollow"]),
+    (&["rbind", "rrelatime"], &["relatime"], &["noatime"]),
+    (&["rbind", "ratime"], &["relatime"], &["noatime"]),
+    (&["rbind", "rstrictatime"], &[], &["noatime", "relatime"]),
+];
+
+/// rbind mounts of a host directory with two tmpfs submounts, one plain,
+/// one with every flag an r* option can clear, each bind with recursive
+/// options (Linux 5.12, mount_setattr AT_RECURSIVE): each option shows on
+/// the bind mount and on the submount. A runtime applying them with
+/// mount(2) alone reaches only the top mount.
+fn recursive_options_reach_every_submount(cx: &mut Ctx) -> Checked {
+    use nix::mount::MsFlags;
+    kernel_at_least((5, 12), "mount_setattr (the recursive options)")?;
+    let source = cx.work().join("recursive-source");
+    let _plain = HostMount::tmpfs(source.join("plain"), MsFlags::empty())?;
+    let every_flag = MsFlags::MS_RDONLY
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NODEV
+        | MsFlags::MS_NOEXEC
+        | MsFlags::MS_NOATIME
+        | MsFlags::MS_NODIRATIME
+        | MsFlags::from_bits_retain(256); // MS_NOSYMFOLLOW
+    let _flagged = HostMount::tmpfs(source.join("flagged"), every_flag)?;
+    let bind = |options: &[&str]| {
+        MountBuilder::default()
+            .destination(MOUNTED_AT)
+            .typ("bind")
+            .source(&source)
+            .options(options.iter().map(|o| o.to_string()).collect::<Vec<_>>())
+            .build()
+            .expect("static mount fields")
+    };
+    let mut wrong = option_sets_wrong(cx, RECURSIVE_SETTING, bind, &["plain"])?;
+    wrong.extend(option_sets_wrong(cx, RECURSIVE_CLEARING, bind, &["flagged"])?);
+    let sets = RECURSIVE_SETTING.len() + RECURSIVE_CLEARING.len();
+    expect(
+        wrong.is_empty(),
+        "each recursive option on the bind mount and its submount",
+        format!("{} of {sets} option sets wrong: {}", wrong.len(), wrong.join("; ")),
+    )
 }

@@ -219,6 +219,50 @@ fn mount_one(root: &Root, m: &Mount, setup: &Setup) -> Result<()> {
         mount(None::<&str>, &fd_path(&top), None::<&str>, *flag, None::<&str>)
             .context("setting propagation")?;
     }
+    if !opts.recursive_attrs.is_empty() && !Fault::RecursiveOptionsIgnored.active() {
+        set_recursive_attrs(&top, opts.recursive_attrs)?;
+    }
+    Ok(())
+}
+
+/// The r* options: mount_setattr(2) with AT_RECURSIVE on the mount just
+/// made, so they reach every mount under it (an rbind's submounts).
+fn set_recursive_attrs(
+    top: &impl std::os::fd::AsRawFd,
+    attrs: options::RecursiveAttrs,
+) -> Result<()> {
+    /// struct mount_attr of <linux/mount.h> (MOUNT_ATTR_SIZE_VER0).
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr =
+        MountAttr { attr_set: attrs.set, attr_clr: attrs.clear, propagation: 0, userns_fd: 0 };
+    let flags = libc::AT_EMPTY_PATH | libc::AT_RECURSIVE;
+    // SAFETY: the path is an empty C string, `attr` is a live struct of the
+    // size passed, and the fd is open for the duration of the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            top.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if rc != 0 {
+        let e = std::io::Error::last_os_error();
+        let hint = if e.raw_os_error() == Some(libc::ENOSYS) {
+            " (the recursive options need mount_setattr, Linux 5.12 or later)"
+        } else {
+            ""
+        };
+        return Err(e).with_context(|| format!("applying recursive mount options{hint}"));
+    }
     Ok(())
 }
 

@@ -20,7 +20,36 @@ pub struct MountOptions {
     pub copy_up: bool,
     /// Everything mount(2) does not know as a flag, passed as data.
     pub data: Vec<String>,
+    /// The recursive options (`rro`, `rnosuid`...): mount_setattr(2)
+    /// attributes for the mount and every mount under it.
+    pub recursive_attrs: RecursiveAttrs,
 }
+
+/// mount_setattr(2)'s attr_set and attr_clr (MOUNT_ATTR_*).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RecursiveAttrs {
+    pub set: u64,
+    pub clear: u64,
+}
+
+impl RecursiveAttrs {
+    pub fn is_empty(&self) -> bool {
+        self.set == 0 && self.clear == 0
+    }
+}
+
+/// <linux/mount.h>
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+/// The atime setting is a value within this mask, not a flag.
+pub const MOUNT_ATTR__ATIME: u64 = 0x70;
+pub const MOUNT_ATTR_RELATIME: u64 = 0x0;
+pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
+pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x200000;
 
 impl Default for MountOptions {
     fn default() -> Self {
@@ -32,6 +61,7 @@ impl Default for MountOptions {
             recursive: false,
             copy_up: false,
             data: Vec::new(),
+            recursive_attrs: RecursiveAttrs::default(),
         }
     }
 }
@@ -84,6 +114,24 @@ impl MountOptions {
         "unbindable",
         "runbindable",
         "tmpcopyup",
+        "rro",
+        "rrw",
+        "rnosuid",
+        "rsuid",
+        "rnodev",
+        "rdev",
+        "rnoexec",
+        "rexec",
+        "rnodiratime",
+        "rdiratime",
+        "rrelatime",
+        "rnorelatime",
+        "rnoatime",
+        "ratime",
+        "rstrictatime",
+        "rnostrictatime",
+        "rnosymfollow",
+        "rsymfollow",
     ];
 
     pub fn parse(options: &[String]) -> MountOptions {
@@ -146,7 +194,18 @@ impl MountOptions {
                 "unbindable" => parsed.propagation.push(MsFlags::MS_UNBINDABLE),
                 "runbindable" => parsed.propagation.push(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC),
                 "tmpcopyup" => parsed.copy_up = true,
-                other => parsed.data.push(other.to_string()),
+                other => match recursive_attr(other) {
+                    Some((set, clear)) => {
+                        let attrs = &mut parsed.recursive_attrs;
+                        // A later atime value replaces an earlier one.
+                        if clear & MOUNT_ATTR__ATIME == MOUNT_ATTR__ATIME {
+                            attrs.set &= !MOUNT_ATTR__ATIME;
+                        }
+                        attrs.set = (attrs.set & !clear) | set;
+                        attrs.clear = (attrs.clear & !set) | clear;
+                    }
+                    None => parsed.data.push(other.to_string()),
+                },
             }
         }
         parsed
@@ -156,6 +215,32 @@ impl MountOptions {
     pub fn data(&self) -> Option<String> {
         (!self.data.is_empty()).then(|| self.data.join(","))
     }
+}
+
+/// A recursive option's (attr_set, attr_clr). Like their mount(8)
+/// namesakes, `ratime`, `rnorelatime` and `rnostrictatime` give the
+/// kernel's default, relatime; an atime value always clears the whole
+/// atime field (mount_setattr(2) refuses a partial clear).
+fn recursive_attr(option: &str) -> Option<(u64, u64)> {
+    const ATIME: u64 = MOUNT_ATTR__ATIME;
+    Some(match option {
+        "rro" => (MOUNT_ATTR_RDONLY, 0),
+        "rrw" => (0, MOUNT_ATTR_RDONLY),
+        "rnosuid" => (MOUNT_ATTR_NOSUID, 0),
+        "rsuid" => (0, MOUNT_ATTR_NOSUID),
+        "rnodev" => (MOUNT_ATTR_NODEV, 0),
+        "rdev" => (0, MOUNT_ATTR_NODEV),
+        "rnoexec" => (MOUNT_ATTR_NOEXEC, 0),
+        "rexec" => (0, MOUNT_ATTR_NOEXEC),
+        "rnodiratime" => (MOUNT_ATTR_NODIRATIME, 0),
+        "rdiratime" => (0, MOUNT_ATTR_NODIRATIME),
+        "rrelatime" | "ratime" | "rnorelatime" | "rnostrictatime" => (MOUNT_ATTR_RELATIME, ATIME),
+        "rnoatime" => (MOUNT_ATTR_NOATIME, ATIME),
+        "rstrictatime" => (MOUNT_ATTR_STRICTATIME, ATIME),
+        "rnosymfollow" => (MOUNT_ATTR_NOSYMFOLLOW, 0),
+        "rsymfollow" => (0, MOUNT_ATTR_NOSYMFOLLOW),
+        _ => return None,
+    })
 }
 
 /// rootfsPropagation / propagation option names to flags.
@@ -223,6 +308,29 @@ mod tests {
         }
         assert!(parse(&["lazytime"]).flags.contains(MsFlags::MS_LAZYTIME));
         assert!(parse(&["nosymfollow", "symfollow"]).cleared.contains(MS_NOSYMFOLLOW));
+    }
+
+    #[test]
+    fn recursive_options_become_mount_setattr_attributes() {
+        let o = parse(&["rbind", "rro", "rnosuid", "rnoatime"]);
+        assert_eq!(o.data(), None);
+        assert_eq!(
+            o.recursive_attrs,
+            RecursiveAttrs {
+                set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME,
+                clear: MOUNT_ATTR__ATIME
+            }
+        );
+        // Later options win, and an atime value replaces the one before.
+        let o = parse(&["rro", "rrw", "rnoatime", "rstrictatime"]);
+        assert_eq!(
+            o.recursive_attrs,
+            RecursiveAttrs {
+                set: MOUNT_ATTR_STRICTATIME,
+                clear: MOUNT_ATTR_RDONLY | MOUNT_ATTR__ATIME
+            }
+        );
+        assert!(parse(&["ro"]).recursive_attrs.is_empty());
     }
 
     #[test]
