@@ -108,6 +108,7 @@ faults! {
     IgnoreNetDevices = "ignore-net-devices" => ["linux.net-devices"],
     NetDeviceAddressesDropped = "net-device-addresses-dropped" => ["linux.net-devices"],
     RecursiveOptionsIgnored = "recursive-options-ignored" => ["config.mounts.recursive-options"],
+    IgnoreExecCpuAffinity = "ignore-exec-cpu-affinity" => ["config.process.exec-cpu-affinity"],
     AgentUnreachableIgnored = "agent-unreachable-ignored" => ["linux.seccomp.notify-unreachable"],
     ErrnoRetOnAnyAction = "errno-ret-on-any-action" => ["linux.seccomp.errno-unsupported"],
     RelativeDestinationRefused = "relative-destination-refused" => ["config.mounts.destination-absolute"],

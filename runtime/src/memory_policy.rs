@@ -46,32 +46,9 @@ fn mode_number(mode: MemoryPolicyModeType) -> i32 {
     }
 }
 
-/// "0-3,7" → a nodemask. The same list syntax as cpuset's.
+/// "0-3,7" → a nodemask. MAX_NUMNODES is at most 1024 everywhere.
 pub fn parse_nodes(text: &str) -> Result<Vec<u64>> {
-    let mut mask = Vec::new();
-    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let number = |s: &str| -> Result<usize> {
-            s.trim().parse().with_context(|| format!("{part:?} is not a node number or range"))
-        };
-        let (first, last) = match part.split_once('-') {
-            Some((a, b)) => (number(a)?, number(b)?),
-            None => (number(part)?, number(part)?),
-        };
-        if first > last {
-            bail!("range {part:?} runs backwards");
-        }
-        // MAX_NUMNODES is at most 1024 on every architecture Linux has.
-        if last >= 1024 {
-            bail!("node {last} is beyond the kernel's limit of 1024 nodes");
-        }
-        for node in first..=last {
-            if mask.len() <= node / 64 {
-                mask.resize(node / 64 + 1, 0);
-            }
-            mask[node / 64] |= 1 << (node % 64);
-        }
-    }
-    Ok(mask)
+    crate::process::parse_cpuset_list(text, 1024)
 }
 
 /// Checks the policy as set_mempolicy(2) would, naming the field: the

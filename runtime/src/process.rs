@@ -306,6 +306,52 @@ pub fn set_personality(personality: &oci_spec::runtime::LinuxPersonality) -> Res
     Ok(())
 }
 
+/// "0-3,7", the list syntax of cpuset (and of NUMA node lists), as a
+/// bit mask of 64 per word; numbers must be below `limit`.
+pub fn parse_cpuset_list(text: &str, limit: usize) -> Result<Vec<u64>> {
+    let mut mask = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let number = |s: &str| -> Result<usize> {
+            s.trim().parse().with_context(|| format!("{part:?} is not a number or range"))
+        };
+        let (first, last) = match part.split_once('-') {
+            Some((a, b)) => (number(a)?, number(b)?),
+            None => (number(part)?, number(part)?),
+        };
+        if first > last {
+            bail!("range {part:?} runs backwards");
+        }
+        if last >= limit {
+            bail!("{last} is beyond the limit of {limit}");
+        }
+        for n in first..=last {
+            if mask.len() <= n / 64 {
+                mask.resize(n / 64 + 1, 0);
+            }
+            mask[n / 64] |= 1 << (n % 64);
+        }
+    }
+    Ok(mask)
+}
+
+/// process.execCPUAffinity's `initial` or `final`: the calling process's
+/// CPU affinity, unless the list is empty (then it is left alone).
+pub fn set_cpu_affinity(list: Option<&str>, field: &str) -> Result<()> {
+    let Some(list) = list.filter(|l| !l.trim().is_empty()) else {
+        return Ok(());
+    };
+    let mut set = nix::sched::CpuSet::new();
+    let mask = parse_cpuset_list(list, nix::sched::CpuSet::count())
+        .with_context(|| format!("{field}: {list:?}"))?;
+    for (word, bits) in mask.iter().enumerate() {
+        for bit in (0..64).filter(|b| bits & (1 << b) != 0) {
+            set.set(word * 64 + bit).with_context(|| format!("{field}: {list:?}"))?;
+        }
+    }
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+        .with_context(|| format!("{field}: setting the CPU affinity to {list:?}"))
+}
+
 /// Finds `args[0]` the way execvp would with the container's PATH, and
 /// checks it can be executed. The messages match runc's, which engines
 /// (podman) turn into exit statuses 127 and 126.

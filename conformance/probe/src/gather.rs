@@ -65,6 +65,7 @@ pub fn report() -> Report {
             (p >= 0).then_some(p as u64)
         },
         memory_policy: memory_policy(),
+        cpus_allowed: status_field("Cpus_allowed_list").unwrap_or_default().to_string(),
         interfaces: interfaces(),
     }
 }

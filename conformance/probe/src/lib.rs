@@ -105,6 +105,8 @@ pub struct Report {
     pub personality: Option<u64>,
     /// get_mempolicy(2) of the process: None when the kernel has no NUMA.
     pub memory_policy: Option<MemoryPolicy>,
+    /// Cpus_allowed_list of /proc/self/status: the CPU affinity.
+    pub cpus_allowed: String,
     /// The network interfaces of the process's network namespace.
     pub interfaces: Vec<Interface>,
 }

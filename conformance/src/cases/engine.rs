@@ -37,7 +37,7 @@ crate::cases! {
 
 /// A process.json for `exec --process`, running the probe with `args`
 /// (the fixture's user, env and capabilities, as engines send them).
-fn process_file(cx: &Ctx, name: &str, probe_args: &[&str]) -> Result<PathBuf, Verdict> {
+pub(super) fn process_file(cx: &Ctx, name: &str, probe_args: &[&str]) -> Result<PathBuf, Verdict> {
     let process = cx.spec(probe_args).process().clone().expect("fixture process");
     let path = cx.work().join(format!("{name}.json"));
     let json = serde_json::to_vec(&process)?;

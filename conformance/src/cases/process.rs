@@ -17,6 +17,7 @@ crate::cases! {
         selinux_label_is_applied => [CONFIG_PROCESS_SELINUX],
         personality_is_set => [LINUX_PERSONALITY],
         memory_policy_is_set => [LINUX_MEMORY_POLICY],
+        exec_cpu_affinity_final_is_applied_and_absent_leaves_it => [CONFIG_PROCESS_EXEC_CPU_AFFINITY],
         memory_policy_on_absent_nodes_is_an_error => [LINUX_MEMORY_POLICY],
         terminal_is_the_process_stdio_and_controlling_tty => [CONFIG_PROCESS_TERMINAL],
         args_and_env_reach_the_program =>
@@ -285,6 +286,54 @@ fn personality_is_set(cx: &mut Ctx) -> Checked {
     let run = cx.run_probe(&spec)?;
     let seen = run.report()?.personality;
     expect_eq("execution domain (personality & 0xff)", Some(0x0008), seen.map(|p| p & 0xff))
+}
+
+/// `exec` of a probe with execCPUAffinity.final set to the last CPU the
+/// container may use: the process runs on that CPU alone. An exec without
+/// execCPUAffinity keeps the affinity the kernel gives it in the
+/// container's cgroup, the init's (the runtime must not change it).
+fn exec_cpu_affinity_final_is_applied_and_absent_leaves_it(cx: &mut Ctx) -> Checked {
+    let id = cx.running_container()?;
+    let init = cx.state(&id)?.pid;
+    let status = std::fs::read_to_string(format!("/proc/{init}/status"))?;
+    let init_cpus = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default();
+    let last = init_cpus.split([',', '-']).filter_map(|c| c.parse::<u32>().ok()).max();
+    let Some(last) = last.filter(|_| init_cpus.contains([',', '-'])) else {
+        return Err(Verdict::Skip(format!(
+            "the container may use one CPU only ({init_cpus}): no affinity to tell apart"
+        )));
+    };
+    let exec_report = |cx: &mut Ctx, name: &str, affinity: Option<String>| {
+        let path = super::engine::process_file(cx, name, &["report"])?;
+        if let Some(list) = affinity {
+            let mut process: oci_spec::runtime::Process =
+                serde_json::from_slice(&std::fs::read(&path)?)?;
+            let affinity = serde_json::from_value(serde_json::json!({"final": list}))?;
+            process.set_exec_cpu_affinity(Some(affinity));
+            std::fs::write(&path, serde_json::to_vec(&process)?)?;
+        }
+        let out = cx.work().join(format!("{name}.out"));
+        let path = path.display().to_string();
+        let inv =
+            cx.runtime.call_with_stdout(&["exec", "--process", &path, &id], &out, cx.work())?;
+        inv.expect_ok("exec --process to succeed")?;
+        let text = std::fs::read_to_string(&out)?;
+        litmus_probe::parse_output(&text)
+            .into_iter()
+            .find_map(|l| match l {
+                Ok(litmus_probe::ProbeLine::Report(r)) => Some(r.cpus_allowed),
+                _ => None,
+            })
+            .ok_or_else(|| crate::case::fail("the exec'd probe's report", text))
+    };
+    let pinned = exec_report(cx, "pinned", Some(last.to_string()))?;
+    expect_eq("the exec'd process's CPUs with execCPUAffinity.final", last.to_string(), pinned)?;
+    let left = exec_report(cx, "unpinned", None)?;
+    expect_eq("the exec'd process's CPUs without execCPUAffinity (the init's)", init_cpus, left)
 }
 
 /// The host's NUMA nodes ("0", "0-1"...), or a skip when the kernel has

@@ -217,7 +217,22 @@ fn enter_and_exec(
         if !Fault::DumpableRuntime.active() {
             nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
         }
+        let affinity = process.exec_cpu_affinity().as_ref();
+        let ignored = Fault::IgnoreExecCpuAffinity.active();
+        if let Some(affinity) = affinity.filter(|_| !ignored) {
+            process::set_cpu_affinity(
+                affinity.initial().as_deref(),
+                "process.execCPUAffinity.initial",
+            )?;
+        }
         cgroup.add_process(nix::unistd::getpid().as_raw())?;
+        // After the move: joining a cpuset resets the affinity to its CPUs.
+        if let Some(affinity) = affinity.filter(|_| !ignored) {
+            process::set_cpu_affinity(
+                affinity.cpu_affinity_final().as_deref(),
+                "process.execCPUAffinity.final",
+            )?;
+        }
         // Here, with the host's /proc; the fork below inherits them.
         process::set_exec_labels(process)?;
         let mut filter = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
