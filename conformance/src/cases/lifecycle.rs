@@ -15,6 +15,7 @@ crate::cases! {
         create_does_not_run_the_program => [RUNTIME_CREATE_NO_USER_PROGRAM],
         start_runs_the_program => [RUNTIME_START_RUNS_PROGRAM, RUNTIME_STATE_STATUS_RUNNING],
         start_twice_is_an_error => [RUNTIME_START_NOT_CREATED],
+        start_without_process_is_an_error => [RUNTIME_START_NO_PROCESS],
         start_of_missing_container_is_an_error => [RUNTIME_START_MISSING],
         state_of_missing_container_is_an_error => [RUNTIME_STATE_OP_MISSING],
         state_has_the_spec_fields =>
@@ -30,6 +31,24 @@ crate::cases! {
         config_changes_after_create_are_ignored => [RUNTIME_LIFECYCLE_CONFIG_IMMUTABLE],
         invalid_config_is_rejected_cleanly =>
             [RUNTIME_LIFECYCLE_CREATE_ERROR, RUNTIME_ERRORS_NO_CHANGE],
+    }
+}
+
+/// A config without `process`: the runtime may refuse it at create
+/// (process is required by start, and a runtime may check early), or
+/// create the container and then refuse start. Either way an error, and
+/// nothing runs: a container left after a refused create is a failure too.
+fn start_without_process_is_an_error(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["exit", "0"]);
+    spec.set_process(None);
+    let bundle = cx.bundle(&spec)?;
+    let id = cx.new_id();
+    if cx.create(&id, bundle)?.ok() {
+        cx.start(&id)?.expect_refused("start without process to fail")?;
+        let status = cx.state(&id)?.status;
+        expect(status != "running", "the container not running after the refused start", status)
+    } else {
+        cx.expect_no_state(&id, "no container after create refused the config")
     }
 }
 
