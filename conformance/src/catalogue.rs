@@ -219,6 +219,7 @@ LINUX_RESOURCES_HUGEPAGE_LIMITS: "linux.resources.hugepage-limits", Must, "confi
 LINUX_RESOURCES_NETWORK: "linux.resources.network", Must, "config-linux.md#network", "1.0.0", "network.classID and priorities are applied to the container's cgroup.";
 LINUX_RESOURCES_RDMA: "linux.resources.rdma", Must, "config-linux.md#rdma", "1.0.2", "rdma limits are applied to the container's cgroup.";
 LINUX_RESOURCES_UNIFIED: "linux.resources.unified", Must, "config-linux.md#unified", "1.0.2", "unified keys are written to cgroup v2 files; the runtime MUST generate an error on a v1 host or for a key it cannot write.";
+LINUX_RESOURCES_MEMORY_CHECK_BEFORE_UPDATE: "linux.resources.memory-check-before-update", Must, "config-linux.md#memory", "1.1.0", "With memory.checkBeforeUpdate, update refuses a limit below the container's current usage (cgroup v1's kernel refuses it too; under v2 only the runtime's check stops an OOM kill).";
 LINUX_RESOURCES_UPDATE: "linux.resources.update", Must, "config-linux.md#control-groups", "1.0.0", "The runtime MUST apply resource changes made through update to the running container's cgroup.";
 LINUX_SECCOMP_ARCHITECTURES: "linux.seccomp.architectures", Must, "config-linux.md#seccomp", "1.0.0", "architectures lists the architectures the filter also applies to.";
 LINUX_SECCOMP_FLAGS: "linux.seccomp.flags", Must, "config-linux.md#seccomp", "1.0.2", "flags are passed to seccomp(2); an unsupported flag MUST cause an error.";

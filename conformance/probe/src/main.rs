@@ -12,6 +12,7 @@
 //!   syscall NR,A0,..    make raw syscall NR with up to six integer args
 //!   grab-exe SECS       for SECS, open every other /proc/PID/exe (O_PATH)
 //!   alloc MIB           allocate and touch MIB mebibytes (OOM cases)
+//!   hold MIB            the same, kept until the probe exits
 //!   exit N              exit with status N
 //!
 //! Lifecycle cases chain these ("marker /tmp/ran wait-signal exit 3") so
@@ -76,7 +77,8 @@ fn main() {
             "reach" => emit(&reach(parse(action, &operand()))),
             "tty" => emit(&gather::tty()),
             "fds" => emit(&ProbeLine::Fds { fds: gather::fds() }),
-            "alloc" => allocate(parse(action, &operand())),
+            "alloc" => drop(allocate(parse(action, &operand()))),
+            "hold" => std::mem::forget(allocate(parse(action, &operand()))),
             "exit" => std::process::exit(parse(action, &operand())),
             other => fail(other, format!("unknown probe action {other:?}")),
         }
@@ -148,14 +150,14 @@ fn fork_children(requested: u32) -> u32 {
     succeeded
 }
 
-fn allocate(mib: usize) {
+fn allocate(mib: usize) -> Vec<Vec<u8>> {
     let mut blocks: Vec<Vec<u8>> = Vec::new();
     for _ in 0..mib {
         // Touch every page so the memory is really charged to the cgroup.
         let block = vec![1u8; 1 << 20];
         blocks.push(block);
     }
-    std::hint::black_box(&blocks);
+    std::hint::black_box(blocks)
 }
 
 /// `syscall NR,A0,A1,...`: one raw syscall with integer arguments.

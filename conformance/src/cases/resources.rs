@@ -14,6 +14,8 @@ crate::cases! {
         device_rules_are_enforced => [LINUX_RESOURCES_DEVICES],
         cpu_quota_and_shares_are_applied => [LINUX_RESOURCES_CPU],
         update_changes_the_running_containers_limits => [LINUX_RESOURCES_UPDATE],
+        update_below_usage_with_check_before_update_is_refused =>
+            [LINUX_RESOURCES_MEMORY_CHECK_BEFORE_UPDATE],
         memory_limit_is_applied => [LINUX_RESOURCES_MEMORY],
         pids_limit_is_applied => [LINUX_RESOURCES_PIDS],
         unified_keys_are_written_or_refused => [LINUX_RESOURCES_UNIFIED],
@@ -164,6 +166,32 @@ fn update_changes_the_running_containers_limits(cx: &mut Ctx) -> Checked {
     update.expect_ok("update --pids-limit 23 to succeed")?;
     let (_, after) = read_control(&dirs, &["pids.max"])?;
     expect_eq("pids.max after update", "23", after.as_str())
+}
+
+/// A container holding 48 MiB under a 256 MiB limit; `update -r` with
+/// a 16 MiB limit and memory.checkBeforeUpdate must be refused, leaving
+/// the limit as it was and the container running (not OOM-killed). Under
+/// cgroup v1 the kernel refuses such a limit too; under v2 it would take
+/// it and kill: there only the runtime's check passes the case.
+fn update_below_usage_with_check_before_update_is_refused(cx: &mut Ctx) -> Checked {
+    let limit: i64 = 256 << 20;
+    let resources = LinuxResourcesBuilder::default()
+        .memory(oci_spec::runtime::LinuxMemoryBuilder::default().limit(limit).build()?)
+        .build()?;
+    let mut spec = cx.spec(&["hold", "48", "report", "wait-signal"]);
+    spec.linux_mut().as_mut().expect("fixture linux").set_resources(Some(resources));
+    let dirs = created_cgroup_dirs(cx, &spec)?;
+    let id = cx.created.last().cloned().expect("created above");
+    cx.start_and_await_report(&id)?;
+    let update = cx.work().join("check-before-update.json");
+    let json = serde_json::json!({"memory": {"limit": 16 << 20, "checkBeforeUpdate": true}});
+    std::fs::write(&update, json.to_string())?;
+    let inv = cx.call(&["update", "-r", &update.display().to_string(), &id])?;
+    inv.expect_refused("update to a limit below the usage, with checkBeforeUpdate, to fail")?;
+    let (file, after) = read_control(&dirs, &["memory.limit_in_bytes", "memory.max"])?;
+    expect_eq(&format!("{file} after the refused update"), limit.to_string(), after)?;
+    let status = cx.state(&id)?.status;
+    expect_eq("the container's status after the refused update", "running", status.as_str())
 }
 
 /// /dev/kmsg's numbers (1:11) at a private path, with CAP_SYSLOG so the

@@ -8,7 +8,7 @@
 mod blkio_hugetlb_rdma;
 mod device_filter;
 mod freezer;
-mod stats;
+pub mod stats;
 mod v1;
 mod v2;
 

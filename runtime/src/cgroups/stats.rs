@@ -31,6 +31,15 @@ fn keyed(dir: Option<&Path>, file: &str, key: &str) -> Option<u64> {
     read_keyed(dir, file).into_iter().find_map(|(k, v)| (k == key).then_some(v))
 }
 
+/// The memory the cgroup uses now, in bytes.
+pub fn memory_usage(cgroup: &Cgroup) -> Option<u64> {
+    let memory = cgroup.controller_dir("memory");
+    match cgroup.layout() {
+        Layout::V1 { .. } => read_u64(memory, "memory.usage_in_bytes"),
+        Layout::V2 { .. } => read_u64(memory, "memory.current"),
+    }
+}
+
 /// How many processes the OOM killer has killed in this cgroup.
 pub fn oom_kills(cgroup: &Cgroup) -> u64 {
     let memory = cgroup.controller_dir("memory");

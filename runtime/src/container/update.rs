@@ -16,7 +16,9 @@ pub fn update(root: &Path, args: &UpdateArgs) -> Result<()> {
     if record.cgroup_path.is_empty() {
         bail!("the container has no cgroup");
     }
-    Cgroup::at(&Layout::detect()?, &record.cgroup_path).apply(&resources)?;
+    let cgroup = Cgroup::at(&Layout::detect()?, &record.cgroup_path);
+    check_before_update(&cgroup, &resources)?;
+    cgroup.apply(&resources)?;
     // Keep the container's copy of its config in step, for `events` and a
     // later `update`.
     let mut spec = dir.load_config()?;
@@ -24,6 +26,26 @@ pub fn update(root: &Path, args: &UpdateArgs) -> Result<()> {
         linux.set_resources(Some(merge(linux.resources().clone().unwrap_or_default(), resources)));
     }
     dir.save_config(&spec)
+}
+
+/// memory.checkBeforeUpdate: a limit below what the container uses now is
+/// refused, rather than left to the kernel (cgroup v1 refuses it itself;
+/// v2 would set it and invoke the OOM killer).
+fn check_before_update(cgroup: &Cgroup, resources: &LinuxResources) -> Result<()> {
+    let Some(memory) = resources.memory() else { return Ok(()) };
+    if memory.check_before_update() != Some(true) {
+        return Ok(());
+    }
+    let Some(limit) = memory.limit().filter(|l| *l > 0) else { return Ok(()) };
+    let usage = crate::cgroups::stats::memory_usage(cgroup)
+        .context("memory.checkBeforeUpdate: reading the container's memory usage")?;
+    if (limit as u64) < usage {
+        bail!(
+            "memory.limit: {limit} is below the container's current usage of {usage} bytes \
+             (memory.checkBeforeUpdate is set)"
+        );
+    }
+    Ok(())
 }
 
 /// What the command line asks for.
