@@ -38,6 +38,47 @@ enum Command {
         #[arg(long)]
         trace: bool,
     },
+    /// Merge JSON reports (`run --format json`) of any runtimes, versions
+    /// and hosts into one matrix: markdown on stdout, or files
+    Report(ReportArgs),
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// JSON reports to merge, one column each, in this order
+    #[arg(required = true, value_name = "REPORT.json")]
+    reports: Vec<PathBuf>,
+    /// Write the markdown matrix here (default: stdout, unless --html is given)
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// Write the matrix as one static HTML file (filters, failures first)
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+}
+
+/// `litmus report`: reads every report (naming any that is not one),
+/// merges them and writes what was asked.
+fn report(args: &ReportArgs) -> anyhow::Result<i32> {
+    use litmus::report::matrix::{Matrix, Report};
+    let mut reports = Vec::new();
+    for path in &args.reports {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        reports.push(Report::parse(&text, &path.display().to_string())?);
+    }
+    let matrix = Matrix::merge(&reports);
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, matrix.markdown())
+            .with_context(|| format!("--markdown {}", path.display()))?;
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, matrix.html())
+            .with_context(|| format!("--html {}", path.display()))?;
+    }
+    if args.markdown.is_none() && args.html.is_none() {
+        print!("{}", matrix.markdown());
+    }
+    Ok(0)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -202,6 +243,7 @@ fn main() {
         }
         Command::Run(args) => run(&args),
         Command::Diff(args) => diff(&args),
+        Command::Report(args) => report(&args),
     };
     match code {
         Ok(code) => std::process::exit(code),
@@ -464,6 +506,7 @@ fn run_info(runtime: &Path, spec_version: Option<String>) -> RunInfo {
         runtime_version: version,
         spec_version,
         litmus_version: env!("CARGO_PKG_VERSION").to_string(),
+        host: litmus::report::Host::detect(),
     }
 }
 

@@ -295,11 +295,18 @@ pub fn report_writers(data: &[u8]) {
         runtime_version: input.runtime_version.clone(),
         spec_version: input.spec_version.clone(),
         litmus_version: "fuzz".into(),
+        host: litmus::report::Host { kernel: input.runtime_version.clone(), ..Default::default() },
     };
 
     let json = litmus::report::json(&results, &info);
     let doc: serde_json::Value = serde_json::from_str(&json).expect("the JSON report parses");
     assert_eq!(doc["results"].as_array().map(Vec::len), Some(results.len()));
+    // What `litmus report` reads back: every result lands in one cell.
+    let read = litmus::report::matrix::Report::parse(&json, "fuzz").expect("litmus report reads it");
+    let matrix = litmus::report::matrix::Matrix::merge(&[read.clone(), read]);
+    let (p, f, s) = matrix.counts(0);
+    assert!(p + f + s <= results.len());
+    let _ = (matrix.markdown(), matrix.html());
 
     let tap = litmus::report::tap(&results, &info);
     let points = tap.lines().filter(|l| l.starts_with("ok ") || l.starts_with("not ok ")).count();

@@ -4,6 +4,7 @@
 mod human;
 mod json;
 mod junit;
+pub mod matrix;
 mod tap;
 
 use crate::catalogue::Level;
@@ -22,6 +23,54 @@ pub struct RunInfo {
     pub runtime_version: String,
     pub spec_version: String,
     pub litmus_version: String,
+    /// Where it ran: what a merged matrix needs to tell runs apart.
+    pub host: Host,
+}
+
+/// The host a run was made on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct Host {
+    /// The kernel release (uname -r).
+    pub kernel: String,
+    /// "v1", "v2" or "hybrid" (v1 controllers beside a cgroup2 mount).
+    pub cgroup: String,
+    /// The active major security module: "apparmor", "selinux" or "none".
+    pub security_module: String,
+    /// When the run started (RFC 3339, UTC).
+    pub date: String,
+}
+
+impl Host {
+    pub fn detect() -> Host {
+        let kernel = nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let cgroup = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+            "v2"
+        } else if litmus_bundle::is_hybrid_cgroup_host() {
+            "hybrid"
+        } else {
+            "v1"
+        };
+        let lsm = std::fs::read_to_string("/sys/kernel/security/lsm").unwrap_or_default();
+        let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+            .is_ok_and(|v| v.trim() == "Y");
+        let security_module = if lsm.split(',').any(|m| m == "selinux")
+            && std::path::Path::new("/sys/fs/selinux/enforce").exists()
+        {
+            "selinux"
+        } else if apparmor {
+            "apparmor"
+        } else {
+            "none"
+        };
+        Host {
+            kernel,
+            cgroup: cgroup.into(),
+            security_module: security_module.into(),
+            date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -98,6 +147,12 @@ pub(crate) mod fixtures {
             runtime_version: "example 1.0".into(),
             spec_version: "1.2.0".into(),
             litmus_version: "0.0.0-test".into(),
+            host: Host {
+                kernel: "6.1.0-test".into(),
+                cgroup: "v2".into(),
+                security_module: "none".into(),
+                date: "2026-12-03T00:00:00Z".into(),
+            },
         }
     }
 
