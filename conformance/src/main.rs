@@ -54,6 +54,14 @@ struct ReportArgs {
     /// Write the matrix as one static HTML file (filters, failures first)
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+    /// Why runtimes fail cases: lines `RUNTIME CASE: why` ("runc 1.1.5
+    /// umask_is_set: ..."), shown beside each failure
+    #[arg(long, value_name = "FILE")]
+    explanations: Option<PathBuf>,
+    /// Exit 1 if a failure has no explanation (a failure nobody can explain
+    /// is a bug in litmus until shown otherwise)
+    #[arg(long, requires = "explanations")]
+    require_explained: bool,
 }
 
 /// `litmus report`: reads every report (naming any that is not one),
@@ -66,7 +74,12 @@ fn report(args: &ReportArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("{}: cannot read", path.display()))?;
         reports.push(Report::parse(&text, &path.display().to_string())?);
     }
-    let matrix = Matrix::merge(&reports);
+    let mut matrix = Matrix::merge(&reports);
+    if let Some(path) = &args.explanations {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--explanations {}", path.display()))?;
+        matrix.explain(&text, &path.display().to_string())?;
+    }
     if let Some(path) = &args.markdown {
         std::fs::write(path, matrix.markdown())
             .with_context(|| format!("--markdown {}", path.display()))?;
@@ -77,6 +90,14 @@ fn report(args: &ReportArgs) -> anyhow::Result<i32> {
     }
     if args.markdown.is_none() && args.html.is_none() {
         print!("{}", matrix.markdown());
+    }
+    let unexplained = matrix.unexplained();
+    if args.require_explained && !unexplained.is_empty() {
+        eprintln!("litmus: {} failures without an explanation:", unexplained.len());
+        for failure in &unexplained {
+            eprintln!("  {failure}");
+        }
+        return Ok(1);
     }
     Ok(0)
 }
@@ -128,6 +149,10 @@ struct Selection {
     /// realworld; default: $LITMUS_CORPUS; `cargo xtask corpus` builds one)
     #[arg(long, value_name = "DIR")]
     corpus: Option<PathBuf>,
+    /// How this host has to run the runtime (a wrapper, a hidden cgroup2
+    /// mount...), recorded in the reports so a reader knows
+    #[arg(long, value_name = "TEXT")]
+    note: Option<String>,
     /// Seed of the generated configs (config i uses seed + i)
     #[arg(long, default_value_t = generated::DEFAULT_SEED)]
     seed: u64,
@@ -271,7 +296,8 @@ fn prepare(select: &Selection, runtimes: &[PathBuf]) -> Result<(RootfsBuilder, V
         .iter()
         .map(|r| {
             let path = r.canonicalize().with_context(|| format!("--runtime {}", r.display()))?;
-            let info = run_info(&path, select.spec_version.clone());
+            let mut info = run_info(&path, select.spec_version.clone());
+            info.note = select.note.clone();
             Ok(Target { path, info })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -507,6 +533,7 @@ fn run_info(runtime: &Path, spec_version: Option<String>) -> RunInfo {
         spec_version,
         litmus_version: env!("CARGO_PKG_VERSION").to_string(),
         host: litmus::report::Host::detect(),
+        note: None,
     }
 }
 

@@ -296,6 +296,7 @@ pub fn report_writers(data: &[u8]) {
         spec_version: input.spec_version.clone(),
         litmus_version: "fuzz".into(),
         host: litmus::report::Host { kernel: input.runtime_version.clone(), ..Default::default() },
+        note: Some(input.runtime.clone()),
     };
 
     let json = litmus::report::json(&results, &info);

@@ -11,9 +11,13 @@ pub fn human(results: &[CaseResult], info: &RunInfo) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "litmus {} against {} ({}), runtime-spec {}\n",
+        "litmus {} against {} ({}), runtime-spec {}",
         info.litmus_version, info.runtime, info.runtime_version, info.spec_version
     );
+    if let Some(note) = &info.note {
+        let _ = writeln!(out, "note: {note}");
+    }
+    out.push('\n');
     let mut by_area: BTreeMap<&str, Vec<&CaseResult>> = BTreeMap::new();
     for r in results {
         by_area.entry(r.area).or_default().push(r);

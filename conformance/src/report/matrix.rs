@@ -29,6 +29,8 @@ pub struct Info {
     pub litmus_version: String,
     #[serde(default)]
     pub host: super::Host,
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// One case's result.
@@ -73,6 +75,8 @@ pub struct Column {
     pub spec_version: String,
     pub date: String,
     pub litmus_version: String,
+    /// How the host ran it (`litmus run --note`).
+    pub note: String,
 }
 
 impl Column {
@@ -88,6 +92,7 @@ impl Column {
             spec_version: info.spec_version.clone(),
             date: info.host.date.clone(),
             litmus_version: info.litmus_version.clone(),
+            note: info.note.clone().unwrap_or_default(),
         }
     }
 
@@ -142,6 +147,8 @@ impl Row {
 
 pub struct Matrix {
     pub columns: Vec<Column>,
+    /// (runtime prefix, case) → why that runtime fails that case.
+    pub explanations: Vec<(String, String, String)>,
     /// Areas in name order; within an area, rows with a failure first.
     pub areas: BTreeMap<String, Vec<Row>>,
 }
@@ -183,7 +190,48 @@ impl Matrix {
             // Stable: failures first, then by name as collected.
             rows.sort_by_key(|r| !r.failed_anywhere());
         }
-        Matrix { columns, areas }
+        Matrix { columns, areas, explanations: Vec::new() }
+    }
+
+    /// Reads explanations: one per line, `RUNTIME CASE: why`, where
+    /// RUNTIME is how a column's runtime starts ("runc 1.1.5") and CASE the
+    /// case's name; `#` starts a comment line.
+    pub fn explain(&mut self, text: &str, origin: &str) -> Result<()> {
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let bad = || format!("{origin}:{}: expected `RUNTIME CASE: why`", n + 1);
+            let (key, why) = line.split_once(": ").with_context(bad)?;
+            let (runtime, case) = key.rsplit_once(' ').with_context(bad)?;
+            self.explanations.push((runtime.to_string(), case.to_string(), why.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Why column `i`'s runtime fails `case`, if an explanation says.
+    pub fn why(&self, i: usize, case: &str) -> Option<&str> {
+        let runtime = &self.columns[i].runtime;
+        self.explanations
+            .iter()
+            .find(|(r, c, _)| c == case && runtime.starts_with(r.as_str()))
+            .map(|(_, _, why)| why.as_str())
+    }
+
+    /// Failures no explanation covers, as "label: case".
+    pub fn unexplained(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for row in self.areas.values().flatten() {
+            for (i, cell) in row.cells.iter().enumerate() {
+                if cell.as_ref().is_some_and(|c| c.outcome == "fail")
+                    && self.why(i, &row.name).is_none()
+                {
+                    out.push(format!("{}: {}", self.columns[i].label(), row.name));
+                }
+            }
+        }
+        out
     }
 
     /// (passed, failed, skipped) of column `i`.
@@ -201,19 +249,20 @@ impl Matrix {
 
     pub fn markdown(&self) -> String {
         let mut out = String::from("# litmus results matrix\n\n");
-        out += "| run | runtime | host | spec declared | passed | failed | skipped | date | litmus |\n";
-        out += "|---|---|---|---|---|---|---|---|---|\n";
+        out += "| run | runtime | host | spec declared | passed | failed | skipped | date | litmus | how it ran |\n";
+        out += "|---|---|---|---|---|---|---|---|---|---|\n";
         for (i, c) in self.columns.iter().enumerate() {
             let (p, f, s) = self.counts(i);
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {p} | {f} | {s} | {} | {} |",
+                "| {} | {} | {} | {} | {p} | {f} | {s} | {} | {} | {} |",
                 i + 1,
                 md(&c.runtime),
                 md(&c.host),
                 md(&c.spec_version),
                 md(&c.date),
-                md(&c.litmus_version)
+                md(&c.litmus_version),
+                md(&c.note)
             );
         }
         out += "\npass, **FAIL**, skip; † beyond the runtime's declared spec version (outside its \
@@ -236,9 +285,14 @@ impl Matrix {
                             let mark = if c.beyond_declared { "†" } else { "" };
                             match c.outcome.as_str() {
                                 "fail" => {
+                                    let why = match self.why(i, &row.name) {
+                                        Some(why) => format!(" **Why:** {}", md(why)),
+                                        None if self.explanations.is_empty() => String::new(),
+                                        None => " **Why:** not explained yet.".to_string(),
+                                    };
                                     let _ = writeln!(
                                         failures,
-                                        "- `{}` on run {} ({}): {}",
+                                        "- `{}` on run {} ({}): {}.{why}",
                                         row.name,
                                         i + 1,
                                         md(&self.columns[i].label()),
@@ -270,19 +324,20 @@ impl Matrix {
         out += "</style></head><body>\n<h1>litmus results matrix</h1>\n";
         out += "<table id=\"runs\"><thead><tr><th>run</th><th>runtime</th><th>host</th>\
                 <th>spec declared</th><th>passed</th><th>failed</th><th>skipped</th>\
-                <th>date</th><th>litmus</th></tr></thead><tbody>\n";
+                <th>date</th><th>litmus</th><th>how it ran</th></tr></thead><tbody>\n";
         for (i, c) in self.columns.iter().enumerate() {
             let (p, f, s) = self.counts(i);
             let _ = writeln!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n-pass\">{p}</td>\
-                 <td class=\"n-fail\">{f}</td><td class=\"n-skip\">{s}</td><td>{}</td><td>{}</td></tr>",
+                 <td class=\"n-fail\">{f}</td><td class=\"n-skip\">{s}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 i + 1,
                 esc(&c.runtime),
                 esc(&c.host),
                 esc(&c.spec_version),
                 esc(&c.date),
-                esc(&c.litmus_version)
+                esc(&c.litmus_version),
+                esc(&c.note)
             );
         }
         out += "</tbody></table>\n<form id=\"filters\">";
@@ -316,19 +371,24 @@ impl Matrix {
                     esc(area),
                     esc(&row.level)
                 );
-                for cell in &row.cells {
+                for (i, cell) in row.cells.iter().enumerate() {
                     match cell {
                         None => out += "<td class=\"none\"></td>",
                         Some(c) => {
                             let mark = if c.beyond_declared { "†" } else { "" };
-                            if c.detail.is_empty() {
+                            let why = match self.why(i, &row.name) {
+                                Some(why) if c.outcome == "fail" => format!("\nwhy: {why}"),
+                                _ => String::new(),
+                            };
+                            let detail = c.detail.clone() + &why;
+                            if detail.is_empty() {
                                 let _ = write!(out, "<td class=\"{0}\">{0}{mark}</td>", c.outcome);
                             } else {
                                 let _ = write!(
                                     out,
                                     "<td class=\"{0}\"><details><summary>{0}{mark}</summary><pre>{1}</pre></details></td>",
                                     c.outcome,
-                                    esc(&c.detail)
+                                    esc(&detail)
                                 );
                             }
                         }
@@ -447,6 +507,18 @@ mod tests {
         assert!(!html.contains("src=") && !html.contains("href="), "no external assets");
         assert!(html.contains("data-status=\"fail pass\""));
         assert_eq!(html.matches("<tr data-area=").count(), 3);
+    }
+
+    #[test]
+    fn explanations_follow_failures_and_the_unexplained_are_listed() {
+        let mut m = Matrix::merge(&two_runs());
+        assert_eq!(m.unexplained(), vec!["runc 1.1.5+ds1 @ 6.1.0 v2: b_case".to_string()]);
+        m.explain("# comment\n\nrunc 1.1.5 b_case: runc does not do it (issue #1)\n", "x").unwrap();
+        assert!(m.unexplained().is_empty());
+        assert!(m.markdown().contains("**Why:** runc does not do it (issue #1)"));
+        assert!(m.html().contains("why: runc does not do it"));
+        let e = m.explain("runc_only_one_word\n", "x.txt").unwrap_err();
+        assert!(e.to_string().starts_with("x.txt:1: expected"), "{e}");
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub struct RunInfo {
     pub litmus_version: String,
     /// Where it ran: what a merged matrix needs to tell runs apart.
     pub host: Host,
+    /// How this host has to run the runtime (`--note`), if it said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The host a run was made on.
@@ -153,6 +156,7 @@ pub(crate) mod fixtures {
                 security_module: "none".into(),
                 date: "2026-12-03T00:00:00Z".into(),
             },
+            note: None,
         }
     }
 
