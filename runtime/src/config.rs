@@ -138,6 +138,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<()> {
         }
     }
     validate_hooks(spec)?;
+    crate::rootfs::idmap::check(spec)?;
     validate_host_security(spec, &HostSecurity::detect())?;
     let linux = spec
         .linux()

@@ -109,6 +109,7 @@ faults! {
     NetDeviceAddressesDropped = "net-device-addresses-dropped" => ["linux.net-devices"],
     RecursiveOptionsIgnored = "recursive-options-ignored" => ["config.mounts.recursive-options"],
     IgnoreExecCpuAffinity = "ignore-exec-cpu-affinity" => ["config.process.exec-cpu-affinity"],
+    IgnoreIdmap = "ignore-idmap" => ["config.mounts.idmap"],
     AgentUnreachableIgnored = "agent-unreachable-ignored" => ["linux.seccomp.notify-unreachable"],
     ErrnoRetOnAnyAction = "errno-ret-on-any-action" => ["linux.seccomp.errno-unsupported"],
     RelativeDestinationRefused = "relative-destination-refused" => ["config.mounts.destination-absolute"],
@@ -155,6 +156,15 @@ pub fn distort(spec: &mut Spec) {
         Fault::IgnoreAnnotations => on(Some(spec), |s| s.set_annotations(None)),
         Fault::IgnoreRootReadonly => on(spec.root_mut().as_mut(), |r| r.set_readonly(Some(false))),
         Fault::IgnorePrestartHooks => on(spec.hooks_mut().as_mut(), |h| h.set_prestart(None)),
+        Fault::IgnoreIdmap => {
+            let mut mounts = spec.mounts().clone().unwrap_or_default();
+            for m in &mut mounts {
+                let options = m.options().clone().unwrap_or_default();
+                let kept = options.into_iter().filter(|o| o != "idmap" && o != "ridmap").collect();
+                m.set_options(Some(kept)).set_uid_mappings(None).set_gid_mappings(None);
+            }
+            spec.set_mounts(Some(mounts));
+        }
         Fault::IgnoreMounts => {
             let mounts = spec.mounts().iter().flatten();
             let kept = mounts.filter(|m| m.typ().as_deref() != bind).cloned().collect();

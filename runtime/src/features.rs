@@ -88,7 +88,7 @@ pub fn features() -> Features {
         .net_devices(NetDevicesBuilder::default().enabled(true).build().expect("netDevices"))
         .mount_extensions(
             MountExtensionsBuilder::default()
-                .idmap(IDMapBuilder::default().enabled(false).build().expect("idmap"))
+                .idmap(IDMapBuilder::default().enabled(true).build().expect("idmap"))
                 .build()
                 .expect("mountExtensions"),
         )

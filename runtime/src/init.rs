@@ -31,6 +31,8 @@ pub struct InitContext<'a> {
     pub inherited: &'a Inherited,
     /// Where the pty master goes when process.terminal is true.
     pub console: Option<&'a UnixStream>,
+    /// The detached idmapped trees of `idmap`/`ridmap` mounts.
+    pub idmapped: &'a rootfs::idmap::IdmappedTrees,
 }
 
 /// Runs in the first child. Never returns: exits with the status to report.
@@ -175,6 +177,7 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
         in_user_namespace: cx.plan.creates(LinuxNamespaceType::User),
         new_cgroup_namespace: cx.plan.creates(LinuxNamespaceType::Cgroup),
         own_mount_namespace: cx.plan.has(LinuxNamespaceType::Mount),
+        idmapped: cx.idmapped,
     })?;
     if sysctl_fault {
         // The pre-fix way: through the container's /proc, after its mounts.

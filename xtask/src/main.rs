@@ -17,6 +17,7 @@ use xshell::{cmd, Shell};
 mod bench;
 mod corpus;
 mod engines;
+mod peers;
 mod stress;
 mod vm;
 
@@ -66,6 +67,8 @@ enum Command {
     Stress(stress::Options),
     /// fmt, clippy, unit and root integration tests, the suite against litmus-runtime
     Ci,
+    /// litmus-runtime, runc, crun and youki side by side: reports, the results matrix, its check in chromium
+    Peers(peers::Options),
 }
 
 #[derive(Subcommand)]
@@ -134,6 +137,10 @@ fn main() -> Result<()> {
             faults(&sh)
         }
         Command::Engines(options) => run_engines(&sh, &options),
+        Command::Peers(options) => {
+            ensure_packages(&sh, BASE_PACKAGES)?;
+            peers::peers(&sh, &options)
+        }
         Command::Stress(options) => {
             ensure_packages(&sh, BASE_PACKAGES)?;
             stress::stress(&sh, &options)

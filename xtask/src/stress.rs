@@ -29,12 +29,12 @@ pub struct Options {
 /// Per case, per runtime: the outcome of each run in order.
 type Outcomes = BTreeMap<String, Vec<String>>;
 
-struct Target {
-    name: &'static str,
-    binary: PathBuf,
+pub(crate) struct Target {
+    pub name: &'static str,
+    pub binary: PathBuf,
     /// crun 1.8 refuses a hybrid cgroup layout: run it where cgroup2 is
     /// hidden (its own mount namespace).
-    hide_cgroup2: bool,
+    pub hide_cgroup2: bool,
 }
 
 pub fn stress(sh: &Shell, options: &Options) -> Result<()> {
@@ -110,7 +110,12 @@ pub fn stress(sh: &Shell, options: &Options) -> Result<()> {
     Ok(())
 }
 
-fn run_suite(target: &Target, probe: &Path, report: &Path, extra: &[String]) -> Result<()> {
+pub(crate) fn run_suite(
+    target: &Target,
+    probe: &Path,
+    report: &Path,
+    extra: &[String],
+) -> Result<()> {
     let litmus = crate::workspace_root().join("target/release/litmus");
     let mut args: Vec<String> = vec![
         "run".into(),

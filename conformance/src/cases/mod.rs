@@ -7,6 +7,7 @@ mod engine_shapes;
 mod features;
 mod filesystem;
 mod hooks;
+mod idmapped_mounts;
 mod inherited_fds;
 mod lifecycle;
 mod mount_options;
@@ -29,6 +30,7 @@ const AREAS: &[&[Case]] = &[
     process::CASES,
     filesystem::CASES,
     mount_options::CASES,
+    idmapped_mounts::CASES,
     namespaces::CASES,
     net_devices::CASES,
     engine_shapes::CASES,

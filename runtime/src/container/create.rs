@@ -170,7 +170,10 @@ fn build(
     if !plan.has(oci_spec::runtime::LinuxNamespaceType::Mount) {
         undo.host_mounts = Some(rootfs.to_path_buf());
     }
+    // In our namespaces, before the fork: init inherits the trees.
+    let idmapped = crate::rootfs::idmap::prepare(spec, bundle)?;
     let cx = InitContext {
+        idmapped: &idmapped,
         spec,
         bundle,
         rootfs,

@@ -7,6 +7,7 @@
 //! 3. [`finalize`]: mask paths, make paths and the root read-only.
 
 mod devices;
+pub mod idmap;
 pub(crate) mod inroot;
 mod options;
 
@@ -32,6 +33,8 @@ pub struct Setup<'a> {
     /// host's: nothing may change the host's mounts but the container's
     /// own mounts under the rootfs (removed again by `delete`).
     pub own_mount_namespace: bool,
+    /// The idmapped trees `create` made for `idmap`/`ridmap` mounts.
+    pub idmapped: &'a idmap::IdmappedTrees,
 }
 
 pub fn prepare(setup: &Setup) -> Result<()> {
@@ -60,7 +63,7 @@ pub fn prepare(setup: &Setup) -> Result<()> {
     let root = Root::open(setup.rootfs)?;
     let mounts = setup.spec.mounts().clone().unwrap_or_default();
     for (i, m) in mounts.iter().enumerate() {
-        mount_one(&root, m, setup)
+        mount_one(&root, i, m, setup)
             .with_context(|| format!("mounts[{i}] ({})", m.destination().display()))?;
     }
 
@@ -143,7 +146,7 @@ fn kernel_fs_target(root: &Root, destination: &Path, typ: &str) -> Result<std::o
 }
 
 /// Mounts one `mounts` entry at its destination inside the rootfs.
-fn mount_one(root: &Root, m: &Mount, setup: &Setup) -> Result<()> {
+fn mount_one(root: &Root, index: usize, m: &Mount, setup: &Setup) -> Result<()> {
     let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default());
     let typ = m.typ().as_deref().unwrap_or("");
     let is_bind = opts.bind || typ == "bind";
@@ -172,14 +175,21 @@ fn mount_one(root: &Root, m: &Mount, setup: &Setup) -> Result<()> {
     } else {
         root.create(m.destination(), leaf)?
     };
+    let target_fd = target;
     let target = if Fault::MountByPath.active() {
         // The pre-CVE-2021-30465 way: a path string the kernel walks again
         // at mount time, following whatever was swapped in meanwhile.
         setup.rootfs.join(m.destination().strip_prefix("/").unwrap_or(m.destination()))
     } else {
-        fd_path(&target)
+        fd_path(&target_fd)
     };
-    if is_bind {
+    if let Some(tree) = setup.idmapped.tree(index) {
+        idmap::move_into_place(tree, &target_fd)?;
+        if !opts.flags.is_empty() {
+            let top = root.resolve(m.destination())?;
+            remount_bind(&fd_path(&top), opts.flags)?;
+        }
+    } else if is_bind {
         let mut flags = MsFlags::MS_BIND;
         if opts.recursive {
             flags |= MsFlags::MS_REC;
@@ -220,17 +230,22 @@ fn mount_one(root: &Root, m: &Mount, setup: &Setup) -> Result<()> {
             .context("setting propagation")?;
     }
     if !opts.recursive_attrs.is_empty() && !Fault::RecursiveOptionsIgnored.active() {
-        set_recursive_attrs(&top, opts.recursive_attrs)?;
+        set_mount_attrs(&top, opts.recursive_attrs, true, None)
+            .context("applying recursive mount options")?;
     }
     Ok(())
 }
 
-/// The r* options: mount_setattr(2) with AT_RECURSIVE on the mount just
-/// made, so they reach every mount under it (an rbind's submounts).
-fn set_recursive_attrs(
+/// mount_setattr(2) on the mount `top` is (with AT_RECURSIVE: and every
+/// mount under it, as the r* options want), with the user namespace of an
+/// idmapping.
+pub(crate) fn set_mount_attrs(
     top: &impl std::os::fd::AsRawFd,
     attrs: options::RecursiveAttrs,
+    recursive: bool,
+    userns: Option<&std::os::fd::OwnedFd>,
 ) -> Result<()> {
+    use std::os::fd::AsRawFd;
     /// struct mount_attr of <linux/mount.h> (MOUNT_ATTR_SIZE_VER0).
     #[repr(C)]
     struct MountAttr {
@@ -239,9 +254,9 @@ fn set_recursive_attrs(
         propagation: u64,
         userns_fd: u64,
     }
-    let attr =
-        MountAttr { attr_set: attrs.set, attr_clr: attrs.clear, propagation: 0, userns_fd: 0 };
-    let flags = libc::AT_EMPTY_PATH | libc::AT_RECURSIVE;
+    let userns_fd = userns.map(|fd| fd.as_raw_fd() as u64).unwrap_or(0);
+    let attr = MountAttr { attr_set: attrs.set, attr_clr: attrs.clear, propagation: 0, userns_fd };
+    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
     // SAFETY: the path is an empty C string, `attr` is a live struct of the
     // size passed, and the fd is open for the duration of the call.
     let rc = unsafe {
@@ -257,11 +272,11 @@ fn set_recursive_attrs(
     if rc != 0 {
         let e = std::io::Error::last_os_error();
         let hint = if e.raw_os_error() == Some(libc::ENOSYS) {
-            " (the recursive options need mount_setattr, Linux 5.12 or later)"
+            " (mount_setattr needs Linux 5.12 or later)"
         } else {
             ""
         };
-        return Err(e).with_context(|| format!("applying recursive mount options{hint}"));
+        return Err(e).with_context(|| format!("mount_setattr{hint}"));
     }
     Ok(())
 }

@@ -23,6 +23,9 @@ pub struct MountOptions {
     /// The recursive options (`rro`, `rnosuid`...): mount_setattr(2)
     /// attributes for the mount and every mount under it.
     pub recursive_attrs: RecursiveAttrs,
+    /// `idmap` (Some(false)) or `ridmap` (Some(true)): an idmapped mount,
+    /// made with mount_setattr, never passed to mount(2).
+    pub idmap: Option<bool>,
 }
 
 /// mount_setattr(2)'s attr_set and attr_clr (MOUNT_ATTR_*).
@@ -50,6 +53,7 @@ pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
 pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
 pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
 pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x200000;
+pub const MOUNT_ATTR_IDMAP: u64 = 0x100000;
 
 impl Default for MountOptions {
     fn default() -> Self {
@@ -62,6 +66,7 @@ impl Default for MountOptions {
             copy_up: false,
             data: Vec::new(),
             recursive_attrs: RecursiveAttrs::default(),
+            idmap: None,
         }
     }
 }
@@ -132,6 +137,8 @@ impl MountOptions {
         "rnostrictatime",
         "rnosymfollow",
         "rsymfollow",
+        "idmap",
+        "ridmap",
     ];
 
     pub fn parse(options: &[String]) -> MountOptions {
@@ -194,6 +201,8 @@ impl MountOptions {
                 "unbindable" => parsed.propagation.push(MsFlags::MS_UNBINDABLE),
                 "runbindable" => parsed.propagation.push(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC),
                 "tmpcopyup" => parsed.copy_up = true,
+                "idmap" => parsed.idmap = Some(parsed.idmap == Some(true)),
+                "ridmap" => parsed.idmap = Some(true),
                 other => match recursive_attr(other) {
                     Some((set, clear)) => {
                         let attrs = &mut parsed.recursive_attrs;
@@ -331,6 +340,15 @@ mod tests {
             }
         );
         assert!(parse(&["ro"]).recursive_attrs.is_empty());
+    }
+
+    #[test]
+    fn idmap_and_ridmap_are_ours_and_ridmap_wins() {
+        assert_eq!(parse(&["bind", "idmap"]).idmap, Some(false));
+        assert_eq!(parse(&["rbind", "ridmap"]).idmap, Some(true));
+        assert_eq!(parse(&["ridmap", "idmap"]).idmap, Some(true));
+        assert_eq!(parse(&["bind", "idmap"]).data(), None);
+        assert_eq!(parse(&["bind"]).idmap, None);
     }
 
     #[test]

@@ -1,0 +1,146 @@
+//! `cargo xtask peers`: the runtimes people use, side by side. Installs
+//! the peers (Debian runc and crun, youki from crates.io at a pinned
+//! version), runs the suite against each and against litmus-runtime, keeps
+//! every JSON report in docs/results/json/, and regenerates the results
+//! matrix (docs/results/README.md and matrix.html) with `litmus report`.
+//! Every failure must have an explanation in docs/results/explanations.txt
+//! (a failure litmus cannot explain is a bug in litmus until shown
+//! otherwise). The HTML is loaded in headless chromium: it must run its
+//! script and show every case; a screenshot of it is kept.
+
+use crate::stress::{run_suite, Target};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use xshell::{cmd, Shell};
+
+/// youki as published on crates.io, pinned.
+const YOUKI_VERSION: &str = "0.7.0";
+
+/// What youki needs from Debian to build (libseccomp through pkg-config).
+const YOUKI_BUILD_PACKAGES: &[&str] = &["libseccomp-dev", "pkg-config", "build-essential"];
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct Options {
+    /// Only these peers (litmus-runtime, runc, crun, youki; default: all)
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+}
+
+struct Peer {
+    target: Target,
+    /// How this host runs it, recorded in its report (`litmus run --note`).
+    note: String,
+}
+
+pub fn peers(sh: &Shell, options: &Options) -> Result<()> {
+    crate::ensure_packages(sh, &["runc", "crun", "chromium"])?;
+    crate::ensure_packages(sh, YOUKI_BUILD_PACKAGES)?;
+    let wanted = |name: &str| options.only.is_empty() || options.only.iter().any(|o| o == name);
+    let youki = if wanted("youki") { Some(install_youki(sh)?) } else { None };
+    let (runtime, probe) = crate::build_suite(sh)?;
+    let hybrid = litmus_bundle::is_hybrid_cgroup_host();
+    let hidden = "cgroup2 hidden (unshare -m; umount /sys/fs/cgroup/unified): crun 1.8 refuses \
+                  the hybrid cgroup layout of this host";
+    let mut peers = vec![
+        Peer {
+            target: Target { name: "litmus-runtime", binary: runtime, hide_cgroup2: false },
+            note: "as shipped (static, ship profile)".into(),
+        },
+        Peer {
+            target: Target { name: "runc", binary: "/usr/sbin/runc".into(), hide_cgroup2: false },
+            note: "Debian package".into(),
+        },
+        Peer {
+            target: Target { name: "crun", binary: "/usr/bin/crun".into(), hide_cgroup2: hybrid },
+            note: if hybrid {
+                format!("Debian package; {hidden}")
+            } else {
+                "Debian package".into()
+            },
+        },
+    ];
+    if let Some(youki) = youki {
+        peers.push(Peer {
+            target: Target { name: "youki", binary: youki, hide_cgroup2: false },
+            note: format!("cargo install youki --locked --version {YOUKI_VERSION}"),
+        });
+    }
+    peers.retain(|p| wanted(p.target.name));
+    let results = crate::workspace_root().join("docs/results");
+    let json_dir = results.join("json");
+    std::fs::create_dir_all(&json_dir)?;
+    let mut reports = Vec::new();
+    for peer in &peers {
+        crate::step(&format!("peers: the suite against {}", peer.target.name));
+        let report = json_dir.join(format!("{}.json", peer.target.name));
+        let extra = ["--note".to_string(), peer.note.clone()];
+        run_suite(&peer.target, &probe, &report, &extra)?;
+        reports.push(report);
+    }
+    // Every report on disk goes in the matrix (a run of `--only` keeps
+    // the others' last reports).
+    let mut all: Vec<PathBuf> = std::fs::read_dir(&json_dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    all.sort_by_key(|p| (p.file_stem().is_none_or(|s| s != "litmus-runtime"), p.clone()));
+    crate::step("peers: the results matrix (litmus report)");
+    let litmus = crate::workspace_root().join("target/release/litmus");
+    let (md, html) = (results.join("README.md"), results.join("matrix.html"));
+    let explanations = results.join("explanations.txt");
+    cmd!(
+        sh,
+        "{litmus} report {all...} --markdown {md} --html {html} --explanations {explanations} --require-explained"
+    )
+    .run()
+    .context("every failure of a peer needs an explanation in docs/results/explanations.txt")?;
+    check_in_browser(sh, &html, &results.join("matrix.png"))
+}
+
+/// youki at the pinned version in target/peers/youki (built once).
+fn install_youki(sh: &Shell) -> Result<PathBuf> {
+    let root = crate::workspace_root().join("target/peers/youki");
+    let binary = root.join("bin/youki");
+    let installed = cmd!(sh, "{binary} --version").ignore_status().read().unwrap_or_default();
+    if !installed.contains(YOUKI_VERSION) {
+        crate::step(&format!(
+            "peers: building youki {YOUKI_VERSION} (cargo install, a few minutes)"
+        ));
+        cmd!(sh, "cargo install youki --locked --version {YOUKI_VERSION} --root {root}").run()?;
+    }
+    Ok(binary)
+}
+
+/// Loads the matrix in headless chromium: its script must have run and
+/// counted every case row; keeps a screenshot beside it.
+fn check_in_browser(sh: &Shell, html: &Path, screenshot: &Path) -> Result<()> {
+    crate::step("peers: the matrix in headless chromium");
+    let text = std::fs::read_to_string(html)?;
+    let rows = text.matches("<tr data-area=").count();
+    let url = format!("file://{}", html.display());
+    let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr"];
+    let output =
+        cmd!(sh, "chromium {flags...} --dump-dom {url}").quiet().ignore_stderr().output()?;
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let shown = format!("<span id=\"shown\">{rows} cases shown</span>");
+    if !dom.contains(&shown) {
+        bail!("the matrix did not run its script in chromium: no {shown:?} in the loaded page");
+    }
+    let shot = format!("--screenshot={}", screenshot.display());
+    let output = cmd!(sh, "chromium {flags...} --window-size=1400,1000 {shot} {url}")
+        .quiet()
+        .ignore_status()
+        .output()?;
+    let log = String::from_utf8_lossy(&output.stderr);
+    if let Some(error) = log.lines().find(|l| l.contains("CONSOLE") && l.contains("Uncaught")) {
+        bail!("the matrix's script failed in chromium: {error}");
+    }
+    if !screenshot.exists() {
+        bail!("chromium made no screenshot: {}", log.trim());
+    }
+    eprintln!(
+        "  chromium: {rows} cases shown, no script error; screenshot {}",
+        screenshot.display()
+    );
+    Ok(())
+}
