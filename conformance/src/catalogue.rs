@@ -121,6 +121,7 @@ LINUX_SECCOMP_NOTIFY_UNREACHABLE: "linux.seccomp.notify-unreachable", Must, "con
 FEATURES_NULL_IS_UNKNOWN: "features.null-is-unknown", Must, "features.md#features-structure", "1.1.0", "In features, null (or absence) means unknown and is never written as an empty value.";
 FEATURES_VERSIONS_ACCEPTED: "features.versions-accepted", Must, "features.md#specification-version", "1.1.0", "The runtime MUST accept ociVersionMin and ociVersionMax as the ociVersion of config.json.";
 FEATURES_KNOWN_FIELDS: "features.known-fields", Must, "features.md#specification-version", "1.1.0", "features MUST NOT hold properties its spec version does not define.";
+FEATURES_MOUNT_OPTIONS_NOT_DATA: "features.mount-options-not-data", Should, "features.md#mount-options", "1.1.0", "mountOptions SHOULD NOT list filesystem-specific options (those passed to mount(2) as data).";
 FEATURES_HONEST: "features.honest", Must, "features.md#features-structure", "1.1.0", "Every hook, mount option, namespace, capability, seccomp item and memory policy features lists MUST be recognized by the runtime.";
 // runtime.md: operations
 RUNTIME_STATE_OP_MISSING: "runtime.state-op.missing", Must, "runtime.md#query-state", "1.0.0", "Attempting to query a container that does not exist MUST generate an error.";

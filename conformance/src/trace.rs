@@ -47,6 +47,23 @@ const DOCUMENTS: &[(&str, &str)] = &[
 
 const TRACE: &str = include_str!("../spec/v1.3.0.trace");
 
+/// The option strings of config.md's "Linux mount options" table, read
+/// from the vendored text, with their level (MUST, SHOULD, MAY).
+pub fn linux_mount_options() -> Vec<(String, String)> {
+    let config = DOCUMENTS.iter().find(|(name, _)| *name == "config.md").expect("vendored").1;
+    config
+        .lines()
+        .skip_while(|l| !l.contains("name=\"configLinuxMountOptions\""))
+        .take_while(|l| !l.starts_with("[^1]"))
+        .filter_map(|l| {
+            let mut cells = l.split('|').map(str::trim);
+            let name = cells.next()?.strip_prefix('`')?.split('`').next()?.trim().to_string();
+            let level = cells.next()?.to_string();
+            Some((name, level))
+        })
+        .collect()
+}
+
 /// The keywords, longest first so that "MUST NOT" is not read as "MUST".
 const KEYWORDS: &[(&str, Class)] = &[
     ("NOT RECOMMENDED", Class::Should),
@@ -482,6 +499,15 @@ pub fn requirements_without_cases() -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mount_option_table_is_read_whole() {
+        let options = linux_mount_options();
+        assert_eq!(options.len(), 61, "{options:?}");
+        assert!(options.contains(&("rrelatime".to_string(), "SHOULD".to_string())));
+        assert!(options.contains(&("idmap".to_string(), "SHOULD".to_string())));
+        assert!(options.contains(&("tmpcopyup".to_string(), "MAY".to_string())));
+    }
 
     #[test]
     fn sentences_split_where_one_ends_and_the_next_begins() {

@@ -15,9 +15,15 @@ use xshell::{cmd, Shell};
 
 /// youki as published on crates.io, pinned.
 const YOUKI_VERSION: &str = "0.7.0";
+/// The crate has no default features: without these youki has no cgroup
+/// v1 or v2 support and no seccomp (the systemd cgroup driver is left out:
+/// the suite drives cgroupfs, as runc and crun are driven).
+const YOUKI_FEATURES: &str = "v1,v2,seccomp,cgroupsv2_devices";
 
-/// What youki needs from Debian to build (libseccomp through pkg-config).
-const YOUKI_BUILD_PACKAGES: &[&str] = &["libseccomp-dev", "pkg-config", "build-essential"];
+/// What youki needs from Debian to build: libseccomp through pkg-config,
+/// and libelf and zlib for the libbpf it vendors (cgroup v2 device rules).
+const YOUKI_BUILD_PACKAGES: &[&str] =
+    &["libseccomp-dev", "pkg-config", "build-essential", "libelf-dev", "zlib1g-dev"];
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct Options {
@@ -62,7 +68,10 @@ pub fn peers(sh: &Shell, options: &Options) -> Result<()> {
     if let Some(youki) = youki {
         peers.push(Peer {
             target: Target { name: "youki", binary: youki, hide_cgroup2: false },
-            note: format!("cargo install youki --locked --version {YOUKI_VERSION}"),
+            note: format!(
+                "cargo install youki --locked --version {YOUKI_VERSION} --no-default-features \
+                 --features {YOUKI_FEATURES}"
+            ),
         });
     }
     peers.retain(|p| wanted(p.target.name));
@@ -101,12 +110,21 @@ pub fn peers(sh: &Shell, options: &Options) -> Result<()> {
 fn install_youki(sh: &Shell) -> Result<PathBuf> {
     let root = crate::workspace_root().join("target/peers/youki");
     let binary = root.join("bin/youki");
+    // The features are recorded beside the binary: a build without them
+    // (a plain `cargo install youki`) cannot run a container on v1.
+    let stamp = root.join("features");
     let installed = cmd!(sh, "{binary} --version").ignore_status().read().unwrap_or_default();
-    if !installed.contains(YOUKI_VERSION) {
+    let features = std::fs::read_to_string(&stamp).unwrap_or_default();
+    if !installed.contains(YOUKI_VERSION) || features.trim() != YOUKI_FEATURES {
         crate::step(&format!(
             "peers: building youki {YOUKI_VERSION} (cargo install, a few minutes)"
         ));
-        cmd!(sh, "cargo install youki --locked --version {YOUKI_VERSION} --root {root}").run()?;
+        cmd!(
+            sh,
+            "cargo install youki --locked --version {YOUKI_VERSION} --no-default-features --features {YOUKI_FEATURES} --root {root} --force"
+        )
+        .run()?;
+        std::fs::write(&stamp, YOUKI_FEATURES)?;
     }
     Ok(binary)
 }

@@ -18,6 +18,7 @@ crate::cases! {
     Lifecycle: {
         features_list_only_what_the_runtime_recognizes => [FEATURES_HONEST],
         features_hold_only_fields_of_the_spec => [FEATURES_KNOWN_FIELDS],
+        features_mount_options_are_not_filesystem_data => [FEATURES_MOUNT_OPTIONS_NOT_DATA],
     }
 }
 
@@ -168,6 +169,15 @@ fn features_list_only_what_the_runtime_recognizes(cx: &mut Ctx) -> Checked {
             Err(e) => return Err(fail(format!("{what} in a config"), e.to_string())),
         }
     }
+    if let Some(spec) = every_listed_mount_option(cx, &doc["mountOptions"]) {
+        trials
+            .push(("every listed mount option of config.md's table, each on a tmpfs".into(), spec));
+    }
+    if linux["mountExtensions"]["idmap"]["enabled"] == json!(true) {
+        if let Some(spec) = idmapped_mount(cx)? {
+            trials.push(("an idmapped bind mount (mountExtensions.idmap.enabled)".into(), spec));
+        }
+    }
     for (what, policy) in memory_policies(&linux["memoryPolicy"]) {
         let mut spec = cx.spec(&["report"]);
         let policy = serde_json::from_value(policy.clone())
@@ -191,6 +201,98 @@ fn features_list_only_what_the_runtime_recognizes(cx: &mut Ctx) -> Checked {
         refused.is_empty(),
         "a config with each listed feature to run",
         format!("{} of {} refused: {}", refused.len(), trials.len(), refused.join("; ")),
+    )
+}
+
+/// Options that need more than a tmpfs to be tried: a bind source, id
+/// mappings, an existing mount.
+const NEEDS_CONTEXT: &[&str] = &["bind", "rbind", "idmap", "ridmap", "remount"];
+
+/// One tmpfs per listed mount option of config.md's table (those a tmpfs
+/// can take), in one container: a runtime listing an option it passes on
+/// as filesystem data fails, since tmpfs refuses what it does not know.
+fn every_listed_mount_option(cx: &Ctx, listed: &Value) -> Option<Spec> {
+    let table: Vec<String> =
+        crate::trace::linux_mount_options().into_iter().map(|(name, _)| name).collect();
+    let options: Vec<String> = strings(listed)
+        .into_iter()
+        .filter(|o| table.contains(o) && !NEEDS_CONTEXT.contains(&o.as_str()))
+        .collect();
+    if options.is_empty() {
+        return None;
+    }
+    let mut spec = cx.spec(&["report"]);
+    let mounts = options
+        .iter()
+        .enumerate()
+        .map(|(i, o)| super::filesystem::tmpfs(&format!("/litmus/option-{i}-{o}"), &[o]))
+        .collect();
+    super::filesystem::add_mounts(&mut spec, mounts);
+    Some(spec)
+}
+
+/// An idmapped bind mount (1000 → 0) of a directory of the suite's, where
+/// this kernel and filesystem take one.
+fn idmapped_mount(cx: &Ctx) -> Result<Option<Spec>, Verdict> {
+    let source = cx.work().join("features-idmap");
+    std::fs::create_dir_all(&source)?;
+    if super::idmapped_mounts::idmappable(&source).is_err() {
+        return Ok(None);
+    }
+    let mut mount = oci_spec::runtime::MountBuilder::default()
+        .destination("/litmus/idmap")
+        .typ("bind")
+        .source(&source)
+        .options(vec!["bind".to_string(), "idmap".to_string()])
+        .build()?;
+    let mapping = super::idmapped_mounts::mapping(1000, 0);
+    mount.set_uid_mappings(Some(mapping.clone())).set_gid_mappings(Some(mapping));
+    let mut spec = cx.spec(&["report"]);
+    super::filesystem::add_mounts(&mut spec, vec![mount]);
+    Ok(Some(spec))
+}
+
+/// features.md: mountOptions SHOULD NOT list filesystem-specific options,
+/// those passed to mount(2) as data. Each listed option that is not in
+/// config.md's table is given to a tmpfs: it must neither be refused by
+/// tmpfs nor show among the filesystem's (super) options, either of which
+/// means the runtime passed it on as data.
+fn features_mount_options_are_not_filesystem_data(cx: &mut Ctx) -> Checked {
+    let doc = features(cx)?;
+    let table: Vec<String> =
+        crate::trace::linux_mount_options().into_iter().map(|(name, _)| name).collect();
+    let others: Vec<String> =
+        strings(&doc["mountOptions"]).into_iter().filter(|o| !table.contains(o)).collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    let mut data = Vec::new();
+    for option in &others {
+        let mut spec = cx.spec(&["report"]);
+        super::filesystem::add_mounts(
+            &mut spec,
+            vec![super::filesystem::tmpfs("/litmus/o", &[option])],
+        );
+        match cx.run_probe(&spec) {
+            Ok(run) => {
+                let report = run.report()?;
+                let passed_on = report.mount_at("/litmus/o").is_some_and(|m| {
+                    m.super_options
+                        .iter()
+                        .any(|s| s == option || s.starts_with(&format!("{option}=")))
+                });
+                if passed_on {
+                    data.push(format!("{option} (among the tmpfs's own options)"));
+                }
+            }
+            Err(Verdict::Fail { seen, .. }) => data.push(format!("{option} (refused: {seen})")),
+            Err(skip) => return Err(skip),
+        }
+    }
+    expect(
+        data.is_empty(),
+        "every listed option outside config.md's table to be the runtime's own, not filesystem data",
+        format!("passed to the filesystem: {}", data.join("; ")),
     )
 }
 

@@ -19,7 +19,7 @@ crate::cases! {
 
 /// A skip unless `dir`'s filesystem takes idmapped mounts on this kernel
 /// (mount_setattr came in 5.12; each filesystem opted in later or not).
-fn idmappable(dir: &Path) -> Checked {
+pub(super) fn idmappable(dir: &Path) -> Checked {
     let kernel = crate::realworld::Target::host_kernel();
     let magic = nix::sys::statfs::statfs(dir)?.filesystem_type().0 as u64;
     // (statfs magic, name, first kernel with idmapped mounts on it)
@@ -43,7 +43,7 @@ fn idmappable(dir: &Path) -> Checked {
     }
 }
 
-fn mapping(container: u32, host: u32) -> Vec<LinuxIdMapping> {
+pub(super) fn mapping(container: u32, host: u32) -> Vec<LinuxIdMapping> {
     vec![serde_json::from_value(
         serde_json::json!({"containerID": container, "hostID": host, "size": 1}),
     )
