@@ -110,6 +110,8 @@ faults! {
     RecursiveOptionsIgnored = "recursive-options-ignored" => ["config.mounts.recursive-options"],
     IgnoreExecCpuAffinity = "ignore-exec-cpu-affinity" => ["config.process.exec-cpu-affinity"],
     IgnoreIdmap = "ignore-idmap" => ["config.mounts.idmap"],
+    RemountIgnored = "remount-ignored" => ["config.mounts.linux-options"],
+    ChownRootfsForUserns = "chown-rootfs-for-userns" => ["linux.namespaces.user-mappings-no-chown"],
     AgentUnreachableIgnored = "agent-unreachable-ignored" => ["linux.seccomp.notify-unreachable"],
     ErrnoRetOnAnyAction = "errno-ret-on-any-action" => ["linux.seccomp.errno-unsupported"],
     RelativeDestinationRefused = "relative-destination-refused" => ["config.mounts.destination-absolute"],

@@ -15,6 +15,7 @@ crate::cases! {
             [CONFIG_MOUNTS_LINUX_OPTIONS, CONFIG_MOUNTS_OPTIONS],
         propagation_options_set_the_mounts_propagation => [CONFIG_MOUNTS_PROPAGATION],
         nosymfollow_and_symfollow_apply => [CONFIG_MOUNTS_NOSYMFOLLOW],
+        remount_changes_a_mount_made_before => [CONFIG_MOUNTS_LINUX_OPTIONS],
         recursive_options_reach_every_submount => [CONFIG_MOUNTS_RECURSIVE_OPTIONS],
     }
 }
@@ -29,6 +30,34 @@ fn kernel_at_least(needed: (u32, u32), feature: &str) -> Checked {
         )));
     }
     Ok(())
+}
+
+/// `remount`: a second entry for a destination the config mounted
+/// before changes that mount's options (here to read-only and noexec)
+/// instead of stacking a new one.
+fn remount_changes_a_mount_made_before(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["report"]);
+    add_mounts(
+        &mut spec,
+        vec![
+            tmpfs("/litmus/remounted", &["nosuid"]),
+            tmpfs("/litmus/remounted", &["remount", "ro", "noexec"]),
+        ],
+    );
+    let run = cx.run_probe(&spec)?;
+    let report = run.report()?;
+    let stacked = report.mounts.iter().filter(|m| m.mount_point == "/litmus/remounted").count();
+    expect(
+        stacked == 1,
+        "one mount at /litmus/remounted (remounted, not stacked)",
+        format!("{stacked}"),
+    )?;
+    let mount = report.mount_at("/litmus/remounted").expect("counted above");
+    expect(
+        mount.has_option("ro") && mount.has_option("noexec"),
+        "/litmus/remounted ro and noexec after the remount",
+        format!("options {:?}", mount.options),
+    )
 }
 
 /// nosymfollow (Linux 5.10) shows in mountinfo; symfollow after it undoes it.

@@ -9,6 +9,7 @@ use std::os::unix::fs::MetadataExt;
 crate::cases! {
     Namespaces: {
         user_namespace_gets_the_id_mappings => [LINUX_NAMESPACES_USER_MAPPINGS],
+        user_namespace_leaves_file_owners_alone => [LINUX_NAMESPACES_USER_MAPPINGS_NO_CHOWN],
         time_namespace_gets_the_offsets => [LINUX_NAMESPACES_TIME_OFFSETS],
         time_offsets_apply_with_a_new_user_namespace =>
             [LINUX_NAMESPACES_TIME_OFFSETS, LINUX_NAMESPACES_USER_MAPPINGS],
@@ -262,6 +263,57 @@ pub(crate) fn in_a_user_namespace(spec: &mut Spec) -> anyhow::Result<()> {
     linux.set_uid_mappings(Some(vec![mapping]));
     linux.set_gid_mappings(Some(vec![mapping]));
     Ok(())
+}
+
+/// A container in a user namespace (0 → 100000) runs from a rootfs the
+/// host's root owns: afterwards every file of the rootfs has the owner it
+/// had. A runtime that realizes the mapping by chowning the rootfs to
+/// 100000 (instead of leaving it to the kernel) is seen.
+fn user_namespace_leaves_file_owners_alone(cx: &mut Ctx) -> Checked {
+    use std::os::unix::fs::MetadataExt;
+    let mut spec = cx.spec(&["exit", "0"]);
+    in_a_user_namespace(&mut spec)?;
+    let bundle = cx.bundle(&spec)?;
+    let rootfs = cx.bundle_ref(bundle).rootfs().to_path_buf();
+    let owners = |root: &std::path::Path| -> std::io::Result<Vec<(String, u32, u32)>> {
+        let mut seen = vec![];
+        let mut dirs = vec![root.to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir)? {
+                let path = entry?.path();
+                let meta = std::fs::symlink_metadata(&path)?;
+                if meta.is_dir() {
+                    dirs.push(path.clone());
+                }
+                seen.push((path.display().to_string(), meta.uid(), meta.gid()));
+            }
+        }
+        seen.sort();
+        Ok(seen)
+    };
+    let before = owners(&rootfs)?;
+    let id = cx.new_id();
+    cx.create_ok(&id, bundle)?;
+    cx.start_to_exit(&id)?;
+    cx.delete(&id)?;
+    let after = owners(&rootfs)?;
+    let changed: Vec<String> = before
+        .iter()
+        .filter_map(|(path, uid, gid)| {
+            let now = after.iter().find(|(p, _, _)| p == path)?;
+            ((now.1, now.2) != (*uid, *gid))
+                .then(|| format!("{path}: {uid}:{gid} -> {}:{}", now.1, now.2))
+        })
+        .collect();
+    expect(
+        changed.is_empty(),
+        "the rootfs's owners unchanged by a container in a user namespace",
+        format!(
+            "{} changed: {}",
+            changed.len(),
+            changed.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+        ),
+    )
 }
 
 /// Container root is host uid/gid 100000 (65536 ids): what the kernel

@@ -170,6 +170,9 @@ fn build(
     if !plan.has(oci_spec::runtime::LinuxNamespaceType::Mount) {
         undo.host_mounts = Some(rootfs.to_path_buf());
     }
+    if Fault::ChownRootfsForUserns.active() {
+        chown_for_user_namespace(spec, rootfs);
+    }
     // In our namespaces, before the fork: init inherits the trees.
     let idmapped = crate::rootfs::idmap::prepare(spec, bundle)?;
     let cx = InitContext {
@@ -260,6 +263,28 @@ fn build(
         write_pid_file(pid_file, pid)?;
     }
     Ok(())
+}
+
+/// The pre-idmapping way of giving a user namespace its rootfs: every
+/// file chowned to the host ids of the container's root (fault only).
+fn chown_for_user_namespace(spec: &Validated, rootfs: &Path) {
+    let linux = spec.linux();
+    let host = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        maps.iter().flatten().find(|m| m.container_id() == 0).map(|m| m.host_id())
+    };
+    let (Some(uid), Some(gid)) = (host(linux.uid_mappings()), host(linux.gid_mappings())) else {
+        return;
+    };
+    let mut dirs = vec![rootfs.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let _ = std::os::unix::fs::lchown(&path, Some(uid), Some(gid));
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                dirs.push(path);
+            }
+        }
+    }
 }
 
 /// `resources` without its device rules, and the device rules alone.

@@ -168,6 +168,7 @@ impl MountOptions {
                 "sync" => set(&mut parsed, MsFlags::MS_SYNCHRONOUS),
                 "async" => clear(&mut parsed, MsFlags::MS_SYNCHRONOUS),
                 "dirsync" => set(&mut parsed, MsFlags::MS_DIRSYNC),
+                "remount" if Fault::RemountIgnored.active() => {}
                 "remount" => set(&mut parsed, MsFlags::MS_REMOUNT),
                 "mand" => set(&mut parsed, MsFlags::MS_MANDLOCK),
                 "nomand" => clear(&mut parsed, MsFlags::MS_MANDLOCK),
