@@ -289,6 +289,7 @@ fn ci(sh: &Shell) -> Result<()> {
         sh,
         &stress::Options { runs: 3, load: true, ours_only: true, litmus_args: Vec::new() },
     )?;
+    peers::matrix_in_ci(sh)?;
     ensure_packages(sh, &["runc"])?;
     diff(sh, &["--area", "generated", "--generated", "20"].map(String::from))?;
     run_engines(sh, &engines::Options::default())?;

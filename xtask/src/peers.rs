@@ -106,6 +106,32 @@ pub fn peers(sh: &Shell, options: &Options) -> Result<()> {
     check_in_browser(sh, &html, &results.join("matrix.png"))
 }
 
+/// CI's check of `litmus report`: the committed reports of the peers
+/// (another host, another date) merged with the runs CI just made
+/// (`target/stress`), written as markdown and HTML, and the HTML loaded in
+/// headless chromium.
+pub fn matrix_in_ci(sh: &Shell) -> Result<()> {
+    crate::ensure_packages(sh, &["chromium"])?;
+    let root = crate::workspace_root();
+    let mut reports: Vec<PathBuf> = Vec::new();
+    for dir in [root.join("docs/results/json"), root.join("target/stress")] {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        found.sort();
+        reports.extend(found);
+    }
+    let out = root.join("target/ci-matrix");
+    std::fs::create_dir_all(&out)?;
+    let (md, html) = (out.join("matrix.md"), out.join("matrix.html"));
+    let litmus = root.join("target/release/litmus");
+    crate::step("litmus report: the peers' committed reports and this run's, in chromium");
+    cmd!(sh, "{litmus} report {reports...} --markdown {md} --html {html}").run()?;
+    check_in_browser(sh, &html, &out.join("matrix.png"))
+}
+
 /// youki at the pinned version in target/peers/youki (built once).
 fn install_youki(sh: &Shell) -> Result<PathBuf> {
     let root = crate::workspace_root().join("target/peers/youki");
@@ -131,7 +157,7 @@ fn install_youki(sh: &Shell) -> Result<PathBuf> {
 
 /// Loads the matrix in headless chromium: its script must have run and
 /// counted every case row; keeps a screenshot beside it.
-fn check_in_browser(sh: &Shell, html: &Path, screenshot: &Path) -> Result<()> {
+pub fn check_in_browser(sh: &Shell, html: &Path, screenshot: &Path) -> Result<()> {
     crate::step("peers: the matrix in headless chromium");
     let text = std::fs::read_to_string(html)?;
     let rows = text.matches("<tr data-area=").count();

@@ -247,23 +247,31 @@ impl Matrix {
         counts
     }
 
+    /// Column `i` as a row of the runs table, under [`RUN_HEADERS`].
+    fn run_cells(&self, i: usize) -> [String; 10] {
+        let c = &self.columns[i];
+        let (passed, failed, skipped) = self.counts(i);
+        [
+            (i + 1).to_string(),
+            c.runtime.clone(),
+            c.host.clone(),
+            c.spec_version.clone(),
+            passed.to_string(),
+            failed.to_string(),
+            skipped.to_string(),
+            c.date.clone(),
+            c.litmus_version.clone(),
+            c.note.clone(),
+        ]
+    }
+
     pub fn markdown(&self) -> String {
         let mut out = String::from("# litmus results matrix\n\n");
-        out += "| run | runtime | host | spec declared | passed | failed | skipped | date | litmus | how it ran |\n";
-        out += "|---|---|---|---|---|---|---|---|---|---|\n";
-        for (i, c) in self.columns.iter().enumerate() {
-            let (p, f, s) = self.counts(i);
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {p} | {f} | {s} | {} | {} | {} |",
-                i + 1,
-                md(&c.runtime),
-                md(&c.host),
-                md(&c.spec_version),
-                md(&c.date),
-                md(&c.litmus_version),
-                md(&c.note)
-            );
+        let _ = writeln!(out, "| {} |", RUN_HEADERS.join(" | "));
+        let _ = writeln!(out, "|{}", "---|".repeat(RUN_HEADERS.len()));
+        for i in 0..self.columns.len() {
+            let cells: Vec<String> = self.run_cells(i).iter().map(|c| md(c)).collect();
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
         }
         out += "\npass, **FAIL**, skip; † beyond the runtime's declared spec version (outside its \
                 verdict); blank: not in that run. Failures are listed under the tables.\n";
@@ -322,23 +330,17 @@ impl Matrix {
         out += "<title>litmus results matrix</title>\n<style>";
         out += HTML_STYLE;
         out += "</style></head><body>\n<h1>litmus results matrix</h1>\n";
-        out += "<table id=\"runs\"><thead><tr><th>run</th><th>runtime</th><th>host</th>\
-                <th>spec declared</th><th>passed</th><th>failed</th><th>skipped</th>\
-                <th>date</th><th>litmus</th><th>how it ran</th></tr></thead><tbody>\n";
-        for (i, c) in self.columns.iter().enumerate() {
-            let (p, f, s) = self.counts(i);
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n-pass\">{p}</td>\
-                 <td class=\"n-fail\">{f}</td><td class=\"n-skip\">{s}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                i + 1,
-                esc(&c.runtime),
-                esc(&c.host),
-                esc(&c.spec_version),
-                esc(&c.date),
-                esc(&c.litmus_version),
-                esc(&c.note)
-            );
+        out += "<table id=\"runs\"><thead><tr>";
+        for header in RUN_HEADERS {
+            let _ = write!(out, "<th>{header}</th>");
+        }
+        out += "</tr></thead><tbody>\n";
+        for i in 0..self.columns.len() {
+            out += "<tr>";
+            for cell in self.run_cells(i) {
+                let _ = write!(out, "<td>{}</td>", esc(&cell));
+            }
+            out += "</tr>\n";
         }
         out += "</tbody></table>\n<form id=\"filters\">";
         let levels: std::collections::BTreeSet<&str> =
@@ -403,6 +405,19 @@ impl Matrix {
         out
     }
 }
+
+const RUN_HEADERS: [&str; 10] = [
+    "run",
+    "runtime",
+    "host",
+    "spec declared",
+    "passed",
+    "failed",
+    "skipped",
+    "date",
+    "litmus",
+    "how it ran",
+];
 
 fn select<'a>(name: &str, values: impl Iterator<Item = &'a str>) -> String {
     let mut out = format!("<label>{name} <select name=\"{name}\"><option value=\"\">all</option>");
