@@ -25,9 +25,29 @@ const YOUKI_FEATURES: &str = "v1,v2,seccomp,cgroupsv2_devices";
 const YOUKI_BUILD_PACKAGES: &[&str] =
     &["libseccomp-dev", "pkg-config", "build-essential", "libelf-dev", "zlib1g-dev"];
 
+/// A newer crun than bookworm's: the upstream tarball Debian trixie builds
+/// its crun 1.21-1 from (pinned by the sha256 trixie's Sources index gives),
+/// built here with bookworm's toolchain (`./configure --disable-systemd
+/// --disable-criu`: criu's headers need protobuf-c, and the suite drives
+/// cgroupfs). A newer runc would need Go 1.22, which bookworm lacks.
+const CRUN_TRIXIE: (&str, &str, &str) = (
+    "1.21",
+    "http://deb.debian.org/debian/pool/main/c/crun/crun_1.21.orig.tar.gz",
+    "4bfb700e764a4804a4de3ecf07753f4c391005356d60356df65d80ae0914c486",
+);
+const CRUN_BUILD_PACKAGES: &[&str] = &[
+    "build-essential",
+    "pkg-config",
+    "libyajl-dev",
+    "libcap-dev",
+    "libseccomp-dev",
+    "gperf",
+    "curl",
+];
+
 #[derive(clap::Args, Clone, Debug)]
 pub struct Options {
-    /// Only these peers (litmus-runtime, runc, crun, youki; default: all)
+    /// Only these peers (litmus-runtime, runc, crun, crun-trixie, youki; default: all)
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
 }
@@ -43,6 +63,12 @@ pub fn peers(sh: &Shell, options: &Options) -> Result<()> {
     crate::ensure_packages(sh, YOUKI_BUILD_PACKAGES)?;
     let wanted = |name: &str| options.only.is_empty() || options.only.iter().any(|o| o == name);
     let youki = if wanted("youki") { Some(install_youki(sh)?) } else { None };
+    let crun_trixie = if wanted("crun-trixie") {
+        crate::ensure_packages(sh, CRUN_BUILD_PACKAGES)?;
+        Some(build_crun_trixie(sh)?)
+    } else {
+        None
+    };
     let (runtime, probe) = crate::build_suite(sh)?;
     let hybrid = litmus_bundle::is_hybrid_cgroup_host();
     let hidden = "cgroup2 hidden (unshare -m; umount /sys/fs/cgroup/unified): crun 1.8 refuses \
@@ -65,6 +91,14 @@ pub fn peers(sh: &Shell, options: &Options) -> Result<()> {
             },
         },
     ];
+    if let Some(crun) = crun_trixie {
+        let how =
+            format!("built here from Debian trixie's source tarball of crun {}", CRUN_TRIXIE.0);
+        peers.push(Peer {
+            target: Target { name: "crun-trixie", binary: crun, hide_cgroup2: hybrid },
+            note: if hybrid { format!("{how}; {hidden}") } else { how },
+        });
+    }
     if let Some(youki) = youki {
         peers.push(Peer {
             target: Target { name: "youki", binary: youki, hide_cgroup2: false },
@@ -130,6 +164,31 @@ pub fn matrix_in_ci(sh: &Shell) -> Result<()> {
     crate::step("litmus report: the peers' committed reports and this run's, in chromium");
     cmd!(sh, "{litmus} report {reports...} --markdown {md} --html {html}").run()?;
     check_in_browser(sh, &html, &out.join("matrix.png"))
+}
+
+/// crun from the pinned trixie tarball, in target/peers/crun-VERSION
+/// (built once).
+fn build_crun_trixie(sh: &Shell) -> Result<PathBuf> {
+    let (version, url, sha256) = CRUN_TRIXIE;
+    let dir = crate::workspace_root().join("target/peers");
+    let source = dir.join(format!("crun-{version}"));
+    let binary = source.join("crun");
+    if binary.exists() {
+        return Ok(binary);
+    }
+    std::fs::create_dir_all(&dir)?;
+    let tarball = dir.join(format!("crun_{version}.orig.tar.gz"));
+    crate::step(&format!("peers: building crun {version} from Debian trixie's source"));
+    cmd!(sh, "curl -fsSL -o {tarball} {url}").run()?;
+    let sum = cmd!(sh, "sha256sum {tarball}").quiet().read()?;
+    if sum.split_whitespace().next() != Some(sha256) {
+        bail!("{} does not match the pinned sha256 {sha256}", tarball.display());
+    }
+    cmd!(sh, "tar -xzf {tarball} -C {dir}").run()?;
+    let _in = sh.push_dir(&source);
+    cmd!(sh, "./configure --disable-systemd --disable-criu").quiet().run()?;
+    cmd!(sh, "make -j2").quiet().run()?;
+    Ok(binary)
 }
 
 /// youki at the pinned version in target/peers/youki (built once).
