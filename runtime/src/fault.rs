@@ -111,6 +111,7 @@ faults! {
     IgnoreExecCpuAffinity = "ignore-exec-cpu-affinity" => ["config.process.exec-cpu-affinity"],
     IgnoreIdmap = "ignore-idmap" => ["config.mounts.idmap"],
     RemountIgnored = "remount-ignored" => ["config.mounts.linux-options"],
+    PoststopStopsAtFailure = "poststop-stops-at-failure" => ["config.hooks.poststop-failure"],
     ChownRootfsForUserns = "chown-rootfs-for-userns" => ["linux.namespaces.user-mappings-no-chown"],
     AgentUnreachableIgnored = "agent-unreachable-ignored" => ["linux.seccomp.notify-unreachable"],
     ErrnoRetOnAnyAction = "errno-ret-on-any-action" => ["linux.seccomp.errno-unsupported"],

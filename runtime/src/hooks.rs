@@ -77,11 +77,26 @@ pub fn run_phase(
 }
 
 /// [`run_phase`] for the phases whose failure the spec only has logged
-/// (poststart, poststop): the lifecycle goes on.
-pub fn run_phase_warning(hooks: &Option<oci_spec::runtime::Hooks>, phase: Phase, state_json: &str) {
-    if let Err(e) = run_phase(hooks, phase, state_json) {
-        tracing::warn!("{e:#}");
+/// (poststop; poststart before 1.3): each failure is a warning, and "the
+/// remaining hooks and lifecycle continue as if the hook had succeeded".
+/// Returns the failures' messages.
+pub fn run_phase_warning(
+    hooks: &Option<oci_spec::runtime::Hooks>,
+    phase: Phase,
+    state_json: &str,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (i, hook) in of_phase(hooks, phase).iter().enumerate() {
+        if let Err(e) = run(hook, state_json, Fallback::Runtime) {
+            let message = format!("{phase} hook {i} ({}): {e:#}", hook.path().display());
+            tracing::warn!("{message}");
+            warnings.push(message);
+            if Fault::PoststopStopsAtFailure.active() {
+                break;
+            }
+        }
     }
+    warnings
 }
 
 /// [`run_all`] for container-side hooks: `process_env` stands in for a
@@ -315,6 +330,15 @@ mod tests {
     #[test]
     fn a_failing_hook_is_an_error_with_its_stderr() {
         let err = run_all(&[sh("echo nope >&2; exit 3", None)], Phase::Poststop, "{}").unwrap_err();
+        let dir = tempfile::tempdir().unwrap();
+        let after = dir.path().join("after");
+        let hooks: oci_spec::runtime::Hooks = serde_json::from_value(serde_json::json!({
+            "poststop": [sh("exit 3", None), sh(&format!("touch {}", after.display()), None)]
+        }))
+        .unwrap();
+        let warnings = run_phase_warning(&Some(hooks), Phase::Poststop, "{}");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(after.exists(), "the hook after the failing one ran");
         let msg = format!("{err:#}");
         assert!(msg.contains("poststop hook 0") && msg.contains("nope"), "{msg}");
     }
