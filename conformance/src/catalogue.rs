@@ -266,6 +266,7 @@ ENGINE_PS_JSON: "engine.ps-json", Engine, "runtime.md#operations", "1.0.0", "ps 
 ENGINE_CONSOLE_SOCKET: "engine.console-socket", Engine, "runtime.md#operations", "1.0.0", "--console-socket receives the pty master as exactly one SCM_RIGHTS fd in one control message, with a data payload under 4096 bytes (go-runc's receiver rejects anything else).";
 ENGINE_KILL_THEN_DELETE: "engine.kill-then-delete", Engine, "runtime.md#operations", "1.0.0", "A created container killed with SIGKILL can be deleted as soon as kill returns, without the caller reaping or polling first.";
 ENGINE_SECCOMP_AGENT_ON_CREATE: "engine.seccomp-agent-on-create", Engine, "config-linux.md#seccomp", "1.0.0", "With SCMP_ACT_NOTIFY, the agent at listenerPath receives the listener during create, before start (runc does; an agent may wait for it before calling start).";
+ENGINE_EXEC_DEFAULTS: "engine.exec-defaults", Engine, "runtime.md#operations", "1.0.0", "exec ID CMD without --process runs CMD as the config's process with its args replaced: process.env, cwd and user kept, each --env added (runc's exec command line; scripts and people call it so, engines pass --process).";
 ENGINE_HOOK_ENV: "engine.hook-env", Engine, "config.md#posix-platform-hooks", "1.0.0", "A startContainer hook without env runs with the container process's environment (process.env), as runc and crun run it.";
 // runtime-linux.md
 RUNTIME_LINUX_FDS: "runtime-linux.fds", Should, "runtime-linux.md#file-descriptors", "1.0.0", "By default only stdin, stdout and stderr are kept open for the application.";

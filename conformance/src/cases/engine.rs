@@ -29,6 +29,7 @@ crate::cases! {
         a_created_container_killed_can_be_deleted_at_once => [ENGINE_KILL_THEN_DELETE],
         the_seccomp_agent_gets_the_listener_during_create => [ENGINE_SECCOMP_AGENT_ON_CREATE],
         container_hooks_without_env_get_the_process_env => [ENGINE_HOOK_ENV],
+        exec_without_a_process_file_takes_the_containers_env_and_cwd => [ENGINE_EXEC_DEFAULTS],
     }
     Lifecycle: {
         an_exited_process_not_yet_reaped_is_stopped => [RUNTIME_STATE_STATUS_STOPPED],
@@ -481,6 +482,43 @@ fn the_seccomp_agent_gets_the_listener_during_create(cx: &mut Ctx) -> Checked {
     cx.start_ok(&id)?;
     cx.wait_exit(pid)?;
     Ok(())
+}
+
+/// `exec ID /litmus-probe report` (no --process): the process gets the
+/// config's env and cwd, and an `--env` on top (youki issue #3428: its
+/// exec'd processes did not inherit config.json's env).
+fn exec_without_a_process_file_takes_the_containers_env_and_cwd(cx: &mut Ctx) -> Checked {
+    let mut spec = cx.spec(&["report", "wait-signal"]);
+    if let Some(process) = spec.process_mut() {
+        let mut env = process.env().clone().unwrap_or_default();
+        env.push("LITMUS_CONFIG_ENV=from-config".into());
+        process.set_env(Some(env));
+        process.set_cwd("/tmp".into());
+    }
+    let id = cx.new_container(&spec)?;
+    cx.start_and_await_report(&id)?;
+    let out = cx.work().join("exec-defaults.out");
+    let inv = cx.runtime.call_with_stdout(
+        &["exec", "--env", "LITMUS_EXEC_ENV=from-flag", &id, "/litmus-probe", "report"],
+        &out,
+        cx.work(),
+    )?;
+    inv.expect_ok("exec ID CMD to succeed")?;
+    let text = std::fs::read_to_string(&out)?;
+    let report = litmus_probe::parse_output(&text)
+        .into_iter()
+        .find_map(|l| match l {
+            Ok(ProbeLine::Report(r)) => Some(r),
+            _ => None,
+        })
+        .ok_or_else(|| fail("the exec'd probe's report", text.clone()))?;
+    expect_eq(
+        "$LITMUS_CONFIG_ENV in the exec'd process",
+        Some("from-config"),
+        report.env_var("LITMUS_CONFIG_ENV"),
+    )?;
+    expect_eq("$LITMUS_EXEC_ENV from --env", Some("from-flag"), report.env_var("LITMUS_EXEC_ENV"))?;
+    expect_eq("the exec'd process's cwd (process.cwd)", "/tmp", report.cwd.as_str())
 }
 
 fn container_hooks_without_env_get_the_process_env(cx: &mut Ctx) -> Checked {
