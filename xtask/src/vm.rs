@@ -16,10 +16,19 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use xshell::{cmd, Shell};
 
+/// `all`, or a comma list of known layouts.
+fn cgroup_layouts(text: &str) -> Result<String, String> {
+    if text == "all" || (!text.is_empty() && text.split(',').all(|m| MODES.contains(&m))) {
+        Ok(text.to_string())
+    } else {
+        Err(format!("{text:?}: all, or a comma list of {}", MODES.join(", ")))
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct Options {
-    /// Which cgroup layouts to boot
-    #[arg(long, default_value = "all", value_parser = ["all", "v2", "v1", "hybrid"])]
+    /// Which cgroup layouts to boot: all, or a comma list of v2, v1, hybrid
+    #[arg(long, default_value = "all", value_parser = cgroup_layouts)]
     pub cgroup: String,
     /// Pin the newest Debian 6.1 kernel on the mirror in vm-tests/kernel.lock
     #[arg(long)]
@@ -55,7 +64,7 @@ pub fn vm_test(sh: &Shell, options: &Options) -> Result<()> {
 
     let modes: Vec<&str> = match options.cgroup.as_str() {
         "all" => MODES.to_vec(),
-        one => vec![one],
+        list => list.split(',').collect(),
     };
     let mut failures = Vec::new();
     let mut table = String::new();
