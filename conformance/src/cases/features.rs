@@ -239,16 +239,8 @@ fn idmapped_mount(cx: &Ctx) -> Result<Option<Spec>, Verdict> {
     if super::idmapped_mounts::idmappable(&source).is_err() {
         return Ok(None);
     }
-    let mut mount = oci_spec::runtime::MountBuilder::default()
-        .destination("/litmus/idmap")
-        .typ("bind")
-        .source(&source)
-        .options(vec!["bind".to_string(), "idmap".to_string()])
-        .build()?;
-    let mapping = super::idmapped_mounts::mapping(1000, 0);
-    mount.set_uid_mappings(Some(mapping.clone())).set_gid_mappings(Some(mapping));
     let mut spec = cx.spec(&["report"]);
-    super::filesystem::add_mounts(&mut spec, vec![mount]);
+    super::filesystem::add_mounts(&mut spec, vec![super::idmapped_mounts::idmapped_bind(&source)]);
     Ok(Some(spec))
 }
 

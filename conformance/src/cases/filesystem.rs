@@ -30,6 +30,17 @@ pub(super) fn tmpfs(destination: &str, options: &[&str]) -> Mount {
         .expect("static mount fields")
 }
 
+/// A bind mount of the host path `source` at `destination`.
+pub(super) fn bind(destination: &str, source: &std::path::Path, options: &[&str]) -> Mount {
+    MountBuilder::default()
+        .destination(destination)
+        .typ("bind")
+        .source(source)
+        .options(options.iter().map(|o| o.to_string()).collect::<Vec<_>>())
+        .build()
+        .expect("static mount fields")
+}
+
 pub(super) fn add_mounts(spec: &mut Spec, extra: Vec<Mount>) {
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     mounts.extend(extra);

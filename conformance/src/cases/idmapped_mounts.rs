@@ -3,10 +3,10 @@
 //! mappings. runc and crun read a mapping as "containerID: the id on the
 //! source filesystem, hostID: the id it shows as", and so does the case.
 
-use super::filesystem::add_mounts;
+use super::filesystem::{add_mounts, bind};
 use crate::case::{expect_eq, Checked, Verdict};
 use crate::ctx::Ctx;
-use oci_spec::runtime::{LinuxIdMapping, MountBuilder};
+use oci_spec::runtime::{LinuxIdMapping, Mount};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -43,7 +43,14 @@ pub(super) fn idmappable(dir: &Path) -> Checked {
     }
 }
 
-pub(super) fn mapping(container: u32, host: u32) -> Vec<LinuxIdMapping> {
+/// `source` at /litmus/idmap, idmapped 1000 → 0 (uids and gids).
+pub(super) fn idmapped_bind(source: &Path) -> Mount {
+    let mut mount = bind("/litmus/idmap", source, &["bind", "idmap"]);
+    mount.set_uid_mappings(Some(mapping(1000, 0))).set_gid_mappings(Some(mapping(1000, 0)));
+    mount
+}
+
+fn mapping(container: u32, host: u32) -> Vec<LinuxIdMapping> {
     vec![serde_json::from_value(
         serde_json::json!({"containerID": container, "hostID": host, "size": 1}),
     )
@@ -61,14 +68,7 @@ fn idmapped_bind_mount_shows_mapped_owners(cx: &mut Ctx) -> Checked {
     std::fs::write(&file, b"idmapped\n")?;
     std::os::unix::fs::chown(&file, Some(1000), Some(1000))?;
     let mut spec = cx.spec(&["path", "/litmus/idmap/owned"]);
-    let mut mount = MountBuilder::default()
-        .destination("/litmus/idmap")
-        .typ("bind")
-        .source(&source)
-        .options(vec!["bind".to_string(), "idmap".to_string()])
-        .build()?;
-    mount.set_uid_mappings(Some(mapping(1000, 0))).set_gid_mappings(Some(mapping(1000, 0)));
-    add_mounts(&mut spec, vec![mount]);
+    add_mounts(&mut spec, vec![idmapped_bind(&source)]);
     let run = cx.run_probe(&spec)?;
     let seen = run.path("/litmus/idmap/owned")?;
     expect_eq(
@@ -86,12 +86,6 @@ fn idmap_without_mappings_or_user_namespace_is_an_error(cx: &mut Ctx) -> Checked
     let source = cx.work().join("idmap-unmapped");
     std::fs::create_dir_all(&source)?;
     let mut spec = cx.spec(&["marker", "/ran", "exit", "0"]);
-    let mount = MountBuilder::default()
-        .destination("/litmus/idmap")
-        .typ("bind")
-        .source(&source)
-        .options(vec!["bind".to_string(), "idmap".to_string()])
-        .build()?;
-    add_mounts(&mut spec, vec![mount]);
+    add_mounts(&mut spec, vec![bind("/litmus/idmap", &source, &["bind", "idmap"])]);
     cx.refused_at_create_or_start(&spec, "an idmap mount without mappings or user namespace")
 }

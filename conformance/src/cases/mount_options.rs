@@ -319,15 +319,7 @@ fn recursive_options_reach_every_submount(cx: &mut Ctx) -> Checked {
         | MsFlags::MS_NODIRATIME
         | MsFlags::from_bits_retain(256); // MS_NOSYMFOLLOW
     let _flagged = HostMount::tmpfs(source.join("flagged"), every_flag)?;
-    let bind = |options: &[&str]| {
-        MountBuilder::default()
-            .destination(MOUNTED_AT)
-            .typ("bind")
-            .source(&source)
-            .options(options.iter().map(|o| o.to_string()).collect::<Vec<_>>())
-            .build()
-            .expect("static mount fields")
-    };
+    let bind = |options: &[&str]| super::filesystem::bind(MOUNTED_AT, &source, options);
     let mut wrong = option_sets_wrong(cx, RECURSIVE_SETTING, bind, &["plain"])?;
     wrong.extend(option_sets_wrong(cx, RECURSIVE_CLEARING, bind, &["flagged"])?);
     let sets = RECURSIVE_SETTING.len() + RECURSIVE_CLEARING.len();
