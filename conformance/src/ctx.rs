@@ -369,14 +369,25 @@ impl<'a> Ctx<'a> {
 
     /// create + start + wait for exit + read the probe's output + delete.
     pub fn run_probe(&mut self, spec: &Spec) -> Result<ProbeRun, Verdict> {
+        self.run_probe_inspecting(spec, |_| ()).map(|(run, ())| run)
+    }
+
+    /// [`Ctx::run_probe`], with `inspect` looking at the created container
+    /// from the host (its cgroups, say) before it is started.
+    pub fn run_probe_inspecting<T>(
+        &mut self,
+        spec: &Spec,
+        inspect: impl FnOnce(&StateView) -> T,
+    ) -> Result<(ProbeRun, T), Verdict> {
         let bundle = self.bundle(spec)?;
         let id = self.new_id();
         self.create_ok(&id, bundle)?;
         let created_state = self.state(&id)?;
+        let seen = inspect(&created_state);
         self.start_ok(&id)?;
         let exit_code = self.wait_exit(created_state.pid)?;
         let raw = crate::driver::read_head(&self.stdout_file(&id), crate::driver::STDOUT_KEPT);
-        Ok(self.finish_probe(&id, raw, exit_code, created_state))
+        Ok((self.finish_probe(&id, raw, exit_code, created_state), seen))
     }
 
     /// The probe of container `id` has exited, leaving `raw`: its lines,

@@ -88,6 +88,7 @@ fn view(model: &Generated, observed: &Observed, host_ns: &[(Namespace, Option<u6
             );
             view.extend(check::seen(model, &run.lines, host_ns, &observed.joined));
             view.extend(check::seen_hooks(model, &observed.hooks_ran));
+            view.extend(check::seen_resources(model, &observed.cgroup));
         }
     }
     view.insert(
@@ -221,6 +222,7 @@ mod tests {
             leaks: vec![],
             joined: vec![],
             hooks_ran: vec![],
+            cgroup: Default::default(),
         };
         let dummy = Generated { cwd: "/".into(), ..Generated::default() };
         let a = view(&dummy, &refused("expected create to succeed; runc said X"), &[]);
@@ -231,6 +233,7 @@ mod tests {
             leaks: vec!["cgroup /sys/fs/cgroup/pids/x".into()],
             joined: vec![],
             hooks_ran: vec![],
+            cgroup: Default::default(),
         };
         let c = view(&dummy, &leaky, &[]);
         assert_eq!(

@@ -31,6 +31,17 @@ pub fn host_cgroup_dirs(proc_cgroup: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The first of `files` found in one of `dirs` (v1: the controller's
+/// hierarchy; v2: the one directory), with its trimmed content.
+pub fn read_first(dirs: &[PathBuf], files: &[&str]) -> Option<(String, String)> {
+    dirs.iter().find_map(|dir| {
+        files.iter().find_map(|file| {
+            let value = std::fs::read_to_string(dir.join(file)).ok()?;
+            Some((file.to_string(), value.trim().to_string()))
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +51,16 @@ mod tests {
         let dirs = host_cgroup_dirs("4:memory:/litmus/c1\n9:name=systemd:/litmus/c1\n");
         assert!(dirs.contains(&PathBuf::from("/sys/fs/cgroup/memory/litmus/c1")), "{dirs:?}");
         assert!(dirs.contains(&PathBuf::from("/sys/fs/cgroup/systemd/litmus/c1")), "{dirs:?}");
+    }
+
+    #[test]
+    fn the_first_file_found_is_read_in_the_order_given() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        std::fs::write(b.path().join("memory.max"), "1048576\n").unwrap();
+        std::fs::write(b.path().join("pids.max"), "max\n").unwrap();
+        let dirs = [a.path().to_path_buf(), b.path().to_path_buf()];
+        let found = read_first(&dirs, &["memory.limit_in_bytes", "memory.max"]);
+        assert_eq!(found, Some(("memory.max".to_string(), "1048576".to_string())));
+        assert_eq!(read_first(&dirs, &["cpu.max"]), None);
     }
 }

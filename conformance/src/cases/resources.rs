@@ -2,7 +2,7 @@
 
 use crate::case::{expect, expect_eq, Checked, Verdict};
 use crate::ctx::Ctx;
-use crate::host_cgroups::host_cgroup_dirs;
+use crate::host_cgroups::{host_cgroup_dirs, read_first};
 use oci_spec::runtime::{LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder, Spec};
 use std::path::PathBuf;
 
@@ -42,18 +42,14 @@ fn cgroup_dirs_limited_by(
     created_cgroup_dirs(cx, &spec)
 }
 
-/// The first of `dirs` that has `file` (v1: the controller's hierarchy).
+/// [`read_first`] of the container's cgroups, or SKIP: the controller is
+/// not available here.
 fn read_control(dirs: &[PathBuf], files: &[&str]) -> Result<(String, String), Verdict> {
-    for dir in dirs {
-        for file in files {
-            if let Ok(value) = std::fs::read_to_string(dir.join(file)) {
-                return Ok((file.to_string(), value.trim().to_string()));
-            }
-        }
-    }
-    Err(Verdict::Skip(format!(
-        "no {files:?} in the container's cgroups {dirs:?} (controller not available here)"
-    )))
+    read_first(dirs, files).ok_or_else(|| {
+        Verdict::Skip(format!(
+            "no {files:?} in the container's cgroups {dirs:?} (controller not available here)"
+        ))
+    })
 }
 
 fn memory_limit_is_applied(cx: &mut Ctx) -> Checked {

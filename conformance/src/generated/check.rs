@@ -131,6 +131,78 @@ pub fn expected(model: &Generated, host_ns: &[(Namespace, Option<u64>)]) -> View
             put(format!("seccomp: errno of {name}"), seccomp.expected_errno(name).to_string());
         }
     }
+    if let Some(r) = &model.resources {
+        if let Some(mib) = r.memory_mib {
+            put(MEMORY_LIMIT.into(), (mib * 1024 * 1024).to_string());
+        }
+        if let Some(pids) = r.pids {
+            put(PIDS_LIMIT.into(), pids.to_string());
+        }
+        if let Some(shares) = r.cpu_shares {
+            put(CPU_SHARES.into(), shares.to_string());
+        }
+        if let Some((quota, period)) = r.cpu_quota {
+            put(CPU_QUOTA.into(), format!("{quota} {period}"));
+        }
+    }
+    view
+}
+
+const MEMORY_LIMIT: &str = "cgroup memory limit (bytes)";
+const PIDS_LIMIT: &str = "cgroup pids limit";
+const CPU_SHARES: &str = "cgroup cpu shares";
+const CPU_QUOTA: &str = "cgroup cpu quota and period (us)";
+
+/// The limit files of v1 and v2 a generated config may set.
+const CGROUP_FILES: &[&str] = &[
+    "memory.limit_in_bytes",
+    "memory.max",
+    "pids.max",
+    "cpu.shares",
+    "cpu.cfs_quota_us",
+    "cpu.cfs_period_us",
+    "cpu.max",
+];
+
+/// The limit files found in the cgroups of host process `pid` (a created
+/// container's init), file name → content.
+pub fn cgroup_files(pid: i32) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let dirs = crate::host_cgroups::host_cgroup_dirs(&text);
+    CGROUP_FILES
+        .iter()
+        .filter_map(|file| crate::host_cgroups::read_first(&dirs, &[file]))
+        .collect()
+}
+
+/// The limits' statements, from the container's cgroup files as the host
+/// saw them after create (apart from [`seen`], like the hooks).
+pub fn seen_resources(model: &Generated, files: &BTreeMap<String, String>) -> View {
+    let mut view = View::new();
+    let Some(r) = &model.resources else {
+        return view;
+    };
+    let file = |names: &[&str]| {
+        names.iter().find_map(|n| files.get(*n).cloned()).unwrap_or_else(|| {
+            format!("no {} in the container's cgroups", names.join(" or "))
+        })
+    };
+    if r.memory_mib.is_some() {
+        view.insert(MEMORY_LIMIT.into(), file(&["memory.limit_in_bytes", "memory.max"]));
+    }
+    if r.pids.is_some() {
+        view.insert(PIDS_LIMIT.into(), file(&["pids.max"]));
+    }
+    if r.cpu_shares.is_some() {
+        view.insert(CPU_SHARES.into(), file(&["cpu.shares"]));
+    }
+    if r.cpu_quota.is_some() {
+        let quota = match files.get("cpu.max") {
+            Some(max) => max.clone(),
+            None => format!("{} {}", file(&["cpu.cfs_quota_us"]), file(&["cpu.cfs_period_us"])),
+        };
+        view.insert(CPU_QUOTA.into(), quota);
+    }
     view
 }
 
@@ -384,6 +456,7 @@ mod tests {
             devices: Vec::new(),
             joined: Vec::new(),
             hooks: Vec::new(),
+            resources: None,
         }
     }
 
@@ -534,5 +607,60 @@ mod tests {
                 "uts namespace: config a new one, container the host's",
             ]
         );
+    }
+
+    #[test]
+    fn limits_are_compared_with_v1_and_v2_cgroup_files() {
+        use crate::generated::model::Resources;
+        let m = Generated {
+            resources: Some(Resources {
+                memory_mib: Some(64),
+                pids: Some(99),
+                cpu_shares: Some(300),
+                cpu_quota: Some((20_000, 100_000)),
+            }),
+            ..Generated::default()
+        };
+        let expected = expected(&m, &[]);
+        let files = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let v1 = files(&[
+            ("memory.limit_in_bytes", "67108864"),
+            ("pids.max", "99"),
+            ("cpu.shares", "300"),
+            ("cpu.cfs_quota_us", "20000"),
+            ("cpu.cfs_period_us", "100000"),
+        ]);
+        let only_limits = |e: &View| -> View {
+            e.iter().filter(|(k, _)| k.starts_with("cgroup")).map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        let expected = only_limits(&expected);
+        assert_eq!(expected.len(), 4);
+        assert!(differences(&expected, &seen_resources(&m, &v1), "c", "s").is_empty());
+        let v2 = files(&[
+            ("memory.max", "67108864"),
+            ("pids.max", "99"),
+            ("cpu.shares", "300"),
+            ("cpu.max", "20000 100000"),
+        ]);
+        assert!(differences(&expected, &seen_resources(&m, &v2), "c", "s").is_empty());
+        // A runtime that left the limits alone: the kernel's defaults.
+        let ignored = files(&[
+            ("memory.limit_in_bytes", "9223372036854771712"),
+            ("cpu.shares", "1024"),
+            ("cpu.cfs_quota_us", "-1"),
+            ("cpu.cfs_period_us", "100000"),
+        ]);
+        assert_eq!(
+            differences(&expected, &seen_resources(&m, &ignored), "c", "s"),
+            vec![
+                "cgroup cpu quota and period (us): c 20000 100000, s -1 100000",
+                "cgroup cpu shares: c 300, s 1024",
+                "cgroup memory limit (bytes): c 67108864, s 9223372036854771712",
+                "cgroup pids limit: c 99, s no pids.max in the container's cgroups",
+            ]
+        );
+        assert!(seen_resources(&Generated::default(), &v1).is_empty());
     }
 }

@@ -220,6 +220,9 @@ pub struct Observed {
     pub joined: Vec<(model::Namespace, u64)>,
     /// The phases whose hooks ran, in the order they wrote the log.
     pub hooks_ran: Vec<String>,
+    /// The limit files of the created container's cgroups (read only when
+    /// the config sets limits).
+    pub cgroup: std::collections::BTreeMap<String, String>,
 }
 
 /// Creates, starts and deletes the container `model` describes, in its own
@@ -231,6 +234,7 @@ pub fn observe(options: &RunOptions, name: &'static str, model: &Generated) -> O
         leaks: Vec::new(),
         joined: Vec::new(),
         hooks_ran: Vec::new(),
+        cgroup: Default::default(),
     };
     let work = match tempfile::Builder::new().prefix("litmus-generated-").tempdir() {
         Ok(dir) => dir,
@@ -249,15 +253,22 @@ pub fn observe(options: &RunOptions, name: &'static str, model: &Generated) -> O
         holders.iter().map(|(ns, h)| (*ns, h.path())).collect();
     let joined = holders.iter().filter_map(|(ns, h)| h.inode().ok().map(|i| (*ns, i))).collect();
     let mut cx = Ctx::new(options.runtime, options.rootfs, work.path().to_path_buf(), name);
-    let run = model
+    let limited = model.resources.is_some();
+    let inspect = |created: &crate::state_view::StateView| {
+        if limited { check::cgroup_files(created.pid) } else { Default::default() }
+    };
+    let (run, cgroup) = match model
         .to_spec(work.path(), &paths)
         .map_err(|e| format!("building the config: {e:#}"))
         .and_then(|spec| {
-            cx.run_probe(&spec).map_err(|verdict| match verdict {
+            cx.run_probe_inspecting(&spec, inspect).map_err(|verdict| match verdict {
                 Verdict::Fail { expected, seen } => format!("expected {expected}; {seen}"),
                 Verdict::Skip(why) => why,
             })
-        });
+        }) {
+        Ok((run, cgroup)) => (Ok(run), cgroup),
+        Err(why) => (Err(why), Default::default()),
+    };
     let leaks = cx.clean_up();
     drop(holders);
     // Poststop hooks have run by now: delete returned.
@@ -266,7 +277,7 @@ pub fn observe(options: &RunOptions, name: &'static str, model: &Generated) -> O
         .lines()
         .map(String::from)
         .collect();
-    Observed { run, leaks, joined, hooks_ran }
+    Observed { run, leaks, joined, hooks_ran, cgroup }
 }
 
 /// What is wrong with one runtime's handling of `model`, if anything.
@@ -285,6 +296,7 @@ fn problem_with(
                 &check::seen(model, &run.lines, host_ns, &observed.joined)
                     .into_iter()
                     .chain(check::seen_hooks(model, &observed.hooks_ran))
+                    .chain(check::seen_resources(model, &observed.cgroup))
                     .collect(),
                 "config.json says",
                 "the container has",

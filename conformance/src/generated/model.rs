@@ -51,6 +51,93 @@ pub struct Generated {
     /// Runtime-side hooks, one per phase, each appending its phase's name
     /// to [`HOOK_LOG`] in the work directory.
     pub hooks: Vec<HookPhase>,
+    /// `linux.resources`, of the controllers the host has.
+    pub resources: Option<Resources>,
+}
+
+/// Limits of `linux.resources` whose value the container's cgroup files
+/// show unchanged. Each is present only where the host has its
+/// controller; cpu shares only under cgroup v1, because on v2 they become
+/// cpu.weight by a conversion the spec leaves open (runc and crun differ).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Resources {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_mib: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_shares: Option<u64>,
+    /// (quota, period) in microseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_quota: Option<(i64, u64)>,
+}
+
+impl Resources {
+    fn is_empty(&self) -> bool {
+        *self == Resources::default()
+    }
+
+    fn to_spec(&self) -> Result<oci_spec::runtime::LinuxResources> {
+        use oci_spec::runtime::{
+            LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder,
+        };
+        let mut resources = LinuxResourcesBuilder::default();
+        if let Some(mib) = self.memory_mib {
+            resources =
+                resources.memory(LinuxMemoryBuilder::default().limit(mib * 1024 * 1024).build()?);
+        }
+        if let Some(limit) = self.pids {
+            resources = resources.pids(LinuxPidsBuilder::default().limit(limit).build()?);
+        }
+        if self.cpu_shares.is_some() || self.cpu_quota.is_some() {
+            let mut cpu = LinuxCpuBuilder::default();
+            if let Some(shares) = self.cpu_shares {
+                cpu = cpu.shares(shares);
+            }
+            if let Some((quota, period)) = self.cpu_quota {
+                cpu = cpu.quota(quota).period(period);
+            }
+            resources = resources.cpu(cpu.build()?);
+        }
+        Ok(resources.build()?)
+    }
+}
+
+/// The cgroup controllers a generated config may limit: those the host
+/// has mounted, read once.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Controllers {
+    pub memory: bool,
+    pub pids: bool,
+    pub cpu_quota: bool,
+    /// cgroup v1's cpu.shares (see [`Resources`]).
+    pub cpu_shares: bool,
+}
+
+impl Controllers {
+    /// v1 hierarchies under /sys/fs/cgroup/CONTROLLER, else the v2
+    /// controllers of /sys/fs/cgroup/cgroup.controllers.
+    pub fn of_host() -> Controllers {
+        Controllers::of(Path::new("/sys/fs/cgroup"))
+    }
+
+    fn of(root: &Path) -> Controllers {
+        let v2: Vec<String> = std::fs::read_to_string(root.join("cgroup.controllers"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        let has = |v1_file: &str, v2_name: &str| {
+            root.join(v1_file).exists() || v2.iter().any(|c| c == v2_name)
+        };
+        Controllers {
+            memory: has("memory/memory.limit_in_bytes", "memory"),
+            pids: has("pids/cgroup.procs", "pids"),
+            cpu_quota: has("cpu/cpu.cfs_quota_us", "cpu"),
+            cpu_shares: root.join("cpu/cpu.shares").exists(),
+        }
+    }
 }
 
 /// Where the generated hooks write, in the config's work directory.
@@ -243,6 +330,7 @@ impl Default for Generated {
             devices: Vec::new(),
             joined: Vec::new(),
             hooks: Vec::new(),
+            resources: None,
         }
     }
 }
@@ -415,6 +503,7 @@ pub struct Host {
     /// Capabilities this process holds: a runtime started by us cannot
     /// give more (root here lacks CAP_SYS_RESOURCE, for one).
     pub capabilities: Vec<Capability>,
+    pub controllers: Controllers,
 }
 
 /// Values large enough to mean "unlimited" are capped so generated limits
@@ -440,6 +529,7 @@ impl Host {
         };
         let held = own_capability_mask();
         Host {
+            controllers: Controllers::of_host(),
             capabilities: capability::ALL
                 .iter()
                 .copied()
@@ -616,6 +706,29 @@ fn devices() -> impl Strategy<Value = Vec<Device>> {
     )
 }
 
+/// Limits a probe still runs under: at least 32 MiB, 16 tasks and a
+/// tenth of a CPU (under a lower quota a loaded host would time it out).
+fn resources(controllers: Controllers) -> impl Strategy<Value = Resources> {
+    let when = |on: bool| if on { 0..=1usize } else { 0..=0 };
+    (
+        proptest::collection::vec(32i64..=512, when(controllers.memory)),
+        proptest::collection::vec(16i64..=4096, when(controllers.pids)),
+        proptest::collection::vec(2u64..=8192, when(controllers.cpu_shares)),
+        proptest::collection::vec(
+            (10_000u64..=500_000).prop_flat_map(|period| {
+                ((period / 10) as i64..=2 * period as i64, Just(period))
+            }),
+            when(controllers.cpu_quota),
+        ),
+    )
+        .prop_map(|(memory, pids, shares, quota)| Resources {
+            memory_mib: memory.first().copied(),
+            pids: pids.first().copied(),
+            cpu_shares: shares.first().copied(),
+            cpu_quota: quota.first().copied(),
+        })
+}
+
 /// Generated containers for `host`.
 pub fn strategy(host: &Host) -> impl Strategy<Value = Generated> {
     let process = (
@@ -647,8 +760,9 @@ pub fn strategy(host: &Host) -> impl Strategy<Value = Generated> {
         devices(),
         subsequence(Namespace::JOINABLE.to_vec(), 0..=Namespace::JOINABLE.len()),
         subsequence(HookPhase::ALL.to_vec(), 0..=HookPhase::ALL.len()),
+        proptest::option::of(resources(host.controllers)),
     );
-    (process, container, extra).prop_map(move |(process, container, (seccomp, devices, joined, hooks))| {
+    (process, container, extra).prop_map(move |(process, container, (seccomp, devices, joined, hooks, resources))| {
         let (hostname, env, cwd, (uid, gid, additional_gids), umask, (caps, ambient), nnp, oom) =
             process;
         let (rlimits, namespaces, sysctls, tmpfs, binds, masked, readonly, root_readonly) =
@@ -677,6 +791,7 @@ pub fn strategy(host: &Host) -> impl Strategy<Value = Generated> {
             devices,
             joined,
             hooks,
+            resources,
         }
         .normalized()
     })
@@ -708,6 +823,9 @@ impl Generated {
             if seccomp.denied.is_empty() {
                 self.seccomp = None;
             }
+        }
+        if self.resources.as_ref().is_some_and(Resources::is_empty) {
+            self.resources = None;
         }
         self
     }
@@ -887,6 +1005,9 @@ impl Generated {
             }
             linux.set_devices(Some(devices));
         }
+        if let Some(resources) = &self.resources {
+            linux.set_resources(Some(resources.to_spec()?));
+        }
         Ok(spec)
     }
 }
@@ -969,5 +1090,58 @@ mod tests {
         for errno in SECCOMP_ERRNOS {
             assert!(DENIABLE.iter().all(|d| d.3 != *errno as i32));
         }
+    }
+
+    #[test]
+    fn controllers_are_read_from_v1_hierarchies_or_the_v2_list() {
+        let v1 = tempfile::tempdir().unwrap();
+        for file in ["memory/memory.limit_in_bytes", "cpu/cpu.cfs_quota_us", "cpu/cpu.shares"] {
+            let path = v1.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "").unwrap();
+        }
+        let found = Controllers::of(v1.path());
+        assert_eq!(
+            found,
+            Controllers { memory: true, pids: false, cpu_quota: true, cpu_shares: true }
+        );
+        let v2 = tempfile::tempdir().unwrap();
+        std::fs::write(v2.path().join("cgroup.controllers"), "cpuset cpu io memory pids\n")
+            .unwrap();
+        assert_eq!(
+            Controllers::of(v2.path()),
+            Controllers { memory: true, pids: true, cpu_quota: true, cpu_shares: false }
+        );
+    }
+
+    #[test]
+    fn limits_are_drawn_only_for_the_hosts_controllers() {
+        use proptest::strategy::ValueTree;
+        let draw = |controllers: Controllers| {
+            let mut runner = proptest::test_runner::TestRunner::deterministic();
+            (0..200)
+                .filter_map(|_| resources(controllers).new_tree(&mut runner).unwrap().current().into())
+                .collect::<Vec<Resources>>()
+        };
+        let none = draw(Controllers::default());
+        assert!(none.iter().all(Resources::is_empty));
+        let v2 = Controllers { memory: true, pids: true, cpu_quota: true, cpu_shares: false };
+        let drawn = draw(v2);
+        assert!(drawn.iter().all(|r| r.cpu_shares.is_none()));
+        assert!(drawn.iter().any(|r| r.memory_mib.is_some() && r.pids.is_some()));
+        for r in &drawn {
+            assert!(r.memory_mib.is_none_or(|m| m >= 32));
+            assert!(r.pids.is_none_or(|p| p >= 16));
+            if let Some((quota, period)) = r.cpu_quota {
+                assert!(quota as u64 * 10 >= period, "below a tenth of a CPU: {r:?}");
+            }
+        }
+        let spec = Resources { memory_mib: Some(40), pids: Some(20), cpu_shares: Some(10), cpu_quota: Some((5000, 50_000)) }
+            .to_spec()
+            .unwrap();
+        assert_eq!(spec.memory().as_ref().unwrap().limit(), Some(40 << 20));
+        assert_eq!(spec.pids().as_ref().unwrap().limit(), 20);
+        assert_eq!(spec.cpu().as_ref().unwrap().quota(), Some(5000));
+        assert_eq!(spec.cpu().as_ref().unwrap().shares(), Some(10));
     }
 }
