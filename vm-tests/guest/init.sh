@@ -58,12 +58,12 @@ case "$mode" in
 esac
 echo "=== LITMUS BOOTED mode=$mode uptime=$(cut -d' ' -f1 /proc/uptime)" > $out
 litmus run --runtime /bin/litmus-runtime --probe /bin/litmus-probe --jobs 2 \
-    --format junit --output /tmp/junit.xml > /tmp/summary.txt 2>&1
+    --format json --output /tmp/report.json > /tmp/summary.txt 2>&1
 rc=$?
 echo "=== LITMUS SUMMARY BEGIN" > $out
 cat /tmp/summary.txt > $out
-echo "=== LITMUS JUNIT BEGIN" > $out
-cat /tmp/junit.xml > $out
+echo "=== LITMUS JSON BEGIN" > $out
+cat /tmp/report.json > $out
 # The runtime's own root integration tests (libtest binaries), each under
 # a deadline: a hung test then reports itself (libtest names a test running
 # for over 60 s) instead of running into the host's watchdog unseen. Only

@@ -10,6 +10,7 @@
 pub mod cpio;
 pub mod libtest;
 pub mod lock;
+pub mod merged;
 pub mod results;
 
 /// The guest's init script.

@@ -1,5 +1,6 @@
 //! What the guest wrote to its second serial port, between markers:
-//! `=== LITMUS BOOTED`, `=== LITMUS SUMMARY BEGIN`, `=== LITMUS JUNIT BEGIN`,
+//! `=== LITMUS BOOTED`, `=== LITMUS SUMMARY BEGIN`, `=== LITMUS JSON BEGIN` (the suite's
+//! JSON report),
 //! `=== LITMUS END rc=N uptime=S`, and per runtime test binary
 //! `=== LITMUS TESTS BEGIN name=NAME` ... `=== LITMUS TESTS END name=NAME rc=N`.
 
@@ -9,7 +10,8 @@ use crate::libtest::BinaryRun;
 pub struct GuestResults {
     pub booted_at: Option<f64>,
     pub summary: String,
-    pub junit: String,
+    /// The suite's JSON report (`litmus run --format json`).
+    pub report: String,
     pub rc: Option<i32>,
     pub ended_at: Option<f64>,
     /// The runtime's root integration test binaries, in the order they ran.
@@ -30,8 +32,8 @@ pub fn parse(serial: &str) -> GuestResults {
                 results.booted_at = field(marker, "uptime=");
             } else if marker.starts_with("SUMMARY BEGIN") {
                 section = "summary";
-            } else if marker.starts_with("JUNIT BEGIN") {
-                section = "junit";
+            } else if marker.starts_with("JSON BEGIN") {
+                section = "report";
             } else if marker.starts_with("TESTS BEGIN") {
                 results.tests.push(BinaryRun {
                     name: field(marker, "name=").unwrap_or_default(),
@@ -52,7 +54,7 @@ pub fn parse(serial: &str) -> GuestResults {
         }
         let target = match section {
             "summary" => &mut results.summary,
-            "junit" => &mut results.junit,
+            "report" => &mut results.report,
             "tests" => match results.tests.last_mut() {
                 Some(run) => &mut run.output,
                 None => continue,
@@ -65,47 +67,39 @@ pub fn parse(serial: &str) -> GuestResults {
     results
 }
 
-/// Whether the suite's JUnit report has `case` and it passed: no failure,
-/// error or skipped element before the next test case.
-pub fn case_passed(junit: &str, case: &str) -> bool {
-    let Some(start) = junit.find(&format!("<testcase name=\"{case}\"")) else {
-        return false;
-    };
-    let rest = &junit[start + 1..];
-    let body = &rest[..rest.find("<testcase").unwrap_or(rest.len())];
-    !["<failure", "<error", "<skipped"].iter().any(|verdict| body.contains(verdict))
+/// Whether the suite's JSON report has `case` and it passed.
+pub fn case_passed(report: &str, case: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(report).is_ok_and(|doc| {
+        doc["results"].as_array().is_some_and(|results| {
+            results.iter().any(|r| r["name"] == case && r["outcome"] == "pass")
+        })
+    })
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn a_case_passed_only_when_present_without_a_verdict_element() {
-        let junit = r#"<testsuite name="process">
-            <testcase name="apparmor_profile_is_applied" classname="litmus.process">
-                <properties><property name="level" value="MUST"/></properties>
-            </testcase>
-            <testcase name="selinux_label_is_applied" classname="litmus.process">
-                <skipped message="SELinux is not enabled on this host"/>
-            </testcase>
-            <testcase name="umask_is_set" classname="litmus.process">
-                <failure message="umask">umask</failure>
-            </testcase>
-        </testsuite>"#;
-        assert!(super::case_passed(junit, "apparmor_profile_is_applied"));
-        assert!(!super::case_passed(junit, "selinux_label_is_applied"));
-        assert!(!super::case_passed(junit, "umask_is_set"));
-        assert!(!super::case_passed(junit, "mount_label_is_applied"));
+    fn a_case_passed_only_when_present_and_passed() {
+        let report = r#"{"results": [
+            {"name": "apparmor_profile_is_applied", "outcome": "pass"},
+            {"name": "selinux_label_is_applied", "outcome": "skip", "reason": "off"},
+            {"name": "umask_is_set", "outcome": "fail"}]}"#;
+        assert!(super::case_passed(report, "apparmor_profile_is_applied"));
+        assert!(!super::case_passed(report, "selinux_label_is_applied"));
+        assert!(!super::case_passed(report, "umask_is_set"));
+        assert!(!super::case_passed(report, "mount_label_is_applied"));
+        assert!(!super::case_passed("{\"resu", "apparmor_profile_is_applied"));
     }
 
     #[test]
     fn sections_and_status_are_read() {
         let serial = "noise\n=== LITMUS BOOTED mode=v2 uptime=2.50\n=== LITMUS SUMMARY BEGIN\n\
-                      64 passed, 0 failed\n=== LITMUS JUNIT BEGIN\n<testsuites/>\n\
+                      64 passed, 0 failed\n=== LITMUS JSON BEGIN\n{}\n\
                       === LITMUS END rc=0 uptime=80.25\n";
         let r = super::parse(serial);
         assert_eq!(r.booted_at, Some(2.5));
         assert_eq!(r.summary, "64 passed, 0 failed\n");
-        assert_eq!(r.junit, "<testsuites/>\n");
+        assert_eq!(r.report, "{}\n");
         assert_eq!(r.rc, Some(0));
         assert_eq!(r.ended_at, Some(80.25));
         assert_eq!(super::parse("kernel panic").rc, None);

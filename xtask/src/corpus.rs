@@ -15,7 +15,7 @@
 //!
 //! The corpus goes to target/corpus; the suite finds it via LITMUS_CORPUS.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use xshell::{cmd, Shell};
@@ -63,56 +63,18 @@ pub fn ensure(sh: &Shell, refresh: bool) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// apt options for a private state: lists of every suite, nothing of the
-/// host's configuration changed.
-fn apt_options(state: &Path) -> Vec<String> {
-    vec![
-        format!("-oDir::Etc::SourceList={}", state.join("sources.list").display()),
-        "-oDir::Etc::SourceParts=/dev/null".into(),
-        format!("-oDir::State::Lists={}", state.join("lists").display()),
-        format!("-oDir::Cache={}", state.join("cache").display()),
-        "-oAPT::Get::List-Cleanup=0".into(),
-        "-qq".into(),
-    ]
-}
-
 fn profiles(sh: &Shell, out: &Path) -> Result<()> {
-    if cmd!(sh, "id -u").quiet().read()?.trim() != "0" {
-        bail!("the corpus is fetched with apt as root: sudo cargo xtask corpus");
-    }
     let state = super::workspace_root().join("target/corpus-apt");
-    std::fs::create_dir_all(state.join("lists/partial"))?;
-    std::fs::create_dir_all(state.join("cache/archives/partial"))?;
-    let sources: String = SUITES
-        .iter()
-        .map(|s| {
-            format!("deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian {s} main\n")
-        })
-        .collect();
-    std::fs::write(state.join("sources.list"), sources)?;
-    let options = apt_options(&state);
-    let options = options.as_slice();
-    cmd!(sh, "apt-get {options...} update")
-        .run()
-        .context("apt-get update with the private corpus sources (bullseye, bookworm, trixie)")?;
+    let apt = crate::apt::PrivateApt::update(sh, &state, SUITES)?;
     let downloads = state.join("debs");
     std::fs::create_dir_all(&downloads)?;
     let packages: HashSet<&str> = PROFILES.iter().map(|p| p.0).collect();
     let mut seen = HashSet::new();
     for package in packages {
-        let madison = cmd!(sh, "apt-cache {options...} madison {package}").read()?;
-        let versions: HashSet<String> = madison
-            .lines()
-            .filter_map(|l| l.split('|').nth(1).map(|v| v.trim().to_string()))
-            .collect();
+        let versions: HashSet<String> = apt.versions(sh, package)?.into_iter().collect();
         for version in versions {
-            let _dir = sh.push_dir(&downloads);
             let spec = format!("{package}={version}");
-            cmd!(sh, "apt-get {options...} download {spec}")
-                .quiet()
-                .ignore_stderr()
-                .run()
-                .with_context(|| format!("apt-get download {spec}"))?;
+            apt.download(sh, &downloads, package, &version)?;
             let deb = std::fs::read_dir(&downloads)?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .find(|p| {

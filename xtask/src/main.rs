@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use xshell::{cmd, Shell};
 
+mod apt;
 mod bench;
 mod corpus;
 mod engines;
@@ -305,7 +306,15 @@ fn ci(sh: &Shell) -> Result<()> {
     // v2 and hybrid: v1 controllers are the host's own layout (the suite and
     // the runtime's root tests run on them above), and hybrid boots SELinux
     // where v2 boots AppArmor; `cargo xtask vm-test` alone boots all three.
-    vm::vm_test(sh, &vm::Options { cgroup: "v2,hybrid".into(), update_kernel: false, timeout: 900 })
+    vm::vm_test(
+        sh,
+        &vm::Options {
+            kernel: None,
+            cgroup: "v2,hybrid".into(),
+            update_kernel: false,
+            timeout: 900,
+        },
+    )
 }
 
 const FUZZ_DIR: &str = "fuzz";

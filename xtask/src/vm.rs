@@ -1,16 +1,20 @@
-//! `cargo xtask vm-test`: the privileged tests in a QEMU guest booting the
-//! pinned Debian kernel, once per cgroup layout (v2, v1, hybrid), so the
-//! results do not depend on the host's kernel or cgroup setup.
+//! `cargo xtask vm-test`: the privileged tests in QEMU guests booting the
+//! pinned Debian kernels (vm-tests/kernel.lock), once per kernel and cgroup
+//! layout (v2, v1, hybrid), so the results do not depend on the host's
+//! kernel or cgroup setup.
 //!
-//! Steps, each printed: fetch and verify the kernel (cached in
+//! Steps, each printed: fetch and verify each kernel (cached in
 //! ~/.cache/litmus), build static litmus-runtime, litmus, probe and the
 //! runtime's root integration tests, pack an initramfs (busybox + those +
-//! vm-tests/guest/init.sh), probe KVM with a
-//! short boot (falling back to TCG), boot each layout under a watchdog, and
-//! read the results from the guest's second serial port.
+//! vm-tests/guest/init.sh), probe KVM with a short boot (falling back to
+//! TCG), boot each (kernel, layout) under a watchdog, read the results from
+//! the guest's second serial port, and write one merged JSON and JUnit
+//! report plus a results matrix with a column per boot.
 
 use anyhow::{bail, Context, Result};
-use litmus_vm_tests::{cpio::Archive, libtest, lock::KernelLock, results, GUEST_INIT, MODES};
+use litmus_vm_tests::lock::{layout_unavailable, KernelLock, KernelPins};
+use litmus_vm_tests::merged::{self, Boot, BootOutcome};
+use litmus_vm_tests::{cpio::Archive, results, GUEST_INIT, MODES};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,10 +31,16 @@ fn cgroup_layouts(text: &str) -> Result<String, String> {
 
 #[derive(Debug, clap::Args)]
 pub struct Options {
-    /// Which cgroup layouts to boot: all, or a comma list of v2, v1, hybrid
+    /// Which kernels to boot: all, or a comma list of the series pinned in
+    /// vm-tests/kernel.lock (5.10, 6.1, 6.12); default: the lock's default
+    #[arg(long)]
+    pub kernel: Option<String>,
+    /// Which cgroup layouts to boot on each kernel: all, or a comma list of
+    /// v2, v1, hybrid
     #[arg(long, default_value = "all", value_parser = cgroup_layouts)]
     pub cgroup: String,
-    /// Pin the newest Debian 6.1 kernel on the mirror in vm-tests/kernel.lock
+    /// Pin the newest Debian kernel of each pinned series in
+    /// vm-tests/kernel.lock, then boot
     #[arg(long)]
     pub update_kernel: bool,
     /// Watchdog per boot, in seconds
@@ -44,6 +54,10 @@ fn out_dir() -> PathBuf {
     crate::workspace_root().join("target/vm-test")
 }
 
+fn apt_state() -> PathBuf {
+    crate::workspace_root().join("target/kernels-apt")
+}
+
 pub fn vm_test(sh: &Shell, options: &Options) -> Result<()> {
     crate::ensure_packages(
         sh,
@@ -51,110 +65,178 @@ pub fn vm_test(sh: &Shell, options: &Options) -> Result<()> {
     )?;
     let lock_path = crate::workspace_root().join("vm-tests/kernel.lock");
     if options.update_kernel {
-        update_kernel(sh, &lock_path)?;
+        update_kernels(sh, &lock_path)?;
     }
-    let lock = KernelLock::parse(&std::fs::read_to_string(&lock_path)?)?;
-    let vmlinuz = fetch_kernel(sh, &lock)?;
+    let pins = KernelPins::parse(&std::fs::read_to_string(&lock_path)?)?;
+    let kernels = pins.select(options.kernel.as_deref())?;
+    let mut fetched = Vec::new();
+    for lock in &kernels {
+        fetched.push((*lock, fetch_kernel(sh, lock)?));
+    }
     let binaries = build_static(sh)?;
+    let _ = std::fs::remove_dir_all(out_dir());
     std::fs::create_dir_all(out_dir())?;
     let initrd = out_dir().join("initrd.cpio");
     crate::step("packing the initramfs");
     std::fs::write(&initrd, initramfs(&binaries, GUEST_INIT)?)?;
-    let accel = choose_accelerator(&vmlinuz, &binaries)?;
+    let accel = choose_accelerator(&fetched[0].1.vmlinuz, &binaries)?;
 
     let modes: Vec<&str> = match options.cgroup.as_str() {
         "all" => MODES.to_vec(),
         list => list.split(',').collect(),
     };
+    let started_all = Instant::now();
     let mut failures = Vec::new();
-    let mut table = String::new();
-    for mode in modes {
-        crate::step(&format!("booting the {mode} guest ({accel})"));
-        let started = Instant::now();
-        let serial = boot(&vmlinuz, &initrd, mode, accel, Duration::from_secs(options.timeout))?;
-        let wall = started.elapsed();
-        let r = results::parse(&serial);
-        std::fs::write(
-            out_dir().join(format!("{mode}.xml")),
-            libtest::merge_junit(&r.junit, &r.tests),
-        )?;
-        let summary = r.summary.lines().last().unwrap_or("no summary").to_string();
-        let tests_summary = runtime_tests_summary(&r.tests);
-        table += &format!(
-            "  {mode:<7} boot {:>6}  done {:>7}  wall {:>6.1}s  suite: {summary}; runtime tests: {tests_summary}\n",
-            r.booted_at
-                .map(|t| format!("{t:.1}s"))
-                .unwrap_or("-".into()),
-            r.ended_at.map(|t| format!("{t:.1}s")).unwrap_or("-".into()),
-            wall.as_secs_f64(),
-        );
-        for run in r.tests.iter().filter(|run| !run.passed()) {
-            eprint!("{}", run.output);
-            failures.push(format!("{mode}: runtime tests {} exited {:?}", run.name, run.rc));
-        }
-        let expected =
-            if litmus_vm_tests::runs_runtime_tests(mode) { binaries.tests.len() } else { 0 };
-        if r.tests.len() != expected {
-            failures.push(format!(
-                "{mode}: {} of {expected} runtime test binaries reported",
-                r.tests.len()
-            ));
-        }
-        let module = litmus_vm_tests::security_module(mode);
-        for case in litmus_vm_tests::cases_needing(module) {
-            if r.rc.is_some() && !results::case_passed(&r.junit, case) {
-                failures.push(format!("{mode}: {case} did not pass under {module}"));
-            }
-        }
-        if r.rc != Some(0) {
-            eprint!("{}", r.summary);
-            failures.push(format!(
-                "{mode}: {}",
-                match r.rc {
-                    Some(rc) => format!("the suite exited {rc}"),
-                    None => format!(
-                        "no result (console log: {})",
-                        out_dir().join(format!("{mode}-console.log")).display()
-                    ),
+    let mut boots = Vec::new();
+    for (lock, kernel) in &fetched {
+        for &mode in &modes {
+            let name = format!("{}-{mode}", lock.series);
+            let boot = if let Some(why) = layout_unavailable(&kernel.config, mode) {
+                crate::step(&format!("{} {mode}: not available ({why})", lock.series));
+                Boot {
+                    kernel: lock.series.clone(),
+                    release: lock.release().to_string(),
+                    layout: mode.to_string(),
+                    outcome: BootOutcome::NotAvailable(why),
+                    wall_s: 0.0,
                 }
-            ));
+            } else {
+                crate::step(&format!("booting {} with the {mode} layout ({accel})", lock.release()));
+                let started = Instant::now();
+                let serial = boot(
+                    &kernel.vmlinuz,
+                    &initrd,
+                    &name,
+                    mode,
+                    accel,
+                    Duration::from_secs(options.timeout),
+                )?;
+                let boot = Boot {
+                    kernel: lock.series.clone(),
+                    release: lock.release().to_string(),
+                    layout: mode.to_string(),
+                    outcome: BootOutcome::Ran(results::parse(&serial)),
+                    wall_s: started.elapsed().as_secs_f64(),
+                };
+                failures.extend(boot_failures(&boot, &binaries, &name));
+                boot
+            };
+            if let Some(report) = boot.report() {
+                std::fs::write(
+                    out_dir().join(format!("{name}.json")),
+                    serde_json::to_string_pretty(&report)?,
+                )?;
+            }
+            boots.push(boot);
         }
     }
-    eprintln!("\nvm-test ({accel}, JUnit in {}):\n{table}", out_dir().display());
+    std::fs::write(
+        out_dir().join("vm-test.json"),
+        serde_json::to_string_pretty(&merged::json(&boots))?,
+    )?;
+    std::fs::write(out_dir().join("vm-test.xml"), merged::junit(&boots))?;
+    write_matrix(&binaries.litmus, &boots);
+    eprintln!(
+        "\nvm-test ({accel}, {:.0}s; vm-test.json, vm-test.xml and matrix.md in {}):\n{}",
+        started_all.elapsed().as_secs_f64(),
+        out_dir().display(),
+        merged::table(&boots)
+    );
     if !failures.is_empty() {
         bail!("vm-test failed: {}", failures.join("; "));
     }
     Ok(())
 }
 
-/// "41 passed, 0 failed, 2 ignored" over every runtime test binary.
-fn runtime_tests_summary(runs: &[libtest::BinaryRun]) -> String {
-    let cases: Vec<_> = runs.iter().flat_map(|run| run.cases()).collect();
-    let count = |o| cases.iter().filter(|c| c.outcome == o).count();
-    format!(
-        "{} passed, {} failed, {} ignored",
-        count(libtest::Outcome::Passed),
-        count(libtest::Outcome::Failed),
-        count(libtest::Outcome::Ignored)
-    )
+/// What is wrong with one boot that ran: the suite's exit status, missing
+/// runtime test binaries, failed ones, a security module's case not passing.
+fn boot_failures(boot: &Boot, binaries: &Binaries, name: &str) -> Vec<String> {
+    let BootOutcome::Ran(r) = &boot.outcome else {
+        return Vec::new();
+    };
+    let mut failures = Vec::new();
+    for run in r.tests.iter().filter(|run| !run.passed()) {
+        eprint!("{}", run.output);
+        failures.push(format!("{name}: runtime tests {} exited {:?}", run.name, run.rc));
+    }
+    let mode = boot.layout.as_str();
+    let expected =
+        if litmus_vm_tests::runs_runtime_tests(mode) { binaries.tests.len() } else { 0 };
+    if r.tests.len() != expected {
+        failures.push(format!("{name}: {} of {expected} runtime test binaries reported", r.tests.len()));
+    }
+    let module = litmus_vm_tests::security_module(mode);
+    for case in litmus_vm_tests::cases_needing(module) {
+        if r.rc.is_some() && !results::case_passed(&r.report, case) {
+            failures.push(format!("{name}: {case} did not pass under {module}"));
+        }
+    }
+    if r.rc != Some(0) {
+        eprint!("{}", r.summary);
+        failures.push(format!(
+            "{name}: {}",
+            match r.rc {
+                Some(rc) => format!("the suite exited {rc}"),
+                None => format!(
+                    "no result (console log: {})",
+                    out_dir().join(format!("{name}-console.log")).display()
+                ),
+            }
+        ));
+    }
+    failures
+}
+
+/// The boots' JSON reports as one results matrix (`litmus report`): a
+/// column per kernel and layout. A matrix that cannot be made is reported,
+/// not fatal: the merged reports are already written.
+fn write_matrix(litmus: &Path, boots: &[Boot]) {
+    let reports: Vec<PathBuf> = boots
+        .iter()
+        .filter(|b| b.report().is_some())
+        .map(|b| out_dir().join(format!("{}-{}.json", b.kernel, b.layout)))
+        .collect();
+    if reports.is_empty() {
+        return;
+    }
+    let matrix = out_dir().join("matrix.md");
+    let made = litmus_bundle::wait::output_within(
+        Command::new(litmus).arg("report").arg("--markdown").arg(&matrix).args(&reports),
+        Duration::from_secs(60),
+    );
+    match made {
+        Ok(output) if output.success() => {}
+        Ok(output) => eprintln!(
+            "  the results matrix could not be made: litmus report {:?}: {}",
+            output.status,
+            output.stderr_text().trim()
+        ),
+        Err(e) => eprintln!("  the results matrix could not be made: {e}"),
+    }
+}
+
+/// A fetched kernel: its image and build configuration.
+struct Kernel {
+    vmlinuz: PathBuf,
+    config: String,
 }
 
 /// Downloads the pinned package (once), checks its sha256, extracts it.
-fn fetch_kernel(sh: &Shell, lock: &KernelLock) -> Result<PathBuf> {
+fn fetch_kernel(sh: &Shell, lock: &KernelLock) -> Result<Kernel> {
     let cache =
         PathBuf::from(std::env::var("HOME").unwrap_or("/root".into())).join(".cache/litmus");
     std::fs::create_dir_all(&cache)?;
     let deb = cache.join(lock.deb_name());
     if !deb.exists() {
-        crate::step(&format!("downloading {} {}", lock.package, lock.version));
-        let spec = format!("{}={}", lock.package, lock.version);
-        let _dir = sh.push_dir(&cache);
-        if cmd!(sh, "apt-get download {spec}").run().is_err() {
+        crate::step(&format!("downloading {} {} ({})", lock.package, lock.version, lock.suite));
+        let apt = crate::apt::PrivateApt::update(sh, &apt_state(), &[lock.suite.as_str()])?;
+        if apt.download(sh, &cache, &lock.package, &lock.version).is_err() {
             bail!(
-                "the pinned kernel {} {} is no longer on the Debian mirror; \
+                "the pinned kernel {} {} is no longer in Debian {}; \
                  pin the current one with: cargo xtask vm-test --update-kernel",
                 lock.package,
-                lock.version
+                lock.version,
+                lock.suite
             );
         }
     }
@@ -167,38 +249,45 @@ fn fetch_kernel(sh: &Shell, lock: &KernelLock) -> Result<PathBuf> {
     if !vmlinuz.exists() {
         cmd!(sh, "dpkg-deb -x {deb} {extracted}").run()?;
     }
-    Ok(vmlinuz)
+    let config = std::fs::read_to_string(extracted.join(lock.config()))
+        .with_context(|| format!("{} has no {}", lock.package, lock.config()))?;
+    Ok(Kernel { vmlinuz, config })
 }
 
-/// Pins the newest linux-image-6.1.0-N-amd64 the mirror has.
-fn update_kernel(sh: &Shell, lock_path: &Path) -> Result<()> {
-    crate::step("finding the newest Debian 6.1 kernel");
-    let _ = cmd!(sh, "apt-get update -qq").run();
-    let names =
-        cmd!(sh, "apt-cache search --names-only ^linux-image-6.1.0-[0-9]+-amd64$").read()?;
-    let package = names
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .max_by_key(|p| {
-            p.trim_start_matches("linux-image-6.1.0-")
-                .trim_end_matches("-amd64")
-                .parse::<u32>()
-                .unwrap_or(0)
-        })
-        .context("no linux-image-6.1.0-*-amd64 on the mirror")?
-        .to_string();
-    let show = cmd!(sh, "apt-cache show {package}").read()?;
-    let stanza = show.split("\n\n").next().unwrap_or_default();
-    let get = |key: &str| {
-        stanza
-            .lines()
-            .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_string()))
-            .with_context(|| format!("apt-cache show {package}: no {key}"))
+/// Pins, for each series of the lock, the newest kernel its suite serves.
+fn update_kernels(sh: &Shell, lock_path: &Path) -> Result<()> {
+    let mut pins = KernelPins::parse(&std::fs::read_to_string(lock_path)?)?;
+    let suites: Vec<&str> = {
+        let mut s: Vec<&str> = pins.kernels.iter().map(|k| k.suite.as_str()).collect();
+        s.sort();
+        s.dedup();
+        s
     };
-    let (version, sha256) = (get("Version:")?, get("SHA256:")?);
-    let lock = KernelLock { package, version, sha256 };
-    std::fs::write(lock_path, lock.render())?;
-    eprintln!("pinned {} {}", lock.package, lock.version);
+    crate::step(&format!("finding the newest kernel of each series ({})", suites.join(", ")));
+    let apt = crate::apt::PrivateApt::update(sh, &apt_state(), &suites)?;
+    let candidates = apt.search(sh, "^linux-image-[0-9.]+[-.+][0-9a-z+.-]*-amd64$")?;
+    for pin in &mut pins.kernels {
+        let mut newest: Option<(String, String)> = None;
+        for package in candidates.iter().filter(|p| KernelLock::in_series(&pin.series, p)) {
+            for version in apt.versions(sh, package)? {
+                let newer = match &newest {
+                    None => true,
+                    Some((_, best)) => {
+                        cmd!(sh, "dpkg --compare-versions {version} gt {best}").quiet().run().is_ok()
+                    }
+                };
+                if newer {
+                    newest = Some((package.clone(), version));
+                }
+            }
+        }
+        let (package, version) =
+            newest.with_context(|| format!("no {} kernel in {}", pin.series, pin.suite))?;
+        let sha256 = apt.field(sh, &package, &version, "SHA256")?;
+        eprintln!("  {}: {package} {version}", pin.series);
+        *pin = KernelLock { package, version, sha256, ..pin.clone() };
+    }
+    std::fs::write(lock_path, pins.render())?;
     Ok(())
 }
 
@@ -351,7 +440,7 @@ fn choose_accelerator(vmlinuz: &Path, b: &Binaries) -> Result<&'static str> {
     archive.file("/init", 0o755, probe_init.as_bytes());
     archive.file("/bin/busybox", 0o755, &std::fs::read(&b.busybox)?);
     std::fs::write(&initrd, archive.finish())?;
-    let serial = boot(vmlinuz, &initrd, "probe", "kvm", Duration::from_secs(20))?;
+    let serial = boot(vmlinuz, &initrd, "kvm-probe", "probe", "kvm", Duration::from_secs(20))?;
     Ok(if serial.contains("=== LITMUS BOOTED") { "kvm" } else { "tcg" })
 }
 
@@ -359,12 +448,13 @@ fn choose_accelerator(vmlinuz: &Path, b: &Binaries) -> Result<&'static str> {
 fn boot(
     vmlinuz: &Path,
     initrd: &Path,
+    name: &str,
     mode: &str,
     accel: &str,
     timeout: Duration,
 ) -> Result<String> {
-    let console = out_dir().join(format!("{mode}-console.log"));
-    let results = out_dir().join(format!("{mode}-serial.log"));
+    let console = out_dir().join(format!("{name}-console.log"));
+    let results = out_dir().join(format!("{name}-serial.log"));
     let _ = std::fs::remove_file(&results);
     let mut qemu = Command::new("qemu-system-x86_64");
     qemu.args(["-machine", "q35", "-m", "2048", "-smp", "2", "-nographic", "-no-reboot"])
@@ -400,7 +490,7 @@ fn boot(
         .spawn()
         .context("starting qemu-system-x86_64")?;
     if litmus_bundle::wait::exit_within(&mut child, timeout)?.is_none() {
-        eprintln!("  watchdog: the {mode} guest was killed after {}s", timeout.as_secs());
+        eprintln!("  watchdog: the {name} guest was killed after {}s", timeout.as_secs());
     }
     Ok(std::fs::read_to_string(&results).unwrap_or_default())
 }
