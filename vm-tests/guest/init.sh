@@ -16,7 +16,7 @@ if [ ! -e /.stage2 ]; then
     # copied: a copy costs about a second under TCG. Hence no switch_root
     # either (it empties the initramfs): move the new root over / and chroot.
     cp -a /etc /init /newroot/
-    for d in bin tests; do
+    for d in bin tests lib; do
         mkdir /newroot/$d && mount --bind /$d /newroot/$d
     done
     touch /newroot/.stage2
@@ -29,6 +29,10 @@ mkdir -p /dev/pts && mount -t devpts -o ptmxmode=666 devpts /dev/pts
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 ip link set lo up 2>/dev/null
+# Modules the host packed for this kernel (veth for the netDevices cases).
+for m in /lib/modules/$(uname -r)/*.ko; do
+    [ -e "$m" ] && insmod "$m"
+done
 # The suite's AppArmor profile (compiled on the host), for its
 # apparmorProfile case.
 if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ]; then
@@ -64,6 +68,7 @@ echo "=== LITMUS SUMMARY BEGIN" > $out
 cat /tmp/summary.txt > $out
 echo "=== LITMUS JSON BEGIN" > $out
 cat /tmp/report.json > $out
+echo > $out
 # The runtime's own root integration tests (libtest binaries), each under
 # a deadline: a hung test then reports itself (libtest names a test running
 # for over 60 s) instead of running into the host's watchdog unseen. Only

@@ -25,7 +25,13 @@ fn field<T: std::str::FromStr>(line: &str, key: &str) -> Option<T> {
 pub fn parse(serial: &str) -> GuestResults {
     let mut results = GuestResults::default();
     let mut section = "";
-    for line in serial.lines() {
+    // A marker is at the start of a line, but the output before it may
+    // not have ended with a newline: split there too.
+    let lines = serial.lines().flat_map(|line| match line.find("=== LITMUS ") {
+        Some(at) if at > 0 => vec![&line[..at], &line[at..]],
+        _ => vec![line],
+    });
+    for line in lines {
         let line = line.trim_end_matches('\r');
         if let Some(marker) = line.strip_prefix("=== LITMUS ") {
             if marker.starts_with("BOOTED") {
@@ -103,6 +109,16 @@ mod tests {
         assert_eq!(r.rc, Some(0));
         assert_eq!(r.ended_at, Some(80.25));
         assert_eq!(super::parse("kernel panic").rc, None);
+    }
+
+    #[test]
+    fn a_marker_after_output_without_a_newline_still_counts() {
+        let serial = "=== LITMUS JSON BEGIN\n{\"a\": 1}=== LITMUS TESTS BEGIN name=cli\n\
+                      test a ... ok\n=== LITMUS TESTS END name=cli rc=0\n";
+        let r = super::parse(serial);
+        assert_eq!(r.report, "{\"a\": 1}\n");
+        assert_eq!(r.tests.len(), 1);
+        assert!(r.tests[0].passed());
     }
 
     #[test]

@@ -313,6 +313,7 @@ fn ci(sh: &Shell) -> Result<()> {
             cgroup: "v2,hybrid".into(),
             update_kernel: false,
             timeout: 900,
+            append: String::new(),
         },
     )
 }

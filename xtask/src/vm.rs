@@ -46,6 +46,10 @@ pub struct Options {
     /// Watchdog per boot, in seconds
     #[arg(long, default_value_t = 900)]
     pub timeout: u64,
+    /// More kernel command line for every boot (e.g. "loglevel=7" to see
+    /// the stacks of a stalled guest in its console log)
+    #[arg(long, default_value = "")]
+    pub append: String,
 }
 
 const TARGET: &str = "x86_64-unknown-linux-gnu";
@@ -78,7 +82,8 @@ pub fn vm_test(sh: &Shell, options: &Options) -> Result<()> {
     std::fs::create_dir_all(out_dir())?;
     let initrd = out_dir().join("initrd.cpio");
     crate::step("packing the initramfs");
-    std::fs::write(&initrd, initramfs(&binaries, GUEST_INIT)?)?;
+    let modules: Vec<&(String, Vec<u8>)> = fetched.iter().flat_map(|(_, k)| &k.modules).collect();
+    std::fs::write(&initrd, initramfs(&binaries, &modules, GUEST_INIT)?)?;
     let accel = choose_accelerator(&fetched[0].1.vmlinuz, &binaries)?;
 
     let modes: Vec<&str> = match options.cgroup.as_str() {
@@ -106,9 +111,7 @@ pub fn vm_test(sh: &Shell, options: &Options) -> Result<()> {
                 let serial = boot(
                     &kernel.vmlinuz,
                     &initrd,
-                    &name,
-                    mode,
-                    accel,
+                    &Guest { name: &name, mode, accel, append: &options.append },
                     Duration::from_secs(options.timeout),
                 )?;
                 let boot = Boot {
@@ -215,11 +218,17 @@ fn write_matrix(litmus: &Path, boots: &[Boot]) {
     }
 }
 
-/// A fetched kernel: its image and build configuration.
+/// A fetched kernel: its image, build configuration and the modules the
+/// guest loads (veth, for the suite's netDevices cases), uncompressed.
 struct Kernel {
     vmlinuz: PathBuf,
     config: String,
+    modules: Vec<(String, Vec<u8>)>,
 }
+
+/// Modules the guest loads when its kernel has them as modules (none
+/// depends on another).
+const GUEST_MODULES: &[&str] = &["drivers/net/veth"];
 
 /// Downloads the pinned package (once), checks its sha256, extracts it.
 fn fetch_kernel(sh: &Shell, lock: &KernelLock) -> Result<Kernel> {
@@ -251,7 +260,27 @@ fn fetch_kernel(sh: &Shell, lock: &KernelLock) -> Result<Kernel> {
     }
     let config = std::fs::read_to_string(extracted.join(lock.config()))
         .with_context(|| format!("{} has no {}", lock.package, lock.config()))?;
-    Ok(Kernel { vmlinuz, config })
+    let release = lock.release().to_string();
+    let mut modules = Vec::new();
+    for module in GUEST_MODULES {
+        // Debian moved modules to /usr/lib (merged /usr) and compressed
+        // them with xz (6.x); busybox insmod takes neither.
+        let name = module.rsplit('/').next().unwrap_or(module);
+        for dir in ["lib", "usr/lib"] {
+            let base = extracted.join(format!("{dir}/modules/{release}/kernel/{module}.ko"));
+            let compressed = base.with_extension("ko.xz");
+            let data = if base.exists() {
+                std::fs::read(&base)?
+            } else if compressed.exists() {
+                cmd!(sh, "xz -dc {compressed}").quiet().output()?.stdout
+            } else {
+                continue;
+            };
+            modules.push((format!("/lib/modules/{release}/{name}.ko"), data));
+            break;
+        }
+    }
+    Ok(Kernel { vmlinuz, config, modules })
 }
 
 /// Pins, for each series of the lock, the newest kernel its suite serves.
@@ -393,10 +422,21 @@ fn test_executables(messages: &str) -> Result<Vec<(String, PathBuf)>> {
     Ok(tests)
 }
 
-fn initramfs(b: &Binaries, init: &str) -> Result<Vec<u8>> {
+fn initramfs(b: &Binaries, modules: &[&(String, Vec<u8>)], init: &str) -> Result<Vec<u8>> {
     let mut archive = Archive::default();
-    for dir in ["/bin", "/etc", "/proc", "/sys", "/dev", "/tmp", "/run", "/tests"] {
+    for dir in ["/bin", "/etc", "/proc", "/sys", "/dev", "/tmp", "/run", "/tests", "/lib"] {
         archive.dir(dir);
+    }
+    let mut dirs = std::collections::BTreeSet::new();
+    for (path, _) in modules {
+        let parents = Path::new(path).ancestors().skip(1).filter(|d| d.as_os_str().len() > 4);
+        dirs.extend(parents.map(|d| d.display().to_string()));
+    }
+    for dir in &dirs {
+        archive.dir(dir);
+    }
+    for (path, data) in modules {
+        archive.file(path, 0o644, data);
     }
     archive.file("/init", 0o755, init.as_bytes());
     archive.file("/etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\n");
@@ -440,19 +480,23 @@ fn choose_accelerator(vmlinuz: &Path, b: &Binaries) -> Result<&'static str> {
     archive.file("/init", 0o755, probe_init.as_bytes());
     archive.file("/bin/busybox", 0o755, &std::fs::read(&b.busybox)?);
     std::fs::write(&initrd, archive.finish())?;
-    let serial = boot(vmlinuz, &initrd, "kvm-probe", "probe", "kvm", Duration::from_secs(20))?;
+    let guest = Guest { name: "kvm-probe", mode: "probe", accel: "kvm", append: "" };
+    let serial = boot(vmlinuz, &initrd, &guest, Duration::from_secs(20))?;
     Ok(if serial.contains("=== LITMUS BOOTED") { "kvm" } else { "tcg" })
 }
 
 /// One boot under a watchdog; returns what the guest wrote to ttyS1.
-fn boot(
-    vmlinuz: &Path,
-    initrd: &Path,
-    name: &str,
-    mode: &str,
-    accel: &str,
-    timeout: Duration,
-) -> Result<String> {
+/// One guest to boot: file names, cgroup layout, accelerator, extra
+/// kernel command line.
+struct Guest<'a> {
+    name: &'a str,
+    mode: &'a str,
+    accel: &'a str,
+    append: &'a str,
+}
+
+fn boot(vmlinuz: &Path, initrd: &Path, guest: &Guest, timeout: Duration) -> Result<String> {
+    let &Guest { name, mode, accel, append } = guest;
     let console = out_dir().join(format!("{name}-console.log"));
     let results = out_dir().join(format!("{name}-serial.log"));
     let _ = std::fs::remove_file(&results);
@@ -471,7 +515,7 @@ fn boot(
         // TCG boot, for algorithms these tests never use.
         .arg(format!(
             "console=ttyS0 panic=-1 quiet cryptomgr.notests litmus.cgroup={mode} security={} \
-             litmus.tests={}",
+             litmus.tests={} {append}",
             litmus_vm_tests::security_module(mode),
             u8::from(litmus_vm_tests::runs_runtime_tests(mode))
         ))

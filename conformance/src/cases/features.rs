@@ -217,6 +217,7 @@ fn every_listed_mount_option(cx: &Ctx, listed: &Value) -> Option<Spec> {
     let options: Vec<String> = strings(listed)
         .into_iter()
         .filter(|o| table.contains(o) && !NEEDS_CONTEXT.contains(&o.as_str()))
+        .filter(|o| !super::mount_options::beyond_this_kernel(o))
         .collect();
     if options.is_empty() {
         return None;
@@ -253,8 +254,10 @@ fn features_mount_options_are_not_filesystem_data(cx: &mut Ctx) -> Checked {
     let doc = features(cx)?;
     let table: Vec<String> =
         crate::trace::linux_mount_options().into_iter().map(|(name, _)| name).collect();
-    let others: Vec<String> =
-        strings(&doc["mountOptions"]).into_iter().filter(|o| !table.contains(o)).collect();
+    let others: Vec<String> = strings(&doc["mountOptions"])
+        .into_iter()
+        .filter(|o| !table.contains(o) && !super::mount_options::beyond_this_kernel(o))
+        .collect();
     if others.is_empty() {
         return Ok(());
     }

@@ -32,6 +32,26 @@ fn kernel_at_least(needed: (u32, u32), feature: &str) -> Checked {
     Ok(())
 }
 
+/// The per-mount flags whose `r` form (`rro`, `rnodev`...) is a recursive
+/// option, applied with mount_setattr(2).
+const FLAG_OPTIONS: &[&str] = &[
+    "ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "atime", "noatime",
+    "diratime", "nodiratime", "relatime", "norelatime", "strictatime", "nostrictatime",
+    "symfollow", "nosymfollow",
+];
+
+/// Whether `option` is a recursive option that this kernel cannot apply
+/// (mount_setattr came in Linux 5.12). features.md lets a runtime list
+/// options the host does not support, so a case trying every listed
+/// option leaves these out on older kernels.
+pub(super) fn beyond_this_kernel(option: &str) -> bool {
+    is_recursive(option) && kernel_at_least((5, 12), "mount_setattr").is_err()
+}
+
+fn is_recursive(option: &str) -> bool {
+    option.strip_prefix('r').is_some_and(|flag| FLAG_OPTIONS.contains(&flag))
+}
+
 /// `remount`: a second entry for a destination the config mounted
 /// before changes that mount's options (here to read-only and noexec)
 /// instead of stacking a new one.
@@ -328,4 +348,17 @@ fn recursive_options_reach_every_submount(cx: &mut Ctx) -> Checked {
         "each recursive option on the bind mount and its submount",
         format!("{} of {sets} option sets wrong: {}", wrong.len(), wrong.join("; ")),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn recursive_options_are_the_r_forms_of_per_mount_flags() {
+        for option in ["rro", "rrw", "rnodev", "ratime", "rnostrictatime", "rnosymfollow"] {
+            assert!(super::is_recursive(option), "{option}");
+        }
+        for option in ["ro", "rbind", "rprivate", "rshared", "relatime", "remount", "rdma"] {
+            assert!(!super::is_recursive(option), "{option}");
+        }
+    }
 }

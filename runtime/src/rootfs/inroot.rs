@@ -34,7 +34,12 @@ impl Root {
             Mode::empty(),
         )
         .with_context(|| format!("opening rootfs {}", path.display()))?;
-        Ok(Root { fd })
+        let root = Root { fd };
+        // Minimum kernel: openat2 (Linux 5.6). No fallback to resolving
+        // paths in userspace, as runc's securejoin does: that is the race
+        // RESOLVE_IN_ROOT closes. Say so once, before any mount.
+        root.resolve(Path::new("/")).map_err(|e| unsupported_kernel(e).unwrap_or(e.into()))?;
+        Ok(root)
     }
 
     /// Opens `path` (interpreted inside the root) as an O_PATH handle.
@@ -159,10 +164,27 @@ fn relative(path: &Path) -> PathBuf {
     }
 }
 
+/// The error for a kernel without openat2, or None for any other errno.
+fn unsupported_kernel(e: Errno) -> Option<anyhow::Error> {
+    (e == Errno::ENOSYS).then(|| {
+        anyhow::anyhow!(
+            "openat2(2) is missing: litmus-runtime needs Linux 5.6 or later to resolve paths \
+             inside the rootfs (it does not fall back to resolving them in userspace)"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn a_kernel_without_openat2_is_named() {
+        let e = unsupported_kernel(Errno::ENOSYS).unwrap().to_string();
+        assert!(e.contains("openat2") && e.contains("5.6"), "{e}");
+        assert!(unsupported_kernel(Errno::EACCES).is_none());
+    }
 
     fn real_path(fd: &OwnedFd) -> PathBuf {
         std::fs::read_link(fd_path(fd)).unwrap()
