@@ -61,6 +61,13 @@ case "$mode" in
     hybrid) mount_v1; mkdir -p /sys/fs/cgroup/unified; mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified ;;
 esac
 echo "=== LITMUS BOOTED mode=$mode uptime=$(cut -d' ' -f1 /proc/uptime)" > $out
+# Every minute, the processes of the run on the console: a guest that
+# does not finish shows what it was doing (the results port gets nothing
+# until the end).
+(while sleep 60; do
+    echo "--- $(cut -d' ' -f1 /proc/uptime)s:"
+    ps -o pid,ppid,stat,args | grep -v ' \[.*\]$'
+done) > /dev/ttyS0 2>&1 &
 litmus run --runtime /bin/litmus-runtime --probe /bin/litmus-probe --jobs 2 \
     --format json --output /tmp/report.json > /tmp/summary.txt 2>&1
 rc=$?

@@ -19,14 +19,15 @@ pub const GUEST_INIT: &str = include_str!("../guest/init.sh");
 /// The cgroup layouts the guest can mount (guest/init.sh's `litmus.cgroup=`).
 pub const MODES: &[&str] = &["v2", "v1", "hybrid"];
 
-/// The security module a layout boots with (`security=` on the kernel
-/// command line). The kernel runs one of AppArmor and SELinux, never both,
-/// so the hybrid layout takes SELinux (with litmus's policy loaded,
-/// permissive) and the others AppArmor: each label path of the suite runs
-/// in some layout.
-pub fn security_module(mode: &str) -> &'static str {
+/// The security module a boot runs (`security=` on the kernel command
+/// line). The kernel runs one of AppArmor and SELinux, never both, so the
+/// hybrid layout and the v2 layout of the newest pinned kernel take SELinux
+/// (with litmus's policy loaded, permissive) and the others AppArmor: each
+/// label path of the suite runs in a full matrix and in CI's v2 boots alike.
+pub fn security_module(mode: &str, newest_kernel: bool) -> &'static str {
     match mode {
         "hybrid" => "selinux",
+        "v2" if newest_kernel => "selinux",
         _ => "apparmor",
     }
 }
@@ -55,6 +56,14 @@ pub fn cases_needing(module: &str) -> &'static [&'static str] {
 #[cfg(test)]
 mod runtime_tests_layouts {
     use super::*;
+
+    #[test]
+    fn selinux_boots_in_hybrid_and_in_the_newest_kernels_v2() {
+        assert_eq!(security_module("hybrid", false), "selinux");
+        assert_eq!(security_module("v2", true), "selinux");
+        assert_eq!(security_module("v2", false), "apparmor");
+        assert_eq!(security_module("v1", true), "apparmor");
+    }
 
     #[test]
     fn only_the_v2_guest_runs_the_runtime_tests() {

@@ -128,6 +128,13 @@ impl KernelPins {
         }
     }
 
+    /// The newest pinned series ("6.12" beats "6.1" and "5.10").
+    pub fn newest(&self) -> &str {
+        let number =
+            |s: &str| -> Vec<u32> { s.split('.').filter_map(|n| n.parse().ok()).collect() };
+        self.kernels.iter().map(|k| k.series.as_str()).max_by_key(|s| number(s)).unwrap_or("")
+    }
+
     pub fn series(&self) -> Vec<&str> {
         self.kernels.iter().map(|k| k.series.as_str()).collect()
     }
@@ -167,7 +174,10 @@ impl KernelLock {
         // What follows the series: ".0-N" (5.10, 6.1) or ".PATCH+debN" (6.12).
         let after = plain.strip_prefix('.').unwrap_or("");
         !after.is_empty()
-            && after.split(['.', '-', '+']).next().is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+            && after
+                .split(['.', '-', '+'])
+                .next()
+                .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
             && !plain.contains("-rt")
             && !plain.contains("-cloud")
     }
@@ -177,7 +187,8 @@ impl KernelLock {
 /// (its /boot/config file), or None when it can.
 pub fn layout_unavailable(config: &str, layout: &str) -> Option<String> {
     let set = |option: &str| config.lines().any(|l| l.trim() == format!("{option}=y"));
-    let said_unset = |option: &str| config.lines().any(|l| l.trim() == format!("# {option} is not set"));
+    let said_unset =
+        |option: &str| config.lines().any(|l| l.trim() == format!("# {option} is not set"));
     match layout {
         "v1" | "hybrid" if said_unset("CONFIG_MEMCG_V1") => Some(
             "cgroup v1's memory controller: CONFIG_MEMCG_V1 is not set (kernels from 6.11 on)"
@@ -203,6 +214,7 @@ mod tests {
             assert!(lock.vmlinuz().starts_with(&format!("boot/vmlinuz-{series}")));
         }
         assert_eq!(pins.select(None).unwrap()[0].series, pins.default);
+        assert_eq!(pins.newest(), "6.12");
         assert_eq!(pins.select(Some("all")).unwrap().len(), pins.kernels.len());
         assert_eq!(pins.select(Some("6.12,5.10")).unwrap()[1].series, "5.10");
         let unknown = pins.select(Some("4.19")).unwrap_err().to_string();

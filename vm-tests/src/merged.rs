@@ -18,8 +18,10 @@ pub struct Boot {
     pub release: String,
     pub layout: String,
     pub outcome: BootOutcome,
-    /// Seconds from starting QEMU to its exit.
+    /// Seconds from starting QEMU to its exit (both boots, if retried).
     pub wall_s: f64,
+    /// Why the pair was booted a second time, if it was.
+    pub retried: Option<String>,
 }
 
 #[derive(Debug)]
@@ -75,6 +77,9 @@ pub fn json(boots: &[Boot]) -> Value {
             "status": boot.status(),
             "wall_s": (boot.wall_s * 10.0).round() / 10.0,
         });
+        if let Some(why) = &boot.retried {
+            run["retried"] = json!(why);
+        }
         match &boot.outcome {
             BootOutcome::NotAvailable(why) => run["why"] = json!(why),
             BootOutcome::Ran(r) => {
@@ -141,7 +146,8 @@ pub fn junit(boots: &[Boot]) -> String {
             }
             _ => {}
         }
-        for result in boot.report().iter().flat_map(|r| r["results"].as_array().cloned()).flatten() {
+        for result in boot.report().iter().flat_map(|r| r["results"].as_array().cloned()).flatten()
+        {
             let text = |key: &str| result[key].as_str().unwrap_or_default().to_string();
             let status = match text("outcome").as_str() {
                 "pass" => TestCaseStatus::success(),
@@ -240,7 +246,8 @@ pub fn table(boots: &[Boot]) -> String {
                 )
             }
         };
-        out += &format!("  {:<6} {:<7} {line}\n", boot.kernel, boot.layout);
+        let retried = if boot.retried.is_some() { " (booted twice: kernel stall)" } else { "" };
+        out += &format!("  {:<6} {:<7} {line}{retried}\n", boot.kernel, boot.layout);
     }
     out
 }
@@ -281,6 +288,7 @@ mod tests {
                 layout: "v2".into(),
                 outcome: BootOutcome::Ran(guest(Some(1), REPORT)),
                 wall_s: 100.04,
+                retried: Some("the first boot's kernel stalled".into()),
             },
             Boot {
                 kernel: "6.12".into(),
@@ -288,6 +296,7 @@ mod tests {
                 layout: "v1".into(),
                 outcome: BootOutcome::NotAvailable("CONFIG_MEMCG_V1 is not set".into()),
                 wall_s: 0.0,
+                retried: None,
             },
             Boot {
                 kernel: "6.1".into(),
@@ -295,6 +304,7 @@ mod tests {
                 layout: "hybrid".into(),
                 outcome: BootOutcome::Ran(guest(None, "{\"truncat")),
                 wall_s: 900.0,
+                retried: None,
             },
         ]
     }
@@ -306,6 +316,8 @@ mod tests {
         let statuses: Vec<&str> = runs.iter().map(|r| r["status"].as_str().unwrap()).collect();
         assert_eq!(statuses, ["ran", "not available", "no result"]);
         assert_eq!(runs[1]["why"], "CONFIG_MEMCG_V1 is not set");
+        assert_eq!(runs[0]["retried"], "the first boot's kernel stalled");
+        assert!(runs[1].get("retried").is_none());
         assert_eq!(runs[0]["summary"]["failed"], 1);
         assert_eq!(runs[0]["runtime_tests"]["ignored"], 1);
         let results = doc["results"].as_array().unwrap();
@@ -336,7 +348,7 @@ mod tests {
     fn the_table_has_a_line_per_boot() {
         let table = table(&boots());
         assert_eq!(table.lines().count(), 4);
-        assert!(table.contains("1/1/1; 1/0/1"), "{table}");
+        assert!(table.contains("1/1/1; 1/0/1 (booted twice: kernel stall)"), "{table}");
         assert!(table.contains("not available: CONFIG_MEMCG_V1"), "{table}");
         assert!(table.contains("no whole report"), "{table}");
     }
@@ -344,14 +356,18 @@ mod tests {
     #[test]
     fn a_test_binary_that_crashed_without_results_is_a_failure() {
         let mut results = guest(Some(0), REPORT);
-        results.tests =
-            vec![BinaryRun { name: "cli".into(), rc: Some(134), output: "running 7 tests\nAborted\n".into() }];
+        results.tests = vec![BinaryRun {
+            name: "cli".into(),
+            rc: Some(134),
+            output: "running 7 tests\nAborted\n".into(),
+        }];
         let boot = Boot {
             kernel: "6.1".into(),
             release: "6.1.0-50-amd64".into(),
             layout: "v2".into(),
             outcome: BootOutcome::Ran(results),
             wall_s: 1.0,
+            retried: None,
         };
         let xml = junit(&[boot]);
         assert!(xml.contains("(test binary)") && xml.contains("exited Some(134)"), "{xml}");

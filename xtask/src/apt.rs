@@ -28,9 +28,9 @@ impl PrivateApt {
         std::fs::write(state.join("sources.list"), sources)?;
         let apt = PrivateApt { state: state.to_path_buf() };
         let options = apt.options();
-        cmd!(sh, "apt-get {options...} update")
-            .run()
-            .with_context(|| format!("apt-get update with private sources ({})", suites.join(", ")))?;
+        cmd!(sh, "apt-get {options...} update").run().with_context(|| {
+            format!("apt-get update with private sources ({})", suites.join(", "))
+        })?;
         Ok(apt)
     }
 

@@ -303,14 +303,17 @@ fn ci(sh: &Shell) -> Result<()> {
         sh,
         &bench::Options { quick: true, check: true, threshold: 1.0, ..bench::Options::default() },
     )?;
-    // v2 and hybrid: v1 controllers are the host's own layout (the suite and
-    // the runtime's root tests run on them above), and hybrid boots SELinux
-    // where v2 boots AppArmor; `cargo xtask vm-test` alone boots all three.
+    // cgroup v2 on the default kernel (6.1: AppArmor, the runtime's root
+    // tests) and on the newest (6.12: SELinux): v1 and hybrid are this
+    // host's own layout, where the suite and the runtime's root tests run
+    // above. 5.10 stays in the full matrix (`cargo xtask vm-test --kernel
+    // all --cgroup all`): its guest kernel stalls under TCG in the page
+    // allocator in most boots (a retry gets through), too often for a gate.
     vm::vm_test(
         sh,
         &vm::Options {
-            kernel: None,
-            cgroup: "v2,hybrid".into(),
+            kernel: Some("6.1,6.12".into()),
+            cgroup: "v2".into(),
             update_kernel: false,
             timeout: 900,
             append: String::new(),

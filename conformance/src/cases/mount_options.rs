@@ -35,9 +35,24 @@ fn kernel_at_least(needed: (u32, u32), feature: &str) -> Checked {
 /// The per-mount flags whose `r` form (`rro`, `rnodev`...) is a recursive
 /// option, applied with mount_setattr(2).
 const FLAG_OPTIONS: &[&str] = &[
-    "ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "atime", "noatime",
-    "diratime", "nodiratime", "relatime", "norelatime", "strictatime", "nostrictatime",
-    "symfollow", "nosymfollow",
+    "ro",
+    "rw",
+    "suid",
+    "nosuid",
+    "dev",
+    "nodev",
+    "exec",
+    "noexec",
+    "atime",
+    "noatime",
+    "diratime",
+    "nodiratime",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "nostrictatime",
+    "symfollow",
+    "nosymfollow",
 ];
 
 /// Whether `option` is a recursive option that this kernel cannot apply

@@ -169,10 +169,7 @@ const CGROUP_FILES: &[&str] = &[
 pub fn cgroup_files(pid: i32) -> BTreeMap<String, String> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
     let dirs = crate::host_cgroups::host_cgroup_dirs(&text);
-    CGROUP_FILES
-        .iter()
-        .filter_map(|file| crate::host_cgroups::read_first(&dirs, &[file]))
-        .collect()
+    CGROUP_FILES.iter().filter_map(|file| crate::host_cgroups::read_first(&dirs, &[file])).collect()
 }
 
 /// The limits' statements, from the container's cgroup files as the host
@@ -183,9 +180,10 @@ pub fn seen_resources(model: &Generated, files: &BTreeMap<String, String>) -> Vi
         return view;
     };
     let file = |names: &[&str]| {
-        names.iter().find_map(|n| files.get(*n).cloned()).unwrap_or_else(|| {
-            format!("no {} in the container's cgroups", names.join(" or "))
-        })
+        names
+            .iter()
+            .find_map(|n| files.get(*n).cloned())
+            .unwrap_or_else(|| format!("no {} in the container's cgroups", names.join(" or ")))
     };
     if r.memory_mib.is_some() {
         view.insert(MEMORY_LIMIT.into(), file(&["memory.limit_in_bytes", "memory.max"]));
@@ -633,7 +631,10 @@ mod tests {
             ("cpu.cfs_period_us", "100000"),
         ]);
         let only_limits = |e: &View| -> View {
-            e.iter().filter(|(k, _)| k.starts_with("cgroup")).map(|(k, v)| (k.clone(), v.clone())).collect()
+            e.iter()
+                .filter(|(k, _)| k.starts_with("cgroup"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
         };
         let expected = only_limits(&expected);
         assert_eq!(expected.len(), 4);

@@ -255,7 +255,11 @@ pub fn observe(options: &RunOptions, name: &'static str, model: &Generated) -> O
     let mut cx = Ctx::new(options.runtime, options.rootfs, work.path().to_path_buf(), name);
     let limited = model.resources.is_some();
     let inspect = |created: &crate::state_view::StateView| {
-        if limited { check::cgroup_files(created.pid) } else { Default::default() }
+        if limited {
+            check::cgroup_files(created.pid)
+        } else {
+            Default::default()
+        }
     };
     let (run, cgroup) = match model
         .to_spec(work.path(), &paths)

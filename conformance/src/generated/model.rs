@@ -715,9 +715,8 @@ fn resources(controllers: Controllers) -> impl Strategy<Value = Resources> {
         proptest::collection::vec(16i64..=4096, when(controllers.pids)),
         proptest::collection::vec(2u64..=8192, when(controllers.cpu_shares)),
         proptest::collection::vec(
-            (10_000u64..=500_000).prop_flat_map(|period| {
-                ((period / 10) as i64..=2 * period as i64, Just(period))
-            }),
+            (10_000u64..=500_000)
+                .prop_flat_map(|period| ((period / 10) as i64..=2 * period as i64, Just(period))),
             when(controllers.cpu_quota),
         ),
     )
@@ -1120,7 +1119,9 @@ mod tests {
         let draw = |controllers: Controllers| {
             let mut runner = proptest::test_runner::TestRunner::deterministic();
             (0..200)
-                .filter_map(|_| resources(controllers).new_tree(&mut runner).unwrap().current().into())
+                .filter_map(|_| {
+                    resources(controllers).new_tree(&mut runner).unwrap().current().into()
+                })
                 .collect::<Vec<Resources>>()
         };
         let none = draw(Controllers::default());
@@ -1136,9 +1137,14 @@ mod tests {
                 assert!(quota as u64 * 10 >= period, "below a tenth of a CPU: {r:?}");
             }
         }
-        let spec = Resources { memory_mib: Some(40), pids: Some(20), cpu_shares: Some(10), cpu_quota: Some((5000, 50_000)) }
-            .to_spec()
-            .unwrap();
+        let spec = Resources {
+            memory_mib: Some(40),
+            pids: Some(20),
+            cpu_shares: Some(10),
+            cpu_quota: Some((5000, 50_000)),
+        }
+        .to_spec()
+        .unwrap();
         assert_eq!(spec.memory().as_ref().unwrap().limit(), Some(40 << 20));
         assert_eq!(spec.pids().as_ref().unwrap().limit(), 20);
         assert_eq!(spec.cpu().as_ref().unwrap().quota(), Some(5000));
