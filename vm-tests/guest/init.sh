@@ -35,8 +35,9 @@ for m in /lib/modules/$(uname -r)/*.ko; do
 done
 # The suite's AppArmor profile (compiled on the host), for its
 # apparmorProfile case.
+# securityfs first: the report names the active module from its lsm file.
+mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ]; then
-    mount -t securityfs securityfs /sys/kernel/security
     cat /etc/litmus-probe.apparmor > /sys/kernel/security/apparmor/.replace
 fi
 # Or, booted with security=selinux, litmus's SELinux policy (permissive),
