@@ -254,6 +254,11 @@ fn known_requirement(id: &str) -> Result<String, String> {
 }
 
 fn main() {
+    // A reader that stops early (`litmus requirements | head`) ends the
+    // output quietly, as with any Unix filter, not with a panic.
+    // SAFETY: at the start of main, before any thread exists; SIG_DFL is
+    // a valid disposition for SIGPIPE.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Requirements { uncovered, trace: true } => {

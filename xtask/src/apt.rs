@@ -8,12 +8,25 @@ use xshell::{cmd, Shell};
 
 pub struct PrivateApt {
     state: PathBuf,
+    /// Debian architecture of the packages (amd64 unless cross-building).
+    arch: String,
 }
 
 impl PrivateApt {
     /// Lists of `suites` (bullseye, bookworm-backports, ...) fetched into
     /// `state`.
     pub fn update(sh: &Shell, state: &Path, suites: &[&str]) -> Result<PrivateApt> {
+        Self::update_arch(sh, state, suites, "amd64")
+    }
+
+    /// The same for another architecture's packages (arm64 for a cross
+    /// build), the host's dpkg architectures untouched.
+    pub fn update_arch(
+        sh: &Shell,
+        state: &Path,
+        suites: &[&str],
+        arch: &str,
+    ) -> Result<PrivateApt> {
         if cmd!(sh, "id -u").quiet().read()?.trim() != "0" {
             bail!("packages of other Debian suites are fetched with apt as root: run this as root");
         }
@@ -26,7 +39,7 @@ impl PrivateApt {
             })
             .collect();
         std::fs::write(state.join("sources.list"), sources)?;
-        let apt = PrivateApt { state: state.to_path_buf() };
+        let apt = PrivateApt { state: state.to_path_buf(), arch: arch.to_string() };
         let options = apt.options();
         cmd!(sh, "apt-get {options...} update").run().with_context(|| {
             format!("apt-get update with private sources ({})", suites.join(", "))
@@ -43,6 +56,8 @@ impl PrivateApt {
             format!("-oDir::State::Lists={}", state.join("lists").display()),
             format!("-oDir::Cache={}", state.join("cache").display()),
             "-oAPT::Get::List-Cleanup=0".into(),
+            format!("-oAPT::Architecture={}", self.arch),
+            format!("-oAPT::Architectures={}", self.arch),
             "-qq".into(),
         ]
     }

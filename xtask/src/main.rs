@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's own commands. Each prints what it runs.
 //!
 //!   deps          install the Debian packages the project needs (as root)
+//!   dist          release tarballs (static binaries, manifest, SHA256SUMS)
 //!   conformance   build everything and run the suite against litmus-runtime
 //!   fuzz          list, run or smoke-test the cargo-fuzz targets (nightly)
 //!   bench         startup and OOM benchmarks beside runc and crun, baselines
@@ -17,6 +18,7 @@ use xshell::{cmd, Shell};
 mod apt;
 mod bench;
 mod corpus;
+mod dist;
 mod engines;
 mod peers;
 mod stress;
@@ -33,6 +35,8 @@ struct Cli {
 enum Command {
     /// Install the Debian packages the project needs (root), or print the command
     Deps,
+    /// Release tarballs in target/dist: static litmus, litmus-probe, litmus-runtime, manifest, SHA256SUMS
+    Dist(dist::Options),
     /// Build the runtime, the suite and the probe; run the suite against litmus-runtime
     Conformance {
         /// Passed on to `litmus run`
@@ -107,14 +111,16 @@ enum FuzzAction {
 
 /// Packages every command needs: busybox for rootfs fixtures, libseccomp
 /// for the runtime's seccomp support.
-const BASE_PACKAGES: &[&str] = &["busybox-static", "libseccomp-dev", "pkg-config"];
+pub(crate) const BASE_PACKAGES: &[&str] = &["busybox-static", "libseccomp-dev", "pkg-config"];
 
 fn main() -> Result<()> {
+    STARTED.get_or_init(std::time::Instant::now);
     let cli = Cli::parse();
     let sh = Shell::new()?;
     sh.change_dir(workspace_root());
     match cli.command {
         Command::Deps => ensure_packages(&sh, BASE_PACKAGES),
+        Command::Dist(options) => dist::dist(&sh, &options).map(|_| ()),
         Command::Conformance { litmus_args } => {
             ensure_packages(&sh, BASE_PACKAGES)?;
             conformance(&sh, &litmus_args)
@@ -160,8 +166,13 @@ pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is in the workspace").to_path_buf()
 }
 
+/// When the command started: every step prints the minutes since, so a
+/// CI log shows where its time goes.
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
 pub(crate) fn step(title: &str) {
-    eprintln!("\n==> {title}");
+    let elapsed = STARTED.get_or_init(std::time::Instant::now).elapsed().as_secs();
+    eprintln!("\n==> [{:>2}:{:02}] {title}", elapsed / 60, elapsed % 60);
 }
 
 fn installed(sh: &Shell, package: &str) -> bool {

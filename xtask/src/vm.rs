@@ -67,6 +67,25 @@ fn apt_state() -> PathBuf {
 }
 
 pub fn vm_test(sh: &Shell, options: &Options) -> Result<()> {
+    prepare(sh, options)?.boot_all()
+}
+
+/// Everything a run of guests needs, built and fetched; booting it needs
+/// no shell, so CI can boot it on a thread while it does other work (a
+/// single-threaded TCG guest keeps one host core busy, not two).
+pub struct Prepared {
+    fetched: Vec<(KernelLock, Kernel)>,
+    newest: String,
+    binaries: Binaries,
+    initrd: PathBuf,
+    accel: &'static str,
+    modes: Vec<String>,
+    runtime_tests: String,
+    timeout: u64,
+    append: String,
+}
+
+pub fn prepare(sh: &Shell, options: &Options) -> Result<Prepared> {
     crate::ensure_packages(
         sh,
         &["qemu-system-x86", "busybox-static", "libseccomp-dev", "apparmor", "checkpolicy"],
@@ -89,98 +108,126 @@ pub fn vm_test(sh: &Shell, options: &Options) -> Result<()> {
     let modules: Vec<&(String, Vec<u8>)> = fetched.iter().flat_map(|(_, k)| &k.modules).collect();
     std::fs::write(&initrd, initramfs(&binaries, &modules, GUEST_INIT)?)?;
     let accel = choose_accelerator(&fetched[0].1.vmlinuz, &binaries)?;
-
-    let modes: Vec<&str> = match options.cgroup.as_str() {
-        "all" => MODES.to_vec(),
-        list => list.split(',').collect(),
+    let modes = match options.cgroup.as_str() {
+        "all" => MODES.iter().map(|m| m.to_string()).collect(),
+        list => list.split(',').map(String::from).collect(),
     };
-    let started_all = Instant::now();
-    let mut failures = Vec::new();
-    let mut boots = Vec::new();
-    for (lock, kernel) in &fetched {
-        for &mode in &modes {
-            let name = format!("{}-{mode}", lock.series);
-            let boot = if let Some(why) = layout_unavailable(&kernel.config, mode) {
-                crate::step(&format!("{} {mode}: not available ({why})", lock.series));
-                Boot {
-                    kernel: lock.series.clone(),
-                    release: lock.release().to_string(),
-                    layout: mode.to_string(),
-                    outcome: BootOutcome::NotAvailable(why),
-                    wall_s: 0.0,
-                    retried: None,
-                }
-            } else {
-                crate::step(&format!(
-                    "booting {} with the {mode} layout ({accel})",
-                    lock.release()
-                ));
-                let started = Instant::now();
-                let module = litmus_vm_tests::security_module(mode, pins.newest() == lock.series);
-                let tests = litmus_vm_tests::runs_runtime_tests(mode)
-                    && (options.runtime_tests == "all"
-                        || options.runtime_tests.split(',').any(|k| k == lock.series));
-                let guest =
-                    Guest { name: &name, mode, module, tests, accel, append: &options.append };
-                let timeout = Duration::from_secs(options.timeout);
-                let mut results = results::parse(&boot(&kernel.vmlinuz, &initrd, &guest, timeout)?);
-                // A guest kernel that stalled (soft lockup: both emulated
-                // CPUs stuck in the kernel, seen under TCG on 5.10 and 6.1)
-                // panics at once (softlockup_panic=1) and is booted once
-                // more; the merged report says so. Any other death is final.
-                let mut retried = None;
-                let console = out_dir().join(format!("{name}-console.log"));
-                let stalled =
-                    |c: &Path| std::fs::read_to_string(c).is_ok_and(|t| t.contains("soft lockup"));
-                if results.rc.is_none() && stalled(&console) {
-                    let kept = out_dir().join(format!("{name}-stalled-console.log"));
-                    std::fs::rename(&console, &kept)?;
+    Ok(Prepared {
+        fetched: fetched.into_iter().map(|(lock, kernel)| (lock.clone(), kernel)).collect(),
+        newest: pins.newest().to_string(),
+        binaries,
+        initrd,
+        accel,
+        modes,
+        runtime_tests: options.runtime_tests.clone(),
+        timeout: options.timeout,
+        append: options.append.clone(),
+    })
+}
+
+impl Prepared {
+    /// Boots every (kernel, layout) pair in turn and writes the merged report.
+    pub fn boot_all(self) -> Result<()> {
+        let Prepared {
+            fetched,
+            newest,
+            binaries,
+            initrd,
+            accel,
+            modes,
+            runtime_tests,
+            timeout,
+            append,
+        } = self;
+        let started_all = Instant::now();
+        let mut failures = Vec::new();
+        let mut boots = Vec::new();
+        for (lock, kernel) in &fetched {
+            for mode in modes.iter().map(String::as_str) {
+                let name = format!("{}-{mode}", lock.series);
+                let boot = if let Some(why) = layout_unavailable(&kernel.config, mode) {
+                    crate::step(&format!("{} {mode}: not available ({why})", lock.series));
+                    Boot {
+                        kernel: lock.series.clone(),
+                        release: lock.release().to_string(),
+                        layout: mode.to_string(),
+                        outcome: BootOutcome::NotAvailable(why),
+                        wall_s: 0.0,
+                        retried: None,
+                    }
+                } else {
                     crate::step(&format!(
-                        "{name}: the guest kernel stalled (soft lockup, {}); booting once more",
-                        kept.display()
+                        "booting {} with the {mode} layout ({accel})",
+                        lock.release()
                     ));
-                    retried = Some(format!(
-                        "the first boot's kernel stalled (soft lockup): {}",
-                        kept.display()
-                    ));
-                    results = results::parse(&boot(&kernel.vmlinuz, &initrd, &guest, timeout)?);
-                }
-                let boot = Boot {
-                    kernel: lock.series.clone(),
-                    release: lock.release().to_string(),
-                    layout: mode.to_string(),
-                    outcome: BootOutcome::Ran(results),
-                    wall_s: started.elapsed().as_secs_f64(),
-                    retried,
+                    let started = Instant::now();
+                    let module = litmus_vm_tests::security_module(mode, newest == lock.series);
+                    let tests = litmus_vm_tests::runs_runtime_tests(mode)
+                        && (runtime_tests == "all"
+                            || runtime_tests.split(',').any(|k| k == lock.series));
+                    let guest = Guest { name: &name, mode, module, tests, accel, append: &append };
+                    let timeout = Duration::from_secs(timeout);
+                    let mut results =
+                        results::parse(&boot(&kernel.vmlinuz, &initrd, &guest, timeout)?);
+                    // A guest kernel that stalled (soft lockup: both emulated
+                    // CPUs stuck in the kernel, seen under TCG on 5.10 and 6.1)
+                    // panics at once (softlockup_panic=1) and is booted once
+                    // more; the merged report says so. Any other death is final.
+                    let mut retried = None;
+                    let console = out_dir().join(format!("{name}-console.log"));
+                    let stalled = |c: &Path| {
+                        std::fs::read_to_string(c).is_ok_and(|t| t.contains("soft lockup"))
+                    };
+                    if results.rc.is_none() && stalled(&console) {
+                        let kept = out_dir().join(format!("{name}-stalled-console.log"));
+                        std::fs::rename(&console, &kept)?;
+                        crate::step(&format!(
+                            "{name}: the guest kernel stalled (soft lockup, {}); booting once more",
+                            kept.display()
+                        ));
+                        retried = Some(format!(
+                            "the first boot's kernel stalled (soft lockup): {}",
+                            kept.display()
+                        ));
+                        results = results::parse(&boot(&kernel.vmlinuz, &initrd, &guest, timeout)?);
+                    }
+                    let boot = Boot {
+                        kernel: lock.series.clone(),
+                        release: lock.release().to_string(),
+                        layout: mode.to_string(),
+                        outcome: BootOutcome::Ran(results),
+                        wall_s: started.elapsed().as_secs_f64(),
+                        retried,
+                    };
+                    failures.extend(boot_failures(&boot, &binaries, &guest));
+                    boot
                 };
-                failures.extend(boot_failures(&boot, &binaries, &guest));
-                boot
-            };
-            if let Some(report) = boot.report() {
-                std::fs::write(
-                    out_dir().join(format!("{name}.json")),
-                    serde_json::to_string_pretty(&report)?,
-                )?;
+                if let Some(report) = boot.report() {
+                    std::fs::write(
+                        out_dir().join(format!("{name}.json")),
+                        serde_json::to_string_pretty(&report)?,
+                    )?;
+                }
+                boots.push(boot);
             }
-            boots.push(boot);
         }
+        std::fs::write(
+            out_dir().join("vm-test.json"),
+            serde_json::to_string_pretty(&merged::json(&boots))?,
+        )?;
+        std::fs::write(out_dir().join("vm-test.xml"), merged::junit(&boots))?;
+        write_matrix(&binaries.litmus, &boots);
+        eprintln!(
+            "\nvm-test ({accel}, {:.0}s; vm-test.json, vm-test.xml and matrix.md in {}):\n{}",
+            started_all.elapsed().as_secs_f64(),
+            out_dir().display(),
+            merged::table(&boots)
+        );
+        if !failures.is_empty() {
+            bail!("vm-test failed: {}", failures.join("; "));
+        }
+        Ok(())
     }
-    std::fs::write(
-        out_dir().join("vm-test.json"),
-        serde_json::to_string_pretty(&merged::json(&boots))?,
-    )?;
-    std::fs::write(out_dir().join("vm-test.xml"), merged::junit(&boots))?;
-    write_matrix(&binaries.litmus, &boots);
-    eprintln!(
-        "\nvm-test ({accel}, {:.0}s; vm-test.json, vm-test.xml and matrix.md in {}):\n{}",
-        started_all.elapsed().as_secs_f64(),
-        out_dir().display(),
-        merged::table(&boots)
-    );
-    if !failures.is_empty() {
-        bail!("vm-test failed: {}", failures.join("; "));
-    }
-    Ok(())
 }
 
 /// What is wrong with one boot that ran: the suite's exit status, missing
@@ -367,32 +414,24 @@ struct Binaries {
     selinux_policy: Vec<u8>,
 }
 
-/// The guest has no libc: everything is linked statically, libseccomp too;
-/// and stripped: the initramfs is unpacked by an emulated CPU at every boot.
-const GUEST_RUSTFLAGS: &str = "-C target-feature=+crt-static -C strip=symbols";
-
-/// The guest has no libc: everything is linked statically, libseccomp too.
+/// The guest runs the release build of the suite (`cargo xtask dist`'s
+/// litmus and probe, static and stripped: the initramfs is unpacked by an
+/// emulated CPU at every boot), a release litmus-runtime built beside
+/// them, and the runtime's root integration tests.
 fn build_static(sh: &Shell) -> Result<Binaries> {
-    crate::step("building static litmus-runtime, litmus and litmus-probe (target/vm)");
-    cmd!(
-        sh,
-        "cargo build --release --target {TARGET} --target-dir target/vm --package litmus-runtime --package litmus-conformance --package litmus-probe"
-    )
-    .env("RUSTFLAGS", GUEST_RUSTFLAGS)
-    .env("LIBSECCOMP_LINK_TYPE", "static")
-    .env("LIBSECCOMP_LIB_PATH", "/usr/lib/x86_64-linux-gnu")
-    .run()?;
-    crate::step("building the runtime's root integration tests, static (target/vm)");
+    let release =
+        crate::dist::build_static_suite(sh, crate::dist::Arch::X86_64, crate::dist::STATIC_SUITE)?;
+    crate::step("building the runtime's root integration tests, static");
+    let target_dir = crate::dist::STATIC_TARGET_DIR;
     let messages = cmd!(
         sh,
-        "cargo test --release --no-run --target {TARGET} --target-dir target/vm --package litmus-runtime --tests --message-format json"
+        "cargo test --release --no-run --target {TARGET} --target-dir {target_dir} --package litmus-runtime --tests --message-format json"
     )
-    .env("RUSTFLAGS", GUEST_RUSTFLAGS)
+    .env("RUSTFLAGS", crate::dist::STATIC_RUSTFLAGS)
     .env("LIBSECCOMP_LINK_TYPE", "static")
     .env("LIBSECCOMP_LIB_PATH", "/usr/lib/x86_64-linux-gnu")
     .read()?;
     let tests = test_executables(&messages)?;
-    let release = crate::workspace_root().join("target/vm").join(TARGET).join("release");
     Ok(Binaries {
         busybox: litmus_bundle::find_static_busybox()?,
         runtime: release.join("litmus-runtime"),
