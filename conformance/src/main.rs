@@ -190,6 +190,13 @@ struct RunArgs {
     /// List the selected cases instead of running them
     #[arg(long)]
     list: bool,
+    /// Also write the JSON report here (CI: human output in the log,
+    /// JSON and JUnit files from the same run)
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Also write the JUnit XML report here
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
     /// Keep the work directory of failed cases for debugging
     #[arg(long)]
     keep_failed: bool,
@@ -400,6 +407,12 @@ fn run(args: &RunArgs) -> Result<i32> {
         Format::Json => report::json(&results, info),
     };
     write_report(args.report.output.as_deref(), text)?;
+    if let Some(path) = &args.json {
+        write_report(Some(path), report::json(&results, info))?;
+    }
+    if let Some(path) = &args.junit {
+        write_report(Some(path), report::junit(&results, info))?;
+    }
     let summary = Summary::of(&results);
     if args.report.output.is_some() || args.report.format != Format::Human {
         eprintln!("{}", summary.line());

@@ -315,14 +315,17 @@ pub fn check(sh: &Shell, tarball: &Path) -> Result<()> {
         }
     }
     let report = scratch.path().join("runc.json");
+    let junit = scratch.path().join("runc.xml");
     crate::step("the suite from the unpacked tarball against Debian runc (bare environment)");
     let status = std::process::Command::new(dir.join("litmus"))
         .current_dir(scratch.path())
         .env_clear()
         .env("PATH", PATH)
         .env("HOME", scratch.path())
-        .args(["run", "--runtime", "/usr/sbin/runc", "--format", "json", "-o"])
+        .args(["run", "--runtime", "/usr/sbin/runc", "--json"])
         .arg(&report)
+        .arg("--junit")
+        .arg(&junit)
         .status()
         .context("running the unpacked litmus")?;
     // 0: every case passed; 1: some failed (runc 1.1.5 fails some, see
@@ -339,6 +342,9 @@ pub fn check(sh: &Shell, tarball: &Path) -> Result<()> {
     let expected = listed.lines().filter(|l| !l.trim().is_empty()).count();
     eprintln!("unpacked litmus against runc: {summary}; {cases} results, {expected} listed");
     ensure!(passed > 0, "no case passed: the probe beside litmus was not found or not usable");
+    let xml = std::fs::read_to_string(&junit).context("the --junit report")?;
+    let testcases = xml.matches("<testcase ").count();
+    ensure!(testcases == cases, "the JUnit report has {testcases} test cases, the JSON {cases}");
     ensure!(
         cases >= expected,
         "the report has {cases} results but `litmus run --list` names {expected} cases"

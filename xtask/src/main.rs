@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's own commands. Each prints what it runs.
 //!
 //!   deps          install the Debian packages the project needs (as root)
+//!   lint          actionlint and shellcheck on the shipped CI files
 //!   dist          release tarballs (static binaries, manifest, SHA256SUMS)
 //!   conformance   build everything and run the suite against litmus-runtime
 //!   fuzz          list, run or smoke-test the cargo-fuzz targets (nightly)
@@ -20,6 +21,8 @@ mod bench;
 mod corpus;
 mod dist;
 mod engines;
+mod fuzz;
+mod lint;
 mod peers;
 mod stress;
 mod vm;
@@ -35,6 +38,8 @@ struct Cli {
 enum Command {
     /// Install the Debian packages the project needs (root), or print the command
     Deps,
+    /// actionlint on the GitHub workflows, shellcheck on every script of the CI files litmus ships
+    Lint,
     /// Release tarballs in target/dist: static litmus, litmus-probe, litmus-runtime, manifest, SHA256SUMS
     Dist(dist::Options),
     /// Build the runtime, the suite and the probe; run the suite against litmus-runtime
@@ -52,7 +57,7 @@ enum Command {
     /// The cargo-fuzz targets: `list`, `run TARGET [--time S] [--jobs N]`, `smoke`
     Fuzz {
         #[command(subcommand)]
-        action: FuzzAction,
+        action: fuzz::FuzzAction,
     },
     /// Startup and OOM benchmarks beside runc and crun; ratios, baselines, regression check
     Bench(bench::Options),
@@ -76,42 +81,10 @@ enum Command {
     Peers(peers::Options),
 }
 
-#[derive(Subcommand)]
-enum FuzzAction {
-    /// Print the targets
-    List,
-    /// A campaign on one target; the corpus grows in target/fuzz-corpus/TARGET
-    Run {
-        target: String,
-        /// Seconds to run (0: until stopped or a crash)
-        #[arg(long, default_value_t = 0)]
-        time: u64,
-        /// Parallel fuzzing processes (libFuzzer -fork)
-        #[arg(long, default_value_t = 1)]
-        jobs: u32,
-    },
-    /// Container mode (root): generated configs created, started and
-    /// deleted by litmus-runtime for a while; each must give a clear error
-    /// or a container the probe confirms, and leave nothing behind
-    Container {
-        /// Seconds to run
-        #[arg(long, default_value_t = 300)]
-        time: u64,
-        /// First seed (config i uses seed + i)
-        #[arg(long)]
-        seed: Option<u64>,
-    },
-    /// Every target for a short while, then the replay of seeds and saved crashes
-    Smoke {
-        /// Seconds per target
-        #[arg(long, default_value_t = 30)]
-        time: u64,
-    },
-}
-
 /// Packages every command needs: busybox for rootfs fixtures, libseccomp
-/// for the runtime's seccomp support.
-pub(crate) const BASE_PACKAGES: &[&str] = &["busybox-static", "libseccomp-dev", "pkg-config"];
+/// for the runtime's seccomp support, zip for the fuzzers' seed corpora.
+pub(crate) const BASE_PACKAGES: &[&str] =
+    &["busybox-static", "libseccomp-dev", "pkg-config", "zip", "unzip"];
 
 fn main() -> Result<()> {
     STARTED.get_or_init(std::time::Instant::now);
@@ -120,6 +93,7 @@ fn main() -> Result<()> {
     sh.change_dir(workspace_root());
     match cli.command {
         Command::Deps => ensure_packages(&sh, BASE_PACKAGES),
+        Command::Lint => lint::lint(&sh),
         Command::Dist(options) => dist::dist(&sh, &options).map(|_| ()),
         Command::Conformance { litmus_args } => {
             ensure_packages(&sh, BASE_PACKAGES)?;
@@ -132,7 +106,7 @@ fn main() -> Result<()> {
         }
         Command::Fuzz { action } => {
             ensure_packages(&sh, BASE_PACKAGES)?;
-            fuzz(&sh, action)
+            fuzz::fuzz(&sh, action)
         }
         Command::Bench(options) => {
             ensure_packages(&sh, BASE_PACKAGES)?;
@@ -287,6 +261,7 @@ fn ci(sh: &Shell) -> Result<()> {
     ensure_packages(sh, BASE_PACKAGES)?;
     step("cargo fmt --check");
     cmd!(sh, "cargo fmt --all --check").run().context("run `cargo fmt --all`")?;
+    lint::lint(sh)?;
     step("cargo clippy --all-targets -- -D warnings");
     cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings").run()?;
     let probe = static_probe()?;
@@ -305,11 +280,9 @@ fn ci(sh: &Shell) -> Result<()> {
     ensure_packages(sh, &["runc"])?;
     diff(sh, &["--area", "generated", "--generated", "20"].map(String::from))?;
     run_engines(sh, &engines::Options::default())?;
-    // 10 s per target: enough to show each starts and runs its seeds; the
-    // long runs are `cargo xtask fuzz run`.
-    fuzz(sh, FuzzAction::Smoke { time: 10 })?;
     // Quick runs on a shared CI machine are noisy (ratios moved by up to
-    // 40% between runs here): fail only on a real 2x slowdown.
+    // 40% between runs here): fail only on a real 2x slowdown. Before the
+    // guest starts: the benches need a quiet machine.
     bench::bench(
         sh,
         &bench::Options { quick: true, check: true, threshold: 1.0, ..bench::Options::default() },
@@ -320,8 +293,8 @@ fn ci(sh: &Shell) -> Result<()> {
     // Guests run single-threaded TCG here (about twice as slow as
     // multi-threaded; see vm.rs), so 5.10, 6.1 (AppArmor) and the other
     // layouts stay in the full matrix: `cargo xtask vm-test --kernel all
-    // --cgroup all` (a second boot here took CI past 40 minutes).
-    vm::vm_test(
+    // --cgroup all`.
+    let guests = vm::prepare(
         sh,
         &vm::Options {
             kernel: Some("6.12".into()),
@@ -331,106 +304,23 @@ fn ci(sh: &Shell) -> Result<()> {
             timeout: 900,
             append: String::new(),
         },
-    )
-}
-
-const FUZZ_DIR: &str = "fuzz";
-
-/// The targets, from fuzz/Cargo.toml's [[bin]] entries.
-fn fuzz_targets(sh: &Shell) -> Result<Vec<String>> {
-    let path = Path::new(FUZZ_DIR).join("Cargo.toml");
-    let manifest: toml::Table =
-        sh.read_file(&path)?.parse().with_context(|| format!("parsing {}", path.display()))?;
-    let bins = manifest
-        .get("bin")
-        .and_then(|b| b.as_array())
-        .with_context(|| format!("{}: no [[bin]] targets", path.display()))?;
-    Ok(bins.iter().filter_map(|bin| bin.get("name")?.as_str().map(String::from)).collect())
-}
-
-/// cargo-fuzz needs the nightly toolchain and the cargo-fuzz command.
-fn ensure_fuzz_tools(sh: &Shell) -> Result<()> {
-    let toolchains = cmd!(sh, "rustup toolchain list").quiet().read()?;
-    if !toolchains.lines().any(|l| l.starts_with("nightly")) {
-        bail!("fuzzing needs the nightly toolchain: rustup toolchain install nightly");
+    )?;
+    // The guest keeps one host core busy for about five minutes; the
+    // release tarball's check and the fuzzers' build and runs use the
+    // rest meanwhile (the guest's suite is as load-proof as the host's).
+    let guests = std::thread::spawn(move || guests.boot_all());
+    let beside = (|| -> Result<()> {
+        dist::dist(sh, &dist::Options { arch: vec![dist::Arch::X86_64], check: true })?;
+        // 5 s per target after its seeds: enough to show each builds as
+        // OSS-Fuzz builds it, starts and replays its seeds and saved
+        // crashes; the long runs are `cargo xtask fuzz run`.
+        fuzz::fuzz(sh, fuzz::FuzzAction::Smoke { time: 5 })
+    })();
+    let guests = guests.join().map_err(|_| anyhow::anyhow!("the vm-test thread panicked"))?;
+    match (beside, guests) {
+        (Err(beside), Err(guests)) => bail!("{beside:#}\nand the vm-test guest: {guests:#}"),
+        (beside, guests) => beside.and(guests),
     }
-    if cmd!(sh, "cargo fuzz --version").quiet().ignore_stderr().read().is_err() {
-        step("installing cargo-fuzz");
-        cmd!(sh, "cargo install cargo-fuzz --locked").run()?;
-    }
-    Ok(())
-}
-
-fn fuzz(sh: &Shell, action: FuzzAction) -> Result<()> {
-    let targets = fuzz_targets(sh)?;
-    match action {
-        FuzzAction::List => {
-            for target in &targets {
-                println!("{target}");
-            }
-            Ok(())
-        }
-        FuzzAction::Run { target, time, jobs } => {
-            if !targets.contains(&target) {
-                bail!("unknown fuzz target {target:?}; targets: {}", targets.join(", "));
-            }
-            ensure_fuzz_tools(sh)?;
-            fuzz_run(sh, &target, time, jobs)
-        }
-        FuzzAction::Container { time, seed } => {
-            let mut args = vec![
-                "--area".to_string(),
-                "generated".to_string(),
-                "--generated".to_string(),
-                format!("{time}s"),
-            ];
-            if let Some(seed) = seed {
-                args.extend(["--seed".to_string(), seed.to_string()]);
-            }
-            conformance(sh, &args)
-        }
-        FuzzAction::Smoke { time } => {
-            ensure_fuzz_tools(sh)?;
-            step("building the fuzz targets (nightly, sanitizer)");
-            let _dir = sh.push_dir(FUZZ_DIR);
-            cmd!(sh, "cargo +nightly fuzz build -O").run()?;
-            drop(_dir);
-            for target in &targets {
-                fuzz_run(sh, target, time, 1)?;
-            }
-            step("replaying seeds and saved crashes (cargo test in fuzz/)");
-            cmd!(sh, "cargo test --manifest-path fuzz/Cargo.toml").run()?;
-            Ok(())
-        }
-    }
-}
-
-/// One libFuzzer run: the growing corpus lives under target/ (not in the
-/// repo); the checked-in seeds are read alongside it.
-fn fuzz_run(sh: &Shell, target: &str, seconds: u64, jobs: u32) -> Result<()> {
-    step(&format!("fuzzing {target} for {seconds}s"));
-    let root = workspace_root();
-    let corpus = root.join("target/fuzz-corpus").join(target);
-    sh.create_dir(&corpus)?;
-    let seeds = root.join(FUZZ_DIR).join("corpus").join(target);
-    sh.create_dir(&seeds)?;
-    let dict = root.join(FUZZ_DIR).join("config.dict");
-    let mut flags = vec![
-        format!("-max_total_time={seconds}"),
-        format!("-dict={}", dict.display()),
-        "-rss_limit_mb=2048".to_string(),
-        "-timeout=10".to_string(),
-        "-print_final_stats=1".to_string(),
-    ];
-    if jobs > 1 {
-        flags.push(format!("-fork={jobs}"));
-    }
-    let _dir = sh.push_dir(FUZZ_DIR);
-    cmd!(sh, "cargo +nightly fuzz run -O {target} {corpus} {seeds} -- {flags...}")
-        .run()
-        .with_context(|| {
-            format!("fuzz target {target} failed: a crashing input, if it found one, is in fuzz/artifacts/{target}/; fix the code and keep the input in fuzz/regressions/{target}/")
-        })
 }
 
 /// The meta-test of the suite: for each fault of a fault-injection build
