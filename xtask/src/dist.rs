@@ -283,6 +283,21 @@ fn package(sh: &Shell, arch: Arch, binaries: &Binaries, out: &Path) -> Result<Pa
     Ok(tarball)
 }
 
+/// Where Rust toolchains live on this host: $RUSTUP_HOME, $CARGO_HOME and
+/// their defaults under $HOME.
+fn rust_homes() -> Vec<PathBuf> {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| "/root".into());
+    let mut homes: Vec<PathBuf> = ["RUSTUP_HOME", "CARGO_HOME"]
+        .iter()
+        .filter_map(|v| std::env::var_os(v).map(PathBuf::from))
+        .collect();
+    homes.push(home.join(".rustup"));
+    homes.push(home.join(".cargo"));
+    homes.sort();
+    homes.dedup();
+    homes
+}
+
 /// The tarball as a runtime project's CI uses it: unpacked into an empty
 /// directory, checksums verified, the suite run from it against Debian
 /// runc with a bare environment (no cargo on PATH, no LITMUS_PROBE, HOME
@@ -306,18 +321,29 @@ pub fn check(sh: &Shell, tarball: &Path) -> Result<()> {
             .context("SHA256SUMS does not match the files")?;
     }
     const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    for tool in ["cargo", "rustc", "rustup"] {
-        if let Some(found) = PATH.split(':').map(|d| Path::new(d).join(tool)).find(|p| p.exists()) {
-            bail!(
-                "{} is on the system PATH: the check needs a host where litmus cannot lean on Rust",
-                found.display()
-            );
-        }
+    // The reports stay for a look after CI (target/dist/check/).
+    let kept = out_dir().join("check");
+    std::fs::create_dir_all(&kept)?;
+    let report = kept.join("runc.json");
+    let junit = kept.join("runc.xml");
+    // The Rust toolchains of this host are hidden too: in a private mount
+    // namespace, empty tmpfs over every rustup and cargo home there is.
+    let homes: Vec<PathBuf> = rust_homes().into_iter().filter(|p| p.is_dir()).collect();
+    let mut hide = String::from("set -e; ");
+    for home in &homes {
+        hide.push_str(&format!("mount -t tmpfs litmus-no-rust '{}'; ", home.display()));
     }
-    let report = scratch.path().join("runc.json");
-    let junit = scratch.path().join("runc.xml");
-    crate::step("the suite from the unpacked tarball against Debian runc (bare environment)");
-    let status = std::process::Command::new(dir.join("litmus"))
+    hide.push_str(
+        "if command -v cargo || command -v rustc || command -v rustup; then \
+         echo 'a Rust toolchain is still reachable' >&2; exit 97; fi; exec \"$@\"",
+    );
+    crate::step(&format!(
+        "the suite from the unpacked tarball against Debian runc (bare environment; hidden: {})",
+        homes.iter().map(|h| h.display().to_string()).collect::<Vec<_>>().join(", ")
+    ));
+    let status = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &hide, "sh"])
+        .arg(dir.join("litmus"))
         .current_dir(scratch.path())
         .env_clear()
         .env("PATH", PATH)
@@ -330,6 +356,7 @@ pub fn check(sh: &Shell, tarball: &Path) -> Result<()> {
         .context("running the unpacked litmus")?;
     // 0: every case passed; 1: some failed (runc 1.1.5 fails some, see
     // docs/results). Anything else means the suite could not run.
+    ensure!(status.code() != Some(97), "Rust was still reachable where the tarball ran");
     ensure!(
         matches!(status.code(), Some(0 | 1)),
         "the unpacked litmus could not run the suite ({status})"

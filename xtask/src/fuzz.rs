@@ -143,8 +143,16 @@ pub fn fuzz(sh: &Shell, action: FuzzAction) -> Result<()> {
             step("checking $OUT: every target, its seed corpus, dictionary and options");
             let expected = expected_outputs(&targets)?;
             check_out_dir(&out, &expected)?;
-            for target in &expected {
-                run_built(sh, &out, target, time, &scratch.path().join("run"))?;
+            // Two at a time: each libFuzzer process uses one core.
+            let run_dir = scratch.path().join("run");
+            for pair in expected.chunks(2) {
+                std::thread::scope(|scope| {
+                    let runs: Vec<_> = pair
+                        .iter()
+                        .map(|target| scope.spawn(|| run_built(&out, target, time, &run_dir)))
+                        .collect();
+                    runs.into_iter().try_for_each(|run| run.join().expect("fuzz run thread"))
+                })?;
             }
             Ok(())
         }
@@ -252,18 +260,19 @@ fn check_out_dir(out: &Path, expected: &[Expected]) -> Result<()> {
 
 /// The built fuzzer with its options, on its unpacked seed corpus, for a
 /// few seconds: the seeds (saved crashes among them) replay first.
-fn run_built(
-    sh: &Shell,
-    out: &Path,
-    expected: &Expected,
-    seconds: u64,
-    scratch: &Path,
-) -> Result<()> {
+fn run_built(out: &Path, expected: &Expected, seconds: u64, scratch: &Path) -> Result<()> {
     let target = &expected.target;
     let corpus = scratch.join(target);
     std::fs::create_dir_all(&corpus)?;
     let zip = out.join(format!("{target}_seed_corpus.zip"));
-    cmd!(sh, "unzip -q -o {zip} -d {corpus}").quiet().run()?;
+    let unzip = std::process::Command::new("unzip")
+        .arg("-q")
+        .arg("-o")
+        .arg(&zip)
+        .arg("-d")
+        .arg(&corpus)
+        .status()?;
+    ensure!(unzip.success(), "unzip {} failed", zip.display());
     let options =
         libfuzzer_options(&std::fs::read_to_string(out.join(format!("{target}.options")))?)?;
     let mut flags: Vec<String> = options

@@ -198,11 +198,19 @@ fn shipped_runtime() -> Result<PathBuf> {
 /// suite's default seed, so every run checks the same containers.
 const GENERATED_IN_CI: &str = "25";
 
+/// litmus as the tarball ships it: the static suite build (one build for
+/// the suite's runs here, the tarball and the VM guest).
+pub(crate) fn litmus_binary() -> PathBuf {
+    workspace_root()
+        .join(dist::STATIC_TARGET_DIR)
+        .join(dist::Arch::X86_64.triple())
+        .join("release/litmus")
+}
+
 pub(crate) fn build_suite(sh: &Shell) -> Result<(PathBuf, PathBuf)> {
     let probe = static_probe()?;
     let runtime = shipped_runtime()?;
-    step("building litmus (release)");
-    cmd!(sh, "cargo build --release --package litmus-conformance").run()?;
+    dist::build_static_suite(sh, dist::Arch::X86_64, dist::STATIC_SUITE)?;
     corpus::ensure(sh, false)?;
     Ok((runtime, probe))
 }
@@ -214,7 +222,8 @@ fn conformance(sh: &Shell, litmus_args: &[String]) -> Result<()> {
     let defaults = ["--strict".to_string(), "--generated".to_string(), GENERATED_IN_CI.to_string()];
     let litmus_args = if litmus_args.is_empty() { &defaults[..] } else { litmus_args };
     step("running the suite against litmus-runtime");
-    cmd!(sh, "target/release/litmus run --runtime {runtime} --probe {probe} {litmus_args...}")
+    let litmus = litmus_binary();
+    cmd!(sh, "{litmus} run --runtime {runtime} --probe {probe} {litmus_args...}")
         .run()
         .context("the suite reported failures")?;
     Ok(())
@@ -229,7 +238,7 @@ fn diff(sh: &Shell, litmus_args: &[String]) -> Result<bool> {
     let defaults = ["--generated".to_string(), GENERATED_IN_CI.to_string()];
     let litmus_args = if litmus_args.is_empty() { &defaults[..] } else { litmus_args };
     step("litmus diff: litmus-runtime against runc");
-    let status = std::process::Command::new("target/release/litmus")
+    let status = std::process::Command::new(litmus_binary())
         .current_dir(workspace_root())
         .args(["diff", "--runtime"])
         .arg(&runtime)
@@ -330,14 +339,15 @@ fn faults(sh: &Shell) -> Result<()> {
     let probe = static_probe()?;
     // Some faults only show with real-world inputs (area realworld).
     corpus::ensure(sh, false)?;
+    dist::build_static_suite(sh, dist::Arch::X86_64, dist::STATIC_SUITE)?;
     step("building litmus-runtime with fault injection (target/faults)");
     cmd!(
         sh,
-        "cargo build --release --package litmus-runtime --package litmus-conformance --features litmus-runtime/fault-injection --target-dir target/faults"
+        "cargo build --release --package litmus-runtime --features fault-injection --target-dir target/faults"
     )
     .run()?;
     let runtime = workspace_root().join("target/faults/release/litmus-runtime");
-    let litmus = workspace_root().join("target/faults/release/litmus");
+    let litmus = litmus_binary();
     let list = cmd!(sh, "{runtime} faults").read()?;
     let mut escaped = Vec::new();
     let mut total = 0;

@@ -128,7 +128,7 @@ pub fn peers(sh: &Shell, options: &Options) -> Result<()> {
         .collect();
     all.sort_by_key(|p| (p.file_stem().is_none_or(|s| s != "litmus-runtime"), p.clone()));
     crate::step("peers: the results matrix (litmus report)");
-    let litmus = crate::workspace_root().join("target/release/litmus");
+    let litmus = crate::litmus_binary();
     let (md, html) = (results.join("README.md"), results.join("matrix.html"));
     let explanations = results.join("explanations.txt");
     cmd!(
@@ -160,7 +160,7 @@ pub fn matrix_in_ci(sh: &Shell) -> Result<()> {
     let out = root.join("target/ci-matrix");
     std::fs::create_dir_all(&out)?;
     let (md, html) = (out.join("matrix.md"), out.join("matrix.html"));
-    let litmus = root.join("target/release/litmus");
+    let litmus = crate::litmus_binary();
     crate::step("litmus report: the peers' committed reports and this run's, in chromium");
     cmd!(sh, "{litmus} report {reports...} --markdown {md} --html {html}").run()?;
     check_in_browser(sh, &html, &out.join("matrix.png"))

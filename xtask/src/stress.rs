@@ -116,7 +116,7 @@ pub(crate) fn run_suite(
     report: &Path,
     extra: &[String],
 ) -> Result<()> {
-    let litmus = crate::workspace_root().join("target/release/litmus");
+    let litmus = crate::litmus_binary();
     let mut args: Vec<String> = vec![
         "run".into(),
         "--runtime".into(),
