@@ -124,6 +124,9 @@ pub struct Stats {
     pub last_growth: f64,
     pub peak_rss_mb: u64,
     pub seconds: u64,
+    /// Stopped when its CPU budget ran out (SIGINT), not by libFuzzer's
+    /// own -max_total_time.
+    pub stopped_by_budget: bool,
     /// CPU time of the fuzzer (user + system, from `/usr/bin/time -v`):
     /// a niced campaign on a busy host gets less than its wall time.
     pub cpu_seconds: f64,
@@ -170,11 +173,29 @@ impl Stats {
                     s.cpu_seconds += v.trim().parse::<f64>().unwrap_or(0.0);
                 }
             }
+            if let Some(wall) = trimmed.strip_prefix("Elapsed (wall clock) time (h:mm:ss or m:ss):")
+            {
+                // The budget stopped it (SIGINT: no "Done" line); wall time
+                // from /usr/bin/time, "m:ss.cc" or "h:mm:ss".
+                if s.seconds == 0 {
+                    s.seconds = wall
+                        .trim()
+                        .split(':')
+                        .fold(0.0, |acc, part| acc * 60.0 + part.parse::<f64>().unwrap_or(0.0))
+                        as u64;
+                }
+            }
+            if line.contains("libFuzzer: run interrupted") {
+                s.stopped_by_budget = true;
+            }
             if let Some(rest) = line.strip_prefix("Done ") {
                 // "Done 123 runs in 1800 second(s)"
                 s.seconds = field(rest, "in").map_or(0, number);
             }
-            if line.starts_with("SUMMARY: ") || line.contains("deadly signal") {
+            if line.starts_with("SUMMARY: ")
+                || line.contains("deadly signal")
+                || line.contains("ERROR: AddressSanitizer")
+            {
                 s.crashed.get_or_insert_with(|| line.trim().to_string());
             }
             if let Some(path) = line.split("Test unit written to ").nth(1) {
@@ -303,9 +324,21 @@ stat::peak_rss_mb:              71
                 peak_rss_mb: 71,
                 seconds: 3,
                 cpu_seconds: 120.0,
+                stopped_by_budget: false,
                 crashed: None,
             }
         );
+    }
+
+    #[test]
+    fn a_run_stopped_by_its_budget_takes_its_wall_time_from_time() {
+        let log = LOG.replace(
+            "Done 1000 runs in 3 second(s)\n",
+            "==1== libFuzzer: run interrupted; exiting\n",
+        ) + "\tElapsed (wall clock) time (h:mm:ss or m:ss): 1:02:03\n";
+        let s = Stats::parse("t", &log);
+        assert!(s.stopped_by_budget && s.crashed.is_none(), "{s:?}");
+        assert_eq!(s.seconds, 3723);
     }
 
     #[test]
