@@ -60,7 +60,10 @@ pub fn run(sh: &Shell, targets: &[String], minutes: u64, lanes: usize) -> Result
                                 "-dict={}",
                                 root.join(FUZZ_DIR).join("config.dict").display()
                             ))
-                            .args(["-rss_limit_mb=2560", "-timeout=10", "-print_final_stats=1"])
+                            // libFuzzer times a unit by the wall clock: niced behind other
+                            // work, a 0.1 s input once waited 30 s for a core and ended
+                            // a campaign as a "timeout". Hangs still show at 120 s.
+                            .args(["-rss_limit_mb=2560", "-timeout=120", "-print_final_stats=1"])
                             .arg(format!("-artifact_prefix={}/", artifacts.display()))
                             .stdout(std::process::Stdio::null())
                             .stderr(log)
@@ -254,16 +257,27 @@ impl Stats {
     }
 }
 
+/// Today's date (UTC), for the page.
+fn today() -> String {
+    std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
 pub const BEGIN: &str = "<!-- campaign table: written by `cargo xtask fuzz campaign` -->";
 pub const END: &str = "<!-- end of campaign table -->";
 
 pub fn table(stats: &[Stats], minutes: u64) -> String {
     let mut out = format!(
-        "{BEGIN}\n\nlitmus {}; every target {minutes} minutes on one core (nice 19), \
-         libFuzzer with the spec dictionary.\n\n\
-         | target | minutes | CPU minutes | executions | exec/s | coverage: seeds → end (edges, share of all) | features | corpus (files / size) | coverage last grew at | peak RSS MiB | crash |\n\
+        "{BEGIN}\n\nlitmus {}, {}; a budget of {minutes} CPU minutes per target unless the \
+         CPU column says less; one core each (nice 19), libFuzzer with the spec dictionary.\n\n\
+         | target | wall minutes | CPU minutes | executions | exec/s | coverage: seeds → end (edges, share of all) | features | corpus (files / size) | coverage last grew at | peak RSS MiB | crash |\n\
          |---|---|---|---|---|---|---|---|---|---|---|\n",
-        env!("CARGO_PKG_VERSION")
+        env!("CARGO_PKG_VERSION"),
+        today(),
     );
     for s in stats {
         out.push_str(&s.row());
