@@ -153,6 +153,7 @@ impl Stats {
         let mut s = Stats { target: target.to_string(), ..Stats::default() };
         let mut last_cov = 0;
         let mut growth_at = 0;
+        let (mut summary, mut input) = (None::<String>, None::<String>);
         for line in log.lines() {
             if let Some(rest) = line.strip_prefix("INFO: Loaded 1 modules") {
                 s.edges_total = rest
@@ -195,15 +196,14 @@ impl Stats {
                 // "Done 123 runs in 1800 second(s)"
                 s.seconds = field(rest, "in").map_or(0, number);
             }
-            if line.starts_with("SUMMARY: ")
-                || line.contains("deadly signal")
-                || line.contains("ERROR: AddressSanitizer")
-            {
-                s.crashed.get_or_insert_with(|| line.trim().to_string());
+            // libFuzzer's SUMMARY line wins over the earlier error lines.
+            let early = summary.is_none()
+                && (line.contains("deadly signal") || line.contains("ERROR: AddressSanitizer"));
+            if line.starts_with("SUMMARY: ") || early {
+                summary = Some(line.trim().to_string());
             }
             if let Some(path) = line.split("Test unit written to ").nth(1) {
-                let summary = s.crashed.take().unwrap_or_default();
-                s.crashed = Some(format!("{summary} (input: {})", path.trim()));
+                input = Some(path.trim().to_string());
             }
             let Some(status) = line.strip_prefix('#') else { continue };
             let execs = status.split_whitespace().next().map_or(0, number);
@@ -223,6 +223,12 @@ impl Stats {
             }
             s.executions = s.executions.max(execs);
         }
+        s.crashed = match (summary, input) {
+            (Some(summary), Some(input)) => Some(format!("{summary} (input: {input})")),
+            (Some(summary), None) => Some(summary),
+            (None, Some(input)) => Some(format!("input: {input}")),
+            (None, None) => None,
+        };
         if s.executions > 0 {
             s.last_growth = growth_at as f64 / s.executions as f64;
         }
