@@ -69,15 +69,15 @@ pub struct Binaries {
 
 /// Static flags for the suite's binaries: no libc needed on the host (nor
 /// in the VM guest, which runs these same builds), symbols stripped.
-pub const STATIC_RUSTFLAGS: &str = "-C target-feature=+crt-static -C strip=symbols";
+const STATIC_RUSTFLAGS: &str = "-C target-feature=+crt-static -C strip=symbols";
 
 /// Where the static suite (and the VM guest's test binaries) is built.
 pub const STATIC_TARGET_DIR: &str = "target/static-suite";
 
-/// litmus and litmus-probe, static, release. The VM guest runs these too
-/// (and a release litmus-runtime built here beside them).
-pub fn build_static_suite(sh: &Shell, arch: Arch, packages: &[&str]) -> Result<PathBuf> {
-    let triple = arch.triple();
+/// The environment of every static build of the suite (cargo build here,
+/// the runtime's test binaries for the VM guest): static libc and
+/// libseccomp, stripped, and for aarch64 the cross linker.
+pub fn static_env(sh: &Shell, arch: Arch) -> Result<Vec<(String, String)>> {
     let mut env: Vec<(String, String)> = vec![
         ("RUSTFLAGS".into(), STATIC_RUSTFLAGS.into()),
         ("LIBSECCOMP_LINK_TYPE".into(), "static".into()),
@@ -88,6 +88,14 @@ pub fn build_static_suite(sh: &Shell, arch: Arch, packages: &[&str]) -> Result<P
         }
         Arch::Aarch64 => env.extend(aarch64_env(sh)?),
     }
+    Ok(env)
+}
+
+/// litmus and litmus-probe, static, release. The VM guest runs these too
+/// (and a release litmus-runtime built here beside them).
+pub fn build_static_suite(sh: &Shell, arch: Arch, packages: &[&str]) -> Result<PathBuf> {
+    let triple = arch.triple();
+    let env = static_env(sh, arch)?;
     crate::step(&format!(
         "building static {} for {triple} ({STATIC_TARGET_DIR})",
         packages.join(", ")

@@ -49,7 +49,8 @@ pub enum FuzzAction {
         #[arg(long, value_name = "DIR")]
         from_logs: Option<PathBuf>,
     },
-    /// Every target for a short while, then the replay of seeds and saved crashes
+    /// The OSS-Fuzz build (.clusterfuzzlite/build.sh) checked, then every
+    /// fuzzer on its seeds and saved crashes and a few seconds more
     Smoke {
         /// Seconds per target
         #[arg(long, default_value_t = 30)]

@@ -427,9 +427,7 @@ fn build_static(sh: &Shell) -> Result<Binaries> {
         sh,
         "cargo test --release --no-run --target {TARGET} --target-dir {target_dir} --package litmus-runtime --tests --message-format json"
     )
-    .env("RUSTFLAGS", crate::dist::STATIC_RUSTFLAGS)
-    .env("LIBSECCOMP_LINK_TYPE", "static")
-    .env("LIBSECCOMP_LIB_PATH", "/usr/lib/x86_64-linux-gnu")
+    .envs(crate::dist::static_env(sh, crate::dist::Arch::X86_64)?)
     .read()?;
     let tests = test_executables(&messages)?;
     Ok(Binaries {
