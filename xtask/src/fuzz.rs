@@ -37,17 +37,20 @@ pub enum FuzzAction {
         #[arg(long)]
         seed: Option<u64>,
     },
-    /// Every target for MINUTES of CPU time (nice 19, LANES targets at
-    /// once); the figures go to docs/results/fuzz.md
+    /// Every target until it has had MINUTES of CPU time (nice 19, LANES
+    /// targets at once), over as many sittings as it takes: each resumes
+    /// from the corpus in DIR; the figures go to docs/results/fuzz.md
     Campaign {
         #[arg(long, default_value_t = 30)]
         minutes: u64,
         #[arg(long, default_value_t = 1)]
         lanes: usize,
-        /// Only render docs/results/fuzz.md from the logs of a campaign
-        /// already run (DIR/TARGET.log, libFuzzer's output)
-        #[arg(long, value_name = "DIR")]
-        from_logs: Option<PathBuf>,
+        /// Corpus, crashes and each sitting's log (DIR/sittings/TARGET/N.log)
+        #[arg(long, value_name = "DIR", default_value = "target/fuzz-campaign")]
+        dir: PathBuf,
+        /// Only write docs/results/fuzz.md from the sittings in DIR
+        #[arg(long)]
+        render_only: bool,
     },
     /// The OSS-Fuzz build (.clusterfuzzlite/build.sh) checked, then every
     /// fuzzer on its seeds and saved crashes and a few seconds more
@@ -113,29 +116,35 @@ pub fn fuzz(sh: &Shell, action: FuzzAction) -> Result<()> {
             }
             conformance(sh, &args)
         }
-        FuzzAction::Campaign { minutes, lanes, from_logs } => {
-            let logs = match from_logs {
-                Some(dir) => dir,
-                None => {
-                    ensure_fuzz_tools(sh)?;
-                    campaign::run(sh, &targets, minutes, lanes.max(1))?
+        FuzzAction::Campaign { minutes, lanes, dir, render_only } => {
+            let campaign = campaign::Campaign { dir: workspace_root().join(dir) };
+            let page = workspace_root().join("docs/results/fuzz.md");
+            let render = || -> Result<()> {
+                let mut stats = Vec::new();
+                for target in &targets {
+                    let sittings = campaign.sittings(target)?;
+                    stats.extend(campaign::Stats::combined(target, &sittings));
+                }
+                let old = std::fs::read_to_string(&page).unwrap_or_default();
+                std::fs::write(&page, campaign::render_into(&old, &stats, minutes))?;
+                let regressions =
+                    |t: &str| workspace_root().join(FUZZ_DIR).join("regressions").join(t);
+                match stats.iter().find_map(|s| Some((s, s.open_crash(&regressions(&s.target))?))) {
+                    Some((s, crash)) => bail!(
+                        "{} crashed: {crash}; fix it and keep the input in fuzz/regressions/{}/",
+                        s.target,
+                        s.target
+                    ),
+                    None => Ok(()),
                 }
             };
-            let mut stats = Vec::new();
-            for target in &targets {
-                let log = logs.join(format!("{target}.log"));
-                let text = std::fs::read_to_string(&log)
-                    .with_context(|| format!("no campaign log {}", log.display()))?;
-                stats.push(campaign::Stats::parse(target, &text));
+            if !render_only {
+                ensure_fuzz_tools(sh)?;
+                campaign::run(sh, &campaign, &targets, minutes, lanes.max(1), &render)?;
             }
-            let page = workspace_root().join("docs/results/fuzz.md");
-            let old = std::fs::read_to_string(&page).unwrap_or_default();
-            std::fs::write(&page, campaign::render_into(&old, &stats, minutes))?;
+            render()?;
             eprintln!("{}", page.display());
-            match stats.iter().find(|s| s.crashed.is_some()) {
-                Some(s) => bail!("{} crashed: {}", s.target, s.crashed.as_deref().unwrap_or("")),
-                None => Ok(()),
-            }
+            Ok(())
         }
         FuzzAction::Smoke { time } => {
             ensure_fuzz_tools(sh)?;

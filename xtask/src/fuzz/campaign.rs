@@ -11,9 +11,61 @@ use xshell::{cmd, Shell};
 use super::FUZZ_DIR;
 use crate::{step, workspace_root};
 
-/// Runs every target for `minutes`, `lanes` at a time, each niced and
-/// single-process; returns the directory of their logs.
-pub fn run(sh: &Shell, targets: &[String], minutes: u64, lanes: usize) -> Result<PathBuf> {
+/// Where a campaign keeps what outlives one sitting: DIR/corpus/TARGET
+/// (the corpus grows there), DIR/artifacts/TARGET and DIR/sittings/TARGET/N.log
+/// (libFuzzer's output of each sitting). A campaign may take several
+/// sittings, each resuming from the corpus the last one left, as OSS-Fuzz
+/// runs its fuzzers: each sitting spends what is left of the CPU budget.
+pub struct Campaign {
+    pub dir: PathBuf,
+}
+
+impl Campaign {
+    fn sittings_of(&self, target: &str) -> PathBuf {
+        self.dir.join("sittings").join(target)
+    }
+
+    /// Each sitting's log of `target`, in order.
+    pub fn logs(&self, target: &str) -> Result<Vec<PathBuf>> {
+        let dir = self.sittings_of(target);
+        let mut logs: Vec<(u32, PathBuf)> = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter_map(|p| Some((p.file_stem()?.to_str()?.parse().ok()?, p.clone())))
+                .filter(|(_, p)| p.extension().is_some_and(|e| e == "log"))
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+        };
+        logs.sort();
+        Ok(logs.into_iter().map(|(_, p)| p).collect())
+    }
+
+    /// Each sitting of `target`, parsed.
+    pub fn sittings(&self, target: &str) -> Result<Vec<Stats>> {
+        self.logs(target)?
+            .iter()
+            .map(|log| {
+                let text = std::fs::read_to_string(log)
+                    .with_context(|| format!("reading {}", log.display()))?;
+                Ok(Stats::parse(target, &text))
+            })
+            .collect()
+    }
+}
+
+/// Runs every target until it has had `minutes` of CPU time over all its
+/// sittings, `lanes` at a time, each niced and single-process; after each
+/// sitting `written` is called (the page is rewritten then, so a campaign
+/// stopped midway keeps what it did).
+pub fn run(
+    sh: &Shell,
+    campaign: &Campaign,
+    targets: &[String],
+    minutes: u64,
+    lanes: usize,
+    written: &(dyn Fn() -> Result<()> + Sync),
+) -> Result<()> {
     crate::ensure_packages(sh, &["time"])?;
     step("building the fuzz targets (nightly, -O)");
     {
@@ -21,31 +73,49 @@ pub fn run(sh: &Shell, targets: &[String], minutes: u64, lanes: usize) -> Result
         cmd!(sh, "cargo +nightly fuzz build -O").run()?;
     }
     let root = workspace_root();
-    let logs = root.join("target/fuzz-campaign");
-    std::fs::create_dir_all(&logs)?;
-    let queue = std::sync::Mutex::new(targets.to_vec());
+    let budget = std::time::Duration::from_secs(minutes * 60);
+    let mut queue = Vec::new();
+    for target in targets {
+        let spent: f64 = campaign.sittings(target)?.iter().map(|s| s.cpu_seconds).sum();
+        let left = budget.saturating_sub(std::time::Duration::from_secs_f64(spent));
+        // Less than a minute left: not worth a sitting's start-up.
+        if left >= std::time::Duration::from_secs(60) {
+            queue.push((target.clone(), left));
+        } else {
+            eprintln!("campaign: {target} has had its {minutes} CPU minutes");
+        }
+    }
     step(&format!(
-        "{} targets, {minutes} CPU minutes each, {lanes} at a time (nice 19)",
-        targets.len()
+        "{} targets short of {minutes} CPU minutes, {lanes} at a time (nice 19)",
+        queue.len()
     ));
+    queue.reverse();
+    let queue = std::sync::Mutex::new(queue);
+    let written_lock = std::sync::Mutex::new(());
     std::thread::scope(|scope| {
         let lanes: Vec<_> = (0..lanes)
             .map(|_| {
                 scope.spawn(|| -> Result<()> {
                     loop {
-                        let Some(target) = queue.lock().expect("queue").pop() else {
+                        let Some((target, left)) = queue.lock().expect("queue").pop() else {
                             return Ok(());
                         };
                         let binary = root
                             .join(FUZZ_DIR)
                             .join("target/x86_64-unknown-linux-gnu/release")
                             .join(&target);
-                        let corpus = root.join("target/fuzz-corpus").join(&target);
-                        let artifacts = root.join(FUZZ_DIR).join("artifacts").join(&target);
-                        std::fs::create_dir_all(&corpus)?;
-                        std::fs::create_dir_all(&artifacts)?;
-                        eprintln!("campaign: {target} for {minutes} CPU minutes");
-                        let log = std::fs::File::create(logs.join(format!("{target}.log")))?;
+                        let corpus = campaign.dir.join("corpus").join(&target);
+                        let artifacts = campaign.dir.join("artifacts").join(&target);
+                        let sittings = campaign.sittings_of(&target);
+                        for dir in [&corpus, &artifacts, &sittings] {
+                            std::fs::create_dir_all(dir)?;
+                        }
+                        let n = campaign.logs(&target)?.len() + 1;
+                        eprintln!(
+                            "campaign: {target}, sitting {n}, for {:.1} CPU minutes",
+                            left.as_secs_f64() / 60.0
+                        );
+                        let log = std::fs::File::create(sittings.join(format!("{n}.log")))?;
                         // A budget of CPU time, not wall time: a niced
                         // fuzzer on a busy host gets little of its wall
                         // time (measured: 12 of 30 minutes beside a CI run).
@@ -55,7 +125,7 @@ pub fn run(sh: &Shell, targets: &[String], minutes: u64, lanes: usize) -> Result
                             .arg(&binary)
                             .arg(&corpus)
                             .arg(root.join(FUZZ_DIR).join("corpus").join(&target))
-                            .arg(format!("-max_total_time={}", minutes * 60 * 8))
+                            .arg(format!("-max_total_time={}", left.as_secs() * 8))
                             .arg(format!(
                                 "-dict={}",
                                 root.join(FUZZ_DIR).join("config.dict").display()
@@ -69,10 +139,9 @@ pub fn run(sh: &Shell, targets: &[String], minutes: u64, lanes: usize) -> Result
                             .stderr(log)
                             .spawn()
                             .with_context(|| format!("running {}", binary.display()))?;
-                        let budget = std::time::Duration::from_secs(minutes * 60);
                         while time.try_wait()?.is_none() {
                             let fuzzer = child_of(time.id());
-                            if fuzzer.and_then(cpu_time).is_some_and(|used| used >= budget) {
+                            if fuzzer.and_then(cpu_time).is_some_and(|used| used >= left) {
                                 // SAFETY: kill(2) on a pid read from our
                                 // own child's children; no memory involved.
                                 unsafe { libc::kill(fuzzer.unwrap_or(0) as i32, libc::SIGINT) };
@@ -81,13 +150,14 @@ pub fn run(sh: &Shell, targets: &[String], minutes: u64, lanes: usize) -> Result
                             }
                             std::thread::sleep(std::time::Duration::from_secs(5));
                         }
+                        let _one_writer = written_lock.lock().expect("page lock");
+                        written()?;
                     }
                 })
             })
             .collect();
         lanes.into_iter().try_for_each(|lane| lane.join().expect("campaign lane panicked"))
-    })?;
-    Ok(logs)
+    })
 }
 
 /// The first child of `pid` (the fuzzer under /usr/bin/time and nice,
@@ -123,8 +193,8 @@ pub struct Stats {
     pub features_end: u64,
     pub corpus_files: u64,
     pub corpus_size: String,
-    /// Executions done when coverage last grew, as a share of all.
-    pub last_growth: f64,
+    /// Executions done when coverage last grew.
+    pub growth_at: u64,
     pub peak_rss_mb: u64,
     pub seconds: u64,
     /// Stopped when its CPU budget ran out (SIGINT), not by libFuzzer's
@@ -136,6 +206,24 @@ pub struct Stats {
     /// The crash, if the run ended in one: libFuzzer's summary line and
     /// where it wrote the input.
     pub crashed: Option<String>,
+    /// The input libFuzzer wrote for it.
+    pub input: Option<PathBuf>,
+    /// Sittings summed up in these figures (1 for one log).
+    pub sittings: usize,
+}
+
+impl Stats {
+    /// A crash whose input is not kept among `regressions` (the directory
+    /// every seed run and the OSS-Fuzz build replay): one still to fix.
+    pub fn open_crash(&self, regressions: &std::path::Path) -> Option<&str> {
+        let crashed = self.crashed.as_deref()?;
+        let kept = self
+            .input
+            .as_deref()
+            .and_then(|input| input.file_name())
+            .is_some_and(|name| regressions.join(name).is_file());
+        (!kept).then_some(crashed)
+    }
 }
 
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
@@ -150,7 +238,7 @@ fn number(text: &str) -> u64 {
 
 impl Stats {
     pub fn parse(target: &str, log: &str) -> Stats {
-        let mut s = Stats { target: target.to_string(), ..Stats::default() };
+        let mut s = Stats { target: target.to_string(), sittings: 1, ..Stats::default() };
         let mut last_cov = 0;
         let mut growth_at = 0;
         let (mut summary, mut input) = (None::<String>, None::<String>);
@@ -223,16 +311,53 @@ impl Stats {
             }
             s.executions = s.executions.max(execs);
         }
+        s.input = input.as_deref().map(PathBuf::from);
         s.crashed = match (summary, input) {
             (Some(summary), Some(input)) => Some(format!("{summary} (input: {input})")),
             (Some(summary), None) => Some(summary),
             (None, Some(input)) => Some(format!("input: {input}")),
             (None, None) => None,
         };
-        if s.executions > 0 {
-            s.last_growth = growth_at as f64 / s.executions as f64;
-        }
+        s.growth_at = growth_at;
         s
+    }
+
+    /// One target's figures over all its sittings: counts and times add
+    /// up, coverage runs from the first sitting's seeds to the last one's
+    /// end, and coverage last grew in the last sitting that raised it.
+    pub fn combined(target: &str, sittings: &[Stats]) -> Option<Stats> {
+        let first = sittings.first()?;
+        let last = sittings.last()?;
+        let mut s = Stats {
+            target: target.to_string(),
+            edges_total: last.edges_total,
+            cov_seeds: first.cov_seeds,
+            cov_end: last.cov_end,
+            features_end: last.features_end,
+            corpus_files: last.corpus_files,
+            corpus_size: last.corpus_size.clone(),
+            stopped_by_budget: last.stopped_by_budget,
+            sittings: sittings.len(),
+            ..Stats::default()
+        };
+        let (mut before, mut best) = (0, 0);
+        for sitting in sittings {
+            if sitting.cov_end > best {
+                best = sitting.cov_end;
+                s.growth_at = before + sitting.growth_at;
+            }
+            before += sitting.executions;
+            s.seconds += sitting.seconds;
+            s.cpu_seconds += sitting.cpu_seconds;
+            s.peak_rss_mb = s.peak_rss_mb.max(sitting.peak_rss_mb);
+            if s.crashed.is_none() {
+                s.crashed = sitting.crashed.clone();
+                s.input = sitting.input.clone();
+            }
+        }
+        s.executions = before;
+        s.exec_per_sec = s.executions.checked_div(s.seconds).unwrap_or(0);
+        Some(s)
     }
 
     fn row(&self) -> String {
@@ -243,9 +368,14 @@ impl Stats {
                 format!(" ({:.1}%)", 100.0 * cov as f64 / self.edges_total as f64)
             }
         };
+        let growth = match self.executions {
+            0 => 0.0,
+            all => 100.0 * self.growth_at as f64 / all as f64,
+        };
         format!(
-            "| `{}` | {} | {:.0} | {} | {} | {} → {}{} | {} | {} / {} | {:.0}% | {} | {} |",
+            "| `{}` | {} | {} | {:.0} | {} | {} | {} → {}{} | {} | {} / {} | {:.0}% | {} | {} |",
             self.target,
+            self.sittings,
             self.seconds / 60,
             self.cpu_seconds / 60.0,
             self.executions,
@@ -256,7 +386,7 @@ impl Stats {
             self.features_end,
             self.corpus_files,
             self.corpus_size,
-            100.0 * self.last_growth,
+            growth,
             self.peak_rss_mb,
             self.crashed.as_deref().unwrap_or("none"),
         )
@@ -279,9 +409,9 @@ pub const END: &str = "<!-- end of campaign table -->";
 pub fn table(stats: &[Stats], minutes: u64) -> String {
     let mut out = format!(
         "{BEGIN}\n\nlitmus {}, {}; a budget of {minutes} CPU minutes per target unless the \
-         CPU column says less; one core each (nice 19), libFuzzer with the spec dictionary.\n\n\
-         | target | wall minutes | CPU minutes | executions | exec/s | coverage: seeds → end (edges, share of all) | features | corpus (files / size) | coverage last grew at | peak RSS MiB | crash |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n",
+         CPU column says less, over the sittings named (each resumes from the corpus the last left); one core each (nice 19), libFuzzer with the spec dictionary.\n\n\
+         | target | sittings | wall minutes | CPU minutes | executions | exec/s | coverage: seeds → end (edges, share of all) | features | corpus (files / size) | coverage last grew at | peak RSS MiB | crash |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
         env!("CARGO_PKG_VERSION"),
         today(),
     );
@@ -340,12 +470,14 @@ stat::peak_rss_mb:              71
                 features_end: 9100,
                 corpus_files: 41,
                 corpus_size: "61Kb".into(),
-                last_growth: 0.5,
+                growth_at: 500,
                 peak_rss_mb: 71,
                 seconds: 3,
                 cpu_seconds: 120.0,
                 stopped_by_budget: false,
                 crashed: None,
+                input: None,
+                sittings: 1,
             }
         );
     }
@@ -362,17 +494,78 @@ stat::peak_rss_mb:              71
     }
 
     #[test]
+    fn sittings_add_up_and_coverage_runs_from_the_first_seeds_to_the_last_end() {
+        let first = Stats::parse("t", LOG);
+        // The second sitting loads the first's corpus (cov 5000) and
+        // raises it once, at its 200th execution.
+        let second = Stats::parse(
+            "t",
+            &LOG.replace("INITED cov: 3882", "INITED cov: 5000")
+                .replace("#7\tNEW    cov: 4145", "#7\tNEW    cov: 5000")
+                .replace("#500\tNEW    cov: 5000", "#200\tNEW    cov: 6000")
+                .replace("REDUCE cov: 5000", "REDUCE cov: 6000")
+                .replace("DONE   cov: 5000", "DONE   cov: 6000")
+                .replace("peak_rss_mb:              71", "peak_rss_mb:              90"),
+        );
+        let all = Stats::combined("t", &[first, second]).unwrap();
+        assert_eq!(
+            (all.sittings, all.executions, all.cov_seeds, all.cov_end, all.growth_at),
+            (2, 2000, 3882, 6000, 1200)
+        );
+        assert_eq!(
+            (all.seconds, all.cpu_seconds, all.peak_rss_mb, all.exec_per_sec),
+            (6, 240.0, 90, 333)
+        );
+        // A later sitting that found nothing new leaves the growth where it was.
+        let third = Stats::parse(
+            "t",
+            &LOG.replace("cov: 3882", "cov: 4000")
+                .replace("cov: 4145", "cov: 4000")
+                .replace("cov: 5000", "cov: 4000"),
+        );
+        let all = Stats::combined("t", &[Stats::parse("t", LOG), third]).unwrap();
+        assert_eq!((all.cov_end, all.growth_at), (4000, 500));
+        assert!(Stats::combined("t", &[]).is_none());
+    }
+
+    #[test]
+    fn sittings_are_read_in_their_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let campaign = Campaign { dir: dir.path().to_path_buf() };
+        assert!(campaign.sittings("t").unwrap().is_empty());
+        let sittings = dir.path().join("sittings/t");
+        std::fs::create_dir_all(&sittings).unwrap();
+        for n in [10, 2, 1] {
+            std::fs::write(sittings.join(format!("{n}.log")), LOG).unwrap();
+        }
+        std::fs::write(sittings.join("notes.txt"), "not a sitting").unwrap();
+        let names: Vec<_> = campaign
+            .logs("t")
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["1.log", "2.log", "10.log"]);
+    }
+
+    #[test]
     fn a_crash_is_named_with_its_input() {
         let log = format!(
             "{LOG}==123== ERROR: libFuzzer: deadly signal\n\
              artifact_prefix='a/'; Test unit written to a/crash-abc\n\
              SUMMARY: libFuzzer: deadly signal\n"
         );
-        let crashed = Stats::parse("t", &log).crashed.unwrap();
+        let stats = Stats::parse("t", &log);
+        let crashed = stats.crashed.as_deref().unwrap();
         assert!(
             crashed.contains("deadly signal") && crashed.ends_with("(input: a/crash-abc)"),
             "{crashed}"
         );
+        // Open until its input is kept as a regression input.
+        let regressions = tempfile::tempdir().unwrap();
+        assert_eq!(stats.open_crash(regressions.path()), Some(crashed));
+        std::fs::write(regressions.path().join("crash-abc"), "input").unwrap();
+        assert_eq!(stats.open_crash(regressions.path()), None);
     }
 
     #[test]
@@ -380,7 +573,7 @@ stat::peak_rss_mb:              71
         let stats = [Stats::parse("config_json", LOG)];
         let page = render_into("", &stats, 30);
         assert!(
-            page.contains("| `config_json` | 0 | 2 | 1000 | 333 | 3882 → 5000 (2.7%) |"),
+            page.contains("| `config_json` | 1 | 0 | 2 | 1000 | 333 | 3882 → 5000 (2.7%) |"),
             "{page}"
         );
         let edited =
