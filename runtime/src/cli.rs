@@ -10,9 +10,10 @@ use std::path::PathBuf;
     about = "litmus reference OCI runtime (runc-compatible command line)"
 )]
 pub struct Cli {
-    /// Directory for container state
-    #[arg(long, global = true, default_value = "/run/litmus")]
-    pub root: PathBuf,
+    /// Directory for container state [default: /run/litmus as root,
+    /// $XDG_RUNTIME_DIR/litmus-runtime as an unprivileged user]
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
 
     /// Log file (default: stderr)
     #[arg(long, global = true)]
@@ -31,7 +32,8 @@ pub struct Cli {
     pub systemd_cgroup: bool,
 
     /// With `spec`: write a config for an unprivileged user. Otherwise
-    /// accepted for compatibility with engines that pass it, and ignored.
+    /// whether to work as one (skip cgroups we may not make, map ids
+    /// through newuidmap); auto: when the euid is not 0
     #[arg(long, global = true, value_name = "true|false|auto", num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
 

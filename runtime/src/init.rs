@@ -54,8 +54,15 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
             write_time_offsets(cx.spec)?;
         }
         if cx.plan.creates(LinuxNamespaceType::User) {
+            // As runc does: dumpable while the parent writes our maps, or
+            // our /proc files belong to the host's root and an unprivileged
+            // parent cannot write them. Nothing of the container runs yet.
+            nix::sys::prctl::set_dumpable(true).context("PR_SET_DUMPABLE")?;
             channel.send(&ToParent::MapIds { pid: nix::unistd::getpid().as_raw() })?;
             channel.recv("the id mappings")?;
+            if !Fault::DumpableRuntime.active() {
+                nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
+            }
             // Become root of the new user namespace (if it maps 0).
             let _ = nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
             let _ = nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));

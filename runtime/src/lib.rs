@@ -22,6 +22,7 @@ pub mod namespaces;
 pub mod net_devices;
 pub mod process;
 pub mod rootfs;
+pub mod rootless;
 pub mod seccomp;
 pub mod signal;
 pub mod state;

@@ -40,7 +40,16 @@ fn dispatch(cli: &Cli, inherited: &Inherited) -> Result<i32> {
     if cli.systemd_cgroup {
         bail!("--systemd-cgroup is not supported by litmus-runtime (it manages cgroupfs directly)");
     }
-    let root = &cli.root;
+    if !matches!(cli.command, Command::Spec { .. }) {
+        litmus_runtime::rootless::set_mode(cli.rootless.as_deref())?;
+    }
+    let root = &match &cli.root {
+        Some(root) => root.clone(),
+        None => litmus_runtime::rootless::default_root(
+            nix::unistd::geteuid().is_root(),
+            std::env::var("XDG_RUNTIME_DIR").ok().as_deref(),
+        )?,
+    };
     match &cli.command {
         Command::Create(args) => container::create(root, args, inherited).map(|_| 0),
         Command::Start { id } => container::start(root, id).map(|_| 0),

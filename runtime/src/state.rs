@@ -259,6 +259,48 @@ pub fn read_proc_stat(pid: i32) -> Option<(char, u64)> {
 }
 
 impl Record {
+    /// The container's cgroup; None when it has none (rootless without a
+    /// delegated cgroup: it lives in its creator's).
+    pub fn cgroup(&self) -> Result<Option<crate::cgroups::Cgroup>> {
+        if self.cgroup_path.is_empty() {
+            return Ok(None);
+        }
+        let layout = crate::cgroups::Layout::detect()?;
+        Ok(Some(crate::cgroups::Cgroup::at(&layout, &self.cgroup_path)))
+    }
+
+    /// The container's cgroup, for an operation that cannot work without
+    /// one.
+    pub fn cgroup_for(&self, what: &str) -> Result<crate::cgroups::Cgroup> {
+        self.cgroup()?.with_context(|| {
+            format!(
+                "{what}: the container has no cgroup of its own (created by an unprivileged \
+                 user without a delegated cgroup)"
+            )
+        })
+    }
+
+    /// Every process of the container: its cgroup's; without a cgroup,
+    /// those in its init's pid namespace (the init alone if it shares ours).
+    pub fn processes(&self) -> Result<Vec<i32>> {
+        if let Some(cgroup) = self.cgroup()? {
+            return cgroup.pids();
+        }
+        if !process_is_alive(self.state.pid, self.pid_start_time) {
+            return Ok(Vec::new());
+        }
+        let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+        let theirs = ns(&self.state.pid.to_string());
+        if theirs.is_none() || theirs == ns("self") {
+            return Ok(vec![self.state.pid]);
+        }
+        let mut pids: Vec<i32> = std::fs::read_dir("/proc")?
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| ns(&pid.to_string()) == theirs)
+            .collect();
+        pids.sort_unstable();
+        Ok(pids)
+    }
     /// The status as it is now: a created or running container whose
     /// process has gone is stopped.
     pub fn refreshed_status(&self) -> Status {

@@ -75,6 +75,9 @@ pub fn create_for(
     let mut loaded = config::load(&bundle)?;
     crate::fault::distort(&mut loaded);
     let mut spec = config::validate(loaded, &bundle)?;
+    if crate::rootless::active() {
+        crate::rootless::check(&spec)?;
+    }
     announce_listen_fds(spec.process_mut());
     let terminal = spec.process().terminal() == Some(true);
     let console = console_socket(terminal, args.console_socket.as_deref(), foreground)?;
@@ -161,8 +164,20 @@ fn build(
     // Device rules wait until the container's /dev is built: a rule that
     // denies mknod must not stop the runtime creating the nodes asked for.
     let (resources, device_rules) = split_device_rules(linux.resources().as_ref());
-    undo.cgroup =
-        Some(Cgroup::create(&Layout::detect()?, &record.cgroup_path, resources.as_ref())?);
+    match Cgroup::create(&Layout::detect()?, &record.cgroup_path, resources.as_ref()) {
+        Ok(cgroup) => undo.cgroup = Some(cgroup),
+        // Rootless without a delegated cgroup: the container runs in ours,
+        // as runc's; limits it cannot honour are refused by name.
+        Err(e) if crate::rootless::active() && crate::rootless::is_permission_error(&e) => {
+            let limits = crate::rootless::limits_set(resources.as_ref());
+            if !limits.is_empty() {
+                return Err(crate::rootless::no_cgroup_for(&limits, &e));
+            }
+            record.cgroup_path.clear();
+            dir.save(&record)?;
+        }
+        Err(e) => return Err(e),
+    }
 
     let exec_socket = UnixListener::bind(short_socket_path(dir.path())?.path())
         .with_context(|| format!("creating the exec socket in {}", dir.path().display()))?;
@@ -209,7 +224,9 @@ fn build(
     drop(child_channel);
     undo.intermediate = Some(intermediate);
 
-    undo.cgroup.as_ref().expect("created above").add_process(intermediate.as_raw())?;
+    if let Some(cgroup) = &undo.cgroup {
+        cgroup.add_process(intermediate.as_raw())?;
+    }
     if let Some(adj) = spec.process().oom_score_adj() {
         std::fs::write(format!("/proc/{intermediate}/oom_score_adj"), adj.to_string())
             .context("process.oomScoreAdj")?;
@@ -242,8 +259,8 @@ fn build(
         ToParent::RunCreateHooks => {}
         other => bail!("sync: unexpected {other:?}"),
     }
-    if let Some(device_rules) = &device_rules {
-        undo.cgroup.as_ref().expect("created above").apply(device_rules)?;
+    if let (Some(device_rules), Some(cgroup)) = (&device_rules, &undo.cgroup) {
+        cgroup.apply(device_rules)?;
     }
     hooks::run_phase(spec.hooks(), Phase::Prestart, &state_json)?;
     hooks::run_phase(spec.hooks(), Phase::CreateRuntime, &state_json)?;
@@ -308,6 +325,14 @@ fn split_device_rules(
 /// (its parent, privileged in the parent namespace).
 fn write_id_mappings(spec: &Validated, pid: i32) -> Result<()> {
     let linux = spec.linux();
+    if crate::rootless::active() {
+        let maps = |m: &Option<Vec<_>>| m.clone().unwrap_or_default();
+        return crate::rootless::write_mappings(
+            pid,
+            &maps(linux.uid_mappings()),
+            &maps(linux.gid_mappings()),
+        );
+    }
     let format = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
         maps.iter()
             .flatten()

@@ -23,7 +23,7 @@ pub fn events(root: &Path, id: &str, stats_once: bool, interval: &str) -> Result
     let (cgroup, pid, start_time) = {
         let dir = ContainerDir::open(root, id)?;
         let record = dir.load()?;
-        let cgroup = Cgroup::at(&Layout::detect()?, &record.cgroup_path);
+        let cgroup = record.cgroup_for("events")?;
         (cgroup, record.state.pid, record.pid_start_time)
     };
     let mut out = std::io::stdout().lock();

@@ -11,7 +11,7 @@
 
 use super::create::console_socket;
 use super::run::{forward_signals_to, wait_for};
-use crate::cgroups::{Cgroup, Layout};
+use crate::cgroups::Cgroup;
 use crate::cli::ExecArgs;
 use crate::fault::Fault;
 use crate::fds::Inherited;
@@ -55,7 +55,7 @@ pub fn exec(root: &Path, args: &ExecArgs, inherited: &Inherited) -> Result<i32> 
     let process = process_to_run(&spec, args)?;
     let terminal = process.terminal() == Some(true);
     let console = console_socket(terminal, args.console_socket.as_deref(), !args.detach)?;
-    let cgroup = Cgroup::at(&Layout::detect()?, &record.cgroup_path);
+    let cgroup = record.cgroup()?;
     // Detached: the process outlives us and is not ours to wait for.
     if !args.detach {
         nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
@@ -72,7 +72,7 @@ pub fn exec(root: &Path, args: &ExecArgs, inherited: &Inherited) -> Result<i32> 
                 &spec,
                 &process,
                 record.state.pid,
-                &cgroup,
+                cgroup.as_ref(),
                 inherited,
                 theirs,
                 console,
@@ -204,7 +204,7 @@ fn enter_and_exec(
     spec: &Spec,
     process: &Process,
     init_pid: i32,
-    cgroup: &Cgroup,
+    cgroup: Option<&Cgroup>,
     inherited: &Inherited,
     mut report: Channel<ExecReport, ()>,
     console: Option<&UnixStream>,
@@ -225,7 +225,9 @@ fn enter_and_exec(
                 "process.execCPUAffinity.initial",
             )?;
         }
-        cgroup.add_process(nix::unistd::getpid().as_raw())?;
+        if let Some(cgroup) = cgroup {
+            cgroup.add_process(nix::unistd::getpid().as_raw())?;
+        }
         // After the move: joining a cpuset resets the affinity to its CPUs.
         if let Some(affinity) = affinity.filter(|_| !ignored) {
             process::set_cpu_affinity(

@@ -16,7 +16,7 @@ pub use ps::ps;
 pub use run::run;
 pub use update::{parse_bytes, update};
 
-use crate::cgroups::{Cgroup, Layout};
+use crate::cgroups::Cgroup;
 use crate::fault::Fault;
 use crate::hooks::{self, Phase};
 use crate::signal;
@@ -62,8 +62,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     // runtime.md (1.3): a failing poststart hook is an error; the container
     // is stopped, and delete (the next step) removes it.
     if let Err(e) = hooks::run_phase(spec.hooks(), Phase::Poststart, &state_json) {
-        let cgroup = Cgroup::at(&Layout::detect()?, &record.cgroup_path);
-        for pid in cgroup.pids().unwrap_or_default() {
+        for pid in record.processes().unwrap_or_default() {
             let _ = send_signal(Pid::from_raw(pid), Signal::SIGKILL);
         }
         wait_until_gone(record.state.pid, record.pid_start_time);
@@ -91,8 +90,7 @@ pub fn kill(root: &Path, id: &str, signal_name: &str, all: bool) -> Result<()> {
         bail!("cannot kill a container that is {status}");
     }
     if all {
-        let cgroup = Cgroup::at(&Layout::detect()?, &record.cgroup_path);
-        for pid in cgroup.pids()? {
+        for pid in record.processes()? {
             let _ = send_signal(Pid::from_raw(pid), sig);
         }
         return Ok(());
@@ -125,12 +123,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     if status != Status::Stopped && !force {
         bail!("cannot delete a container that is {status} (stop it first or use --force)");
     }
-    let cgroup = Cgroup::at(&Layout::detect()?, &record.cgroup_path);
     if status != Status::Stopped && state::process_is_alive(record.state.pid, record.pid_start_time)
     {
         let _ = send_signal(Pid::from_raw(record.state.pid), Signal::SIGKILL);
     }
-    if !record.cgroup_path.is_empty() {
+    if let Some(cgroup) = record.cgroup()? {
         // Frozen tasks cannot act on SIGKILL until thawed.
         if status == Status::Paused {
             let _ = cgroup.freeze(false);

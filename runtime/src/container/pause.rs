@@ -1,7 +1,6 @@
 //! `pause` and `resume`: freeze and thaw every process of the container
 //! through its cgroup; the state says `paused` in between, as runc's does.
 
-use crate::cgroups::{Cgroup, Layout};
 use crate::state::{ContainerDir, Status};
 use anyhow::{bail, Result};
 use std::path::Path;
@@ -21,7 +20,7 @@ fn set_frozen(root: &Path, id: &str, from: Status, to: Status) -> Result<()> {
     if status != from {
         bail!("the container is {status}, not {from}");
     }
-    let cgroup = Cgroup::at(&Layout::detect()?, &record.cgroup_path);
+    let cgroup = record.cgroup_for(if to == Status::Paused { "pause" } else { "resume" })?;
     cgroup.freeze(to == Status::Paused)?;
     record.state.status = to;
     dir.save(&record)

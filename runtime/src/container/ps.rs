@@ -1,7 +1,6 @@
 //! `ps`: the container's processes, from its cgroup. The table comes from
 //! the host's ps(1), filtered to those pids, as runc prints it.
 
-use crate::cgroups::{Cgroup, Layout};
 use crate::state::ContainerDir;
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -9,7 +8,7 @@ use std::path::Path;
 pub fn ps(root: &Path, id: &str, json: bool, ps_args: &[String]) -> Result<String> {
     let dir = ContainerDir::open(root, id)?;
     let record = dir.load()?;
-    let pids = Cgroup::at(&Layout::detect()?, &record.cgroup_path).pids()?;
+    let pids = record.processes()?;
     if json {
         return Ok(serde_json::to_string(&pids)? + "\n");
     }

@@ -1,7 +1,7 @@
 //! `update`: new resource limits for a live container, from a
 //! linux.resources JSON document or runc's flags.
 
-use crate::cgroups::{Cgroup, Layout};
+use crate::cgroups::Cgroup;
 use crate::cli::UpdateArgs;
 use crate::state::ContainerDir;
 use anyhow::{bail, Context, Result};
@@ -13,10 +13,7 @@ pub fn update(root: &Path, args: &UpdateArgs) -> Result<()> {
     let resources = resources_from(args)?;
     let dir = ContainerDir::open(root, &args.id)?;
     let record = dir.load()?;
-    if record.cgroup_path.is_empty() {
-        bail!("the container has no cgroup");
-    }
-    let cgroup = Cgroup::at(&Layout::detect()?, &record.cgroup_path);
+    let cgroup = record.cgroup_for("update")?;
     check_before_update(&cgroup, &resources)?;
     cgroup.apply(&resources)?;
     // Keep the container's copy of its config in step, for `events` and a
