@@ -22,6 +22,7 @@ impl ConsoleSocket {
         let listener = UnixListener::bind(&path)
             .with_context(|| format!("listening on {}", path.display()))?;
         listener.set_nonblocking(true)?;
+        crate::rootless::give_path(&path)?;
         Ok(ConsoleSocket { listener, path })
     }
 

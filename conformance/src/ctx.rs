@@ -92,6 +92,11 @@ impl<'a> Ctx<'a> {
         case_name: &'static str,
     ) -> Ctx<'a> {
         let root = work.join("runtime-root");
+        if let Some(user) = crate::rootless::user() {
+            if let Err(e) = user.give(&work) {
+                eprintln!("litmus: --rootless: {e:#}");
+            }
+        }
         Ctx {
             runtime: Runtime::new(runtime_binary, root),
             rootfs,
@@ -120,8 +125,41 @@ impl<'a> Ctx<'a> {
 
     /// A fresh bundle (bundles live until the case ends).
     pub fn bundle(&mut self, spec: &Spec) -> Result<BundleRef> {
-        self.bundles.push(Bundle::new(self.rootfs, spec)?);
+        let bundle = match crate::rootless::user() {
+            Some(user) => {
+                let mut spec = spec.clone();
+                user.adapt(&mut spec);
+                let bundle = Bundle::new(self.rootfs, &spec)?;
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(bundle.path(), std::fs::Permissions::from_mode(0o755))?;
+                user.own_rootfs(&bundle.rootfs())?;
+                bundle
+            }
+            None => Bundle::new(self.rootfs, spec)?,
+        };
+        self.bundles.push(bundle);
         Ok(BundleRef(self.bundles.len() - 1))
+    }
+
+    /// Replaces a bundle's config.json with `spec` (in --rootless runs,
+    /// as the user's engine would send it).
+    pub fn write_config(&self, bundle: BundleRef, spec: &Spec) -> Result<()> {
+        let mut spec = spec.clone();
+        if let Some(user) = crate::rootless::user() {
+            user.adapt(&mut spec);
+        }
+        self.bundles[bundle.0].write_config(&spec)
+    }
+
+    /// Replaces a bundle's config.json with `bytes`; a JSON document is
+    /// adapted in --rootless runs, anything else is written as it is.
+    pub fn write_raw_config(&self, bundle: BundleRef, bytes: &[u8]) -> Result<()> {
+        let adapted = crate::rootless::user().and_then(|user| {
+            let mut config: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+            user.adapt_json(&mut config);
+            serde_json::to_vec(&config).ok()
+        });
+        self.bundles[bundle.0].write_raw_config(adapted.as_deref().unwrap_or(bytes))
     }
 
     pub fn bundle_path(&self, bundle: BundleRef) -> &Path {

@@ -20,11 +20,18 @@ pub struct Runtime {
     /// A network namespace the runtime runs in instead of ours (cases that
     /// give the runtime host devices to move keep them off the real host).
     pub net_namespace: Option<std::sync::Arc<OwnedFd>>,
+    /// The unprivileged user every command runs as (`--rootless`).
+    pub user: Option<&'static crate::rootless::User>,
 }
 
 impl Runtime {
     pub fn new(binary: &Path, root: PathBuf) -> Runtime {
-        Runtime { binary: binary.to_path_buf(), root, net_namespace: None }
+        Runtime {
+            binary: binary.to_path_buf(),
+            root,
+            net_namespace: None,
+            user: crate::rootless::user(),
+        }
     }
 }
 
@@ -121,11 +128,18 @@ impl Runtime {
         let high =
             pass.iter().map(|fd| clone_above(*fd, PASS_ABOVE)).collect::<Result<Vec<_>>>()?;
         let high_raw: Vec<i32> = high.iter().map(|fd| fd.as_raw_fd()).collect();
-        let mut command = Command::new(&self.binary);
+        let mut command = self.command(work);
         if let Some(env) = &how.env {
             command.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
         }
         command.args(&full).stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+        if let Some(user) = self.user {
+            // After any env_clear above: what the user's session has.
+            command
+                .env("XDG_RUNTIME_DIR", &user.runtime_dir)
+                .env("HOME", &user.home)
+                .env("USER", &user.name);
+        }
         if let Some(namespace) = &self.net_namespace {
             let fd = namespace.as_raw_fd();
             // SAFETY: runs between fork and exec; setns is a plain syscall
@@ -168,6 +182,23 @@ impl Runtime {
             .unwrap_or_default()];
         display.extend(args.iter().map(|a| a.to_string()));
         Ok(Invocation { args: display, code, stdout: String::new(), stderr, timed_out })
+    }
+
+    /// The runtime binary as a command, run as the --rootless user (its
+    /// ids; std drops root's supplementary groups) in `work` when there is
+    /// one. Arguments, `--root` included, are the caller's.
+    pub fn command(&self, work: &Path) -> Command {
+        let mut command = Command::new(&self.binary);
+        if let Some(user) = self.user {
+            command
+                .uid(user.uid)
+                .gid(user.gid)
+                .env("XDG_RUNTIME_DIR", &user.runtime_dir)
+                .env("HOME", &user.home)
+                .env("USER", &user.name)
+                .current_dir(work);
+        }
+        command
     }
 
     /// Runs a command whose stdout we want (state, list, features).

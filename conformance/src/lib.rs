@@ -22,6 +22,7 @@ pub mod leaks;
 pub mod preflight;
 pub mod realworld;
 pub mod report;
+pub mod rootless;
 pub mod runner;
 pub mod scratch_net;
 pub mod selinux;

@@ -204,6 +204,15 @@ struct RunArgs {
     /// failures, and ENGINE ones under `--level engine`, fail the run)
     #[arg(long)]
     strict: bool,
+    /// Drive the runtime as an unprivileged user with the configs a
+    /// rootless engine sends (as root: as --user, created if it is the
+    /// default; as a user: as yourself). Cases that need root say SKIP
+    #[arg(long)]
+    rootless: bool,
+    /// The user of --rootless (default: litmus-rootless, created with
+    /// subordinate id ranges if missing)
+    #[arg(long, value_name = "NAME", requires = "rootless")]
+    user: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -364,6 +373,18 @@ fn run(args: &RunArgs) -> Result<i32> {
     let budget = args.select.generated_budget();
     if cases.is_empty() && budget.is_none() {
         bail!("no case matches the filters");
+    }
+    // Kept for the run: the rootless user's XDG_RUNTIME_DIR lives in it.
+    let scratch = tempfile::Builder::new().prefix("litmus-run-").tempdir()?;
+    if args.rootless {
+        let user = litmus::rootless::prepare(args.user.as_deref(), scratch.path())?;
+        eprintln!(
+            "litmus: rootless: the runtime runs as {} (uid {}, subordinate uids {})",
+            user.name,
+            user.uid,
+            user.subuids.map_or("none".to_string(), |(first, n)| format!("{first}+{n}"))
+        );
+        litmus::rootless::set_user(user);
     }
     let (rootfs, targets) = prepare(&args.select, std::slice::from_ref(&args.runtime))?;
     let Target { path: runtime, info } = &targets[0];

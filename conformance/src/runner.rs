@@ -116,6 +116,11 @@ fn run_one(case: &'static Case, options: &RunOptions) -> CaseResult {
             });
         }
     }
+    if let Some(reason) =
+        crate::rootless::user().and_then(|_| crate::rootless::needs_root(case.name))
+    {
+        return finish(Outcome::Skip { reason: format!("needs root: {reason}") });
+    }
     let work = match tempfile::Builder::new().prefix(&format!("litmus-{}-", case.name)).tempdir() {
         Ok(dir) => dir,
         Err(e) => {

@@ -41,23 +41,34 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
         // The container's init is this binary until it execs the user's
         // program: keep container processes from ptracing it or opening
         // its /proc/PID/exe (CVE-2016-9962, CVE-2019-5736).
+        channel.recv("the go-ahead")?;
+        // oom_score_adj before that, inherited by the init: once
+        // non-dumpable, our /proc files are the host root's, and an
+        // unprivileged runtime could not write them.
+        if let Some(adj) = cx.spec.process().oom_score_adj() {
+            std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+                .context("process.oomScoreAdj")?;
+        }
         if !Fault::DumpableRuntime.active() {
             nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
         }
-        channel.recv("the go-ahead")?;
         cx.plan.join_all()?;
         nix::sched::unshare(cx.plan.create).context("creating namespaces (unshare)")?;
-        // Before the identity change: this process is not dumpable, so its
-        // /proc files belong to the host's root, which it stops being
-        // once it becomes root of a new user namespace (EACCES).
+        let new_user = cx.plan.creates(LinuxNamespaceType::User);
+        if new_user {
+            // As runc does: dumpable while the parent writes our maps (and
+            // we our time offsets), or our /proc files belong to the host's
+            // root and an unprivileged runtime cannot write them. Nothing
+            // of the container runs yet.
+            nix::sys::prctl::set_dumpable(true).context("PR_SET_DUMPABLE")?;
+        }
+        // Before the identity change: once non-dumpable again, our /proc
+        // files belong to the host's root, which we stop being once we
+        // become root of a new user namespace (EACCES).
         if cx.plan.creates(LinuxNamespaceType::Time) && !Fault::TimeOffsetsAfterSetuid.active() {
             write_time_offsets(cx.spec)?;
         }
-        if cx.plan.creates(LinuxNamespaceType::User) {
-            // As runc does: dumpable while the parent writes our maps, or
-            // our /proc files belong to the host's root and an unprivileged
-            // parent cannot write them. Nothing of the container runs yet.
-            nix::sys::prctl::set_dumpable(true).context("PR_SET_DUMPABLE")?;
+        if new_user {
             channel.send(&ToParent::MapIds { pid: nix::unistd::getpid().as_raw() })?;
             channel.recv("the id mappings")?;
             if !Fault::DumpableRuntime.active() {

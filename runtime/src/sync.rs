@@ -4,8 +4,9 @@
 //! ```text
 //! parent                          intermediate child         container init
 //!   fork ───────────────────────▶  (waits)
-//!   join cgroup, oom_score_adj
-//!   Go ─────────────────────────▶  setns / unshare
+//!   join cgroup
+//!   Go ─────────────────────────▶  oom_score_adj, non-dumpable,
+//!                                  setns / unshare
 //!   ◀──────────────── MapIds        (new user ns)
 //!   write uid_map/gid_map
 //!   IdsMapped ──────────────────▶   fork ─────────────────▶ (waits)

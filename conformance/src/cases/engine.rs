@@ -402,6 +402,7 @@ fn console_socket_gets_one_fd_in_one_message(cx: &mut Ctx) -> Checked {
     let listener = std::os::unix::net::UnixListener::bind(&socket_path)
         .map_err(|e| anyhow::anyhow!("binding the console socket: {e}"))?;
     listener.set_nonblocking(true)?;
+    crate::rootless::give_path(&socket_path)?;
     let mut spec = cx.spec(&["wait-signal"]);
     if let Some(process) = spec.process_mut() {
         process.set_terminal(Some(true));

@@ -173,7 +173,12 @@ fn features_list_only_what_the_runtime_recognizes(cx: &mut Ctx) -> Checked {
         trials
             .push(("every listed mount option of config.md's table, each on a tmpfs".into(), spec));
     }
-    if linux["mountExtensions"]["idmap"]["enabled"] == json!(true) {
+    // Not under --rootless: an idmapped mount of a host filesystem needs
+    // CAP_SYS_ADMIN over it (`idmapped_bind_mount_shows_mapped_owners`
+    // says SKIP with the reason).
+    if linux["mountExtensions"]["idmap"]["enabled"] == json!(true)
+        && crate::rootless::user().is_none()
+    {
         if let Some(spec) = idmapped_mount(cx)? {
             trials.push(("an idmapped bind mount (mountExtensions.idmap.enabled)".into(), spec));
         }

@@ -212,6 +212,8 @@ fn delete_keeps_what_the_container_did_not_create(cx: &mut Ctx) -> Checked {
     let host_dir = cx.work().join("host-data");
     std::fs::create_dir_all(&host_dir)?;
     std::fs::write(host_dir.join("kept"), "host file\n")?;
+    // A rootless engine binds the user's own directories.
+    crate::rootless::give_path(&host_dir)?;
     let mut spec = cx.spec(&["marker", "/data/written", "exit", "0"]);
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     mounts.push(

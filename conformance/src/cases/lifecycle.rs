@@ -227,7 +227,7 @@ fn config_changes_after_create_are_ignored(cx: &mut Ctx) -> Checked {
     cx.create_ok(&id, bundle)?;
     let pid = cx.state(&id)?.pid;
     let changed = cx.spec(&["marker", "/changed", "exit", "0"]);
-    cx.bundle_ref(bundle).write_config(&changed)?;
+    cx.write_config(bundle, &changed)?;
     cx.start_ok(&id)?;
     cx.wait_exit(pid)?;
     let rootfs = cx.bundle_ref(bundle).rootfs();
@@ -241,7 +241,7 @@ fn config_changes_after_create_are_ignored(cx: &mut Ctx) -> Checked {
 fn invalid_config_is_rejected_cleanly(cx: &mut Ctx) -> Checked {
     let spec = cx.spec(&["exit", "0"]);
     let bundle = cx.bundle(&spec)?;
-    cx.bundle_ref(bundle).write_raw_config(b"{\"ociVersion\": \"1.0.2\", \"process\": ")?;
+    cx.write_raw_config(bundle, b"{\"ociVersion\": \"1.0.2\", \"process\": ")?;
     let id = cx.new_id();
     cx.create_refused(&id, bundle, "create with a truncated config.json to fail").map(drop)
 }

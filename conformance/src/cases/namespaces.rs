@@ -322,10 +322,23 @@ fn user_namespace_gets_the_id_mappings(cx: &mut Ctx) -> Checked {
     let mut spec = cx.spec(&["path", "/proc/self/uid_map", "path", "/proc/self/gid_map", "report"]);
     in_a_user_namespace(&mut spec)?;
     let run = cx.run_probe(&spec)?;
-    for file in ["/proc/self/uid_map", "/proc/self/gid_map"] {
+    // Under --rootless the config maps the user's ids instead.
+    let written = |maps: Vec<oci_spec::runtime::LinuxIdMapping>| -> Vec<String> {
+        maps.iter()
+            .flat_map(|m| [m.container_id(), m.host_id(), m.size()].map(|n| n.to_string()))
+            .collect()
+    };
+    let (uids, gids) = match crate::rootless::user() {
+        Some(user) => (written(user.uid_mappings()), written(user.gid_mappings())),
+        None => {
+            let fixture = vec!["0".to_string(), "100000".into(), "65536".into()];
+            (fixture.clone(), fixture)
+        }
+    };
+    for (file, expected) in [("/proc/self/uid_map", uids), ("/proc/self/gid_map", gids)] {
         let content = run.path(file)?.content.clone().unwrap_or_default();
-        let fields: Vec<&str> = content.split_whitespace().collect();
-        expect_eq(file, vec!["0", "100000", "65536"], fields)?;
+        let fields: Vec<String> = content.split_whitespace().map(String::from).collect();
+        expect_eq(file, expected, fields)?;
     }
     expect_eq("uid inside", 0, run.report()?.ids.uid)
 }

@@ -9,7 +9,7 @@ use crate::case::{expect, Checked};
 use crate::ctx::Ctx;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 crate::cases! {
@@ -49,7 +49,7 @@ fn bad_configs_are_refused_naming_the_field(cx: &mut Ctx) -> Checked {
         set_pointer(&mut config, pointer, bad());
         let spec = cx.spec(&["exit", "0"]);
         let bundle = cx.bundle(&spec)?;
-        cx.bundle_ref(bundle).write_raw_config(config.to_string().as_bytes())?;
+        cx.write_raw_config(bundle, config.to_string().as_bytes())?;
         let id = cx.new_id();
         let inv =
             cx.create_refused(&id, bundle, &format!("create to refuse a config where {what}"))?;
@@ -173,7 +173,9 @@ fn killed_create_leaves_nothing_after_delete(cx: &mut Ctx) -> Checked {
         let id = cx.new_id();
         cx.created.push(id.clone());
         let bundle_path = cx.bundle_path(bundle).to_path_buf();
-        let mut create = Command::new(&cx.runtime.binary)
+        let mut create = cx
+            .runtime
+            .command(cx.work())
             .arg("--root")
             .arg(&cx.runtime.root)
             .args(["create", "--bundle"])

@@ -224,6 +224,7 @@ impl Agent {
         let socket = std::os::unix::net::UnixListener::bind(&path)
             .map_err(|e| anyhow::anyhow!("binding the agent socket: {e}"))?;
         socket.set_nonblocking(true)?;
+        crate::rootless::give_path(&path)?;
         Ok(Agent { socket, path })
     }
 

@@ -43,7 +43,7 @@ fn edited_bundle(
     let mut config = serde_json::to_value(&spec)?;
     edit(&mut config);
     let bundle = cx.bundle(&spec)?;
-    cx.bundle_ref(bundle).write_raw_config(config.to_string().as_bytes())?;
+    cx.write_raw_config(bundle, config.to_string().as_bytes())?;
     Ok((bundle, cx.new_id()))
 }
 

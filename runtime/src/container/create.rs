@@ -227,10 +227,6 @@ fn build(
     if let Some(cgroup) = &undo.cgroup {
         cgroup.add_process(intermediate.as_raw())?;
     }
-    if let Some(adj) = spec.process().oom_score_adj() {
-        std::fs::write(format!("/proc/{intermediate}/oom_score_adj"), adj.to_string())
-            .context("process.oomScoreAdj")?;
-    }
     channel.tell(&ToChild::Go)?;
     let pid = loop {
         match channel.expect("the container init's pid")? {
