@@ -23,6 +23,9 @@ pub enum Area {
     Security,
     Realworld,
     Engine,
+    /// What a container run by an unprivileged user (`--rootless`) must
+    /// still guarantee
+    Rootless,
     /// Configs drawn by the generated model (no fixed cases)
     Generated,
 }
@@ -42,6 +45,7 @@ impl Area {
             Area::Security => "security",
             Area::Realworld => "realworld",
             Area::Engine => "engine",
+            Area::Rootless => "rootless",
             Area::Generated => "generated",
         }
     }

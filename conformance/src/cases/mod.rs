@@ -17,6 +17,7 @@ mod process;
 mod realworld;
 mod resources;
 mod robustness;
+mod rootless;
 mod seccomp;
 mod security;
 pub(crate) mod syscall_names;
@@ -44,6 +45,7 @@ const AREAS: &[&[Case]] = &[
     validity::CASES,
     realworld::CASES,
     engine::CASES,
+    rootless::CASES,
 ];
 
 pub fn all() -> impl Iterator<Item = &'static Case> {
