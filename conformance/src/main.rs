@@ -376,8 +376,14 @@ fn run(args: &RunArgs) -> Result<i32> {
     }
     // Kept for the run: the rootless user's XDG_RUNTIME_DIR lives in it.
     let scratch = tempfile::Builder::new().prefix("litmus-run-").tempdir()?;
+    let mut runtime_path = args.runtime.clone();
     if args.rootless {
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o755))?;
+        }
         let user = litmus::rootless::prepare(args.user.as_deref(), scratch.path())?;
+        runtime_path = user.runtime_copy(&args.runtime, scratch.path())?;
         eprintln!(
             "litmus: rootless: the runtime runs as {} (uid {}, subordinate uids {})",
             user.name,
@@ -386,7 +392,7 @@ fn run(args: &RunArgs) -> Result<i32> {
         );
         litmus::rootless::set_user(user);
     }
-    let (rootfs, targets) = prepare(&args.select, std::slice::from_ref(&args.runtime))?;
+    let (rootfs, targets) = prepare(&args.select, std::slice::from_ref(&runtime_path))?;
     let Target { path: runtime, info } = &targets[0];
 
     let generated_count = match budget {

@@ -247,6 +247,36 @@ fn give_to_uid(path: &Path, uid: u32, gid: u32) -> Result<()> {
 }
 
 impl User {
+    /// Whether this user may run the program at `path` (every directory
+    /// on the way searchable, the file executable), asked as the user.
+    pub fn can_run(&self, path: &Path) -> bool {
+        use std::os::unix::process::CommandExt;
+        std::process::Command::new("/bin/sh")
+            .args(["-c", "test -x \"$1\"", "sh"])
+            .arg(path)
+            .uid(self.uid)
+            .gid(self.gid)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// `runtime` where this user can run it: itself, or a copy in
+    /// `scratch` when it lies where the user may not reach (a build tree
+    /// under /root).
+    pub fn runtime_copy(&self, runtime: &Path, scratch: &Path) -> Result<PathBuf> {
+        if self.can_run(runtime) {
+            return Ok(runtime.to_path_buf());
+        }
+        let dir = scratch.join("runtime");
+        std::fs::create_dir_all(&dir)?;
+        set_mode(&dir, 0o755)?;
+        let copy = dir.join(runtime.file_name().context("--runtime: no file name")?);
+        std::fs::copy(runtime, &copy)
+            .with_context(|| format!("copying {} for {}", runtime.display(), self.name))?;
+        set_mode(&copy, 0o755)?;
+        Ok(copy)
+    }
+
     /// Makes a case's work directory the user's (its runtime writes its
     /// state under it); the rootfs and configs in it stay root's, as an
     /// image store's files are.

@@ -122,6 +122,15 @@ faults! {
     FeaturesExtraField = "features-extra-field" => ["features.known-fields"],
     ClearingOptionsIgnored = "clearing-options-ignored" => ["config.mounts.linux-options"],
     MountPropagationIgnored = "mount-propagation-ignored" => ["config.mounts.propagation"],
+    // Rootless (the meta-test runs these with `litmus run --rootless`).
+    RootlessRangeOffByOne = "rootless-range-off-by-one" => ["linux.namespaces.user-mappings"],
+    RootlessLimitsIgnored = "rootless-limits-ignored" => ["linux.resources.memory"],
+    RootlessDevicesUnbound = "rootless-devices-unbound" => ["linux.devices.create"],
+    RootlessDeleteKeepsState = "rootless-delete-keeps-state" => ["runtime.delete.resources"],
+    // Installed setuid root to help unprivileged users (the meta-test runs
+    // a setuid copy under --rootless): drops the user namespace and runs
+    // the container as the host's root.
+    SetuidDropsUserns = "setuid-drops-userns" => ["security.rootless-no-host-privilege"],
     // The command-line contract engines rely on.
     PidFileNewline = "pid-file-newline" => ["engine.pid-file"],
     SeccompAgentAtStart = "seccomp-agent-at-start" => ["engine.seccomp-agent-on-create"],

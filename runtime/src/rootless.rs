@@ -24,23 +24,26 @@ use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, LinuxResources, Spec
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-static FORCED: OnceLock<Option<bool>> = OnceLock::new();
+/// Decided once, at start: inside the container the process is root of
+/// its user namespace, and asking the euid again would say otherwise.
+static ACTIVE: OnceLock<bool> = OnceLock::new();
 
-/// Takes runc's `--rootless true|false|auto` (absent: auto).
+/// Takes runc's `--rootless true|false|auto` (absent: auto, i.e. whether
+/// the euid is not 0).
 pub fn set_mode(flag: Option<&str>) -> Result<()> {
-    let forced = match flag {
-        None | Some("auto") => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
+    let active = match flag {
+        None | Some("auto") => !nix::unistd::geteuid().is_root(),
+        Some("true") => true,
+        Some("false") => false,
         Some(other) => bail!("--rootless: {other:?} is not one of true, false, auto"),
     };
-    let _ = FORCED.set(forced);
+    let _ = ACTIVE.set(active);
     Ok(())
 }
 
 /// Whether the runtime works as an unprivileged user.
 pub fn active() -> bool {
-    FORCED.get().copied().flatten().unwrap_or_else(|| !nix::unistd::geteuid().is_root())
+    *ACTIVE.get_or_init(|| !nix::unistd::geteuid().is_root())
 }
 
 /// Where state lives without `--root`: runc's rule, with our name.
@@ -117,6 +120,22 @@ fn self_only(maps: &[LinuxIdMapping], own: u32) -> bool {
 /// Writes the id mappings of `pid`'s new user namespace as its
 /// unprivileged parent.
 pub fn write_mappings(pid: i32, uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<()> {
+    let shifted = |maps: &[LinuxIdMapping]| -> Vec<LinuxIdMapping> {
+        let off_by_one = crate::fault::Fault::RootlessRangeOffByOne.active();
+        let one = |m: &LinuxIdMapping| -> LinuxIdMapping {
+            oci_spec::runtime::LinuxIdMappingBuilder::default()
+                .container_id(m.container_id())
+                .host_id(m.host_id() + 1)
+                .size(m.size() - 1)
+                .build()
+                .expect("an id mapping")
+        };
+        maps.iter()
+            .enumerate()
+            .map(|(i, m)| if off_by_one && i > 0 && m.size() > 1 { one(m) } else { m.clone() })
+            .collect()
+    };
+    let (uids, gids) = (&shifted(uids)[..], &shifted(gids)[..]);
     let (euid, egid) = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
     if self_only(uids, euid) && self_only(gids, egid) {
         // gid_map is refused to an unprivileged writer until setgroups is

@@ -84,7 +84,7 @@ enum Command {
 /// Packages every command needs: busybox for rootfs fixtures, libseccomp
 /// for the runtime's seccomp support, zip for the fuzzers' seed corpora.
 pub(crate) const BASE_PACKAGES: &[&str] =
-    &["busybox-static", "libseccomp-dev", "pkg-config", "zip", "unzip"];
+    &["busybox-static", "libseccomp-dev", "pkg-config", "zip", "unzip", "uidmap"];
 
 fn main() -> Result<()> {
     STARTED.get_or_init(std::time::Instant::now);
@@ -226,6 +226,14 @@ fn conformance(sh: &Shell, litmus_args: &[String]) -> Result<()> {
     cmd!(sh, "{litmus} run --runtime {runtime} --probe {probe} {litmus_args...}")
         .run()
         .context("the suite reported failures")?;
+    if litmus_args == defaults {
+        // The same runtime as an unprivileged user (litmus-rootless,
+        // created with subordinate ranges if missing).
+        step("running the suite against litmus-runtime as an unprivileged user (--rootless)");
+        cmd!(sh, "{litmus} run --runtime {runtime} --probe {probe} --rootless --strict")
+            .run()
+            .context("the suite reported failures under --rootless")?;
+    }
     Ok(())
 }
 
@@ -347,6 +355,16 @@ fn faults(sh: &Shell) -> Result<()> {
     )
     .run()?;
     let runtime = workspace_root().join("target/faults/release/litmus-runtime");
+    // Faults of a runtime installed setuid root run from a setuid copy.
+    let setuid_dir = tempfile::Builder::new().prefix("litmus-setuid-runtime").tempdir()?;
+    let setuid_runtime = setuid_dir.path().join("litmus-runtime");
+    std::fs::copy(&runtime, &setuid_runtime)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(setuid_dir.path(), std::fs::Permissions::from_mode(0o755))?;
+        std::os::unix::fs::chown(&setuid_runtime, Some(0), Some(0))?;
+        std::fs::set_permissions(&setuid_runtime, std::fs::Permissions::from_mode(0o4755))?;
+    }
     let litmus = litmus_binary();
     let list = cmd!(sh, "{runtime} faults").read()?;
     let mut escaped = Vec::new();
@@ -356,10 +374,14 @@ fn faults(sh: &Shell) -> Result<()> {
         let (name, breaks) = line.split_once('\t').context("fault list line")?;
         total += 1;
         let mut caught_by = Vec::new();
+        // Rootless faults show only when the runtime runs as a user.
+        let rootless = name.starts_with("rootless-") || name.starts_with("setuid-");
+        let mode: &[&str] = if rootless { &["--rootless"] } else { &[] };
+        let binary = if name.starts_with("setuid-") { &setuid_runtime } else { &runtime };
         for requirement in breaks.split(',') {
             let output = cmd!(
                 sh,
-                "{litmus} run --runtime {runtime} --probe {probe} --requirement {requirement} --format json --jobs 2"
+                "{litmus} run --runtime {binary} --probe {probe} --requirement {requirement} --format json --jobs 2 {mode...}"
             )
             .env("LITMUS_FAULT", name)
             .ignore_status()

@@ -74,6 +74,9 @@ pub fn create_for(
         .with_context(|| format!("bundle {} does not exist", args.bundle.display()))?;
     let mut loaded = config::load(&bundle)?;
     crate::fault::distort(&mut loaded);
+    if Fault::SetuidDropsUserns.active() {
+        setuid_drops_user_namespace(&mut loaded);
+    }
     let mut spec = config::validate(loaded, &bundle)?;
     if crate::rootless::active() {
         crate::rootless::check(&spec)?;
@@ -170,7 +173,7 @@ fn build(
         // as runc's; limits it cannot honour are refused by name.
         Err(e) if crate::rootless::active() && crate::rootless::is_permission_error(&e) => {
             let limits = crate::rootless::limits_set(resources.as_ref());
-            if !limits.is_empty() {
+            if !limits.is_empty() && !Fault::RootlessLimitsIgnored.active() {
                 return Err(crate::rootless::no_cgroup_for(&limits, &e));
             }
             record.cgroup_path.clear();
@@ -276,6 +279,22 @@ fn build(
         write_pid_file(pid_file, pid)?;
     }
     Ok(())
+}
+
+/// Fault only: invoked setuid root (euid 0, real uid not), the user
+/// namespace and its mappings are dropped "to help", so the container
+/// runs as the host's root.
+fn setuid_drops_user_namespace(spec: &mut oci_spec::runtime::Spec) {
+    if !nix::unistd::geteuid().is_root() || nix::unistd::getuid().is_root() {
+        return;
+    }
+    if let Some(linux) = spec.linux_mut().as_mut() {
+        let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+        namespaces.retain(|ns| ns.typ() != oci_spec::runtime::LinuxNamespaceType::User);
+        linux.set_namespaces(Some(namespaces));
+        linux.set_uid_mappings(None);
+        linux.set_gid_mappings(None);
+    }
 }
 
 /// The pre-idmapping way of giving a user namespace its rootfs: every

@@ -141,7 +141,8 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     let mut state = record.current_state();
     state.status = Status::Stopped;
-    if !Fault::DeleteKeepsState.active() {
+    let rootless_keeps = Fault::RootlessDeleteKeepsState.active() && crate::rootless::active();
+    if !Fault::DeleteKeepsState.active() && !rootless_keeps {
         dir.remove()?;
     }
     // runtime.md: poststop hooks run after the container is deleted; a

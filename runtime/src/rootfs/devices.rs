@@ -127,6 +127,9 @@ pub fn create(root: &Root, node: &Node, bind_from_host: bool) -> Result<()> {
         if !node.configured && Fault::UsernsSkipsDefaultDevices.active() {
             return Ok(()); // as if mknod's EPERM had been shrugged off
         }
+        if node.configured && Fault::RootlessDevicesUnbound.active() && crate::rootless::active() {
+            return Ok(());
+        }
         let target = root.create(&node.path, Leaf::File).with_context(context)?;
         let source = node.path.clone();
         return nix::mount::mount(
