@@ -310,8 +310,11 @@ struct Target {
 /// What every run needs before the first container: root, the runtime
 /// binaries, the probe's rootfs, and the subreaper bit.
 fn prepare(select: &Selection, runtimes: &[PathBuf]) -> Result<(RootfsBuilder, Vec<Target>)> {
-    if !nix::unistd::geteuid().is_root() {
-        bail!("litmus needs root: runtimes create namespaces, mounts and cgroups");
+    if !nix::unistd::geteuid().is_root() && litmus::rootless::user().is_none() {
+        bail!(
+            "litmus needs root: runtimes create namespaces, mounts and cgroups (as a user, \
+             check a runtime's rootless mode with --rootless)"
+        );
     }
     let targets = runtimes
         .iter()
@@ -319,6 +322,13 @@ fn prepare(select: &Selection, runtimes: &[PathBuf]) -> Result<(RootfsBuilder, V
             let path = r.canonicalize().with_context(|| format!("--runtime {}", r.display()))?;
             let mut info = run_info(&path, select.spec_version.clone());
             info.note = select.note.clone();
+            if let Some(user) = litmus::rootless::user() {
+                let mode = format!("rootless: run as {} (uid {})", user.name, user.uid);
+                info.note = Some(match info.note.take() {
+                    Some(note) => format!("{mode}; {note}"),
+                    None => mode,
+                });
+            }
             Ok(Target { path, info })
         })
         .collect::<Result<Vec<_>>>()?;

@@ -112,9 +112,44 @@ pub const NEEDS_ROOT: &[(&str, &str)] = &[
     ),
 ];
 
-/// Why `case` cannot run under --rootless, if it cannot.
+/// Cases whose own checks need litmus itself to be root (run as a user,
+/// `litmus run --rootless` says SKIP for them with the reason).
+pub const LITMUS_NEEDS_ROOT: &[(&str, &str)] = &[
+    (
+        "mount_destination_swapped_for_a_symlink_stays_inside",
+        "it watches for an escape \
+        through a shared mount on the host, which only root can make",
+    ),
+    (
+        "proc_and_sys_are_not_mounted_through_image_symlinks",
+        "it watches for an escape \
+        through a shared mount on the host, which only root can make",
+    ),
+    (
+        "rootless_host_owned_files_stay_unwritable",
+        "it offers the container a file the \
+        host's root owns, which litmus as a user cannot make",
+    ),
+    (
+        "rootless_setuid_does_not_raise_host_ids",
+        "it offers the container a setuid binary \
+        the host's root owns, which litmus as a user cannot make",
+    ),
+];
+
+/// Why `case` cannot run under --rootless, if it cannot: the runtime
+/// would need root, or (when litmus runs as a user) litmus would.
 pub fn needs_root(case: &str) -> Option<&'static str> {
-    NEEDS_ROOT.iter().find(|(name, _)| *name == case).map(|(_, why)| *why)
+    let find = |table: &[(&str, &'static str)]| {
+        table.iter().find(|(name, _)| *name == case).map(|(_, why)| *why)
+    };
+    find(NEEDS_ROOT).or_else(|| {
+        if nix::unistd::geteuid().is_root() {
+            None
+        } else {
+            find(LITMUS_NEEDS_ROOT)
+        }
+    })
 }
 
 /// Gives `path` (a socket the runtime must connect to, a file it must
@@ -404,7 +439,7 @@ mod tests {
     #[test]
     fn every_case_said_to_need_root_exists() {
         let names: Vec<&str> = crate::cases::all().map(|c| c.name).collect();
-        for (case, _) in NEEDS_ROOT {
+        for (case, _) in NEEDS_ROOT.iter().chain(LITMUS_NEEDS_ROOT) {
             assert!(names.contains(case), "{case} is not a case");
         }
     }

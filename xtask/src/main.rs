@@ -233,8 +233,48 @@ fn conformance(sh: &Shell, litmus_args: &[String]) -> Result<()> {
         cmd!(sh, "{litmus} run --runtime {runtime} --probe {probe} --rootless --strict")
             .run()
             .context("the suite reported failures under --rootless")?;
+        as_the_user(sh, &litmus, &runtime, &probe)?;
     }
     Ok(())
+}
+
+/// The suite as an unprivileged user runs it: `litmus run --rootless` as
+/// litmus-rootless itself (made by the run before), from copies it can
+/// reach, with an XDG_RUNTIME_DIR of its own.
+fn as_the_user(sh: &Shell, litmus: &Path, runtime: &Path, probe: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    step("running the suite as litmus-rootless itself (litmus run --rootless, no root)");
+    let id = |flag: &str| -> Result<u32> {
+        cmd!(sh, "id {flag} litmus-rootless")
+            .quiet()
+            .read()
+            .context("no user litmus-rootless (the --rootless run as root creates it)")?
+            .trim()
+            .parse()
+            .context("id's output")
+    };
+    let (uid, gid) = (id("-u")?, id("-g")?);
+    let dir = tempfile::Builder::new().prefix("litmus-as-user").tempdir()?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+    for binary in [litmus, runtime, probe] {
+        let name = binary.file_name().context("a binary's name")?;
+        std::fs::copy(binary, dir.path().join(name))?;
+    }
+    let xdg = dir.path().join("xdg");
+    std::fs::create_dir(&xdg)?;
+    std::os::unix::fs::chown(&xdg, Some(uid), Some(gid))?;
+    std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o700))?;
+    let (bin, xdg_env) = (dir.path(), format!("XDG_RUNTIME_DIR={}", xdg.display()));
+    let runtime_name = runtime.file_name().context("the runtime's name")?;
+    let (own_litmus, own_runtime, own_probe) =
+        (bin.join("litmus"), bin.join(runtime_name), bin.join("litmus-probe"));
+    let _cwd = sh.push_dir(bin);
+    cmd!(
+        sh,
+        "runuser -u litmus-rootless -- env {xdg_env} HOME=/ {own_litmus} run --runtime {own_runtime} --probe {own_probe} --rootless --strict"
+    )
+    .run()
+    .context("the suite reported failures when run by the user itself")
 }
 
 /// `litmus diff` against Debian runc; returns whether they diverged (a

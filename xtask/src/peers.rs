@@ -50,6 +50,10 @@ pub struct Options {
     /// Only these peers (litmus-runtime, runc, crun, crun-trixie, youki; default: all)
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Each runtime as an unprivileged user (`litmus run --rootless`);
+    /// results in docs/results/rootless/
+    #[arg(long)]
+    pub rootless: bool,
 }
 
 struct Peer {
@@ -109,14 +113,20 @@ pub fn peers(sh: &Shell, options: &Options) -> Result<()> {
         });
     }
     peers.retain(|p| wanted(p.target.name));
-    let results = crate::workspace_root().join("docs/results");
+    let results = match options.rootless {
+        true => crate::workspace_root().join("docs/results/rootless"),
+        false => crate::workspace_root().join("docs/results"),
+    };
     let json_dir = results.join("json");
     std::fs::create_dir_all(&json_dir)?;
     let mut reports = Vec::new();
     for peer in &peers {
         crate::step(&format!("peers: the suite against {}", peer.target.name));
         let report = json_dir.join(format!("{}.json", peer.target.name));
-        let extra = ["--note".to_string(), peer.note.clone()];
+        let mut extra = vec!["--note".to_string(), peer.note.clone()];
+        if options.rootless {
+            extra.push("--rootless".into());
+        }
         run_suite(&peer.target, &probe, &report, &extra)?;
         reports.push(report);
     }
