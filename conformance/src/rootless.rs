@@ -174,7 +174,10 @@ pub fn subordinate_range(file: &str, name: &str, uid: u32) -> Option<(u32, u32)>
     })
 }
 
-fn read_ranges(name: &str, uid: u32) -> (Option<(u32, u32)>, Option<(u32, u32)>) {
+/// (first, count) of a subordinate range.
+type Range = Option<(u32, u32)>;
+
+fn read_ranges(name: &str, uid: u32) -> (Range, Range) {
     let read = |path| std::fs::read_to_string(path).unwrap_or_default();
     (
         subordinate_range(&read("/etc/subuid"), name, uid),
