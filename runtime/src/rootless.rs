@@ -132,7 +132,7 @@ pub fn write_mappings(pid: i32, uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]
         };
         maps.iter()
             .enumerate()
-            .map(|(i, m)| if off_by_one && i > 0 && m.size() > 1 { one(m) } else { m.clone() })
+            .map(|(i, m)| if off_by_one && i > 0 && m.size() > 1 { one(m) } else { *m })
             .collect()
     };
     let (uids, gids) = (&shifted(uids)[..], &shifted(gids)[..]);
