@@ -212,6 +212,7 @@ impl<'a> Ctx<'a> {
         pass: &[std::os::fd::BorrowedFd],
     ) -> Result<Invocation> {
         self.created.push(id.to_string());
+        self.place_in_delegated_cgroup(id, bundle);
         let bundle_path = self.bundles[bundle.0].path().display().to_string();
         let out = self.stdout_file(id);
         let mut args = vec!["create", "--bundle", &bundle_path];
@@ -224,6 +225,27 @@ impl<'a> Ctx<'a> {
             }
         }
         Ok(inv)
+    }
+
+    /// Under --rootless with a delegated cgroup v2 subtree: the config's
+    /// cgroupsPath is container `id`'s place in it (named by the ID, so the
+    /// leak check finds what the runtime leaves). A config that is not JSON
+    /// is left as it is.
+    fn place_in_delegated_cgroup(&self, id: &str, bundle: BundleRef) {
+        let Some(path) = crate::rootless::user().and_then(|u| u.cgroups_path(id)) else {
+            return;
+        };
+        let config = self.bundles[bundle.0].config_path();
+        let Ok(mut json) = std::fs::read(&config)
+            .map_err(anyhow::Error::from)
+            .and_then(|b| Ok(serde_json::from_slice::<serde_json::Value>(&b)?))
+        else {
+            return;
+        };
+        if let Some(linux) = json.get_mut("linux").and_then(|l| l.as_object_mut()) {
+            linux.insert("cgroupsPath".into(), path.into());
+            let _ = std::fs::write(&config, json.to_string());
+        }
     }
 
     /// A runtime command whose stdout we want, with `pass[i]` as fd 3 + i.

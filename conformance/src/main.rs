@@ -427,6 +427,7 @@ fn run(args: &RunArgs) -> Result<i32> {
         Err(why) => {
             bar.finish_and_clear();
             eprintln!("litmus: {why}");
+            litmus::rootless::release();
             // Not a conformance verdict: the suite could not run at all.
             return Ok(2);
         }
@@ -435,6 +436,7 @@ fn run(args: &RunArgs) -> Result<i32> {
     if let Some(budget) = budget {
         results.extend(generated::run(&options, budget, args.select.seed, &progress));
     }
+    litmus::rootless::release();
     bar.finish_and_clear();
 
     let text = match args.report.format {

@@ -29,6 +29,10 @@ pub struct User {
     /// (first, count) of its /etc/subuid and /etc/subgid ranges.
     pub subuids: Option<(u32, u32)>,
     pub subgids: Option<(u32, u32)>,
+    /// A cgroup v2 subtree delegated to it (its path below the v2 root),
+    /// where each container gets its cgroup: made by litmus as root on a
+    /// cgroup v2 host, as systemd's Delegate=yes makes one.
+    pub delegated: Option<String>,
 }
 
 static USER: OnceLock<User> = OnceLock::new();
@@ -137,12 +141,27 @@ pub const LITMUS_NEEDS_ROOT: &[(&str, &str)] = &[
     ),
 ];
 
+/// Cases that need no more than a delegated cgroup v2 subtree: they run
+/// when the user has one.
+const WITH_DELEGATION: &[&str] = &[
+    "block_io_throttle_is_applied",
+    "cpu_quota_and_shares_are_applied",
+    "memory_limit_is_applied",
+    "pids_limit_is_applied",
+    "update_changes_the_running_containers_limits",
+    "update_below_usage_with_check_before_update_is_refused",
+];
+
 /// Why `case` cannot run under --rootless, if it cannot: the runtime
 /// would need root, or (when litmus runs as a user) litmus would.
 pub fn needs_root(case: &str) -> Option<&'static str> {
     let find = |table: &[(&str, &'static str)]| {
         table.iter().find(|(name, _)| *name == case).map(|(_, why)| *why)
     };
+    let delegated = user().is_some_and(|u| u.delegated.is_some());
+    if delegated && WITH_DELEGATION.contains(&case) {
+        return None;
+    }
     find(NEEDS_ROOT).or_else(|| {
         if nix::unistd::geteuid().is_root() {
             None
@@ -202,6 +221,7 @@ pub fn prepare(name: Option<&str>, scratch: &Path) -> Result<User> {
         )?;
         let (subuids, subgids) = read_ranges(&me.name, me.uid.as_raw());
         return Ok(User {
+            delegated: None,
             uid: me.uid.as_raw(),
             gid: me.gid.as_raw(),
             home: me.dir,
@@ -245,7 +265,9 @@ pub fn prepare(name: Option<&str>, scratch: &Path) -> Result<User> {
     std::fs::create_dir_all(&runtime_dir)?;
     give_to_uid(&runtime_dir, user.uid.as_raw(), user.gid.as_raw())?;
     set_mode(&runtime_dir, 0o700)?;
+    let delegated = delegate(user.uid.as_raw(), user.gid.as_raw())?;
     Ok(User {
+        delegated,
         name: name.to_string(),
         uid: user.uid.as_raw(),
         gid: user.gid.as_raw(),
@@ -254,6 +276,67 @@ pub fn prepare(name: Option<&str>, scratch: &Path) -> Result<User> {
         subuids,
         subgids,
     })
+}
+
+const CGROUP2_ROOT: &str = "/sys/fs/cgroup";
+
+fn is_cgroup2(path: &Path) -> bool {
+    nix::sys::statfs::statfs(path)
+        .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+}
+
+/// On a cgroup v2 host: a subtree for `uid`, as systemd delegates one
+/// (the directory and its cgroup.procs, cgroup.subtree_control and
+/// cgroup.threads are the user's; the controllers the root offers are
+/// enabled in it), and litmus itself moved into a leaf of it, so that the
+/// runtime it starts as the user may move processes within the subtree
+/// (the kernel asks for write access to the common ancestor's
+/// cgroup.procs). None on v1 and hybrid hosts: v1 is never delegated.
+fn delegate(uid: u32, gid: u32) -> Result<Option<String>> {
+    let root = Path::new(CGROUP2_ROOT);
+    if !is_cgroup2(root) {
+        return Ok(None);
+    }
+    let name = format!("litmus-rootless.{}", std::process::id());
+    let dir = root.join(&name);
+    let controllers = std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+    let enable: String = controllers.split_whitespace().map(|c| format!("+{c} ")).collect();
+    // What the root already enables stays; a controller it cannot enable
+    // leaves its cases to fail with a named error.
+    for c in enable.split_whitespace() {
+        let _ = std::fs::write(root.join("cgroup.subtree_control"), c);
+    }
+    std::fs::create_dir(&dir).with_context(|| format!("--rootless: creating {}", dir.display()))?;
+    let leaf = dir.join("litmus");
+    std::fs::create_dir(&leaf)?;
+    std::fs::write(leaf.join("cgroup.procs"), std::process::id().to_string())
+        .with_context(|| format!("--rootless: moving litmus into {}", leaf.display()))?;
+    for c in enable.split_whitespace() {
+        let _ = std::fs::write(dir.join("cgroup.subtree_control"), c);
+    }
+    for path in [
+        dir.clone(),
+        dir.join("cgroup.procs"),
+        dir.join("cgroup.subtree_control"),
+        dir.join("cgroup.threads"),
+    ] {
+        give_to_uid(&path, uid, gid)?;
+    }
+    Ok(Some(format!("/{name}")))
+}
+
+/// Undoes [`delegate`] at the end of a run: litmus back in the root
+/// cgroup, the subtree removed (the leak check has reported whatever a
+/// runtime left in it).
+pub fn release() {
+    let Some(delegated) = user().and_then(|u| u.delegated.as_deref()) else { return };
+    let root = Path::new(CGROUP2_ROOT);
+    let dir = root.join(delegated.trim_start_matches('/'));
+    let _ = std::fs::write(root.join("cgroup.procs"), std::process::id().to_string());
+    let _ = std::fs::remove_dir(dir.join("litmus"));
+    if let Err(e) = std::fs::remove_dir(&dir) {
+        eprintln!("litmus: --rootless: removing {}: {e}", dir.display());
+    }
 }
 
 /// Above the highest subordinate range in use (at least 100000).
@@ -285,6 +368,12 @@ fn give_to_uid(path: &Path, uid: u32, gid: u32) -> Result<()> {
 }
 
 impl User {
+    /// The cgroupsPath of container `id` in the delegated subtree, if the
+    /// user has one.
+    pub fn cgroups_path(&self, id: &str) -> Option<String> {
+        self.delegated.as_ref().map(|d| format!("{d}/{id}"))
+    }
+
     /// Whether this user may run the program at `path` (every directory
     /// on the way searchable, the file executable), asked as the user.
     pub fn can_run(&self, path: &Path) -> bool {
@@ -445,6 +534,9 @@ mod tests {
         for (case, _) in NEEDS_ROOT.iter().chain(LITMUS_NEEDS_ROOT) {
             assert!(names.contains(case), "{case} is not a case");
         }
+        for case in WITH_DELEGATION {
+            assert!(NEEDS_ROOT.iter().any(|(name, _)| name == case), "{case}");
+        }
     }
 
     #[test]
@@ -462,6 +554,7 @@ mod tests {
             gid: 1002,
             home: "/home/u".into(),
             runtime_dir: "/run/user/1001".into(),
+            delegated: None,
             subuids: range,
             subgids: range,
         }

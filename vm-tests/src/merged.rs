@@ -268,6 +268,7 @@ mod tests {
                 rc: Some(0),
                 output: "test a ... ok\ntest b ... ignored\n".into(),
             }],
+            ..GuestResults::default()
         }
     }
 

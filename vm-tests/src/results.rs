@@ -16,6 +16,11 @@ pub struct GuestResults {
     pub ended_at: Option<f64>,
     /// The runtime's root integration test binaries, in the order they ran.
     pub tests: Vec<BinaryRun>,
+    /// The suite run as an unprivileged user (`--rootless`, v2 guests):
+    /// its summary, JSON report and exit status.
+    pub rootless_summary: String,
+    pub rootless_report: String,
+    pub rootless_rc: Option<i32>,
 }
 
 fn field<T: std::str::FromStr>(line: &str, key: &str) -> Option<T> {
@@ -40,6 +45,13 @@ pub fn parse(serial: &str) -> GuestResults {
                 section = "summary";
             } else if marker.starts_with("JSON BEGIN") {
                 section = "report";
+            } else if marker.starts_with("ROOTLESS SUMMARY BEGIN") {
+                section = "rootless summary";
+            } else if marker.starts_with("ROOTLESS JSON BEGIN") {
+                section = "rootless report";
+            } else if marker.starts_with("ROOTLESS END") {
+                results.rootless_rc = field(marker, "rc=");
+                section = "";
             } else if marker.starts_with("TESTS BEGIN") {
                 results.tests.push(BinaryRun {
                     name: field(marker, "name=").unwrap_or_default(),
@@ -61,6 +73,8 @@ pub fn parse(serial: &str) -> GuestResults {
         let target = match section {
             "summary" => &mut results.summary,
             "report" => &mut results.report,
+            "rootless summary" => &mut results.rootless_summary,
+            "rootless report" => &mut results.rootless_report,
             "tests" => match results.tests.last_mut() {
                 Some(run) => &mut run.output,
                 None => continue,
@@ -109,6 +123,22 @@ mod tests {
         assert_eq!(r.rc, Some(0));
         assert_eq!(r.ended_at, Some(80.25));
         assert_eq!(super::parse("kernel panic").rc, None);
+    }
+
+    #[test]
+    fn the_rootless_run_is_read_apart() {
+        let serial = "=== LITMUS JSON BEGIN\n{\"a\": 1}\n=== LITMUS ROOTLESS SUMMARY BEGIN\n\
+                      140 passed\n=== LITMUS ROOTLESS JSON BEGIN\n{\"b\": 2}\n\
+                      === LITMUS ROOTLESS END rc=1\n=== LITMUS END rc=0 uptime=9.0\n";
+        let r = super::parse(serial);
+        assert_eq!(r.report, "{\"a\": 1}\n");
+        assert_eq!(r.rootless_summary, "140 passed\n");
+        assert_eq!(r.rootless_report, "{\"b\": 2}\n");
+        assert_eq!((r.rootless_rc, r.rc), (Some(1), Some(0)));
+        assert_eq!(
+            super::parse(serial.split("=== LITMUS ROOTLESS").next().unwrap()).rootless_rc,
+            None
+        );
     }
 
     #[test]

@@ -208,6 +208,16 @@ impl Prepared {
                         serde_json::to_string_pretty(&report)?,
                     )?;
                 }
+                if let BootOutcome::Ran(r) = &boot.outcome {
+                    if !r.rootless_report.trim().is_empty() {
+                        std::fs::write(
+                            out_dir().join(format!("{name}-rootless.json")),
+                            &r.rootless_report,
+                        )?;
+                        eprint!("  rootless: {}", r.rootless_summary.lines().last().unwrap_or(""));
+                        eprintln!();
+                    }
+                }
                 boots.push(boot);
             }
         }
@@ -247,6 +257,17 @@ fn boot_failures(boot: &Boot, binaries: &Binaries, guest: &Guest) -> Vec<String>
         failures.push(format!(
             "{name}: {} of {expected} runtime test binaries reported",
             r.tests.len()
+        ));
+    }
+    // v2 guests run the suite as an unprivileged user too.
+    if boot.layout == "v2" && r.rc.is_some() && r.rootless_rc != Some(0) {
+        eprint!("{}", r.rootless_summary);
+        failures.push(format!(
+            "{name}: the suite under --rootless {}",
+            match r.rootless_rc {
+                Some(rc) => format!("exited {rc}"),
+                None => "gave no result".into(),
+            }
         ));
     }
     for case in litmus_vm_tests::cases_needing(module) {
@@ -412,6 +433,9 @@ struct Binaries {
     apparmor_policy: Vec<u8>,
     /// litmus's SELinux policy, compiled, for the SELinux layout.
     selinux_policy: Vec<u8>,
+    /// Debian's newuidmap and newgidmap with the shared libraries they
+    /// load: (path in the guest, host file), for the rootless run.
+    id_mappers: Vec<(String, PathBuf)>,
 }
 
 /// The guest runs the release build of the suite (`cargo xtask dist`'s
@@ -438,6 +462,7 @@ fn build_static(sh: &Shell) -> Result<Binaries> {
         tests,
         apparmor_policy: compile_apparmor_profile()?,
         selinux_policy: compile_selinux_policy(sh)?,
+        id_mappers: id_mappers(sh)?,
     })
 }
 
@@ -510,8 +535,28 @@ fn initramfs(b: &Binaries, modules: &[&(String, Vec<u8>)], init: &str) -> Result
         archive.file(path, 0o644, data);
     }
     archive.file("/init", 0o755, init.as_bytes());
-    archive.file("/etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\n");
-    archive.file("/etc/group", 0o644, b"root:x:0:\n");
+    // And the user of the rootless run, with a subordinate range.
+    archive.file(
+        "/etc/passwd",
+        0o644,
+        b"root:x:0:0:root:/root:/bin/sh\nlitmus-rootless:x:1001:1001::/tmp:/bin/sh\n",
+    );
+    archive.file("/etc/group", 0o644, b"root:x:0:\nlitmus-rootless:x:1001:\n");
+    archive.file("/etc/subuid", 0o644, b"litmus-rootless:100000:65536\n");
+    archive.file("/etc/subgid", 0o644, b"litmus-rootless:100000:65536\n");
+    let mut lib_dirs = std::collections::BTreeSet::new();
+    for (path, _) in &b.id_mappers {
+        let parents = Path::new(path).ancestors().skip(1).filter(|d| d.as_os_str().len() > 4);
+        lib_dirs.extend(parents.map(|d| d.display().to_string()));
+    }
+    for dir in lib_dirs.iter().filter(|d| !dirs.contains(*d)) {
+        archive.dir(dir);
+    }
+    for (path, source) in &b.id_mappers {
+        // The mappers are setuid root, as Debian installs them.
+        let mode = if path.starts_with("/bin/") { 0o4755 } else { 0o755 };
+        archive.file(path, mode, &std::fs::read(source)?);
+    }
     // The guest kernel has AppArmor on; its init loads this binary policy
     // so the suite's apparmorProfile case runs there.
     archive.file("/etc/litmus-probe.apparmor", 0o644, &b.apparmor_policy);
@@ -533,6 +578,24 @@ fn initramfs(b: &Binaries, modules: &[&(String, Vec<u8>)], init: &str) -> Result
         archive.file(&format!("/tests/{name}"), 0o755, &data);
     }
     Ok(archive.finish())
+}
+
+/// newuidmap and newgidmap (Debian's `uidmap`, dynamic) and every library
+/// ldd says they load, each at its own path in the guest.
+fn id_mappers(sh: &Shell) -> Result<Vec<(String, PathBuf)>> {
+    crate::ensure_packages(sh, &["uidmap"])?;
+    let mut files = std::collections::BTreeMap::new();
+    for tool in ["/usr/bin/newuidmap", "/usr/bin/newgidmap"] {
+        files.insert(format!("/bin/{}", &tool[9..]), PathBuf::from(tool));
+        let ldd = cmd!(sh, "ldd {tool}").quiet().read()?;
+        for lib in ldd.split_whitespace().filter(|w| w.starts_with('/')) {
+            // The file itself (ld.so is a symlink in /lib64), where the
+            // binary looks for it.
+            let real = std::fs::canonicalize(lib)?;
+            files.insert(lib.to_string(), real);
+        }
+    }
+    Ok(files.into_iter().collect())
 }
 
 /// KVM when a short boot proves it works, TCG otherwise (KVM exists but
