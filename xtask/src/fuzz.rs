@@ -121,14 +121,21 @@ pub fn fuzz(sh: &Shell, action: FuzzAction) -> Result<()> {
             let page = workspace_root().join("docs/results/fuzz.md");
             let render = || -> Result<()> {
                 let mut stats = Vec::new();
+                let regressions =
+                    |t: &str| workspace_root().join(FUZZ_DIR).join("regressions").join(t);
                 for target in &targets {
                     let sittings = campaign.sittings(target)?;
-                    stats.extend(campaign::Stats::combined(target, &sittings));
+                    let Some(mut s) = campaign::Stats::combined(target, &sittings) else {
+                        continue;
+                    };
+                    if s.crashed.is_some() && s.open_crash(&regressions(target)).is_none() {
+                        let kept = format!("kept in fuzz/regressions/{target}/");
+                        s.crashed = s.crashed.map(|c| format!("{c}; {kept}"));
+                    }
+                    stats.push(s);
                 }
                 let old = std::fs::read_to_string(&page).unwrap_or_default();
                 std::fs::write(&page, campaign::render_into(&old, &stats, minutes))?;
-                let regressions =
-                    |t: &str| workspace_root().join(FUZZ_DIR).join("regressions").join(t);
                 match stats.iter().find_map(|s| Some((s, s.open_crash(&regressions(&s.target))?))) {
                     Some((s, crash)) => bail!(
                         "{} crashed: {crash}; fix it and keep the input in fuzz/regressions/{}/",

@@ -115,7 +115,10 @@ pub fn run(
                             "campaign: {target}, sitting {n}, for {:.1} CPU minutes",
                             left.as_secs_f64() / 60.0
                         );
-                        let log = std::fs::File::create(sittings.join(format!("{n}.log")))?;
+                        // Named .log only once it ends: a page written
+                        // meanwhile does not count a sitting half done.
+                        let running = sittings.join(format!("{n}.running"));
+                        let log = std::fs::File::create(&running)?;
                         // A budget of CPU time, not wall time: a niced
                         // fuzzer on a busy host gets little of its wall
                         // time (measured: 12 of 30 minutes beside a CI run).
@@ -150,6 +153,7 @@ pub fn run(
                             }
                             std::thread::sleep(std::time::Duration::from_secs(5));
                         }
+                        std::fs::rename(&running, sittings.join(format!("{n}.log")))?;
                         let _one_writer = written_lock.lock().expect("page lock");
                         written()?;
                     }
@@ -607,9 +611,12 @@ stat::peak_rss_mb:              71
             cpu_time(shell.id()).filter(|t| *t >= std::time::Duration::from_millis(50))
         });
         assert!(used < std::time::Duration::from_secs(60), "{used:?}");
-        let sleeper = within_deadline(|| child_of(shell.id()));
-        let comm = std::fs::read_to_string(format!("/proc/{sleeper}/comm")).unwrap();
-        assert_eq!(comm.trim(), "sleep");
+        // The child is sh's fork until it has exec'd sleep: wait for that
+        // (a loaded host showed "sh").
+        let comm = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/comm")).ok();
+        let sleeper = within_deadline(|| {
+            child_of(shell.id()).filter(|&pid| comm(pid).is_some_and(|c| c.trim() == "sleep"))
+        });
         // SAFETY: kill(2) of our own grandchild.
         unsafe { libc::kill(sleeper as i32, libc::SIGKILL) };
         shell.kill().unwrap();
