@@ -54,7 +54,7 @@ pub fn find(owned: &Owned) -> Vec<Leftover> {
         owned.dirs.iter().map(|d| d.canonicalize().unwrap_or_else(|_| d.clone())).collect();
     let names_an_id = |text: &str| owned.ids.iter().any(|id| text.contains(id.as_str()));
     let mut found: Vec<Leftover> =
-        processes(&dirs, &names_an_id).into_iter().map(Leftover::Process).collect();
+        processes(&dirs, owned.ids, &names_an_id).into_iter().map(Leftover::Process).collect();
     found.extend(cgroups(&names_an_id).into_iter().map(Leftover::Cgroup));
     found.extend(mounts(&dirs, &names_an_id).into_iter().map(Leftover::Mount));
     if let Ok(entries) = std::fs::read_dir(owned.state_root) {
@@ -115,9 +115,12 @@ pub fn remove(leftovers: &[Leftover]) {
     }
 }
 
-/// Live (not zombie) processes rooted in one of `dirs`, or in a cgroup
-/// whose path names an ID.
-fn processes(dirs: &[PathBuf], names_an_id: &dyn Fn(&str) -> bool) -> Vec<i32> {
+/// Live (not zombie) processes rooted in one of `dirs`, in a cgroup whose
+/// path names an ID, or with an ID among their arguments: a runtime's
+/// process for the container not yet in it (the init of a killed create,
+/// forked from `runtime create ID`, before its pivot; a rootless
+/// container without a cgroup of its own).
+fn processes(dirs: &[PathBuf], ids: &[String], names_an_id: &dyn Fn(&str) -> bool) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -132,6 +135,9 @@ fn processes(dirs: &[PathBuf], names_an_id: &dyn Fn(&str) -> bool) -> Vec<i32> {
             rooted
                 || std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
                     .is_ok_and(|text| names_an_id(&text))
+                || std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|args| {
+                    args.split(|b| *b == 0).any(|a| ids.iter().any(|id| id.as_bytes() == a))
+                })
         })
         .filter(|&pid| !is_zombie(pid))
         .collect()

@@ -192,7 +192,10 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
         spec,
         rootfs: cx.rootfs,
         bundle: cx.bundle,
-        in_user_namespace: cx.plan.creates(LinuxNamespaceType::User),
+        // mknod is denied in any user namespace but the host's: ours,
+        // or a rootless engine's we were started in.
+        in_user_namespace: cx.plan.creates(LinuxNamespaceType::User)
+            || crate::rootless::in_user_namespace(),
         new_cgroup_namespace: cx.plan.creates(LinuxNamespaceType::Cgroup),
         own_mount_namespace: cx.plan.has(LinuxNamespaceType::Mount),
         idmapped: cx.idmapped,

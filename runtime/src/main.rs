@@ -46,7 +46,7 @@ fn dispatch(cli: &Cli, inherited: &Inherited) -> Result<i32> {
     let root = &match &cli.root {
         Some(root) => root.clone(),
         None => litmus_runtime::rootless::default_root(
-            nix::unistd::geteuid().is_root(),
+            litmus_runtime::rootless::is_real_root(),
             std::env::var("XDG_RUNTIME_DIR").ok().as_deref(),
         )?,
     };

@@ -1,7 +1,8 @@
 //! Running as an unprivileged user ("rootless"), as runc does.
 //!
-//! Rootless is the runtime's euid not being 0 (or `--rootless true`).
-//! Then:
+//! Rootless is the runtime's euid not being 0, or its running as root of
+//! a user namespace other than the host's (rootless podman starts the
+//! runtime so), or `--rootless true`. Then:
 //! - state lives under `$XDG_RUNTIME_DIR/litmus-runtime` unless `--root`
 //!   says otherwise;
 //! - the container must have a user namespace: only inside one does the
@@ -28,11 +29,27 @@ use std::sync::OnceLock;
 /// its user namespace, and asking the euid again would say otherwise.
 static ACTIVE: OnceLock<bool> = OnceLock::new();
 
-/// Takes runc's `--rootless true|false|auto` (absent: auto, i.e. whether
-/// the euid is not 0).
+/// Whether this process is in a user namespace other than the host's
+/// (its uid_map is not the identity of every id).
+pub fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|map| !is_initial_uid_map(&map))
+}
+
+fn is_initial_uid_map(map: &str) -> bool {
+    let fields: Vec<&str> = map.split_whitespace().collect();
+    fields == ["0", "0", "4294967295"]
+}
+
+/// runc's rule: rootless when not root, or root only of a user namespace.
+fn detect() -> bool {
+    !nix::unistd::geteuid().is_root() || in_user_namespace()
+}
+
+/// Takes runc's `--rootless true|false|auto` (absent: auto: not root, or
+/// root of a user namespace only).
 pub fn set_mode(flag: Option<&str>) -> Result<()> {
     let active = match flag {
-        None | Some("auto") => !nix::unistd::geteuid().is_root(),
+        None | Some("auto") => detect(),
         Some("true") => true,
         Some("false") => false,
         Some(other) => bail!("--rootless: {other:?} is not one of true, false, auto"),
@@ -43,12 +60,16 @@ pub fn set_mode(flag: Option<&str>) -> Result<()> {
 
 /// Whether the runtime works as an unprivileged user.
 pub fn active() -> bool {
-    *ACTIVE.get_or_init(|| !nix::unistd::geteuid().is_root())
+    *ACTIVE.get_or_init(detect)
 }
 
 /// Where state lives without `--root`: runc's rule, with our name.
-pub fn default_root(euid_is_root: bool, xdg_runtime_dir: Option<&str>) -> Result<PathBuf> {
-    if euid_is_root {
+/// `real_root` is the host's root (euid 0 in the host's user namespace,
+/// or root of a user namespace with USER=root): /run/litmus. A user's,
+/// and root of a rootless engine's user namespace, go under
+/// $XDG_RUNTIME_DIR.
+pub fn default_root(real_root: bool, xdg_runtime_dir: Option<&str>) -> Result<PathBuf> {
+    if real_root {
         return Ok(PathBuf::from("/run/litmus"));
     }
     match xdg_runtime_dir.filter(|d| !d.is_empty()) {
@@ -60,8 +81,24 @@ pub fn default_root(euid_is_root: bool, xdg_runtime_dir: Option<&str>) -> Result
     }
 }
 
-/// What rootless cannot do, refused before anything is made.
+/// Whether the default state directory is the host root's (see
+/// [`default_root`]).
+pub fn is_real_root() -> bool {
+    nix::unistd::geteuid().is_root()
+        && (!in_user_namespace() || std::env::var("USER").is_ok_and(|u| u == "root"))
+}
+
+/// What rootless cannot do, refused before anything is made. Root of a
+/// rootless engine's user namespace needs no new one: it holds the
+/// capabilities there already.
 pub fn check(spec: &Spec) -> Result<()> {
+    check_as(spec, nix::unistd::geteuid().is_root())
+}
+
+fn check_as(spec: &Spec, euid_is_root: bool) -> Result<()> {
+    if euid_is_root {
+        return Ok(());
+    }
     let linux = spec.linux().as_ref();
     let namespaces = linux.and_then(|l| l.namespaces().clone()).unwrap_or_default();
     if !namespaces.iter().any(|ns| ns.typ() == LinuxNamespaceType::User) {
@@ -193,12 +230,21 @@ mod tests {
     }
 
     #[test]
+    fn only_the_identity_map_is_the_hosts() {
+        assert!(is_initial_uid_map("         0          0 4294967295\n"));
+        assert!(!is_initial_uid_map("         0       1001          1\n"));
+        assert!(!is_initial_uid_map("0 1001 1\n1 100000 65536\n"));
+    }
+
+    #[test]
     fn a_config_without_a_user_namespace_is_refused_naming_the_field() {
         let mut spec = Spec::default();
-        let err = check(&spec).unwrap_err().to_string();
+        let err = check_as(&spec, false).unwrap_err().to_string();
         assert!(err.starts_with("linux.namespaces:"), "{err}");
+        // Root of a rootless engine's user namespace needs none.
+        check_as(&spec, true).unwrap();
         spec = Spec::rootless(1001, 1001);
-        check(&spec).unwrap();
+        check_as(&spec, false).unwrap();
     }
 
     #[test]

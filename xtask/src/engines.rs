@@ -1,6 +1,8 @@
 //! `cargo xtask engines`: the real engines users run drive a runtime, and
 //! what they see is checked: podman (through conmon) and containerd 1.6
-//! (through containerd-shim-runc-v2, `ctr run --runc-binary`).
+//! (through containerd-shim-runc-v2, `ctr run --runc-binary`), and podman
+//! run by an unprivileged user (rootless podman: the runtime starts as
+//! root of podman's user namespace, with the user's XDG_RUNTIME_DIR).
 //!
 //! Everything is private to one work directory: podman's storage, run
 //! and tmp dirs and its containers.conf, a containerd with its own root,
@@ -180,6 +182,91 @@ pub struct Engines {
     work: PathBuf,
     containerd: Option<Child>,
     keep: bool,
+    rootless: RootlessPodman,
+}
+
+/// Podman as the user rootless scenarios run as: its storage, run and
+/// tmp dirs, XDG_RUNTIME_DIR and containers.conf, all the user's.
+struct RootlessPodman {
+    uid: u32,
+    gid: u32,
+    dir: PathBuf,
+}
+
+/// The user of the rootless scenarios (the suite's --rootless user).
+const ROOTLESS_USER: &str = "litmus-rootless";
+
+impl RootlessPodman {
+    fn set_up(work: &Path) -> Result<RootlessPodman> {
+        use std::os::unix::fs::PermissionsExt;
+        let id = |flag: &str| -> Option<u32> {
+            let out = Command::new("id").args([flag, ROOTLESS_USER]).output().ok()?;
+            String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+        };
+        if id("-u").is_none() {
+            // Debian's useradd gives it a subordinate range (login.defs).
+            let status = Command::new("useradd")
+                .args(["--create-home", "--shell", "/usr/sbin/nologin", ROOTLESS_USER])
+                .status()
+                .context("useradd")?;
+            ensure!(status.success(), "useradd {ROOTLESS_USER}: {status}");
+        }
+        let (uid, gid) =
+            (id("-u").context("the rootless user's uid")?, id("-g").context("its gid")?);
+        // Not under `work`: podman refuses a runroot over 50 characters.
+        let dir = PathBuf::from(format!("/tmp/litmus-rl-{}", std::process::id()));
+        for sub in ["tmp", "xdg", "bin"] {
+            std::fs::create_dir_all(dir.join(sub))?;
+        }
+        std::fs::write(
+            dir.join("containers.conf"),
+            containers_conf(&dir)?.replace(
+                &work.join("podman/events.log").display().to_string(),
+                &dir.join("podman/events.log").display().to_string(),
+            ),
+        )?;
+        let status =
+            Command::new("chown").arg("-R").arg(format!("{uid}:{gid}")).arg(&dir).status()?;
+        ensure!(status.success(), "chown of {}", dir.display());
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
+        std::fs::set_permissions(dir.join("xdg"), std::fs::Permissions::from_mode(0o700))?;
+        Ok(RootlessPodman { uid, gid, dir })
+    }
+
+    /// podman as the user, without --runtime.
+    fn base(&self) -> Command {
+        use std::os::unix::process::CommandExt;
+        let d = &self.dir;
+        let mut cmd = Command::new("podman");
+        cmd.uid(self.uid)
+            .gid(self.gid)
+            .current_dir(d)
+            .env("HOME", d)
+            .env("USER", ROOTLESS_USER)
+            .env("XDG_RUNTIME_DIR", d.join("xdg"))
+            .env("CONTAINERS_CONF", d.join("containers.conf"))
+            .arg("--root")
+            .arg(d.join("podman/storage"))
+            .arg("--runroot")
+            .arg(d.join("podman/run"))
+            .arg("--tmpdir")
+            .arg(d.join("tmp"))
+            .args(["--storage-driver", "vfs"]);
+        cmd
+    }
+
+    /// The runtime where the user can run it (a build tree under /root is
+    /// closed to it), under its own file name: podman picks JSON logs by it.
+    fn runtime_copy(&self, runtime: &Runtime) -> Result<PathBuf> {
+        let dir = self.dir.join("bin").join(&runtime.name);
+        std::fs::create_dir_all(&dir)?;
+        let copy = dir.join(runtime.path.file_name().context("the runtime's file name")?);
+        if !copy.exists() {
+            std::fs::copy(&runtime.path, &copy)
+                .with_context(|| format!("copying {}", runtime.path.display()))?;
+        }
+        Ok(copy)
+    }
 }
 
 impl Engines {
@@ -203,6 +290,24 @@ impl Engines {
         run(cmd, Duration::from_secs(120))
     }
 
+    /// podman run by the rootless user, driving `runtime`.
+    fn podman_rootless(&self, runtime: &Runtime, args: &[&str]) -> Outcome {
+        let copy = match self.rootless.runtime_copy(runtime) {
+            Ok(copy) => copy,
+            Err(e) => {
+                return Outcome {
+                    line: "podman (rootless)".into(),
+                    code: None,
+                    stdout: String::new(),
+                    stderr: format!("{e:#}"),
+                }
+            }
+        };
+        let mut cmd = self.rootless.base();
+        cmd.arg("--runtime").arg(copy).args(args);
+        run(cmd, Duration::from_secs(120))
+    }
+
     fn ctr(&self, args: &[&str]) -> Outcome {
         let mut cmd = Command::new("ctr");
         cmd.arg("--address").arg(self.socket()).args(["--namespace", NAMESPACE]).args(args);
@@ -217,7 +322,8 @@ impl Engines {
     fn set_up(work: PathBuf, rootfs: &litmus_bundle::RootfsBuilder, keep: bool) -> Result<Engines> {
         std::fs::create_dir_all(work.join("podman/tmp"))?;
         std::fs::create_dir_all(work.join("containerd"))?;
-        let mut engines = Engines { work, containerd: None, keep };
+        let rootless = RootlessPodman::set_up(&work)?;
+        let mut engines = Engines { work, containerd: None, keep, rootless };
         let work = engines.work.clone();
         std::fs::write(work.join("containers.conf"), containers_conf(&work)?)?;
         rootfs.build(&work.join("rootfs"))?;
@@ -226,6 +332,14 @@ impl Engines {
         cmd.arg("-C").arg(work.join("rootfs")).arg("-cf").arg(&tar).arg(".");
         run(cmd, Duration::from_secs(60)).ok()?;
         let mut import = engines.podman_base();
+        import
+            .arg("import")
+            .args(["--change", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin"])
+            .arg(&tar)
+            .arg(IMAGE);
+        run(import, Duration::from_secs(120)).ok()?;
+        // The user's own podman gets the image too.
+        let mut import = engines.rootless.base();
         import
             .arg("import")
             .args(["--change", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin"])
@@ -272,6 +386,17 @@ impl Drop for Engines {
         let mut rm = self.podman_base();
         rm.args(["rm", "--all", "--force", "--time", "0"]);
         let _ = run(rm, Duration::from_secs(120));
+        let mut rm = self.rootless.base();
+        rm.args(["rm", "--all", "--force", "--time", "0"]);
+        let _ = run(rm, Duration::from_secs(120));
+        // Rootless podman keeps a pause process holding its user
+        // namespace; `system migrate` stops it.
+        let mut stop = self.rootless.base();
+        stop.args(["system", "migrate"]);
+        let _ = run(stop, Duration::from_secs(60));
+        // podman 4.3's migrate leaves that process (catatonit -P) running.
+        let _ =
+            Command::new("pkill").args(["-KILL", "-u", ROOTLESS_USER, "-x", "catatonit"]).status();
         for task in self.ctr(&["tasks", "list", "--quiet"]).stdout.lines() {
             let _ = self.ctr(&["tasks", "kill", "--signal", "SIGKILL", task]);
             let _ = self.ctr(&["tasks", "delete", "--force", task]);
@@ -287,6 +412,7 @@ impl Drop for Engines {
         let _ = std::fs::remove_dir(Path::new("/run/containerd/runc").join(NAMESPACE));
         if !self.keep {
             let _ = std::fs::remove_dir_all(&self.work);
+            let _ = std::fs::remove_dir_all(&self.rootless.dir);
         }
     }
 }
@@ -394,6 +520,11 @@ const SCENARIOS: &[(&str, &str, Check)] = &[
     ("podman", "top", podman_top),
     ("podman", "kill-signal", podman_kill_signal),
     ("podman", "tty", podman_tty),
+    ("podman-rootless", "echo", rootless_echo),
+    ("podman-rootless", "exit-codes", rootless_exit_codes),
+    ("podman-rootless", "user", rootless_user),
+    ("podman-rootless", "bind-volume", rootless_bind_volume),
+    ("podman-rootless", "detach-exec-stop-rm", rootless_detach_exec_stop),
     ("containerd", "run-exit-code", ctr_run_exit_code),
     ("containerd", "env", ctr_env),
     ("containerd", "detach-exec-kill-delete", ctr_detach_exec_kill),
@@ -553,6 +684,63 @@ fn podman_tty(e: &Engines, r: &Runtime) -> Result<()> {
         "a pty on stdout: {}",
         out.describe()
     );
+    Ok(())
+}
+
+fn rootless_run(e: &Engines, r: &Runtime, args: &[&str]) -> Outcome {
+    let mut full = vec!["run", "--rm"];
+    full.extend_from_slice(args);
+    e.podman_rootless(r, &full)
+}
+
+fn rootless_echo(e: &Engines, r: &Runtime) -> Result<()> {
+    rootless_run(e, r, &[IMAGE, "echo", "hello"]).ok()?.stdout_is("hello")?;
+    Ok(())
+}
+
+fn rootless_exit_codes(e: &Engines, r: &Runtime) -> Result<()> {
+    rootless_run(e, r, &[IMAGE, "sh", "-c", "exit 3"]).code_is(3)?;
+    rootless_run(e, r, &[IMAGE, "no-such-command"]).code_is(127)?;
+    Ok(())
+}
+
+/// Container root and a mapped user: the ids the process has inside.
+fn rootless_user(e: &Engines, r: &Runtime) -> Result<()> {
+    rootless_run(e, r, &[IMAGE, "id", "-u"]).ok()?.stdout_is("0")?;
+    rootless_run(e, r, &["--user", "1000:1000", IMAGE, "id", "-u"]).ok()?.stdout_is("1000")?;
+    Ok(())
+}
+
+/// A directory of the user's, written by container root (the user).
+fn rootless_bind_volume(e: &Engines, r: &Runtime) -> Result<()> {
+    let dir = e.rootless.dir.join(format!("volume-{}", r.name));
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("in"), "from the user\n")?;
+    let status = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{}:{}", e.rootless.uid, e.rootless.gid))
+        .arg(&dir)
+        .status()?;
+    ensure!(status.success(), "chown of {}", dir.display());
+    let volume = format!("{}:/data", dir.display());
+    rootless_run(e, r, &["-v", &volume, IMAGE, "sh", "-c", "cat /data/in; echo back > /data/out"])
+        .ok()?
+        .stdout_is("from the user")?;
+    ensure!(std::fs::read_to_string(dir.join("out"))? == "back\n");
+    Ok(())
+}
+
+fn rootless_detach_exec_stop(e: &Engines, r: &Runtime) -> Result<()> {
+    let c = name(r, "rootless-detach");
+    e.podman_rootless(r, &["run", "-d", "--name", &c, IMAGE, "sleep", "1000"]).ok()?;
+    e.podman_rootless(r, &["exec", &c, "sh", "-c", "echo in; exit 4"])
+        .code_is(4)?
+        .stdout_is("in")?;
+    e.podman_rootless(r, &["stop", "--time", "2", &c]).ok()?;
+    e.podman_rootless(r, &["inspect", "--format", "{{.State.Status}}", &c])
+        .ok()?
+        .stdout_is("exited")?;
+    e.podman_rootless(r, &["rm", &c]).ok()?;
     Ok(())
 }
 
