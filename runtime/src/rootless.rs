@@ -12,11 +12,12 @@
 //!   own uid and gid (the kernel allows that to anyone, after
 //!   `setgroups deny`), otherwise through newuidmap/newgidmap (Debian's
 //!   `uidmap`), which check the ranges against /etc/subuid and /etc/subgid;
-//! - a cgroup it may not create is skipped, as runc does: device rules are
-//!   dropped (they need a cgroup the user cannot have on v1), and any other
-//!   limit is refused, naming the field. A cgroup the user was delegated
+//! - a cgroup it may not create is skipped, as runc does, and any limit
+//!   is then refused, naming the field. A cgroup the user was delegated
 //!   (an absolute `linux.cgroupsPath` in a cgroup v2 subtree it owns) is
-//!   used like any other;
+//!   used like any other. Device rules are never applied (runc ignores
+//!   them too): the v1 controller and v2's eBPF filter need the host's
+//!   root;
 //! - device nodes are bind-mounted from the host (mknod is not allowed in
 //!   a user namespace; see [`crate::rootfs::devices`]).
 

@@ -258,6 +258,12 @@ fn build(
         ToParent::RunCreateHooks => {}
         other => bail!("sync: unexpected {other:?}"),
     }
+    // Rootless, device rules are not applied even in a delegated cgroup,
+    // as runc does: the v1 devices controller and v2's eBPF filter need
+    // the host's root (CAP_SYS_ADMIN, CAP_BPF), and in a user namespace no
+    // device node can be made anyway; those bound in open as the host's
+    // permissions allow the user.
+    let device_rules = device_rules.filter(|_| !crate::rootless::active());
     if let (Some(device_rules), Some(cgroup)) = (&device_rules, &undo.cgroup) {
         cgroup.apply(device_rules)?;
     }
