@@ -201,3 +201,36 @@ fn oom_kill_exits_137_and_events_reports_it() {
     let bundle = env.bundle(&spec);
     env.run(&bundle, "t-oom-run").assert().code(137);
 }
+
+/// In a user namespace that shares the host's network namespace (a
+/// rootless config without one), sysfs may not be mounted (EPERM: only
+/// the network namespace's owner may); the host's /sys is bound instead,
+/// read-only as the mount asks, as runc does.
+#[test]
+fn sysfs_in_a_user_namespace_without_a_network_namespace_is_bound() {
+    use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType};
+    let env = Env::new();
+    let mut spec = shell(
+        "test -d /sys/kernel && grep ' /sys ' /proc/self/mountinfo | grep -q ' ro[, ]' \
+         && echo bound-read-only",
+    );
+    let linux = spec.linux_mut().as_mut().unwrap();
+    let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+    namespaces
+        .retain(|n| n.typ() != LinuxNamespaceType::Network && n.typ() != LinuxNamespaceType::User);
+    namespaces
+        .push(LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::User).build().unwrap());
+    linux.set_namespaces(Some(namespaces));
+    let map =
+        LinuxIdMappingBuilder::default().container_id(0u32).host_id(0u32).size(65536u32).build();
+    linux.set_uid_mappings(Some(vec![map.unwrap()]));
+    let map =
+        LinuxIdMappingBuilder::default().container_id(0u32).host_id(0u32).size(65536u32).build();
+    linux.set_gid_mappings(Some(vec![map.unwrap()]));
+    let sys = spec.mounts().iter().flatten().find(|m| m.destination().as_os_str() == "/sys");
+    assert_eq!(sys.and_then(|m| m.typ().as_deref()), Some("sysfs"), "the fixture mounts sysfs");
+    let bundle = env.bundle(&spec);
+    let out = env.run(&bundle, "t-sysfs-bind").assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert_eq!(stdout.trim(), "bound-read-only");
+}

@@ -209,14 +209,29 @@ fn mount_one(root: &Root, index: usize, m: &Mount, setup: &Setup) -> Result<()> 
             false => None,
         };
         let label = setup.spec.linux().as_ref().and_then(|l| l.mount_label().as_deref());
-        mount(
+        let mounted = mount(
             source.as_deref().or(Some(Path::new(typ))),
             &target,
             Some(typ),
             opts.flags,
             labelled_data(opts.data(), typ, label).as_deref(),
-        )
-        .with_context(|| format!("mounting {typ}"))?;
+        );
+        match mounted {
+            // sysfs may be mounted only by the owner of the network
+            // namespace: in a user namespace sharing the host's (a rootless
+            // config without one), the host's /sys is bound instead, with
+            // the mount's flags, as runc does.
+            Err(nix::errno::Errno::EPERM) if typ == "sysfs" && setup.in_user_namespace => {
+                let rec = MsFlags::MS_BIND | MsFlags::MS_REC;
+                mount(Some("/sys"), &target, None::<&str>, rec, None::<&str>)
+                    .context("mounting sysfs was refused (EPERM); binding the host's /sys")?;
+                if !opts.flags.is_empty() {
+                    let top = root.resolve(m.destination())?;
+                    remount_bind(&fd_path(&top), opts.flags)?;
+                }
+            }
+            result => result.with_context(|| format!("mounting {typ}"))?,
+        }
         if let Some(covered) = covered {
             let tmpfs = root.resolve(m.destination())?;
             copy_up(&fd_path(&covered), &fd_path(&tmpfs)).context("tmpcopyup")?;
