@@ -135,10 +135,7 @@ impl Runtime {
         command.args(&full).stdin(Stdio::null()).stdout(stdout).stderr(stderr);
         if let Some(user) = self.user {
             // After any env_clear above: what the user's session has.
-            command
-                .env("XDG_RUNTIME_DIR", &user.runtime_dir)
-                .env("HOME", &user.home)
-                .env("USER", &user.name);
+            user.session_env(&mut command);
         }
         if let Some(namespace) = &self.net_namespace {
             let fd = namespace.as_raw_fd();
@@ -190,13 +187,8 @@ impl Runtime {
     pub fn command(&self, work: &Path) -> Command {
         let mut command = Command::new(&self.binary);
         if let Some(user) = self.user {
-            command
-                .uid(user.uid)
-                .gid(user.gid)
-                .env("XDG_RUNTIME_DIR", &user.runtime_dir)
-                .env("HOME", &user.home)
-                .env("USER", &user.name)
-                .current_dir(work);
+            command.uid(user.uid).gid(user.gid).current_dir(work);
+            user.session_env(&mut command);
         }
         command
     }

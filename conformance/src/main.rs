@@ -402,6 +402,8 @@ fn run(args: &RunArgs) -> Result<i32> {
         );
         litmus::rootless::set_user(user);
     }
+    // The delegated cgroup subtree goes however the run ends.
+    let _delegation = litmus::rootless::Release;
     let (rootfs, targets) = prepare(&args.select, std::slice::from_ref(&runtime_path))?;
     let Target { path: runtime, info } = &targets[0];
 
@@ -427,7 +429,6 @@ fn run(args: &RunArgs) -> Result<i32> {
         Err(why) => {
             bar.finish_and_clear();
             eprintln!("litmus: {why}");
-            litmus::rootless::release();
             // Not a conformance verdict: the suite could not run at all.
             return Ok(2);
         }
@@ -436,7 +437,6 @@ fn run(args: &RunArgs) -> Result<i32> {
     if let Some(budget) = budget {
         results.extend(generated::run(&options, budget, args.select.seed, &progress));
     }
-    litmus::rootless::release();
     bar.finish_and_clear();
 
     let text = match args.report.format {

@@ -325,10 +325,20 @@ fn delegate(uid: u32, gid: u32) -> Result<Option<String>> {
     Ok(Some(format!("/{name}")))
 }
 
+/// Calls [`release`] when dropped: held by a run from the start, so the
+/// subtree goes however the run ends.
+pub struct Release;
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        release();
+    }
+}
+
 /// Undoes [`delegate`] at the end of a run: litmus back in the root
 /// cgroup, the subtree removed (the leak check has reported whatever a
 /// runtime left in it).
-pub fn release() {
+fn release() {
     let Some(delegated) = user().and_then(|u| u.delegated.as_deref()) else { return };
     let root = Path::new(CGROUP2_ROOT);
     let dir = root.join(delegated.trim_start_matches('/'));
@@ -368,6 +378,15 @@ fn give_to_uid(path: &Path, uid: u32, gid: u32) -> Result<()> {
 }
 
 impl User {
+    /// What the user's session has in its environment: its runtime
+    /// directory, home and name.
+    pub fn session_env(&self, command: &mut std::process::Command) {
+        command
+            .env("XDG_RUNTIME_DIR", &self.runtime_dir)
+            .env("HOME", &self.home)
+            .env("USER", &self.name);
+    }
+
     /// The cgroupsPath of container `id` in the delegated subtree, if the
     /// user has one.
     pub fn cgroups_path(&self, id: &str) -> Option<String> {
