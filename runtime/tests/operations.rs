@@ -4,7 +4,7 @@
 mod common;
 
 use common::{shell, Env};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{Linux, Spec};
 use std::time::{Duration, Instant};
 
 /// A running container whose process sleeps; returns the init's host pid.
@@ -233,4 +233,30 @@ fn sysfs_in_a_user_namespace_without_a_network_namespace_is_bound() {
     let out = env.run(&bundle, "t-sysfs-bind").assert().success();
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     assert_eq!(stdout.trim(), "bound-read-only");
+}
+
+/// In a user namespace sharing the host's cgroup namespace, cgroup2 may
+/// not be mounted (EPERM); on a cgroup v2 host the host's hierarchy is
+/// bound instead (on v1 the controllers are bound anyway).
+#[test]
+fn cgroup2_in_a_user_namespace_without_a_cgroup_namespace_is_bound() {
+    use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType};
+    let env = Env::new();
+    let mut spec = shell("grep -q ' /sys/fs/cgroup ' /proc/self/mountinfo && echo mounted");
+    let linux = spec.linux_mut().as_mut().unwrap();
+    let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+    namespaces
+        .retain(|n| n.typ() != LinuxNamespaceType::Cgroup && n.typ() != LinuxNamespaceType::User);
+    namespaces
+        .push(LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::User).build().unwrap());
+    linux.set_namespaces(Some(namespaces));
+    for set in [Linux::set_uid_mappings, Linux::set_gid_mappings] {
+        let map = LinuxIdMappingBuilder::default().container_id(0u32).host_id(0u32).size(65536u32);
+        set(linux, Some(vec![map.build().unwrap()]));
+    }
+    let cgroup = spec.mounts().iter().flatten().find(|m| m.typ().as_deref() == Some("cgroup"));
+    assert!(cgroup.is_some(), "the fixture mounts cgroups");
+    let bundle = env.bundle(&spec);
+    let out = env.run(&bundle, "t-cgroup-bind").assert().success();
+    assert_eq!(String::from_utf8_lossy(&out.get_output().stdout).trim(), "mounted");
 }

@@ -371,8 +371,25 @@ fn mount_cgroups(root: &Root, m: &Mount, opts: &MountOptions, new_cgroup_ns: boo
     let dest_fd = root.create(dest, Leaf::Dir)?;
     let target = fd_path(&dest_fd);
     if unified_only {
-        mount(Some("cgroup2"), &target, Some("cgroup2"), opts.flags, None::<&str>)
-            .context("mounting cgroup2")?;
+        match mount(Some("cgroup2"), &target, Some("cgroup2"), opts.flags, None::<&str>) {
+            // In a user namespace sharing the host's cgroup namespace,
+            // cgroup2 may not be mounted (EPERM): the host's hierarchy is
+            // bound instead, with the mount's flags, as runc does.
+            Err(nix::errno::Errno::EPERM | nix::errno::Errno::EBUSY) => {
+                mount(
+                    Some("/sys/fs/cgroup"),
+                    &target,
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                )
+                .context("mounting cgroup2 was refused; binding the host's /sys/fs/cgroup")?;
+                if !opts.flags.is_empty() {
+                    remount_bind(&fd_path(&root.resolve(dest)?), opts.flags | base)?;
+                }
+            }
+            result => result.context("mounting cgroup2")?,
+        }
         return Ok(());
     }
     mount(Some("tmpfs"), &target, Some("tmpfs"), base, Some("mode=755"))
