@@ -127,6 +127,9 @@ struct Selection {
     /// Only cases whose name contains this
     #[arg(long)]
     filter: Option<String>,
+    /// Leave out cases whose name contains this (repeatable)
+    #[arg(long, value_name = "TEXT")]
+    exclude: Vec<String>,
     /// Only cases citing this requirement ID (`litmus requirements` lists them)
     #[arg(long, value_parser = known_requirement)]
     requirement: Option<String>,
@@ -251,6 +254,7 @@ impl Selection {
     fn cases(&self) -> Vec<&'static Case> {
         cases::all()
             .filter(|c| self.filter.as_ref().is_none_or(|f| c.name.contains(f.as_str())))
+            .filter(|c| !self.exclude.iter().any(|x| c.name.contains(x.as_str())))
             .filter(|c| {
                 self.requirement.as_ref().is_none_or(|r| c.requirements.iter().any(|c| c.id == r))
             })
