@@ -4,7 +4,9 @@
 mod common;
 
 use common::{shell, Env};
-use oci_spec::runtime::{Linux, Spec};
+use oci_spec::runtime::{
+    Linux, LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Spec,
+};
 use std::time::{Duration, Instant};
 
 /// A running container whose process sleeps; returns the init's host pid.
@@ -202,31 +204,33 @@ fn oom_kill_exits_137_and_events_reports_it() {
     env.run(&bundle, "t-oom-run").assert().code(137);
 }
 
+/// `spec` in a new user namespace (ids mapped onto themselves) that
+/// shares the host's namespace of type `shared`.
+fn in_a_user_namespace_sharing(spec: &mut Spec, shared: LinuxNamespaceType) {
+    let linux = spec.linux_mut().as_mut().unwrap();
+    let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+    namespaces.retain(|n| n.typ() != shared && n.typ() != LinuxNamespaceType::User);
+    namespaces
+        .push(LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::User).build().unwrap());
+    linux.set_namespaces(Some(namespaces));
+    for set in [Linux::set_uid_mappings, Linux::set_gid_mappings] {
+        let map = LinuxIdMappingBuilder::default().container_id(0u32).host_id(0u32).size(65536u32);
+        set(linux, Some(vec![map.build().unwrap()]));
+    }
+}
+
 /// In a user namespace that shares the host's network namespace (a
 /// rootless config without one), sysfs may not be mounted (EPERM: only
 /// the network namespace's owner may); the host's /sys is bound instead,
 /// read-only as the mount asks, as runc does.
 #[test]
 fn sysfs_in_a_user_namespace_without_a_network_namespace_is_bound() {
-    use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType};
     let env = Env::new();
     let mut spec = shell(
         "test -d /sys/kernel && grep ' /sys ' /proc/self/mountinfo | grep -q ' ro[, ]' \
          && echo bound-read-only",
     );
-    let linux = spec.linux_mut().as_mut().unwrap();
-    let mut namespaces = linux.namespaces().clone().unwrap_or_default();
-    namespaces
-        .retain(|n| n.typ() != LinuxNamespaceType::Network && n.typ() != LinuxNamespaceType::User);
-    namespaces
-        .push(LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::User).build().unwrap());
-    linux.set_namespaces(Some(namespaces));
-    let map =
-        LinuxIdMappingBuilder::default().container_id(0u32).host_id(0u32).size(65536u32).build();
-    linux.set_uid_mappings(Some(vec![map.unwrap()]));
-    let map =
-        LinuxIdMappingBuilder::default().container_id(0u32).host_id(0u32).size(65536u32).build();
-    linux.set_gid_mappings(Some(vec![map.unwrap()]));
+    in_a_user_namespace_sharing(&mut spec, LinuxNamespaceType::Network);
     let sys = spec.mounts().iter().flatten().find(|m| m.destination().as_os_str() == "/sys");
     assert_eq!(sys.and_then(|m| m.typ().as_deref()), Some("sysfs"), "the fixture mounts sysfs");
     let bundle = env.bundle(&spec);
@@ -240,20 +244,9 @@ fn sysfs_in_a_user_namespace_without_a_network_namespace_is_bound() {
 /// bound instead (on v1 the controllers are bound anyway).
 #[test]
 fn cgroup2_in_a_user_namespace_without_a_cgroup_namespace_is_bound() {
-    use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType};
     let env = Env::new();
     let mut spec = shell("grep -q ' /sys/fs/cgroup ' /proc/self/mountinfo && echo mounted");
-    let linux = spec.linux_mut().as_mut().unwrap();
-    let mut namespaces = linux.namespaces().clone().unwrap_or_default();
-    namespaces
-        .retain(|n| n.typ() != LinuxNamespaceType::Cgroup && n.typ() != LinuxNamespaceType::User);
-    namespaces
-        .push(LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::User).build().unwrap());
-    linux.set_namespaces(Some(namespaces));
-    for set in [Linux::set_uid_mappings, Linux::set_gid_mappings] {
-        let map = LinuxIdMappingBuilder::default().container_id(0u32).host_id(0u32).size(65536u32);
-        set(linux, Some(vec![map.build().unwrap()]));
-    }
+    in_a_user_namespace_sharing(&mut spec, LinuxNamespaceType::Cgroup);
     let cgroup = spec.mounts().iter().flatten().find(|m| m.typ().as_deref() == Some("cgroup"));
     assert!(cgroup.is_some(), "the fixture mounts cgroups");
     let bundle = env.bundle(&spec);
