@@ -9,10 +9,10 @@ mod common;
 
 use common::bench_run_exiting;
 use criterion::{criterion_group, criterion_main, Criterion};
-use litmus_benches::{bundle, limit_memory, median_of, next_id, quick, rootfs, runtimes, Runtime};
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use litmus_benches::{
+    bundle, limit_memory, median_of, quick, rootfs, runtimes, start_to_oom_event,
+};
+use std::time::Duration;
 
 const LIMIT: i64 = 16 << 20;
 
@@ -44,36 +44,6 @@ fn oom(c: &mut Criterion) {
     }
     let path = litmus_benches::extra_results_dir().join("oom-event.json");
     std::fs::write(&path, serde_json::Value::Object(latencies).to_string()).expect("writing");
-}
-
-/// create, attach `events`, start: the time until `events` prints the OOM.
-fn start_to_oom_event(rt: &Runtime, bundle: &str) -> anyhow::Result<Duration> {
-    let id = next_id("oomev");
-    rt.ok(&["create", "--bundle", bundle, &id])?;
-    let mut events = rt.command(&["events", &id]);
-    let mut events = events.stdout(Stdio::piped()).spawn()?;
-    let lines = BufReader::new(events.stdout.take().expect("piped"));
-    // A reader thread, so a runtime whose `events` never reports cannot hang us.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in lines.lines().map_while(Result::ok) {
-            if line.contains(r#""type":"oom""#) {
-                let _ = tx.send(Instant::now());
-                return;
-            }
-        }
-    });
-    let began = Instant::now();
-    let outcome = rt.ok(&["start", &id]).and_then(|()| {
-        let seen = rx
-            .recv_timeout(Duration::from_secs(10))
-            .map_err(|_| anyhow::anyhow!("no OOM event within 10s"))?;
-        Ok(seen - began)
-    });
-    let _ = events.kill();
-    let _ = events.wait();
-    let _ = rt.ok(&["delete", "--force", &id]);
-    outcome
 }
 
 criterion_group!(benches, oom);

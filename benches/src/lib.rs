@@ -5,12 +5,16 @@
 //! are installed. `LITMUS_BENCH_RUNTIMES="name=/path,..."` adds any other,
 //! so users bench their own. Each runtime gets a private `--root`.
 
+pub mod profile;
+pub mod rounds;
+
 use anyhow::{bail, Context, Result};
 use litmus_bundle::{default_spec, Bundle, RootfsBuilder};
 use oci_spec::runtime::Spec;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long any one runtime command of a benchmark may take: far above
 /// what one needs, so that only a hang reaches it.
@@ -193,4 +197,34 @@ pub fn median_of(n: usize, mut f: impl FnMut() -> Result<Duration>) -> Result<Du
 pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> Result<()> {
     litmus_bundle::wait::poll(timeout, Duration::from_millis(1), || done().then_some(()))
         .map_err(|e| anyhow::anyhow!("timed out: {e}"))
+}
+
+/// create, attach `events`, start: the time until `events` prints the OOM.
+pub fn start_to_oom_event(rt: &Runtime, bundle: &str) -> Result<Duration> {
+    let id = next_id("oomev");
+    rt.ok(&["create", "--bundle", bundle, &id])?;
+    let mut events = rt.command(&["events", &id]);
+    let mut events = events.stdout(Stdio::piped()).spawn()?;
+    let lines = BufReader::new(events.stdout.take().expect("piped"));
+    // A reader thread, so a runtime whose `events` never reports cannot hang us.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.lines().map_while(Result::ok) {
+            if line.contains(r#""type":"oom""#) {
+                let _ = tx.send(Instant::now());
+                return;
+            }
+        }
+    });
+    let began = Instant::now();
+    let outcome = rt.ok(&["start", &id]).and_then(|()| {
+        let seen = rx
+            .recv_timeout(Duration::from_secs(10))
+            .map_err(|_| anyhow::anyhow!("no OOM event within 10s"))?;
+        Ok(seen - began)
+    });
+    let _ = events.kill();
+    let _ = events.wait();
+    let _ = rt.ok(&["delete", "--force", &id]);
+    outcome
 }

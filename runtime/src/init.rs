@@ -42,6 +42,7 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
         // program: keep container processes from ptracing it or opening
         // its /proc/PID/exe (CVE-2016-9962, CVE-2019-5736).
         channel.recv("the go-ahead")?;
+        let namespaces_span = crate::trace::span("namespaces");
         // oom_score_adj before that, inherited by the init: once
         // non-dumpable, our /proc files are the host root's, and an
         // unprivileged runtime could not write them.
@@ -53,7 +54,10 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
             nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
         }
         cx.plan.join_all()?;
-        nix::sched::unshare(cx.plan.create).context("creating namespaces (unshare)")?;
+        // The cgroup namespace's root is the cgroup we are in when it is
+        // made: it waits until `create` has moved us into the container's.
+        let cgroup_ns = nix::sched::CloneFlags::CLONE_NEWCGROUP;
+        nix::sched::unshare(cx.plan.create - cgroup_ns).context("creating namespaces (unshare)")?;
         let new_user = cx.plan.creates(LinuxNamespaceType::User);
         if new_user {
             // As runc does: dumpable while the parent writes our maps (and
@@ -70,7 +74,22 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
         }
         if new_user {
             channel.send(&ToParent::MapIds { pid: nix::unistd::getpid().as_raw() })?;
-            channel.recv("the id mappings")?;
+        }
+        // `create` sends Attached before it reads MapIds: one order here.
+        drop(namespaces_span);
+        {
+            let _t = crate::trace::span("wait.cgroup");
+            match channel.recv("the cgroup")? {
+                ToChild::Attached => {}
+                other => bail!("sync: expected Attached, got {other:?}"),
+            }
+        }
+        let namespaces_span = crate::trace::span("namespaces.user+cgroup");
+        if new_user {
+            match channel.recv("the id mappings")? {
+                ToChild::IdsMapped => {}
+                other => bail!("sync: expected IdsMapped, got {other:?}"),
+            }
             if !Fault::DumpableRuntime.active() {
                 nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
             }
@@ -81,9 +100,18 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
         if cx.plan.creates(LinuxNamespaceType::Time) && Fault::TimeOffsetsAfterSetuid.active() {
             write_time_offsets(cx.spec)?;
         }
+        if cx.plan.create.contains(cgroup_ns) {
+            nix::sched::unshare(cgroup_ns).context("creating the cgroup namespace (unshare)")?;
+        }
+        drop(namespaces_span);
+        let _fork = crate::trace::span("fork.init");
         // SAFETY: the intermediate process is single-threaded.
         match unsafe { nix::unistd::fork() }.context("forking the container init")? {
-            ForkResult::Child => container_init(channel, cx),
+            ForkResult::Child => {
+                std::mem::forget(_fork);
+                crate::trace::set_process("init");
+                container_init(channel, cx)
+            }
             ForkResult::Parent { child } => {
                 channel.send(&ToParent::InitPid { pid: child.as_raw() })
             }
@@ -165,10 +193,14 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     let spec = cx.spec;
     let process = spec.process();
     nix::unistd::setsid().context("setsid")?;
-    let state_json = match channel.recv("the container state")? {
-        ToChild::State { json } => json,
-        other => bail!("sync: expected State, got {other:?}"),
+    let state_json = {
+        let _t = crate::trace::span("wait.state");
+        match channel.recv("the container state")? {
+            ToChild::State { json } => json,
+            other => bail!("sync: expected State, got {other:?}"),
+        }
     };
+    let setup_span = crate::trace::span("setup");
 
     if cx.plan.has(LinuxNamespaceType::Uts) {
         if let Some(hostname) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
@@ -188,6 +220,8 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
         write_sysctls(spec, Path::new("/proc/sys"))?;
     }
 
+    drop(setup_span);
+    let mounts_span = crate::trace::span("rootfs.prepare");
     rootfs::prepare(&rootfs::Setup {
         spec,
         rootfs: cx.rootfs,
@@ -211,9 +245,14 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
         cwd_checked?;
     }
 
+    drop(mounts_span);
     // prestart and createRuntime hooks run in the runtime's namespace.
-    channel.send(&ToParent::RunCreateHooks)?;
-    channel.recv("the createRuntime hooks")?;
+    {
+        let _t = crate::trace::span("wait.hooks");
+        channel.send(&ToParent::RunCreateHooks)?;
+        channel.recv("the createRuntime hooks")?;
+    }
+    let seccomp_span = crate::trace::span("hooks+seccomp");
     // createContainer hooks: container namespaces, before pivot_root, so
     // their path still resolves in the runtime's filesystem.
     hooks::run_phase(spec.hooks(), Phase::CreateContainer, &state_json)?;
@@ -231,13 +270,19 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     // The pre-CVE-2024-21626 runc: a host directory still open when the
     // unchecked cwd is entered, so `cwd: /proc/self/fd/N` leaves the rootfs.
     let _host_dir = Fault::HostDirFdAtChdir.active().then(|| std::fs::File::open("/sys/fs/cgroup"));
+    drop(seccomp_span);
+    let pivot_span = crate::trace::span("rootfs.pivot");
     rootfs::pivot(cx.rootfs, cx.no_pivot, cx.plan.has(LinuxNamespaceType::Mount))?;
     // After the pivot (the pty comes from the container's devpts), before
     // finalize (which may make /dev read-only).
     if let Some(socket) = cx.console {
         console::set_up(socket, true)?;
     }
+    drop(pivot_span);
+    let finalize_span = crate::trace::span("rootfs.finalize");
     rootfs::finalize(spec)?;
+    drop(finalize_span);
+    let process_span = crate::trace::span("process");
 
     process::set_rlimits(process)?;
     process::set_io_priority(process)?;
@@ -297,6 +342,7 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
         None => process::find_executable(process)?,
     };
     install_exit_on_signal();
+    drop(process_span);
     channel.send(&ToParent::Ready)?;
     Ok(Built { program, state_json, late_filter, fds_marked })
 }
@@ -308,9 +354,12 @@ fn wait_for_start_and_exec(cx: &InitContext, built: Built) -> Result<std::conver
     if Fault::ExecOnCreate.active() {
         process::exec(&built.program, cx.spec.process())?;
     }
+    let waiting = crate::trace::now_ns();
     let (mut conn, _) = cx.exec_socket.accept().context("waiting for start")?;
     let mut go = [0u8; 1];
     conn.read_exact(&mut go).context("reading start's request")?;
+    crate::trace::record("wait.start", waiting, crate::trace::now_ns());
+    let go_at = crate::trace::now_ns();
     let outcome = (|| {
         let state = running_state(&built.state_json);
         let process = cx.spec.process();
@@ -327,6 +376,7 @@ fn wait_for_start_and_exec(cx: &InitContext, built: Built) -> Result<std::conver
         if let Some(filter) = built.late_filter {
             filter.load(&state)?;
         }
+        crate::trace::record("before.exec", go_at, crate::trace::now_ns());
         process::exec(&built.program, cx.spec.process())
     })();
     let Err(error) = outcome;

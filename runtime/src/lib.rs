@@ -27,3 +27,4 @@ pub mod seccomp;
 pub mod signal;
 pub mod state;
 pub mod sync;
+pub mod trace;

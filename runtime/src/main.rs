@@ -6,7 +6,9 @@ use litmus_runtime::{container, features, logging};
 use std::path::Path;
 
 fn main() {
+    let started = litmus_runtime::trace::now_ns();
     let cli = Cli::parse();
+    let parsed = litmus_runtime::trace::now_ns();
     // Before anything is opened (the log included): see fds.rs.
     let inherited = match claim_inherited(&cli.command) {
         Ok(inherited) => inherited,
@@ -19,6 +21,10 @@ fn main() {
         eprintln!("litmus-runtime: {e:#}");
         std::process::exit(1);
     }
+    // After the inherited fds are claimed: the trace file takes a free number.
+    litmus_runtime::trace::init();
+    litmus_runtime::trace::record("cli.parse", started, parsed);
+    litmus_runtime::trace::record("cli.fds+log", parsed, litmus_runtime::trace::now_ns());
     match dispatch(&cli, &inherited) {
         Ok(code) => std::process::exit(code),
         Err(e) => {

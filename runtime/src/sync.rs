@@ -4,12 +4,14 @@
 //! ```text
 //! parent                          intermediate child         container init
 //!   fork ───────────────────────▶  (waits)
-//!   join cgroup
 //!   Go ─────────────────────────▶  oom_score_adj, non-dumpable,
-//!                                  setns / unshare
+//!   create cgroup, move the         setns / unshare (but cgroup)
+//!   intermediate into it
+//!   Attached ───────────────────▶
 //!   ◀──────────────── MapIds        (new user ns)
 //!   write uid_map/gid_map
-//!   IdsMapped ──────────────────▶   fork ─────────────────▶ (waits)
+//!   IdsMapped ──────────────────▶   unshare cgroup ns,
+//!                                   fork ─────────────────▶ (waits)
 //!   ◀──────────────── InitPid       exit
 //!   State ──────────────────────────────────────────────▶  mounts, devices
 //!   ◀──────────────────────────────────────────── RunCreateHooks
@@ -31,6 +33,8 @@ use std::os::unix::net::UnixStream;
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToChild {
     Go,
+    /// The intermediate is in the container's cgroup (or there is none).
+    Attached,
     IdsMapped,
     /// The container's state JSON, for hooks run from inside.
     State {

@@ -15,6 +15,7 @@ use crate::init::{self, InitContext};
 use crate::namespaces::Plan;
 use crate::state::{read_proc_stat, ContainerDir, Record, State, Status};
 use crate::sync::{self, ParentEnd, ToChild, ToParent};
+use crate::trace;
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
@@ -53,6 +54,11 @@ pub struct Created {
     /// The socket the pty master arrived on, when the caller relays the
     /// terminal itself (foreground `run` without --console-socket).
     pub console: Option<UnixStream>,
+    /// The state directory, still locked, its record and the config as
+    /// saved: `run` starts the container without reading them back.
+    pub dir: ContainerDir,
+    pub record: Record,
+    pub spec: Validated,
 }
 
 /// `create`: the container outlives this command.
@@ -68,6 +74,7 @@ pub fn create_for(
     inherited: &Inherited,
     foreground: bool,
 ) -> Result<Created> {
+    let config_span = trace::span("config");
     let bundle = args
         .bundle
         .canonicalize()
@@ -85,14 +92,18 @@ pub fn create_for(
     let terminal = spec.process().terminal() == Some(true);
     let console = console_socket(terminal, args.console_socket.as_deref(), foreground)?;
     let rootfs = config::rootfs_path(&spec, &bundle)?.canonicalize()?;
+    drop(config_span);
 
-    let dir = ContainerDir::create(root, &args.id)?;
+    let dir = {
+        let _t = trace::span("state.dir");
+        ContainerDir::create(root, &args.id)?
+    };
     let mut undo = Undo::new(dir);
     let for_container = console.as_ref().map(|(theirs, _)| theirs);
-    build(&mut undo, args, inherited, &spec, &bundle, &rootfs, for_container)?;
+    let record = build(&mut undo, args, inherited, &spec, &bundle, &rootfs, for_container)?;
     let pid = undo.init.expect("build sets the init pid");
-    undo.disarm();
-    Ok(Created { pid, console: console.and_then(|(_, ours)| ours) })
+    let dir = undo.disarm();
+    Ok(Created { pid, console: console.and_then(|(_, ours)| ours), dir, record, spec })
 }
 
 /// The socket the container's pty master is sent on, as runc decides it:
@@ -141,8 +152,9 @@ fn build(
     bundle: &Path,
     rootfs: &Path,
     console: Option<&UnixStream>,
-) -> Result<()> {
+) -> Result<Record> {
     let dir = undo.dir.as_ref().expect("armed");
+    let state_span = trace::span("state.create");
     dir.save_config(spec)?;
     let mut record = Record {
         state: State {
@@ -166,22 +178,9 @@ fn build(
     dir.save(&record)?;
     // Device rules wait until the container's /dev is built: a rule that
     // denies mknod must not stop the runtime creating the nodes asked for.
-    let (resources, device_rules) = split_device_rules(linux.resources().as_ref());
-    match Cgroup::create(&Layout::detect()?, &record.cgroup_path, resources.as_ref()) {
-        Ok(cgroup) => undo.cgroup = Some(cgroup),
-        // Rootless without a delegated cgroup: the container runs in ours,
-        // as runc's; limits it cannot honour are refused by name.
-        Err(e) if crate::rootless::active() && crate::rootless::is_permission_error(&e) => {
-            let limits = crate::rootless::limits_set(resources.as_ref());
-            if !limits.is_empty() && !Fault::RootlessLimitsIgnored.active() {
-                return Err(crate::rootless::no_cgroup_for(&limits, &e));
-            }
-            record.cgroup_path.clear();
-            dir.save(&record)?;
-        }
-        Err(e) => return Err(e),
-    }
+    drop(state_span);
 
+    let prepare_span = trace::span("fork.prepare");
     let exec_socket = UnixListener::bind(short_socket_path(dir.path())?.path())
         .with_context(|| format!("creating the exec socket in {}", dir.path().display()))?;
     let plan = Plan::new(&linux.namespaces().clone().unwrap_or_default());
@@ -207,6 +206,8 @@ fn build(
 
     let (mut channel, child_channel): (ParentEnd, _) = sync::pair()?;
     let lock_fd = dir.lock_fd();
+    drop(prepare_span);
+    let fork_span = trace::span("fork.intermediate");
     // SAFETY: the runtime is single-threaded here, so the child cannot
     // inherit a lock held by another thread.
     let intermediate = match unsafe { nix::unistd::fork() }.context("fork")? {
@@ -220,20 +221,40 @@ fn build(
             // a kill lands in the ~1 ms between init's Ready and create's
             // exit, too rarely for the suite's meta-test.)
             unsafe { libc::close(lock_fd) };
+            trace::set_process("intermediate");
             init::intermediate(child_channel, &cx)
         }
         ForkResult::Parent { child } => child,
     };
+    drop(fork_span);
     drop(child_channel);
     undo.intermediate = Some(intermediate);
 
-    if let Some(cgroup) = &undo.cgroup {
-        cgroup.add_process(intermediate.as_raw())?;
-    }
+    // The intermediate makes the namespaces while we make the cgroup; it
+    // waits for `Attached` before the cgroup namespace and the init's fork.
     channel.tell(&ToChild::Go)?;
+    let (resources, device_rules) = split_device_rules(linux.resources().as_ref());
+    let joined = join_cgroup(
+        &mut undo.cgroup,
+        &mut record,
+        dir,
+        &mut channel,
+        intermediate,
+        resources.as_ref(),
+    );
+    if let Err(e) = joined {
+        // The intermediate's own failure, if it failed first, says more.
+        let _ = kill(intermediate, Signal::SIGKILL);
+        return Err(match channel.recv("the intermediate's report") {
+            Ok(ToParent::Failed { error }) => anyhow::anyhow!(error),
+            _ => e,
+        });
+    }
+    let namespaces_span = trace::span("wait.namespaces");
     let pid = loop {
         match channel.expect("the container init's pid")? {
             ToParent::MapIds { pid } => {
+                let _t = trace::span("id.mappings");
                 write_id_mappings(spec, pid)?;
                 channel.tell(&ToChild::IdsMapped)?;
             }
@@ -241,23 +262,35 @@ fn build(
             other => bail!("sync: unexpected {other:?}"),
         }
     };
+    drop(namespaces_span);
     undo.init = Some(pid);
     if let Some(devices) = linux.net_devices() {
         crate::net_devices::move_into(devices, pid)?;
     }
-    let _ = waitpid(intermediate, None);
-    undo.intermediate = None;
-
+    // The init builds the container while we record its pid and reap the
+    // intermediate. (Killed before the record is saved, create leaves an
+    // init that exits on its own: the channel's end closes with us.)
     record.state.pid = pid;
-    record.pid_start_time = read_proc_stat(pid).map(|(_, t)| t).unwrap_or_default();
-    dir.save(&record)?;
     let state_json = serde_json::to_string(&record.state)?;
     channel.tell(&ToChild::State { json: state_json.clone() })?;
+    let mounts_span = trace::span("wait.mounts");
+    {
+        let _t = trace::span("state.pid");
+        record.pid_start_time = read_proc_stat(pid).map(|(_, t)| t).unwrap_or_default();
+        dir.save(&record)?;
+    }
+    {
+        let _t = trace::span("wait.intermediate");
+        let _ = waitpid(intermediate, None);
+    }
+    undo.intermediate = None;
 
     match channel.expect("the container to reach the createRuntime hooks")? {
         ToParent::RunCreateHooks => {}
         other => bail!("sync: unexpected {other:?}"),
     }
+    drop(mounts_span);
+    let hooks_span = trace::span("hooks.create");
     // Rootless, device rules are not applied even in a delegated cgroup,
     // as runc does: the v1 devices controller and v2's eBPF filter need
     // the host's root (CAP_SYS_ADMIN, CAP_BPF), and in a user namespace no
@@ -269,12 +302,16 @@ fn build(
     }
     hooks::run_phase(spec.hooks(), Phase::Prestart, &state_json)?;
     hooks::run_phase(spec.hooks(), Phase::CreateRuntime, &state_json)?;
+    drop(hooks_span);
+    let ready_span = trace::span("wait.ready");
     channel.tell(&ToChild::HooksDone)?;
     match channel.expect("the container to be created")? {
         ToParent::Ready => {}
         other => bail!("sync: unexpected {other:?}"),
     }
+    drop(ready_span);
 
+    let _t = trace::span("state.created");
     record.state.status = Status::Created;
     dir.save(&record)?;
     if Fault::PoststartDuringCreate.active() {
@@ -284,7 +321,41 @@ fn build(
     if let Some(pid_file) = &args.pid_file {
         write_pid_file(pid_file, pid)?;
     }
-    Ok(())
+    Ok(record)
+}
+
+/// Creates the container's cgroup, moves the intermediate into it (its
+/// init will be forked there) and tells it so.
+fn join_cgroup(
+    cgroup: &mut Option<Cgroup>,
+    record: &mut Record,
+    dir: &ContainerDir,
+    channel: &mut ParentEnd,
+    intermediate: Pid,
+    resources: Option<&oci_spec::runtime::LinuxResources>,
+) -> Result<()> {
+    let cgroup_span = trace::span("cgroup.create");
+    match Cgroup::create(&Layout::detect()?, &record.cgroup_path, resources) {
+        Ok(created) => *cgroup = Some(created),
+        // Rootless without a delegated cgroup: the container runs in ours,
+        // as runc's; limits it cannot honour are refused by name.
+        Err(e) if crate::rootless::active() && crate::rootless::is_permission_error(&e) => {
+            let limits = crate::rootless::limits_set(resources);
+            if !limits.is_empty() && !Fault::RootlessLimitsIgnored.active() {
+                return Err(crate::rootless::no_cgroup_for(&limits, &e));
+            }
+            record.cgroup_path.clear();
+            dir.save(record)?;
+        }
+        Err(e) => return Err(e),
+    }
+    drop(cgroup_span);
+
+    if let Some(cgroup) = cgroup {
+        let _t = trace::span("cgroup.attach");
+        cgroup.add_process(intermediate.as_raw())?;
+    }
+    channel.tell(&ToChild::Attached)
 }
 
 /// Fault only: invoked setuid root (euid 0, real uid not), the user
@@ -412,8 +483,9 @@ impl Undo {
         Undo { dir: Some(dir), cgroup: None, intermediate: None, init: None, host_mounts: None }
     }
 
-    fn disarm(&mut self) {
-        self.dir = None;
+    /// The create succeeded: nothing is undone; the directory goes on.
+    fn disarm(&mut self) -> ContainerDir {
+        self.dir.take().expect("armed")
     }
 }
 

@@ -31,14 +31,27 @@ use std::time::{Duration, Instant};
 
 /// Runs the user process of a created container.
 pub fn start(root: &Path, id: &str) -> Result<()> {
+    let load_span = crate::trace::span("start.load");
     let dir = ContainerDir::open(root, id)?;
     let mut record = dir.load()?;
+    drop(load_span);
+    start_loaded(&dir, &mut record, None)
+}
+
+/// `start` of a container whose directory is open and locked; `spec` is
+/// its saved config when the caller has it (foreground `run`).
+fn start_loaded(
+    dir: &ContainerDir,
+    record: &mut state::Record,
+    spec: Option<&oci_spec::runtime::Spec>,
+) -> Result<()> {
     let status = record.refreshed_status();
     if status != Status::Created {
         bail!(
             "cannot start a container that is {status} (only a created container can be started)"
         );
     }
+    let exec_span = crate::trace::span("start.exec");
     let socket = dir.path().join(EXEC_SOCKET);
     let mut conn = UnixStream::connect(short_socket_path(dir.path())?.path())
         .context("the container's init is not waiting for start")?;
@@ -51,9 +64,18 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     if !reply.trim().is_empty() {
         bail!("{}", reply.trim());
     }
+    drop(exec_span);
+    let _t = crate::trace::span("start.poststart");
     record.state.status = Status::Running;
-    dir.save(&record)?;
-    let spec = dir.load_config()?;
+    dir.save(record)?;
+    let loaded;
+    let spec = match spec {
+        Some(spec) => spec,
+        None => {
+            loaded = dir.load_config()?;
+            &loaded
+        }
+    };
     let state_json = serde_json::to_string(&record.current_state())?;
     if Fault::PoststartFailureIgnored.active() {
         hooks::run_phase_warning(spec.hooks(), Phase::Poststart, &state_json);
@@ -110,6 +132,16 @@ pub fn kill(root: &Path, id: &str, signal_name: &str, all: bool) -> Result<()> {
 }
 
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    delete_knowing(root, id, force, None)
+}
+
+/// `delete`, with the saved config when the caller has it.
+fn delete_knowing(
+    root: &Path,
+    id: &str,
+    force: bool,
+    spec: Option<&oci_spec::runtime::Spec>,
+) -> Result<()> {
     let dir = match ContainerDir::open(root, id) {
         Ok(dir) => dir,
         // runc: `delete --force` of a container that is not there succeeds;
@@ -128,6 +160,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         let _ = send_signal(Pid::from_raw(record.state.pid), Signal::SIGKILL);
     }
     if let Some(cgroup) = record.cgroup()? {
+        let _t = crate::trace::span("delete.cgroup");
         // Frozen tasks cannot act on SIGKILL until thawed.
         if status == Status::Paused {
             let _ = cgroup.freeze(false);
@@ -135,8 +168,16 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         kill_all_and_remove(&cgroup);
     }
     wait_until_gone(record.state.pid, record.pid_start_time);
-    let spec = dir.load_config().ok();
-    if spec.as_ref().is_some_and(shares_the_host_mount_namespace) {
+    let _t = crate::trace::span("delete.state");
+    let loaded;
+    let spec = match spec {
+        Some(spec) => Some(spec),
+        None => {
+            loaded = dir.load_config().ok();
+            loaded.as_ref()
+        }
+    };
+    if spec.is_some_and(shares_the_host_mount_namespace) {
         crate::rootfs::unmount_all_under(&record.state.rootfs);
     }
     let mut state = record.current_state();

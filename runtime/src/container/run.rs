@@ -2,7 +2,7 @@
 //! forwarding signals to it, and return its exit status.
 
 use super::create::create_for;
-use super::{delete, start};
+use super::{delete, delete_knowing, start_loaded};
 use crate::cli::CreateArgs;
 use crate::console;
 use crate::fds::Inherited;
@@ -37,8 +37,9 @@ pub fn run(
         nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
     }
     let created = create_for(root, args, inherited, !detach)?;
+    let (dir, mut record, spec) = (created.dir, created.record, created.spec);
     if detach {
-        start(root, &args.id)?;
+        start_loaded(&dir, &mut record, Some(&spec))?;
         return Ok(0);
     }
     forward_signals_to(created.pid);
@@ -46,14 +47,24 @@ pub fn run(
         Some(socket) => Some(console::relay(console::receive_master(socket)?)?),
         None => None,
     };
-    if let Err(e) = start(root, &args.id) {
+    // Still locked since create: nothing came between. What create
+    // wrote is not read back.
+    let started = start_loaded(&dir, &mut record, Some(&spec));
+    // Unlocked while the container runs: `state`, `kill` and the like
+    // must not wait for it.
+    drop(dir);
+    if let Err(e) = started {
         let _ = delete(root, &args.id, true);
         return Err(e);
     }
-    let status = wait_for(created.pid)?;
+    let status = {
+        let _t = crate::trace::span("wait.container");
+        wait_for(created.pid)?
+    };
     drop(relay);
     if !keep {
-        delete(root, &args.id, true)?;
+        let _t = crate::trace::span("delete");
+        delete_knowing(root, &args.id, true, Some(&spec))?;
     }
     Ok(status)
 }

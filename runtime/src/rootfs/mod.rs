@@ -63,9 +63,15 @@ pub fn prepare(setup: &Setup) -> Result<()> {
     let root = Root::open(setup.rootfs)?;
     let mounts = setup.spec.mounts().clone().unwrap_or_default();
     for (i, m) in mounts.iter().enumerate() {
+        let began = crate::trace::enabled().then(crate::trace::now_ns);
         mount_one(&root, i, m, setup)
             .with_context(|| format!("mounts[{i}] ({})", m.destination().display()))?;
+        if let Some(began) = began {
+            let phase = format!("mount {}", m.destination().display());
+            crate::trace::record(&phase, began, crate::trace::now_ns());
+        }
     }
+    let _devices = crate::trace::span("devices");
 
     let dev_is_bind = mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")

@@ -41,6 +41,33 @@ impl Campaign {
         Ok(logs.into_iter().map(|(_, p)| p).collect())
     }
 
+    /// A sitting whose campaign was stopped (the command killed, its
+    /// fuzzer then given SIGINT) leaves N.running with libFuzzer's final
+    /// stats and /usr/bin/time's figures in it: a whole sitting, kept as
+    /// N.log. One cut off before those lines is dropped (its CPU time
+    /// cannot be counted, its corpus additions stay in the corpus).
+    /// Returns how many were kept.
+    pub fn adopt_stopped(&self, target: &str) -> Result<usize> {
+        let dir = self.sittings_of(target);
+        let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(0) };
+        let mut kept = 0;
+        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            if path.extension().is_none_or(|e| e != "running") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let whole = text.contains("stat::number_of_executed_units:")
+                && text.contains("User time (seconds):");
+            if whole {
+                std::fs::rename(&path, path.with_extension("log"))?;
+                kept += 1;
+            } else {
+                std::fs::remove_file(&path)?;
+            }
+        }
+        Ok(kept)
+    }
+
     /// Each sitting of `target`, parsed.
     pub fn sittings(&self, target: &str) -> Result<Vec<Stats>> {
         self.logs(target)?
@@ -76,6 +103,10 @@ pub fn run(
     let budget = std::time::Duration::from_secs(minutes * 60);
     let mut queue = Vec::new();
     for target in targets {
+        let adopted = campaign.adopt_stopped(target)?;
+        if adopted > 0 {
+            eprintln!("campaign: {target}: {adopted} stopped sitting(s) kept (they ended cleanly)");
+        }
         let spent: f64 = campaign.sittings(target)?.iter().map(|s| s.cpu_seconds).sum();
         let left = budget.saturating_sub(std::time::Duration::from_secs_f64(spent));
         // Less than a minute left: not worth a sitting's start-up.
@@ -458,6 +489,23 @@ stat::peak_rss_mb:              71
 \tUser time (seconds): 100.5
 \tSystem time (seconds): 19.5
 ";
+
+    #[test]
+    fn a_stopped_sitting_with_final_stats_is_kept_and_a_cut_one_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let campaign = Campaign { dir: dir.path().to_path_buf() };
+        let sittings = campaign.sittings_of("t");
+        std::fs::create_dir_all(&sittings).unwrap();
+        std::fs::write(sittings.join("1.log"), LOG).unwrap();
+        std::fs::write(sittings.join("2.running"), LOG).unwrap();
+        assert_eq!(campaign.adopt_stopped("t").unwrap(), 1);
+        assert_eq!(campaign.logs("t").unwrap().len(), 2);
+        std::fs::write(sittings.join("3.running"), &LOG[..200]).unwrap();
+        assert_eq!(campaign.adopt_stopped("t").unwrap(), 0);
+        assert!(!sittings.join("3.running").exists());
+        assert_eq!(campaign.logs("t").unwrap().len(), 2);
+        assert_eq!(campaign.adopt_stopped("absent").unwrap(), 0);
+    }
 
     #[test]
     fn a_clean_run_gives_its_figures() {

@@ -1,0 +1,66 @@
+//! Root integration test of LITMUS_RUNTIME_TRACE: one `run`'s phases from
+//! all three processes, on one clock, and nothing of it in the container.
+
+mod common;
+
+use common::{shell, Env};
+use serde_json::Value;
+
+fn lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
+#[test]
+fn a_traced_run_times_every_process_on_one_clock_and_the_container_never_sees_the_file() {
+    let env = Env::new();
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace.jsonl");
+    // The container lists its open fds: the trace's must not be among them.
+    let bundle = env.bundle(&shell("ls -l /proc/self/fd/ | grep -c trace.jsonl; true"));
+    let output = env.run(&bundle, "t-trace").env("LITMUS_RUNTIME_TRACE", &trace).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "0", "the fd leaked in");
+
+    let phases = lines(&trace);
+    let find = |process: &str, phase: &str| {
+        phases
+            .iter()
+            .find(|p| p["process"] == process && p["phase"] == phase)
+            .unwrap_or_else(|| panic!("no {process} {phase} in {phases:#?}"))
+    };
+    let span = |p: &Value| (p["start_ns"].as_u64().unwrap(), p["end_ns"].as_u64().unwrap());
+    for p in &phases {
+        let (start, end) = span(p);
+        assert!(end >= start, "{p}");
+    }
+    // The runtime's wait for the mounts holds the init's mounting, and the
+    // intermediate's namespaces come before it: one clock for all three.
+    let (wait_start, wait_end) = span(find("runtime", "wait.mounts"));
+    let (mounts_start, mounts_end) = span(find("init", "rootfs.prepare"));
+    assert!(wait_start <= mounts_start && mounts_end <= wait_end, "{phases:#?}");
+    let (_, namespaces_end) = span(find("intermediate", "namespaces"));
+    assert!(namespaces_end <= mounts_start, "{phases:#?}");
+    let (cli_start, _) = span(find("runtime", "cli.parse"));
+    let (_, delete_end) = span(find("runtime", "delete"));
+    assert!(phases.iter().all(|p| {
+        let (s, e) = span(p);
+        s >= cli_start && e <= delete_end
+    }));
+    find("init", "before.exec");
+}
+
+#[test]
+fn a_trace_file_that_cannot_be_opened_is_reported_and_the_run_goes_on() {
+    let env = Env::new();
+    let bundle = env.bundle(&shell("true"));
+    env.run(&bundle, "t-trace-bad")
+        .env("LITMUS_RUNTIME_TRACE", "/nonexistent-dir/trace.jsonl")
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("LITMUS_RUNTIME_TRACE=/nonexistent-dir/trace.jsonl"));
+    assert!(env.state_dirs().is_empty());
+}
