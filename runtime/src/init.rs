@@ -246,10 +246,17 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     }
 
     drop(mounts_span);
-    // prestart and createRuntime hooks run in the runtime's namespace.
-    {
+    // prestart and createRuntime hooks run in the runtime's namespace,
+    // and the device rules are applied meanwhile. Without hooks to wait
+    // for, nothing up to Ready depends on them (no device is opened: a
+    // terminal's /dev/ptmx would be), so we go on and wait before Ready.
+    channel.send(&ToParent::RunCreateHooks)?;
+    let wait_late = [Phase::Prestart, Phase::CreateRuntime, Phase::CreateContainer]
+        .into_iter()
+        .all(|phase| hooks::of_phase(spec.hooks(), phase).is_empty())
+        && cx.console.is_none();
+    if !wait_late {
         let _t = crate::trace::span("wait.hooks");
-        channel.send(&ToParent::RunCreateHooks)?;
         channel.recv("the createRuntime hooks")?;
     }
     let seccomp_span = crate::trace::span("hooks+seccomp");
@@ -343,6 +350,10 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     };
     install_exit_on_signal();
     drop(process_span);
+    if wait_late {
+        let _t = crate::trace::span("wait.hooks");
+        channel.recv("the device rules")?;
+    }
     channel.send(&ToParent::Ready)?;
     Ok(Built { program, state_json, late_filter, fds_marked })
 }

@@ -150,13 +150,17 @@ pub fn measure(sh: &Shell, options: &Options, out: &Path) -> Result<()> {
     // unified directory: the bench's own IDs are removed from there after.
     let mode = if options.quick { "--quick" } else { "--full" };
     let only = options.only.join(",");
+    // The runtimes' --root directories on a tmpfs, as engines keep them
+    // (/run): see benches/src/lib.rs, state_parent.
     let script = "umount /sys/fs/cgroup/unified 2>/dev/null; \
+        mkdir -p /run/litmus-bench && mount -t tmpfs -o mode=0700 litmus-bench /run/litmus-bench || exit 1; \
+        export LITMUS_BENCH_ROOTS=/run/litmus-bench; \
         \"$0\" rounds \"$1\" --out \"$2\" --only \"$3\"; rc=$?; \
         if ! mountpoint -q /sys/fs/cgroup/unified; then \
           for d in /sys/fs/cgroup/unified/*-[0-9]*-[0-9]*; do \
             [ -d \"$d\" ] && rm -f \"$d/cgroup.procs\" && rmdir \"$d\"; \
           done; \
-        fi; exit $rc";
+        fi; umount /run/litmus-bench; rmdir /run/litmus-bench 2>/dev/null; exit $rc";
     cmd!(sh, "unshare --mount sh -c {script} {bench} {mode} {out} {only}")
         .env("LITMUS_PROBE", &probe)
         .env("LITMUS_RUNTIME", &runtime)
@@ -171,7 +175,10 @@ fn profile(sh: &Shell, runs: usize) -> Result<()> {
     crate::step(&format!("{runs} traced runs of litmus-runtime, alternating with the floor"));
     let out = results_dir().join("profile.json");
     let runs = runs.to_string();
-    cmd!(sh, "{bench} profile --runs {runs} --out {out}")
+    let script = "mkdir -p /run/litmus-bench && mount -t tmpfs -o mode=0700 litmus-bench /run/litmus-bench || exit 1; \
+        LITMUS_BENCH_ROOTS=/run/litmus-bench \"$0\" profile --runs \"$1\" --out \"$2\"; rc=$?; \
+        umount /run/litmus-bench; rmdir /run/litmus-bench 2>/dev/null; exit $rc";
+    cmd!(sh, "unshare --mount sh -c {script} {bench} {runs} {out}")
         .env("LITMUS_PROBE", &probe)
         .env("LITMUS_RUNTIME", &runtime)
         .run()

@@ -207,7 +207,7 @@ fn run_100(setup: &Setup) -> Result<PerRound> {
         (0..100).try_for_each(|_| expect_code(rt, &["run", "--bundle", path, &next_id("seq")], 0))
     });
     contenders.push(setup.floor(100));
-    interleaved(&mut contenders, 5, 1)
+    interleaved(&mut contenders, setup.rounds, 1)
 }
 
 fn oom_run(setup: &Setup) -> Result<PerRound> {

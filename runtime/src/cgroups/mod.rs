@@ -113,10 +113,13 @@ impl Layout {
 }
 
 /// Turns `linux.cgroupsPath` into a path below each hierarchy's root.
-/// Absent means `/litmus/<id>`; relative paths are taken below `/litmus`.
+/// Absent means `/litmus-<id>`, one level as runc's `/<id>` (a shared
+/// parent would be made and pruned with every container: twice the cgroup
+/// directories per `run`, measured as the largest item of its cgroup
+/// work); relative paths are taken below `/litmus`.
 pub fn container_path(cgroups_path: Option<&Path>, id: &str) -> Result<String> {
     let path = match cgroups_path {
-        None => format!("/litmus/{id}"),
+        None => format!("/litmus-{id}"),
         Some(p) if p.is_absolute() => p.display().to_string(),
         Some(p) => format!("/litmus/{}", p.display()),
     };
@@ -245,8 +248,8 @@ impl Cgroup {
     }
 }
 
-/// The parent every container without an absolute cgroupsPath shares
-/// (`/litmus/<id>`): ours to create, and ours to remove with the last one.
+/// The parent every container with a relative cgroupsPath shares
+/// (`/litmus/<path>`): ours to create, and ours to remove with the last one.
 const RUNTIME_PARENT: &str = "litmus";
 
 /// Creates `dir` and its missing ancestors, calling `before` with each
@@ -383,7 +386,7 @@ mod tests {
 
     #[test]
     fn cgroup_paths_default_and_stay_inside_the_hierarchy() {
-        assert_eq!(container_path(None, "c1").unwrap(), "/litmus/c1");
+        assert_eq!(container_path(None, "c1").unwrap(), "/litmus-c1");
         assert_eq!(container_path(Some(Path::new("/a/b")), "c1").unwrap(), "/a/b");
         assert_eq!(container_path(Some(Path::new("x")), "c1").unwrap(), "/litmus/x");
         assert!(container_path(Some(Path::new("/a/../../etc")), "c1").is_err());

@@ -206,6 +206,11 @@ fn shares_the_host_mount_namespace(spec: &oci_spec::runtime::Spec) -> bool {
 /// Kills every process in the cgroup and removes it, retrying while the
 /// kernel finishes tearing the processes down.
 pub fn kill_all_and_remove(cgroup: &Cgroup) {
+    // Mostly the container is gone already (`run` reaped its init; the
+    // kernel killed the rest with it): then the cgroups just go.
+    if cgroup.remove().is_ok() {
+        return;
+    }
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let pids = cgroup.pids().unwrap_or_default();

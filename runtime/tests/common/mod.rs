@@ -119,11 +119,13 @@ pub fn cgroup_v2() -> bool {
 /// The container's cgroup directory for `v1_controller` (v1), or its one
 /// directory (v2). Containers without a cgroupsPath get litmus/<id>.
 pub fn cgroup_path(v1_controller: &str, id: &str) -> PathBuf {
+    // The runtime's default for a config without cgroupsPath.
+    let name = format!("litmus-{id}");
     let root = Path::new("/sys/fs/cgroup");
     if cgroup_v2() {
-        root.join("litmus").join(id)
+        root.join(name)
     } else {
-        root.join(v1_controller).join("litmus").join(id)
+        root.join(v1_controller).join(name)
     }
 }
 
