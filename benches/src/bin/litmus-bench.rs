@@ -281,7 +281,9 @@ fn run_profile(runs: usize, out: &Path) -> Result<()> {
     let ours = runtimes.iter().find(|r| r.name == "litmus-runtime").expect("always listed");
     let true_bundle = bundle(&rootfs, &["/bin/true"], |_| {})?;
     let path = true_bundle.path().display().to_string();
-    let traces = tempfile::tempdir()?;
+    // Beside the state roots (a tmpfs under `cargo xtask bench`): on a disk,
+    // creating each trace file would be timed as part of the runtime's start.
+    let traces = tempfile::tempdir_in(litmus_benches::state_parent())?;
     let mut timelines = Vec::new();
     let mut totals = Vec::new();
     let mut floors = Vec::new();

@@ -160,7 +160,6 @@ fn delete_knowing(
         let _ = send_signal(Pid::from_raw(record.state.pid), Signal::SIGKILL);
     }
     if let Some(cgroup) = record.cgroup()? {
-        let _t = crate::trace::span("delete.cgroup");
         // Frozen tasks cannot act on SIGKILL until thawed.
         if status == Status::Paused {
             let _ = cgroup.freeze(false);
@@ -168,7 +167,6 @@ fn delete_knowing(
         kill_all_and_remove(&cgroup);
     }
     wait_until_gone(record.state.pid, record.pid_start_time);
-    let _t = crate::trace::span("delete.state");
     let loaded;
     let spec = match spec {
         Some(spec) => Some(spec),
