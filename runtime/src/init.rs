@@ -249,7 +249,8 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     // prestart and createRuntime hooks run in the runtime's namespace,
     // and the device rules are applied meanwhile. Without hooks to wait
     // for, nothing up to Ready depends on them (no device is opened: a
-    // terminal's /dev/ptmx would be), so we go on and wait before Ready.
+    // terminal's /dev/ptmx would be), so we go on and wait before the
+    // identity change and any seccomp filter.
     channel.send(&ToParent::RunCreateHooks)?;
     let wait_late = [Phase::Prestart, Phase::CreateRuntime, Phase::CreateContainer]
         .into_iter()
@@ -320,6 +321,11 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     let nnp = process.no_new_privileges() == Some(true);
     let agent_waits =
         filter.as_ref().is_some_and(|f| f.has_agent()) && !Fault::SeccompAgentAtStart.active();
+    // Before any filter: a profile need not allow what this read takes.
+    if wait_late {
+        let _t = crate::trace::span("wait.hooks");
+        channel.recv("the device rules")?;
+    }
     let fds_marked =
         filter.is_some() && (!nnp || agent_waits) && !Fault::CloseRangeAfterFilter.active();
     if fds_marked {
@@ -350,10 +356,6 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     };
     install_exit_on_signal();
     drop(process_span);
-    if wait_late {
-        let _t = crate::trace::span("wait.hooks");
-        channel.recv("the device rules")?;
-    }
     channel.send(&ToParent::Ready)?;
     Ok(Built { program, state_json, late_filter, fds_marked })
 }
