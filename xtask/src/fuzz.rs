@@ -145,7 +145,13 @@ pub fn fuzz(sh: &Shell, action: FuzzAction) -> Result<()> {
                     None => Ok(()),
                 }
             };
-            if !render_only {
+            if render_only {
+                // A campaign stopped by hand (the command killed, then its
+                // fuzzers given SIGINT): the sittings that ended cleanly count.
+                for target in &targets {
+                    campaign.adopt_stopped(target)?;
+                }
+            } else {
                 ensure_fuzz_tools(sh)?;
                 campaign::run(sh, &campaign, &targets, minutes, lanes.max(1), &render)?;
             }
