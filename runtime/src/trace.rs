@@ -30,7 +30,7 @@ static FD: AtomicI32 = AtomicI32::new(-1);
 static PROCESS: AtomicU8 = AtomicU8::new(0);
 
 /// The processes a trace line can come from.
-pub const PROCESSES: [&str; 4] = ["runtime", "intermediate", "init", "exec"];
+pub const PROCESSES: [&str; 3] = ["runtime", "intermediate", "init"];
 
 /// Opens the trace file named by [`VARIABLE`], if set. The fd is
 /// close-on-exec: the container's program never sees it. A file that

@@ -135,9 +135,18 @@ fn build(sh: &Shell) -> Result<(PathBuf, PathBuf, PathBuf)> {
     crate::step("building litmus-runtime (shipped: static, ship profile) and the static probe");
     let runtime = litmus_bundle::shipped_runtime()?;
     let probe = litmus_bundle::probe_binary()?;
-    cmd!(sh, "cargo build --release --package litmus-benches --bin litmus-bench").run()?;
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from);
-    let bench = target.unwrap_or_else(|| root().join("target")).join("release/litmus-bench");
+    let messages = cmd!(
+        sh,
+        "cargo build --release --package litmus-benches --bin litmus-bench --message-format json"
+    )
+    .read()?;
+    // Where cargo says it put the binary, not a guessed target directory.
+    let bench = messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "litmus-bench")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .context("cargo built no litmus-bench executable")?;
     Ok((runtime, probe, bench))
 }
 
