@@ -23,6 +23,7 @@ pub mod net_devices;
 pub mod process;
 pub mod rootfs;
 pub mod rootless;
+pub mod rtnetlink;
 pub mod seccomp;
 pub mod signal;
 pub mod state;

@@ -9,15 +9,8 @@
 //! virtual ones (config-linux.md, "Namespace Lifecycle").
 
 use crate::fault::Fault;
+use crate::rtnetlink::Netlink;
 use anyhow::{anyhow, bail, Context, Result};
-use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
-    NLM_F_REQUEST,
-};
-use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage, AddressScope};
-use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
-use netlink_packet_route::RouteNetlinkMessage;
-use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType, LinuxNetDevice};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::fd::AsRawFd;
@@ -118,159 +111,15 @@ pub fn move_into(devices: &Devices, pid: i32) -> Result<()> {
         present = now;
         if !Fault::NetDeviceAddressesDropped.active() {
             for mut address in addresses {
-                address.header.index = moved;
+                address.index = moved;
                 container
-                    .add_address(address)
+                    .add_address(&address)
                     .with_context(|| format!("{field}: restoring its addresses"))?;
             }
         }
         container.set_up(moved).with_context(|| format!("{field}: setting it up"))?;
     }
     Ok(())
-}
-
-/// A NETLINK_ROUTE socket, synchronous: one request, its answers.
-struct Netlink {
-    socket: Socket,
-    sequence: u32,
-}
-
-impl Netlink {
-    /// A socket in the calling thread's network namespace.
-    fn open() -> Result<Netlink> {
-        let mut socket = Socket::new(NETLINK_ROUTE).context("opening a netlink socket")?;
-        socket.bind_auto().context("binding a netlink socket")?;
-        socket.connect(&SocketAddr::new(0, 0)).context("connecting a netlink socket")?;
-        Ok(Netlink { socket, sequence: 0 })
-    }
-
-    /// A socket in `namespace`: a socket belongs to the namespace it was
-    /// made in, so a short-lived thread enters it and makes the socket.
-    fn in_namespace(namespace: &std::fs::File) -> Result<Netlink> {
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                nix::sched::setns(namespace, nix::sched::CloneFlags::CLONE_NEWNET)
-                    .context("entering the container's network namespace")?;
-                Netlink::open()
-            })
-            .join()
-            .map_err(|_| anyhow!("netlink thread panicked"))?
-        })
-    }
-
-    /// Sends `message`; returns the answers until the final ack or done.
-    fn request(
-        &mut self,
-        message: RouteNetlinkMessage,
-        flags: u16,
-    ) -> Result<Vec<RouteNetlinkMessage>> {
-        self.sequence += 1;
-        let mut packet = NetlinkMessage::new(NetlinkHeader::default(), message.into());
-        packet.header.flags = NLM_F_REQUEST | flags;
-        packet.header.sequence_number = self.sequence;
-        packet.finalize();
-        let mut buffer = vec![0; packet.buffer_len()];
-        packet.serialize(&mut buffer);
-        self.socket.send(&buffer, 0).context("netlink send")?;
-        let mut answers = Vec::new();
-        loop {
-            let (bytes, _) = self.socket.recv_from_full().context("netlink receive")?;
-            let mut offset = 0;
-            while offset < bytes.len() {
-                let packet = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes[offset..])
-                    .map_err(|e| anyhow!("netlink answer: {e}"))?;
-                let length = packet.header.length as usize;
-                if packet.header.sequence_number == self.sequence {
-                    match packet.payload {
-                        NetlinkPayload::Error(e) if e.code.is_some() => {
-                            let code = e.code.map(|c| -c.get()).unwrap_or_default();
-                            return Err(std::io::Error::from_raw_os_error(code).into());
-                        }
-                        NetlinkPayload::Done(_) | NetlinkPayload::Error(_) => return Ok(answers),
-                        NetlinkPayload::InnerMessage(m) => answers.push(m),
-                        _ => {}
-                    }
-                }
-                if length == 0 {
-                    break;
-                }
-                offset += length;
-            }
-        }
-    }
-
-    /// Index → name of every link.
-    fn links(&mut self) -> Result<BTreeMap<u32, String>> {
-        let answers =
-            self.request(RouteNetlinkMessage::GetLink(LinkMessage::default()), NLM_F_DUMP)?;
-        Ok(answers
-            .into_iter()
-            .filter_map(|m| match m {
-                RouteNetlinkMessage::NewLink(link) => {
-                    let name = link.attributes.iter().find_map(|a| match a {
-                        LinkAttribute::IfName(n) => Some(n.clone()),
-                        _ => None,
-                    })?;
-                    Some((link.header.index, name))
-                }
-                _ => None,
-            })
-            .collect())
-    }
-
-    /// The addresses the spec says travel with a device: permanent
-    /// (IFA_F_PERMANENT), of global scope (RT_SCOPE_UNIVERSE), any family.
-    fn permanent_global_addresses(&mut self, index: u32) -> Result<Vec<AddressMessage>> {
-        let answers =
-            self.request(RouteNetlinkMessage::GetAddress(AddressMessage::default()), NLM_F_DUMP)?;
-        Ok(answers
-            .into_iter()
-            .filter_map(|m| match m {
-                RouteNetlinkMessage::NewAddress(a) => Some(a),
-                _ => None,
-            })
-            .filter(|a| a.header.index == index && a.header.scope == AddressScope::Universe)
-            .filter(|a| {
-                a.attributes.iter().any(
-                    |attr| matches!(attr, AddressAttribute::Flags(f) if f.contains(AddressFlags::Permanent)),
-                )
-            })
-            .map(|mut a| {
-                // What the kernel reports but does not take back, and the
-                // label, which names the device by its old name.
-                a.attributes.retain(|attr| {
-                    !matches!(
-                        attr,
-                        AddressAttribute::CacheInfo(_)
-                            | AddressAttribute::Other(_)
-                            | AddressAttribute::Label(_)
-                    )
-                });
-                a
-            })
-            .collect())
-    }
-
-    fn move_link(&mut self, index: u32, namespace: i32, name: &str) -> Result<()> {
-        let mut link = LinkMessage::default();
-        link.header.index = index;
-        link.attributes.push(LinkAttribute::NetNsFd(namespace));
-        link.attributes.push(LinkAttribute::IfName(name.to_string()));
-        self.request(RouteNetlinkMessage::SetLink(link), NLM_F_ACK).map(drop)
-    }
-
-    fn set_up(&mut self, index: u32) -> Result<()> {
-        let mut link = LinkMessage::default();
-        link.header.index = index;
-        link.header.flags = LinkFlags::Up;
-        link.header.change_mask = LinkFlags::Up;
-        self.request(RouteNetlinkMessage::SetLink(link), NLM_F_ACK).map(drop)
-    }
-
-    fn add_address(&mut self, address: AddressMessage) -> Result<()> {
-        let flags = NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
-        self.request(RouteNetlinkMessage::NewAddress(address), flags).map(drop)
-    }
 }
 
 #[cfg(test)]
