@@ -57,13 +57,19 @@ pub fn run(
     options: &RunOptions,
     progress: &(dyn Fn(&CaseResult) + Sync),
 ) -> Vec<CaseResult> {
-    let results = parallel_map(cases, options.jobs, |case| {
-        let result = run_one(case, options);
+    let order = crate::cases::start_order(cases);
+    let started = parallel_map(&order, options.jobs, |&i| {
+        let result = run_one(cases[i], options);
         progress(&result);
         result
     });
     remove_suite_cgroup_parents();
-    results
+    let mut results: Vec<Option<CaseResult>> =
+        std::iter::repeat_with(|| None).take(cases.len()).collect();
+    for (i, result) in order.into_iter().zip(started) {
+        results[i] = Some(result);
+    }
+    results.into_iter().map(|r| r.expect("every case ran once")).collect()
 }
 
 /// `f` over `items` on `jobs` threads; results in the order of `items`.
