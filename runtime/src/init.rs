@@ -77,13 +77,13 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
         }
         // `create` sends Attached before it reads MapIds: one order here.
         drop(namespaces_span);
-        {
+        let born_into = {
             let _t = crate::trace::span("wait.cgroup");
             match channel.recv("the cgroup")? {
-                ToChild::Attached => {}
+                ToChild::Attached { born_into } => born_into,
                 other => bail!("sync: expected Attached, got {other:?}"),
             }
-        }
+        };
         let namespaces_span = crate::trace::span("namespaces.user+cgroup");
         if new_user {
             match channel.recv("the id mappings")? {
@@ -100,16 +100,31 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
         if cx.plan.creates(LinuxNamespaceType::Time) && Fault::TimeOffsetsAfterSetuid.active() {
             write_time_offsets(cx.spec)?;
         }
-        if cx.plan.create.contains(cgroup_ns) {
+        let new_cgroup_ns = cx.plan.create.contains(cgroup_ns);
+        // The cgroup namespace's root is the cgroup its maker is in: made
+        // here once we are in the container's cgroup, or by the init
+        // itself when it is born there.
+        if new_cgroup_ns && born_into.is_none() {
             nix::sched::unshare(cgroup_ns).context("creating the cgroup namespace (unshare)")?;
         }
         drop(namespaces_span);
         let _fork = crate::trace::span("fork.init");
-        // SAFETY: the intermediate process is single-threaded.
-        match unsafe { nix::unistd::fork() }.context("forking the container init")? {
+        let (forked, born_in_cgroup) = match born_into.as_deref() {
+            Some(dir) => fork_into_cgroup(dir, new_cgroup_ns)?,
+            // SAFETY: the intermediate process is single-threaded.
+            None => (unsafe { nix::unistd::fork() }.context("forking the container init")?, false),
+        };
+        match forked {
             ForkResult::Child => {
                 std::mem::forget(_fork);
                 crate::trace::set_process("init");
+                if new_cgroup_ns && born_in_cgroup {
+                    if let Err(e) = nix::sched::unshare(cgroup_ns) {
+                        let e = anyhow::Error::from(e)
+                            .context("creating the cgroup namespace (unshare)");
+                        exit_reporting(channel, Err(e));
+                    }
+                }
                 container_init(channel, cx)
             }
             ForkResult::Parent { child } => {
@@ -118,6 +133,36 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
         }
     })(&mut channel);
     exit_reporting(&mut channel, result)
+}
+
+/// Forks the init into the container's cgroup v2 directory `dir`
+/// (CLONE_INTO_CGROUP); true when it was born there. Where clone3 is
+/// refused (a kernel before 5.7, a seccomp filter answering ENOSYS), we
+/// join the cgroup ourselves and fork as before.
+fn fork_into_cgroup(dir: &std::path::Path, new_cgroup_ns: bool) -> Result<(ForkResult, bool)> {
+    let cgroup = std::fs::File::open(dir)
+        .with_context(|| format!("opening the container's cgroup {}", dir.display()))?;
+    // SAFETY: the intermediate process is single-threaded.
+    match unsafe { crate::cgroups::v2::fork_into(std::os::fd::AsFd::as_fd(&cgroup)) } {
+        Ok(ForkResult::Child) => {
+            drop(cgroup);
+            Ok((ForkResult::Child, true))
+        }
+        Ok(parent) => Ok((parent, true)),
+        Err(refused) => {
+            let procs = dir.join("cgroup.procs");
+            std::fs::write(&procs, "0").with_context(|| {
+                format!("joining {} (clone3 into it: {refused})", procs.display())
+            })?;
+            if new_cgroup_ns {
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+                    .context("creating the cgroup namespace (unshare)")?;
+            }
+            // SAFETY: the intermediate process is single-threaded.
+            let forked = unsafe { nix::unistd::fork() }.context("forking the container init")?;
+            Ok((forked, false))
+        }
+    }
 }
 
 /// linux.timeOffsets: unshare(CLONE_NEWTIME) put our children in a new

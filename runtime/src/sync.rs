@@ -6,7 +6,9 @@
 //!   fork ───────────────────────▶  (waits)
 //!   Go ─────────────────────────▶  oom_score_adj, non-dumpable,
 //!   create cgroup, move the         setns / unshare (but cgroup)
-//!   intermediate into it
+//!   intermediate into it (v2, no
+//!   user ns: the init is born in
+//!   it instead, CLONE_INTO_CGROUP)
 //!   Attached ───────────────────▶
 //!   ◀──────────────── MapIds        (new user ns)
 //!   write uid_map/gid_map
@@ -33,8 +35,12 @@ use std::os::unix::net::UnixStream;
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToChild {
     Go,
-    /// The intermediate is in the container's cgroup (or there is none).
-    Attached,
+    /// The intermediate is in the container's cgroup (or there is none);
+    /// or, with `born_into`, it was not moved and forks the init straight
+    /// into that cgroup v2 directory (CLONE_INTO_CGROUP).
+    Attached {
+        born_into: Option<std::path::PathBuf>,
+    },
     IdsMapped,
     /// The container's state JSON, for hooks run from inside.
     State {

@@ -10,7 +10,7 @@ mod device_filter;
 mod freezer;
 pub mod stats;
 mod v1;
-mod v2;
+pub mod v2;
 
 pub use stats::{oom_kills, stats};
 

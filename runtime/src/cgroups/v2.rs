@@ -20,6 +20,53 @@ pub fn create(root: &Path, dir: &Path, resources: Option<&LinuxResources>) -> Re
     }
 }
 
+/// fork(2) with the child born in the cgroup v2 directory open at
+/// `cgroup` (clone3 with CLONE_INTO_CGROUP, Linux 5.7): no migration
+/// afterwards, so no wait for the RCU grace period a write to
+/// cgroup.procs takes (`percpu_down_write(cgroup_threadgroup_rwsem)`).
+///
+/// # Safety
+/// As fork: the caller is single-threaded (the child gets a copy of this
+/// thread only, and may find locks another thread held).
+pub unsafe fn fork_into(cgroup: std::os::fd::BorrowedFd) -> nix::Result<nix::unistd::ForkResult> {
+    use nix::unistd::{ForkResult, Pid};
+    use std::os::fd::AsRawFd;
+    /// struct clone_args of linux/sched.h, up to `cgroup` (CLONE_ARGS_SIZE_VER2).
+    #[repr(C)]
+    #[derive(Default)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.as_raw_fd() as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: `args` is a valid clone_args of the size passed; without
+    // CLONE_VM and with no stack given, the child runs on a copy of this
+    // address space like fork's, which the caller's contract makes sound.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, std::mem::size_of::<CloneArgs>())
+    };
+    match ret {
+        -1 => Err(nix::errno::Errno::last()),
+        0 => Ok(ForkResult::Child),
+        pid => Ok(ForkResult::Parent { child: Pid::from_raw(pid as i32) }),
+    }
+}
+
 /// Writes `resources` into the cgroup's files (create and update).
 pub fn apply(dir: &Path, resources: &LinuxResources) -> Result<()> {
     if let Some(memory) = resources.memory() {

@@ -241,6 +241,7 @@ fn build(
         &mut channel,
         intermediate,
         resources.as_ref(),
+        plan.creates(oci_spec::runtime::LinuxNamespaceType::User),
     );
     if let Err(e) = joined {
         // The intermediate's own failure, if it failed first, says more.
@@ -333,6 +334,7 @@ fn join_cgroup(
     channel: &mut ParentEnd,
     intermediate: Pid,
     resources: Option<&oci_spec::runtime::LinuxResources>,
+    new_user_namespace: bool,
 ) -> Result<()> {
     let cgroup_span = trace::span("cgroup.create");
     match Cgroup::create(&Layout::detect()?, &record.cgroup_path, resources) {
@@ -351,11 +353,22 @@ fn join_cgroup(
     }
     drop(cgroup_span);
 
+    let mut born_into = None;
     if let Some(cgroup) = cgroup {
-        let _t = trace::span("cgroup.attach");
-        cgroup.add_process(intermediate.as_raw())?;
+        // On v2 the init can be born in the cgroup: nothing to migrate.
+        // Not with a new user namespace: the intermediate is then no
+        // longer the host's root and may not write into it.
+        let clone_into = matches!(cgroup.layout(), Layout::V2 { .. })
+            && !new_user_namespace
+            && !crate::rootless::active();
+        if clone_into {
+            born_into = cgroup.controller_dir("").map(Path::to_path_buf);
+        } else {
+            let _t = trace::span("cgroup.attach");
+            cgroup.add_process(intermediate.as_raw())?;
+        }
     }
-    channel.tell(&ToChild::Attached)
+    channel.tell(&ToChild::Attached { born_into })
 }
 
 /// Fault only: invoked setuid root (euid 0, real uid not), the user
