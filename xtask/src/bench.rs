@@ -68,6 +68,10 @@ pub struct Options {
     /// Traced runs for --profile
     #[arg(long, default_value_t = 60)]
     pub runs: usize,
+    /// With --profile: the traced runs one after another (as run-100 makes
+    /// them), the floor measured after them, instead of alternating
+    #[arg(long, requires = "profile")]
+    pub back_to_back: bool,
 }
 
 impl Default for Options {
@@ -83,6 +87,7 @@ impl Default for Options {
             runtimes: Vec::new(),
             profile: false,
             runs: 60,
+            back_to_back: false,
             only: Vec::new(),
         }
     }
@@ -91,7 +96,7 @@ impl Default for Options {
 /// The whole command: run, print the table, save and check as asked.
 pub fn bench(sh: &Shell, options: &Options) -> Result<()> {
     if options.profile {
-        return profile(sh, options.runs);
+        return profile(sh, options.runs, options.back_to_back);
     }
     let repeat = options.repeat.max(1);
     if !options.no_run {
@@ -179,15 +184,20 @@ pub fn measure(sh: &Shell, options: &Options, out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn profile(sh: &Shell, runs: usize) -> Result<()> {
+fn profile(sh: &Shell, runs: usize, back_to_back: bool) -> Result<()> {
     let (runtime, probe, bench) = build(sh)?;
-    crate::step(&format!("{runs} traced runs of litmus-runtime, alternating with the floor"));
-    let out = results_dir().join("profile.json");
+    let (how, mode, file) = if back_to_back {
+        ("one after another, then the floor", "--back-to-back", "profile-back-to-back.json")
+    } else {
+        ("alternating with the floor", "--alternating", "profile.json")
+    };
+    crate::step(&format!("{runs} traced runs of litmus-runtime, {how}"));
+    let out = results_dir().join(file);
     let runs = runs.to_string();
     let script = "mkdir -p /run/litmus-bench && mount -t tmpfs -o mode=0700 litmus-bench /run/litmus-bench || exit 1; \
-        LITMUS_BENCH_ROOTS=/run/litmus-bench \"$0\" profile --runs \"$1\" --out \"$2\"; rc=$?; \
+        LITMUS_BENCH_ROOTS=/run/litmus-bench \"$0\" profile --runs \"$1\" --out \"$2\" \"$3\"; rc=$?; \
         umount /run/litmus-bench; rmdir /run/litmus-bench 2>/dev/null; exit $rc";
-    cmd!(sh, "unshare --mount sh -c {script} {bench} {runs} {out}")
+    cmd!(sh, "unshare --mount sh -c {script} {bench} {runs} {out} {mode}")
         .env("LITMUS_PROBE", &probe)
         .env("LITMUS_RUNTIME", &runtime)
         .run()

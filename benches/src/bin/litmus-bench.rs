@@ -4,8 +4,10 @@
 //!   litmus-bench rounds [--quick] --out FILE    interleaved rounds of every
 //!       metric for litmus-runtime, runc, crun and the floors; per-round
 //!       figures as JSON
-//!   litmus-bench profile --runs N --out FILE    litmus-runtime's traced
-//!       phases of `run`, beside the unshare + chroot floor
+//!   litmus-bench profile --runs N --out FILE [--back-to-back]
+//!       litmus-runtime's traced phases of `run`, beside the unshare +
+//!       chroot floor; alternating with the floor, or (--back-to-back) one
+//!       run after another as run-100 makes them
 //!
 //! Criterion's benches (`cargo bench -p litmus-benches`) give each runtime's
 //! statistics alone; ratios come from here, where runtimes alternate.
@@ -46,10 +48,13 @@ fn main_() -> Result<()> {
         Some("profile") => {
             let runs = value("--runs").unwrap_or_else(|| "60".into());
             let runs = runs.parse().with_context(|| format!("--runs {runs:?}: a count"))?;
-            run_profile(runs, &out)
+            run_profile(runs, args.iter().any(|a| a == "--back-to-back"), &out)
         }
         _ => {
-            bail!("usage: litmus-bench rounds [--quick] --out FILE | profile [--runs N] --out FILE")
+            bail!(
+                "usage: litmus-bench rounds [--quick] --out FILE | profile [--runs N] \
+                 [--back-to-back] --out FILE"
+            )
         }
     }
 }
@@ -274,8 +279,10 @@ impl Drop for Running<'_> {
     }
 }
 
-/// `runs` traced `run`s of litmus-runtime, alternating with the floor.
-fn run_profile(runs: usize, out: &Path) -> Result<()> {
+/// `runs` traced `run`s of litmus-runtime, alternating with the floor or
+/// (`back_to_back`) one after another, the floor measured after them:
+/// what grows between the two is what a run leaves to the next one.
+fn run_profile(runs: usize, back_to_back: bool, out: &Path) -> Result<()> {
     let rootfs = rootfs()?;
     let runtimes = runtimes()?;
     let ours = runtimes.iter().find(|r| r.name == "litmus-runtime").expect("always listed");
@@ -299,7 +306,14 @@ fn run_profile(runs: usize, out: &Path) -> Result<()> {
         }
         timelines.push(profile::phases_of_run(&profile::take_trace(&trace)?, spawned, reaped)?);
         totals.push((reaped - spawned) as f64);
-        floors.push(timed(|| floor_once(&true_bundle.rootfs()))?);
+        if !back_to_back {
+            floors.push(timed(|| floor_once(&true_bundle.rootfs()))?);
+        }
+    }
+    if back_to_back {
+        for _ in 0..runs {
+            floors.push(timed(|| floor_once(&true_bundle.rootfs()))?);
+        }
     }
     let rows = profile::summarize(&timelines);
     let total = litmus_benches::rounds::median(&mut totals);
@@ -308,6 +322,7 @@ fn run_profile(runs: usize, out: &Path) -> Result<()> {
     print!("{table}");
     let doc = json!({
         "runs": runs,
+        "back_to_back": back_to_back,
         "total_ns": total,
         "floor_ns": floor,
         "phases": rows.iter().map(|r| json!({
