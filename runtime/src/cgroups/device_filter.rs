@@ -132,7 +132,10 @@ fn access_bits(access: &str) -> Result<i32> {
     })
 }
 
-/// union bpf_attr for BPF_PROG_LOAD (the fields up to kern_version).
+/// union bpf_attr for BPF_PROG_LOAD (the fields up to prog_flags). Every
+/// byte is a field: the kernel reads all `size_of` bytes, and padding
+/// after kern_version would be prog_flags holding whatever the stack held
+/// (EINVAL from the load whenever it was not zero).
 #[repr(C)]
 struct ProgLoadAttr {
     prog_type: u32,
@@ -143,6 +146,7 @@ struct ProgLoadAttr {
     log_size: u32,
     log_buf: u64,
     kern_version: u32,
+    prog_flags: u32,
 }
 
 /// union bpf_attr for BPF_PROG_ATTACH.
@@ -174,6 +178,7 @@ pub fn attach(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
         log_size: log.len() as u32,
         log_buf: log.as_mut_ptr() as u64,
         kern_version: 0,
+        prog_flags: 0,
     };
     // SAFETY: attr and the buffers it points to (instructions, license,
     // log) live on this frame for the whole call, with their true sizes.
@@ -220,6 +225,17 @@ unsafe fn bpf<T>(cmd: i64, attr: &T) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_load_attribute_has_no_padding_the_kernel_would_read() {
+        use std::mem::{offset_of, size_of};
+        // linux/bpf.h: kern_version at 40, prog_flags at 44; the struct
+        // ends there, so no byte goes unwritten.
+        assert_eq!(offset_of!(super::ProgLoadAttr, kern_version), 40);
+        assert_eq!(offset_of!(super::ProgLoadAttr, prog_flags), 44);
+        assert_eq!(size_of::<super::ProgLoadAttr>(), 48);
+        assert_eq!(size_of::<super::ProgAttachAttr>(), 16);
+    }
+
     use super::*;
 
     fn rule(
