@@ -64,12 +64,10 @@ pub fn run(
         result
     });
     remove_suite_cgroup_parents();
-    let mut results: Vec<Option<CaseResult>> =
-        std::iter::repeat_with(|| None).take(cases.len()).collect();
-    for (i, result) in order.into_iter().zip(started) {
-        results[i] = Some(result);
-    }
-    results.into_iter().map(|r| r.expect("every case ran once")).collect()
+    // Back in the order of `cases`.
+    let mut results: Vec<(usize, CaseResult)> = order.into_iter().zip(started).collect();
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, result)| result).collect()
 }
 
 /// `f` over `items` on `jobs` threads; results in the order of `items`.

@@ -54,8 +54,8 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
             nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
         }
         cx.plan.join_all()?;
-        // The cgroup namespace's root is the cgroup we are in when it is
-        // made: it waits until `create` has moved us into the container's.
+        // All but the cgroup namespace, which the init makes once it is in
+        // the container's cgroup (below).
         let cgroup_ns = nix::sched::CloneFlags::CLONE_NEWCGROUP;
         nix::sched::unshare(cx.plan.create - cgroup_ns).context("creating namespaces (unshare)")?;
         let new_user = cx.plan.creates(LinuxNamespaceType::User);
@@ -84,7 +84,7 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
                 other => bail!("sync: expected Attached, got {other:?}"),
             }
         };
-        let namespaces_span = crate::trace::span("namespaces.user+cgroup");
+        let namespaces_span = crate::trace::span("namespaces.user");
         if new_user {
             match channel.recv("the id mappings")? {
                 ToChild::IdsMapped => {}
@@ -100,25 +100,22 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
         if cx.plan.creates(LinuxNamespaceType::Time) && Fault::TimeOffsetsAfterSetuid.active() {
             write_time_offsets(cx.spec)?;
         }
-        let new_cgroup_ns = cx.plan.create.contains(cgroup_ns);
-        // The cgroup namespace's root is the cgroup its maker is in: made
-        // here once we are in the container's cgroup, or by the init
-        // itself when it is born there.
-        if new_cgroup_ns && born_into.is_none() {
-            nix::sched::unshare(cgroup_ns).context("creating the cgroup namespace (unshare)")?;
-        }
         drop(namespaces_span);
         let _fork = crate::trace::span("fork.init");
-        let (forked, born_in_cgroup) = match born_into.as_deref() {
-            Some(dir) => fork_into_cgroup(dir, new_cgroup_ns)?,
+        let forked = match born_into.as_deref() {
+            Some(dir) => fork_into_cgroup(dir)?,
             // SAFETY: the intermediate process is single-threaded.
-            None => (unsafe { nix::unistd::fork() }.context("forking the container init")?, false),
+            None => unsafe { nix::unistd::fork() }.context("forking the container init")?,
         };
         match forked {
             ForkResult::Child => {
                 std::mem::forget(_fork);
                 crate::trace::set_process("init");
-                if new_cgroup_ns && born_in_cgroup {
+                // The cgroup namespace's root is the cgroup its maker is
+                // in: the init makes it, in the container's cgroup however
+                // it got there (born in it, or forked by an intermediate
+                // moved into it).
+                if cx.plan.create.contains(cgroup_ns) {
                     if let Err(e) = nix::sched::unshare(cgroup_ns) {
                         let e = anyhow::Error::from(e)
                             .context("creating the cgroup namespace (unshare)");
@@ -136,31 +133,22 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
 }
 
 /// Forks the init into the container's cgroup v2 directory `dir`
-/// (CLONE_INTO_CGROUP); true when it was born there. Where clone3 is
-/// refused (a kernel before 5.7, a seccomp filter answering ENOSYS), we
-/// join the cgroup ourselves and fork as before.
-fn fork_into_cgroup(dir: &std::path::Path, new_cgroup_ns: bool) -> Result<(ForkResult, bool)> {
+/// (CLONE_INTO_CGROUP). Where clone3 is refused (a kernel before 5.7, a
+/// seccomp filter answering ENOSYS), we join the cgroup ourselves and fork
+/// as before.
+fn fork_into_cgroup(dir: &std::path::Path) -> Result<ForkResult> {
     let cgroup = std::fs::File::open(dir)
         .with_context(|| format!("opening the container's cgroup {}", dir.display()))?;
     // SAFETY: the intermediate process is single-threaded.
     match unsafe { crate::cgroups::v2::fork_into(std::os::fd::AsFd::as_fd(&cgroup)) } {
-        Ok(ForkResult::Child) => {
-            drop(cgroup);
-            Ok((ForkResult::Child, true))
-        }
-        Ok(parent) => Ok((parent, true)),
+        Ok(forked) => Ok(forked),
         Err(refused) => {
             let procs = dir.join("cgroup.procs");
             std::fs::write(&procs, "0").with_context(|| {
                 format!("joining {} (clone3 into it: {refused})", procs.display())
             })?;
-            if new_cgroup_ns {
-                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-                    .context("creating the cgroup namespace (unshare)")?;
-            }
             // SAFETY: the intermediate process is single-threaded.
-            let forked = unsafe { nix::unistd::fork() }.context("forking the container init")?;
-            Ok((forked, false))
+            unsafe { nix::unistd::fork() }.context("forking the container init")
         }
     }
 }

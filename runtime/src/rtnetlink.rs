@@ -200,20 +200,21 @@ impl Netlink {
             if got > buffer.len() {
                 bail!("netlink: an answer of {got} bytes does not fit {}", buffer.len());
             }
-            if let Some(done) = self.answers_in(&buffer[..got], answer, &mut answers)? {
-                return done.map(|()| answers);
+            if self.answers_in(&buffer[..got], answer, &mut answers)? {
+                return Ok(answers);
             }
         }
     }
 
     /// The messages of one datagram: bodies of type `answer` go to
-    /// `answers`; Some once this request's ack, error or done is seen.
+    /// `answers`; true once this request's ack or done is seen, the
+    /// kernel's errno as an io::Error if it refused.
     fn answers_in(
         &self,
         mut bytes: &[u8],
         answer: u16,
         answers: &mut Vec<Vec<u8>>,
-    ) -> Result<Option<Result<()>>> {
+    ) -> Result<bool> {
         while bytes.len() >= HEADER {
             let len = u32::from_ne_bytes(bytes[0..4].try_into().expect("4 bytes")) as usize;
             let kind = u16::from_ne_bytes([bytes[4], bytes[5]]);
@@ -229,20 +230,19 @@ impl Netlink {
                             .get(..4)
                             .map(|c| i32::from_ne_bytes(c.try_into().expect("4 bytes")))
                             .ok_or_else(|| anyhow!("netlink: a short error message"))?;
-                        return Ok(Some(if code == 0 {
-                            Ok(())
-                        } else {
-                            Err(std::io::Error::from_raw_os_error(-code).into())
-                        }));
+                        if code != 0 {
+                            return Err(std::io::Error::from_raw_os_error(-code).into());
+                        }
+                        return Ok(true);
                     }
-                    NLMSG_DONE => return Ok(Some(Ok(()))),
+                    NLMSG_DONE => return Ok(true),
                     k if k == answer => answers.push(body.to_vec()),
                     _ => {}
                 }
             }
             bytes = &bytes[align(len).min(bytes.len())..];
         }
-        Ok(None)
+        Ok(false)
     }
 
     /// Index → name of every link.

@@ -12,8 +12,8 @@
 //!   Attached ───────────────────▶
 //!   ◀──────────────── MapIds        (new user ns)
 //!   write uid_map/gid_map
-//!   IdsMapped ──────────────────▶   unshare cgroup ns,
-//!                                   fork ─────────────────▶ (waits)
+//!   IdsMapped ──────────────────▶   fork ─────────────────▶ unshare cgroup ns,
+//!                                                           (waits)
 //!   ◀──────────────── InitPid       exit
 //!   State ──────────────────────────────────────────────▶  mounts, devices
 //!   ◀──────────────────────────────────────────── RunCreateHooks

@@ -189,13 +189,13 @@ fn profile(sh: &Shell, runs: usize, back_to_back: bool) -> Result<()> {
     let (how, mode, file) = if back_to_back {
         ("one after another, then the floor", "--back-to-back", "profile-back-to-back.json")
     } else {
-        ("alternating with the floor", "--alternating", "profile.json")
+        ("alternating with the floor", "", "profile.json")
     };
     crate::step(&format!("{runs} traced runs of litmus-runtime, {how}"));
     let out = results_dir().join(file);
     let runs = runs.to_string();
     let script = "mkdir -p /run/litmus-bench && mount -t tmpfs -o mode=0700 litmus-bench /run/litmus-bench || exit 1; \
-        LITMUS_BENCH_ROOTS=/run/litmus-bench \"$0\" profile --runs \"$1\" --out \"$2\" \"$3\"; rc=$?; \
+        LITMUS_BENCH_ROOTS=/run/litmus-bench \"$0\" profile --runs \"$1\" --out \"$2\" $3; rc=$?; \
         umount /run/litmus-bench; rmdir /run/litmus-bench 2>/dev/null; exit $rc";
     cmd!(sh, "unshare --mount sh -c {script} {bench} {runs} {out} {mode}")
         .env("LITMUS_PROBE", &probe)

@@ -243,6 +243,14 @@ impl Cgroup {
         }
     }
 
+    /// The one directory of a cgroup v2 cgroup; None on v1.
+    pub fn v2_dir(&self) -> Option<&Path> {
+        match &self.layout {
+            Layout::V1 { .. } => None,
+            Layout::V2 { .. } => self.dirs.first().map(PathBuf::as_path),
+        }
+    }
+
     pub fn layout(&self) -> &Layout {
         &self.layout
     }

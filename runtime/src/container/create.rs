@@ -358,12 +358,11 @@ fn join_cgroup(
         // On v2 the init can be born in the cgroup: nothing to migrate.
         // Not with a new user namespace: the intermediate is then no
         // longer the host's root and may not write into it.
-        let clone_into = matches!(cgroup.layout(), Layout::V2 { .. })
-            && !new_user_namespace
-            && !crate::rootless::active();
-        if clone_into {
-            born_into = cgroup.controller_dir("").map(Path::to_path_buf);
-        } else {
+        born_into = cgroup
+            .v2_dir()
+            .filter(|_| !new_user_namespace && !crate::rootless::active())
+            .map(Path::to_path_buf);
+        if born_into.is_none() {
             let _t = trace::span("cgroup.attach");
             cgroup.add_process(intermediate.as_raw())?;
         }
