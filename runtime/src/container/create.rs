@@ -273,8 +273,10 @@ fn build(
     // init that exits on its own: the channel's end closes with us.)
     record.state.pid = pid;
     let state_json = serde_json::to_string(&record.state)?;
-    channel.tell(&ToChild::State { json: state_json.clone() })?;
+    // The init mounts from the moment it has the state: the wait starts
+    // before the message goes, or the trace could show it mounting first.
     let mounts_span = trace::span("wait.mounts");
+    channel.tell(&ToChild::State { json: state_json.clone() })?;
     {
         let _t = trace::span("state.pid");
         record.pid_start_time = read_proc_stat(pid).map(|(_, t)| t).unwrap_or_default();
