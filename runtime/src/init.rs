@@ -33,6 +33,8 @@ pub struct InitContext<'a> {
     pub console: Option<&'a UnixStream>,
     /// The detached idmapped trees of `idmap`/`ridmap` mounts.
     pub idmapped: &'a rootfs::idmap::IdmappedTrees,
+    /// The runtime's CPU affinity, when `create` started us off its CPU.
+    pub affinity: Option<&'a process::Affinity>,
 }
 
 /// Runs in the first child. Never returns: exits with the status to report.
@@ -41,7 +43,18 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
         // The container's init is this binary until it execs the user's
         // program: keep container processes from ptracing it or opening
         // its /proc/PID/exe (CVE-2016-9962, CVE-2019-5736).
-        channel.recv("the go-ahead")?;
+        {
+            let _t = crate::trace::span("wait.go");
+            match channel.recv("the go-ahead")? {
+                ToChild::Go => {}
+                other => bail!("sync: expected Go, got {other:?}"),
+            }
+        }
+        // Sent after our start on another CPU was arranged: back to the
+        // runtime's affinity before anything of the container exists.
+        if let Some(affinity) = cx.affinity {
+            affinity.restore()?;
+        }
         let namespaces_span = crate::trace::span("namespaces");
         // oom_score_adj before that, inherited by the init: once
         // non-dumpable, our /proc files are the host root's, and an
@@ -75,13 +88,13 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
         if new_user {
             channel.send(&ToParent::MapIds { pid: nix::unistd::getpid().as_raw() })?;
         }
-        // `create` sends Attached before it reads MapIds: one order here.
+        // `create` sends Fork before it reads MapIds: one order here.
         drop(namespaces_span);
         let born_into = {
             let _t = crate::trace::span("wait.cgroup");
             match channel.recv("the cgroup")? {
-                ToChild::Attached { born_into } => born_into,
-                other => bail!("sync: expected Attached, got {other:?}"),
+                ToChild::Fork { into } => into,
+                other => bail!("sync: expected Fork, got {other:?}"),
             }
         };
         let namespaces_span = crate::trace::span("namespaces.user");
@@ -111,17 +124,6 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
             ForkResult::Child => {
                 std::mem::forget(_fork);
                 crate::trace::set_process("init");
-                // The cgroup namespace's root is the cgroup its maker is
-                // in: the init makes it, in the container's cgroup however
-                // it got there (born in it, or forked by an intermediate
-                // moved into it).
-                if cx.plan.create.contains(cgroup_ns) {
-                    if let Err(e) = nix::sched::unshare(cgroup_ns) {
-                        let e = anyhow::Error::from(e)
-                            .context("creating the cgroup namespace (unshare)");
-                        exit_reporting(channel, Err(e));
-                    }
-                }
                 container_init(channel, cx)
             }
             ForkResult::Parent { child } => {
@@ -226,13 +228,6 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     let spec = cx.spec;
     let process = spec.process();
     nix::unistd::setsid().context("setsid")?;
-    let state_json = {
-        let _t = crate::trace::span("wait.state");
-        match channel.recv("the container state")? {
-            ToChild::State { json } => json,
-            other => bail!("sync: expected State, got {other:?}"),
-        }
-    };
     let setup_span = crate::trace::span("setup");
 
     if cx.plan.has(LinuxNamespaceType::Uts) {
@@ -243,30 +238,56 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
             set_domainname(domainname)?;
         }
     }
-    // Namespaced sysctls apply to the writer's namespaces, so the host's
-    // /proc works here, before the container's own /proc exists, and
-    // before any config mount could cover a /proc/sys file and take the
-    // write (CVE-2025-52881).
     process::set_exec_labels(process)?;
     let sysctl_fault = Fault::SysctlAfterMounts.active();
-    if !sysctl_fault {
-        write_sysctls(spec, Path::new("/proc/sys"))?;
-    }
-
     drop(setup_span);
+
+    // The mounts start at once; the state comes when `create` has moved
+    // us into the container's cgroup and handed us any netDevices. We wait
+    // for it at the first cgroup mount (or after the mounts): the cgroup
+    // namespace's root is the cgroup its maker is in, a v1 cgroup mount
+    // binds our own cgroup, and a sysctl may name a moved device.
+    let mut state_json = None;
+    let mut at_cgroups = || -> Result<()> {
+        if state_json.is_some() {
+            return Ok(());
+        }
+        let _t = crate::trace::span("wait.state");
+        match channel.recv("the container state")? {
+            ToChild::State { json } => state_json = Some(json),
+            other => bail!("sync: expected State, got {other:?}"),
+        }
+        let cgroup_ns = nix::sched::CloneFlags::CLONE_NEWCGROUP;
+        if cx.plan.create.contains(cgroup_ns) {
+            nix::sched::unshare(cgroup_ns).context("creating the cgroup namespace (unshare)")?;
+        }
+        // Namespaced sysctls apply to the writer's namespaces, so the
+        // host's /proc works here, and no config mount (all under the
+        // rootfs) can cover a /proc/sys file there and take the write
+        // (CVE-2025-52881).
+        if !sysctl_fault {
+            write_sysctls(spec, Path::new("/proc/sys"))?;
+        }
+        Ok(())
+    };
     let mounts_span = crate::trace::span("rootfs.prepare");
-    rootfs::prepare(&rootfs::Setup {
-        spec,
-        rootfs: cx.rootfs,
-        bundle: cx.bundle,
-        // mknod is denied in any user namespace but the host's: ours,
-        // or a rootless engine's we were started in.
-        in_user_namespace: cx.plan.creates(LinuxNamespaceType::User)
-            || crate::rootless::in_user_namespace(),
-        new_cgroup_namespace: cx.plan.creates(LinuxNamespaceType::Cgroup),
-        own_mount_namespace: cx.plan.has(LinuxNamespaceType::Mount),
-        idmapped: cx.idmapped,
-    })?;
+    rootfs::prepare(
+        &rootfs::Setup {
+            spec,
+            rootfs: cx.rootfs,
+            bundle: cx.bundle,
+            // mknod is denied in any user namespace but the host's: ours,
+            // or a rootless engine's we were started in.
+            in_user_namespace: cx.plan.creates(LinuxNamespaceType::User)
+                || crate::rootless::in_user_namespace(),
+            new_cgroup_namespace: cx.plan.creates(LinuxNamespaceType::Cgroup),
+            own_mount_namespace: cx.plan.has(LinuxNamespaceType::Mount),
+            idmapped: cx.idmapped,
+        },
+        &mut at_cgroups,
+    )?;
+    at_cgroups()?;
+    let state_json = state_json.expect("at_cgroups received the state");
     if sysctl_fault {
         // The pre-fix way: through the container's /proc, after its mounts.
         write_sysctls(spec, &cx.rootfs.join("proc/sys"))?;

@@ -334,6 +334,41 @@ pub fn parse_cpuset_list(text: &str, limit: usize) -> Result<Vec<u64>> {
     Ok(mask)
 }
 
+/// The runtime's CPU affinity, to start a forked child on another CPU.
+///
+/// A forked child is queued on its parent's CPU. Where the scheduler does
+/// not spread new tasks (no SD_BALANCE_FORK domain, as in small VMs) it
+/// runs only once the parent sleeps, so the parent's work and the child's
+/// follow one another even with a CPU idle. Measured here: a child of a
+/// busy parent started after 3.6-4.0 ms, and 0.12-0.3 ms on the other CPU
+/// once the parent took its own CPU out of the child's mask.
+pub struct Affinity(nix::sched::CpuSet);
+
+impl Affinity {
+    /// Ours, if we may run on more than one CPU.
+    pub fn spreadable() -> Option<Affinity> {
+        let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).ok()?;
+        let allowed = (0..nix::sched::CpuSet::count()).filter(|&c| set.is_set(c) == Ok(true));
+        (allowed.count() > 1).then_some(Affinity(set))
+    }
+
+    /// Keeps `child` off the CPU we run on; it calls `restore` once it
+    /// runs. A hint: if it cannot be given, the child starts later.
+    pub fn move_off_our_cpu(&self, child: nix::unistd::Pid) {
+        let Ok(ours) = nix::sched::sched_getcpu() else { return };
+        let mut others = self.0;
+        if others.unset(ours).is_ok() {
+            let _ = nix::sched::sched_setaffinity(child, &others);
+        }
+    }
+
+    /// The affinity the runtime had, for the caller and all it forks.
+    pub fn restore(&self) -> Result<()> {
+        nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &self.0)
+            .context("restoring the runtime's CPU affinity")
+    }
+}
+
 /// process.execCPUAffinity's `initial` or `final`: the calling process's
 /// CPU affinity, unless the list is empty (then it is left alone).
 pub fn set_cpu_affinity(list: Option<&str>, field: &str) -> Result<()> {

@@ -5,17 +5,20 @@
 //! parent                          intermediate child         container init
 //!   fork ───────────────────────▶  (waits)
 //!   Go ─────────────────────────▶  oom_score_adj, non-dumpable,
-//!   create cgroup, move the         setns / unshare (but cgroup)
-//!   intermediate into it (v2, no
-//!   user ns: the init is born in
-//!   it instead, CLONE_INTO_CGROUP)
-//!   Attached ───────────────────▶
+//!   Fork (at once, but on v2) ──▶   setns / unshare (but cgroup)
+//!   create the cgroup; v2, no user
+//!   ns, not rootless: Fork { into }
+//!   ─────────────────────────────▶  (clone3 into that cgroup);
+//!   else move the intermediate in
 //!   ◀──────────────── MapIds        (new user ns)
 //!   write uid_map/gid_map
-//!   IdsMapped ──────────────────▶   fork ─────────────────▶ unshare cgroup ns,
-//!                                                           (waits)
-//!   ◀──────────────── InitPid       exit
-//!   State ──────────────────────────────────────────────▶  mounts, devices
+//!   IdsMapped ──────────────────▶   fork ─────────────────▶ setsid, hostname,
+//!   ◀──────────────── InitPid       exit                    mounts up to the first
+//!   move the init into the                                  cgroup mount (waits)
+//!   cgroup (unless born in it),
+//!   move netDevices
+//!   State ──────────────────────────────────────────────▶  cgroup ns, sysctls,
+//!                                                          the other mounts, devices
 //!   ◀──────────────────────────────────────────── RunCreateHooks
 //!   prestart + createRuntime hooks
 //!   HooksDone ──────────────────────────────────────────▶  createContainer hooks,
@@ -35,14 +38,18 @@ use std::os::unix::net::UnixStream;
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToChild {
     Go,
-    /// The intermediate is in the container's cgroup (or there is none);
-    /// or, with `born_into`, it was not moved and forks the init straight
-    /// into that cgroup v2 directory (CLONE_INTO_CGROUP).
-    Attached {
-        born_into: Option<std::path::PathBuf>,
+    /// Fork the init once the namespaces exist: into the container's
+    /// cgroup v2 directory `into` (CLONE_INTO_CGROUP, sent once it exists),
+    /// or (None, sent at once) where the intermediate already is; `create`
+    /// then moves the init into the container's cgroup while it mounts.
+    Fork {
+        into: Option<std::path::PathBuf>,
     },
     IdsMapped,
-    /// The container's state JSON, for hooks run from inside.
+    /// The container's state JSON, for hooks run from inside. It also
+    /// says the init is in the container's cgroup and holds its
+    /// netDevices: the init waits for it before its cgroup namespace, its
+    /// first cgroup mount and the sysctls.
     State {
         json: String,
     },

@@ -37,13 +37,27 @@ fn a_traced_run_times_every_process_on_one_clock_and_the_container_never_sees_th
         let (start, end) = span(p);
         assert!(end >= start, "{p}");
     }
-    // The runtime's wait for the mounts holds the init's mounting, and the
-    // intermediate's namespaces come before it: one clock for all three.
-    let (wait_start, wait_end) = span(find("runtime", "wait.mounts"));
-    let (mounts_start, mounts_end) = span(find("init", "rootfs.prepare"));
-    assert!(wait_start <= mounts_start && mounts_end <= wait_end, "{phases:#?}");
+    // The init is forked as soon as the namespaces exist and mounts while
+    // the runtime moves it into the cgroup; it passes its cgroup point
+    // (the state, then the cgroup namespace and the cgroup mount) only
+    // once the runtime is done with the cgroup. The runtime's wait ends
+    // after the init's mounts: one clock for all three.
     let (_, namespaces_end) = span(find("intermediate", "namespaces"));
+    let (mounts_start, mounts_end) = span(find("init", "rootfs.prepare"));
     assert!(namespaces_end <= mounts_start, "{phases:#?}");
+    let (_, state_end) = span(find("init", "wait.state"));
+    let (cgroup_mount_start, _) = span(find("init", "mount /sys/fs/cgroup"));
+    assert!(mounts_start <= state_end && state_end <= cgroup_mount_start, "{phases:#?}");
+    let (_, created_end) = span(find("runtime", "cgroup.create"));
+    assert!(created_end <= state_end, "{phases:#?}");
+    let attaching = |p: &&Value| {
+        p["process"] == "runtime" && p["phase"].as_str().unwrap().starts_with("cgroup.attach")
+    };
+    for attach in phases.iter().filter(attaching) {
+        assert!(span(attach).1 <= state_end, "{attach} {phases:#?}");
+    }
+    let (_, wait_end) = span(find("runtime", "wait.mounts"));
+    assert!(mounts_end <= wait_end, "{phases:#?}");
     let (cli_start, _) = span(find("runtime", "cli.parse"));
     let (_, delete_end) = span(find("runtime", "delete"));
     assert!(phases.iter().all(|p| {

@@ -192,6 +192,9 @@ fn build(
     }
     // In our namespaces, before the fork: init inherits the trees.
     let idmapped = crate::rootfs::idmap::prepare(spec, bundle)?;
+    // The intermediate makes the namespaces on another CPU while we make
+    // the cgroup here (see process::Affinity).
+    let affinity = crate::process::Affinity::spreadable();
     let cx = InitContext {
         idmapped: &idmapped,
         spec,
@@ -202,6 +205,7 @@ fn build(
         no_pivot: args.no_pivot,
         inherited,
         console,
+        affinity: affinity.as_ref(),
     };
 
     let (mut channel, child_channel): (ParentEnd, _) = sync::pair()?;
@@ -226,22 +230,36 @@ fn build(
         }
         ForkResult::Parent { child } => child,
     };
+    if let Some(affinity) = &affinity {
+        affinity.move_off_our_cpu(intermediate);
+    }
     drop(fork_span);
     drop(child_channel);
     undo.intermediate = Some(intermediate);
 
-    // The intermediate makes the namespaces while we make the cgroup; it
-    // waits for `Attached` before the cgroup namespace and the init's fork.
+    // The intermediate makes the namespaces while we make the cgroup. On
+    // cgroup v2 (no new user namespace, not rootless) it then waits for the
+    // cgroup and forks the init straight into it; otherwise it forks the
+    // init at once, and we move the init in while it mounts (it waits for
+    // that only at its first cgroup mount, see `ToChild::State`).
     channel.tell(&ToChild::Go)?;
+    let layout = Layout::detect()?;
+    let new_user = plan.creates(oci_spec::runtime::LinuxNamespaceType::User);
+    let born_in_cgroup =
+        matches!(layout, Layout::V2 { .. }) && !new_user && !crate::rootless::active();
+    if !born_in_cgroup {
+        channel.tell(&ToChild::Fork { into: None })?;
+    }
     let (resources, device_rules) = split_device_rules(linux.resources().as_ref());
     let joined = join_cgroup(
+        &layout,
         &mut undo.cgroup,
         &mut record,
         dir,
         &mut channel,
         intermediate,
         resources.as_ref(),
-        plan.creates(oci_spec::runtime::LinuxNamespaceType::User),
+        born_in_cgroup,
     );
     if let Err(e) = joined {
         // The intermediate's own failure, if it failed first, says more.
@@ -265,6 +283,13 @@ fn build(
     };
     drop(namespaces_span);
     undo.init = Some(pid);
+    if let (false, Some(cgroup)) = (born_in_cgroup, &undo.cgroup) {
+        // Forked before or after the intermediate was moved: either way
+        // the init is in the cgroup after this. Within the grace period
+        // the intermediate's move already waited for, this write is cheap.
+        let _t = trace::span("cgroup.attach.init");
+        cgroup.add_process(pid)?;
+    }
     if let Some(devices) = linux.net_devices() {
         crate::net_devices::move_into(devices, pid)?;
     }
@@ -327,19 +352,24 @@ fn build(
     Ok(record)
 }
 
-/// Creates the container's cgroup, moves the intermediate into it (its
-/// init will be forked there) and tells it so.
+/// Creates the container's cgroup. With `born_in_cgroup` the intermediate
+/// is told to fork the init into it; otherwise the intermediate is moved into
+/// it: that starts the migration's RCU grace period (v1) while the
+/// namespaces are still being made, and the init forked after it is born
+/// in the cgroup (`create` moves it too, in case it was forked before).
+#[allow(clippy::too_many_arguments)]
 fn join_cgroup(
+    layout: &Layout,
     cgroup: &mut Option<Cgroup>,
     record: &mut Record,
     dir: &ContainerDir,
     channel: &mut ParentEnd,
     intermediate: Pid,
     resources: Option<&oci_spec::runtime::LinuxResources>,
-    new_user_namespace: bool,
+    born_in_cgroup: bool,
 ) -> Result<()> {
     let cgroup_span = trace::span("cgroup.create");
-    match Cgroup::create(&Layout::detect()?, &record.cgroup_path, resources) {
+    match Cgroup::create(layout, &record.cgroup_path, resources) {
         Ok(created) => *cgroup = Some(created),
         // Rootless without a delegated cgroup: the container runs in ours,
         // as runc's; limits it cannot honour are refused by name.
@@ -355,21 +385,17 @@ fn join_cgroup(
     }
     drop(cgroup_span);
 
-    let mut born_into = None;
-    if let Some(cgroup) = cgroup {
-        // On v2 the init can be born in the cgroup: nothing to migrate.
-        // Not with a new user namespace: the intermediate is then no
-        // longer the host's root and may not write into it.
-        born_into = cgroup
-            .v2_dir()
-            .filter(|_| !new_user_namespace && !crate::rootless::active())
-            .map(Path::to_path_buf);
-        if born_into.is_none() {
-            let _t = trace::span("cgroup.attach");
-            cgroup.add_process(intermediate.as_raw())?;
-        }
+    let Some(cgroup) = cgroup else {
+        // Only rootless goes without a cgroup, and rootless is never born in one.
+        anyhow::ensure!(!born_in_cgroup, "no cgroup to fork the container init into");
+        return Ok(());
+    };
+    if born_in_cgroup {
+        let dir = cgroup.v2_dir().context("a cgroup v2 layout without a cgroup directory")?;
+        return channel.tell(&ToChild::Fork { into: Some(dir.to_path_buf()) });
     }
-    channel.tell(&ToChild::Attached { born_into })
+    let _t = trace::span("cgroup.attach");
+    cgroup.add_process(intermediate.as_raw())
 }
 
 /// Fault only: invoked setuid root (euid 0, real uid not), the user

@@ -37,7 +37,10 @@ pub struct Setup<'a> {
     pub idmapped: &'a idmap::IdmappedTrees,
 }
 
-pub fn prepare(setup: &Setup) -> Result<()> {
+/// Mounts the config's mounts and makes the devices. `at_cgroups` runs
+/// before the first cgroup or cgroup2 mount (what they show depends on the
+/// cgroup the caller is in and its cgroup namespace).
+pub fn prepare(setup: &Setup, at_cgroups: &mut dyn FnMut() -> Result<()>) -> Result<()> {
     let linux = setup.spec.linux().as_ref();
     let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
         Some(name) => options::propagation_flag(name)
@@ -63,6 +66,9 @@ pub fn prepare(setup: &Setup) -> Result<()> {
     let root = Root::open(setup.rootfs)?;
     let mounts = setup.spec.mounts().clone().unwrap_or_default();
     for (i, m) in mounts.iter().enumerate() {
+        if mounts_cgroupfs(m) {
+            at_cgroups()?;
+        }
         let began = crate::trace::enabled().then(crate::trace::now_ns);
         mount_one(&root, i, m, setup)
             .with_context(|| format!("mounts[{i}] ({})", m.destination().display()))?;
@@ -99,6 +105,12 @@ pub fn prepare(setup: &Setup) -> Result<()> {
         devices::create_symlinks(&root)?;
     }
     Ok(())
+}
+
+/// Whether `m` mounts a cgroup filesystem (not a bind of one).
+fn mounts_cgroupfs(m: &Mount) -> bool {
+    matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2"))
+        && !MountOptions::parse(m.options().as_deref().unwrap_or_default()).bind
 }
 
 /// linux.mountLabel as the `context=` mount option, where the filesystem
@@ -590,7 +602,22 @@ pub fn ensure_dir(rootfs: &Path, path: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::labelled_data;
+    use super::{labelled_data, mounts_cgroupfs};
+
+    #[test]
+    fn cgroup_and_cgroup2_mounts_wait_for_the_cgroup_but_binds_of_them_do_not() {
+        let mount = |typ: &str, options: &[&str]| {
+            let mut m = oci_spec::runtime::Mount::default();
+            m.set_typ(Some(typ.into()));
+            m.set_options(Some(options.iter().map(|o| o.to_string()).collect()));
+            m
+        };
+        assert!(mounts_cgroupfs(&mount("cgroup", &["ro", "nosuid"])));
+        assert!(mounts_cgroupfs(&mount("cgroup2", &[])));
+        assert!(!mounts_cgroupfs(&mount("cgroup", &["rbind", "ro"])));
+        assert!(!mounts_cgroupfs(&mount("bind", &["bind"])));
+        assert!(!mounts_cgroupfs(&mount("proc", &[])));
+    }
 
     #[test]
     fn the_mount_label_is_a_quoted_context_option_where_the_filesystem_takes_one() {
