@@ -33,8 +33,6 @@ pub struct InitContext<'a> {
     pub console: Option<&'a UnixStream>,
     /// The detached idmapped trees of `idmap`/`ridmap` mounts.
     pub idmapped: &'a rootfs::idmap::IdmappedTrees,
-    /// The runtime's CPU affinity, when `create` started us off its CPU.
-    pub affinity: Option<&'a process::Affinity>,
 }
 
 /// Runs in the first child. Never returns: exits with the status to report.
@@ -49,11 +47,6 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
                 ToChild::Go => {}
                 other => bail!("sync: expected Go, got {other:?}"),
             }
-        }
-        // Sent after our start on another CPU was arranged: back to the
-        // runtime's affinity before anything of the container exists.
-        if let Some(affinity) = cx.affinity {
-            affinity.restore()?;
         }
         let namespaces_span = crate::trace::span("namespaces");
         // oom_score_adj before that, inherited by the init: once

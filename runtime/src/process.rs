@@ -334,39 +334,28 @@ pub fn parse_cpuset_list(text: &str, limit: usize) -> Result<Vec<u64>> {
     Ok(mask)
 }
 
-/// The runtime's CPU affinity, to start a forked child on another CPU.
+/// Starts `child`, just forked, on another of our CPUs.
 ///
 /// A forked child is queued on its parent's CPU. Where the scheduler does
 /// not spread new tasks (no SD_BALANCE_FORK domain, as in small VMs) it
-/// runs only once the parent sleeps, so the parent's work and the child's
-/// follow one another even with a CPU idle. Measured here: a child of a
-/// busy parent started after 3.6-4.0 ms, and 0.12-0.3 ms on the other CPU
-/// once the parent took its own CPU out of the child's mask.
-pub struct Affinity(nix::sched::CpuSet);
-
-impl Affinity {
-    /// Ours, if we may run on more than one CPU.
-    pub fn spreadable() -> Option<Affinity> {
-        let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).ok()?;
-        let allowed = (0..nix::sched::CpuSet::count()).filter(|&c| set.is_set(c) == Ok(true));
-        (allowed.count() > 1).then_some(Affinity(set))
+/// runs only once the parent sleeps, so their work follows one another
+/// even with a CPU idle. Measured here: a child of a busy parent started
+/// after 3.6-4.0 ms, and after 0.12-0.14 ms on the other CPU when the
+/// parent took its own CPU out of the child's mask and put it back. The
+/// child keeps its queue on the other CPU (it is allowed there) and ends
+/// with the affinity it was born with. With one CPU allowed, nothing to do.
+pub fn start_elsewhere(child: nix::unistd::Pid) -> Result<()> {
+    use nix::sched::{sched_getaffinity, sched_getcpu, sched_setaffinity, CpuSet};
+    let Ok(ours) = sched_getaffinity(nix::unistd::Pid::from_raw(0)) else { return Ok(()) };
+    let Ok(cpu) = sched_getcpu() else { return Ok(()) };
+    let mut others = ours;
+    if others.unset(cpu).is_err() || !(0..CpuSet::count()).any(|c| others.is_set(c) == Ok(true)) {
+        return Ok(());
     }
-
-    /// Keeps `child` off the CPU we run on; it calls `restore` once it
-    /// runs. A hint: if it cannot be given, the child starts later.
-    pub fn move_off_our_cpu(&self, child: nix::unistd::Pid) {
-        let Ok(ours) = nix::sched::sched_getcpu() else { return };
-        let mut others = self.0;
-        if others.unset(ours).is_ok() {
-            let _ = nix::sched::sched_setaffinity(child, &others);
-        }
+    if sched_setaffinity(child, &others).is_err() {
+        return Ok(()); // a hint: the child starts later, with its own mask
     }
-
-    /// The affinity the runtime had, for the caller and all it forks.
-    pub fn restore(&self) -> Result<()> {
-        nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &self.0)
-            .context("restoring the runtime's CPU affinity")
-    }
+    sched_setaffinity(child, &ours).context("restoring the intermediate's CPU affinity")
 }
 
 /// process.execCPUAffinity's `initial` or `final`: the calling process's

@@ -1,4 +1,4 @@
-//! `create` starts the intermediate off the runtime's CPU (process::Affinity)
+//! `create` starts the intermediate on another CPU (process::start_elsewhere)
 //! so both work at once; the container must still get the runtime's own
 //! CPU affinity, whatever its caller gave it.
 

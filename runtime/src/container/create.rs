@@ -192,9 +192,6 @@ fn build(
     }
     // In our namespaces, before the fork: init inherits the trees.
     let idmapped = crate::rootfs::idmap::prepare(spec, bundle)?;
-    // The intermediate makes the namespaces on another CPU while we make
-    // the cgroup here (see process::Affinity).
-    let affinity = crate::process::Affinity::spreadable();
     let cx = InitContext {
         idmapped: &idmapped,
         spec,
@@ -205,7 +202,6 @@ fn build(
         no_pivot: args.no_pivot,
         inherited,
         console,
-        affinity: affinity.as_ref(),
     };
 
     let (mut channel, child_channel): (ParentEnd, _) = sync::pair()?;
@@ -230,12 +226,11 @@ fn build(
         }
         ForkResult::Parent { child } => child,
     };
-    if let Some(affinity) = &affinity {
-        affinity.move_off_our_cpu(intermediate);
-    }
+    undo.intermediate = Some(intermediate);
+    // It makes the namespaces on another CPU while we make the cgroup.
+    crate::process::start_elsewhere(intermediate)?;
     drop(fork_span);
     drop(child_channel);
-    undo.intermediate = Some(intermediate);
 
     // The intermediate makes the namespaces while we make the cgroup. On
     // cgroup v2 (no new user namespace, not rootless) it then waits for the
