@@ -245,11 +245,14 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
         if state_json.is_some() {
             return Ok(());
         }
-        let _t = crate::trace::span("wait.state");
-        match channel.recv("the container state")? {
-            ToChild::State { json } => state_json = Some(json),
-            other => bail!("sync: expected State, got {other:?}"),
+        {
+            let _t = crate::trace::span("wait.state");
+            match channel.recv("the container state")? {
+                ToChild::State { json } => state_json = Some(json),
+                other => bail!("sync: expected State, got {other:?}"),
+            }
         }
+        let _t = crate::trace::span("cgroupns+sysctls");
         let cgroup_ns = nix::sched::CloneFlags::CLONE_NEWCGROUP;
         if cx.plan.create.contains(cgroup_ns) {
             nix::sched::unshare(cgroup_ns).context("creating the cgroup namespace (unshare)")?;
