@@ -78,3 +78,38 @@ fn a_trace_file_that_cannot_be_opened_is_reported_and_the_run_goes_on() {
         .stderr(predicates::str::contains("LITMUS_RUNTIME_TRACE=/nonexistent-dir/trace.jsonl"));
     assert!(env.state_dirs().is_empty());
 }
+
+#[test]
+fn without_a_mount_namespace_the_init_mounts_nothing_before_the_state() {
+    // Its mounts are the host's: a create failing before State unmounts
+    // what it knows of, and must not race a mount made meanwhile.
+    let env = Env::new();
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace.jsonl");
+    let mut spec = shell("true");
+    let linux = spec.linux_mut().as_mut().unwrap();
+    let mut namespaces = linux.namespaces().clone().unwrap();
+    namespaces.retain(|n| n.typ() != oci_spec::runtime::LinuxNamespaceType::Mount);
+    linux.set_namespaces(Some(namespaces));
+    linux.set_masked_paths(None);
+    linux.set_readonly_paths(None);
+    spec.root_mut().as_mut().unwrap().set_readonly(Some(false));
+    let bundle = env.bundle(&spec);
+    let output =
+        env.run(&bundle, "t-trace-nomnt").env("LITMUS_RUNTIME_TRACE", &trace).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let phases = lines(&trace);
+    let init = |phase: &str| {
+        phases.iter().find(|p| p["process"] == "init" && p["phase"] == phase).cloned()
+    };
+    let state_end =
+        init("wait.state").expect("the init waited for the state")["end_ns"].as_u64().unwrap();
+    let mounts: Vec<&Value> = phases
+        .iter()
+        .filter(|p| p["process"] == "init" && p["phase"].as_str().unwrap().starts_with("mount /"))
+        .collect();
+    assert!(!mounts.is_empty(), "{phases:#?}");
+    for m in mounts {
+        assert!(state_end <= m["start_ns"].as_u64().unwrap(), "{m} before the state: {phases:#?}");
+    }
+}

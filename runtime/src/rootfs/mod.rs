@@ -39,7 +39,8 @@ pub struct Setup<'a> {
 
 /// Mounts the config's mounts and makes the devices. `at_cgroups` runs
 /// before the first cgroup or cgroup2 mount (what they show depends on the
-/// cgroup the caller is in and its cgroup namespace).
+/// cgroup the caller is in and its cgroup namespace), and before any mount
+/// at all without a mount namespace of our own.
 pub fn prepare(setup: &Setup, at_cgroups: &mut dyn FnMut() -> Result<()>) -> Result<()> {
     let linux = setup.spec.linux().as_ref();
     let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
@@ -47,6 +48,12 @@ pub fn prepare(setup: &Setup, at_cgroups: &mut dyn FnMut() -> Result<()>) -> Res
             .with_context(|| format!("linux.rootfsPropagation: unknown value {name:?}"))?,
         None => MsFlags::MS_SLAVE,
     };
+    if !setup.own_mount_namespace {
+        // Our mounts are the host's, and a failed create unmounts them:
+        // we wait for the state first, so that a create failing before it
+        // (the cgroup, netDevices) never races a mount it cannot see.
+        at_cgroups()?;
+    }
     if setup.own_mount_namespace {
         // Nothing we mount may leak back into the host's mount namespace.
         mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | propagation, None::<&str>)
