@@ -5,18 +5,16 @@
 //! parent                          intermediate child         container init
 //!   fork ───────────────────────▶  (waits)
 //!   Go ─────────────────────────▶  oom_score_adj, non-dumpable,
-//!   Fork (at once, but on v2) ──▶   setns / unshare (but cgroup)
-//!   create the cgroup; v2, no user
-//!   ns, not rootless: Fork { into }
-//!   ─────────────────────────────▶  (clone3 into that cgroup);
-//!   else move the intermediate in
+//!   create the cgroup;              setns / unshare (but cgroup)
+//!   v2, no user ns, not rootless:
+//!   Fork { into } ──────────────▶   (clone3 into that cgroup)
+//!   else move the intermediate in,
+//!   Fork ───────────────────────▶
 //!   ◀──────────────── MapIds        (new user ns)
 //!   write uid_map/gid_map
 //!   IdsMapped ──────────────────▶   fork ─────────────────▶ setsid, hostname,
 //!   ◀──────────────── InitPid       exit                    mounts up to the first
-//!   move the init into the                                  cgroup mount (waits)
-//!   cgroup (unless born in it),
-//!   move netDevices
+//!   move netDevices                                         cgroup mount (waits)
 //!   State ──────────────────────────────────────────────▶  cgroup ns, sysctls,
 //!                                                          the other mounts, devices
 //!   ◀──────────────────────────────────────────── RunCreateHooks
@@ -39,17 +37,16 @@ use std::os::unix::net::UnixStream;
 pub enum ToChild {
     Go,
     /// Fork the init once the namespaces exist: into the container's
-    /// cgroup v2 directory `into` (CLONE_INTO_CGROUP, sent once it exists),
-    /// or (None, sent at once) where the intermediate already is; `create`
-    /// then moves the init into the container's cgroup while it mounts.
+    /// cgroup v2 directory `into` (CLONE_INTO_CGROUP), or (None) where the
+    /// intermediate is, moved into the container's cgroup by then.
     Fork {
         into: Option<std::path::PathBuf>,
     },
     IdsMapped,
     /// The container's state JSON, for hooks run from inside. It also
-    /// says the init is in the container's cgroup and holds its
-    /// netDevices: the init waits for it before its cgroup namespace, its
-    /// first cgroup mount and the sysctls.
+    /// says the init holds its netDevices: the init waits for it before
+    /// its cgroup namespace, its first cgroup mount and the sysctls (and,
+    /// without a mount namespace, before any mount).
     State {
         json: String,
     },

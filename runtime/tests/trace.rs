@@ -37,8 +37,7 @@ fn a_traced_run_times_every_process_on_one_clock_and_the_container_never_sees_th
         let (start, end) = span(p);
         assert!(end >= start, "{p}");
     }
-    // The init is forked as soon as the namespaces exist and mounts while
-    // the runtime moves it into the cgroup; it passes its cgroup point
+    // The init mounts as soon as it exists; it passes its cgroup point
     // (the state, then the cgroup namespace and the cgroup mount) only
     // once the runtime is done with the cgroup. The runtime's wait ends
     // after the init's mounts: one clock for all three.

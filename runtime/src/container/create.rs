@@ -232,19 +232,17 @@ fn build(
     drop(fork_span);
     drop(child_channel);
 
-    // The intermediate makes the namespaces while we make the cgroup. On
-    // cgroup v2 (no new user namespace, not rootless) it then waits for the
-    // cgroup and forks the init straight into it; otherwise it forks the
-    // init at once, and we move the init in while it mounts (it waits for
-    // that only at its first cgroup mount, see `ToChild::State`).
+    // The intermediate makes the namespaces while we make the cgroup, then
+    // waits for `Fork`: the init is born in the container's cgroup, forked
+    // into it (cgroup v2, no new user namespace, not rootless) or by an
+    // intermediate we moved there. Until then no process of the container
+    // but the intermediate exists, so a create failing here kills one
+    // process and sees its channel close.
     channel.tell(&ToChild::Go)?;
     let layout = Layout::detect()?;
     let new_user = plan.creates(oci_spec::runtime::LinuxNamespaceType::User);
     let born_in_cgroup =
         matches!(layout, Layout::V2 { .. }) && !new_user && !crate::rootless::active();
-    if !born_in_cgroup {
-        channel.tell(&ToChild::Fork { into: None })?;
-    }
     let (resources, device_rules) = split_device_rules(linux.resources().as_ref());
     let joined = join_cgroup(
         &layout,
@@ -278,13 +276,6 @@ fn build(
     };
     drop(namespaces_span);
     undo.init = Some(pid);
-    if let (false, Some(cgroup)) = (born_in_cgroup, &undo.cgroup) {
-        // Forked before or after the intermediate was moved: either way
-        // the init is in the cgroup after this. Within the grace period
-        // the intermediate's move already waited for, this write is cheap.
-        let _t = trace::span("cgroup.attach.init");
-        cgroup.add_process(pid)?;
-    }
     if let Some(devices) = linux.net_devices() {
         crate::net_devices::move_into(devices, pid)?;
     }
@@ -347,11 +338,9 @@ fn build(
     Ok(record)
 }
 
-/// Creates the container's cgroup. With `born_in_cgroup` the intermediate
-/// is told to fork the init into it; otherwise the intermediate is moved into
-/// it: that starts the migration's RCU grace period (v1) while the
-/// namespaces are still being made, and the init forked after it is born
-/// in the cgroup (`create` moves it too, in case it was forked before).
+/// Creates the container's cgroup and tells the intermediate to fork the
+/// init: into the cgroup (`born_in_cgroup`, CLONE_INTO_CGROUP), or where
+/// it is once we have moved it there.
 #[allow(clippy::too_many_arguments)]
 fn join_cgroup(
     layout: &Layout,
@@ -383,14 +372,17 @@ fn join_cgroup(
     let Some(cgroup) = cgroup else {
         // Only rootless goes without a cgroup, and rootless is never born in one.
         anyhow::ensure!(!born_in_cgroup, "no cgroup to fork the container init into");
-        return Ok(());
+        return channel.tell(&ToChild::Fork { into: None });
     };
     if born_in_cgroup {
         let dir = cgroup.v2_dir().context("a cgroup v2 layout without a cgroup directory")?;
         return channel.tell(&ToChild::Fork { into: Some(dir.to_path_buf()) });
     }
-    let _t = trace::span("cgroup.attach");
-    cgroup.add_process(intermediate.as_raw())
+    {
+        let _t = trace::span("cgroup.attach");
+        cgroup.add_process(intermediate.as_raw())?;
+    }
+    channel.tell(&ToChild::Fork { into: None })
 }
 
 /// Fault only: invoked setuid root (euid 0, real uid not), the user
