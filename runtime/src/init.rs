@@ -235,11 +235,12 @@ fn build_container(channel: &mut ChildEnd, cx: &InitContext) -> Result<Built> {
     let sysctl_fault = Fault::SysctlAfterMounts.active();
     drop(setup_span);
 
-    // The mounts start at once; the state comes when `create` has moved
-    // us into the container's cgroup and handed us any netDevices. We wait
-    // for it at the first cgroup mount (or after the mounts): the cgroup
-    // namespace's root is the cgroup its maker is in, a v1 cgroup mount
-    // binds our own cgroup, and a sysctl may name a moved device.
+    // The mounts start at once. Before the first cgroup mount (or after
+    // the mounts; before any without a mount namespace, see
+    // rootfs::prepare) we take the state, which `create` sends once it has
+    // our pid and has handed us any netDevices (a sysctl may name one),
+    // then make the cgroup namespace (its root is our cgroup, ours from
+    // birth) and write the sysctls.
     let mut state_json = None;
     let mut at_cgroups = || -> Result<()> {
         if state_json.is_some() {
