@@ -61,7 +61,7 @@ pub fn intermediate(mut channel: ChildEnd, cx: &InitContext) -> ! {
         }
         cx.plan.join_all()?;
         // All but the cgroup namespace, which the init makes once it is in
-        // the container's cgroup (below).
+        // the container's cgroup (build_container).
         let cgroup_ns = nix::sched::CloneFlags::CLONE_NEWCGROUP;
         nix::sched::unshare(cx.plan.create - cgroup_ns).context("creating namespaces (unshare)")?;
         let new_user = cx.plan.creates(LinuxNamespaceType::User);

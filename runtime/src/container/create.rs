@@ -239,20 +239,15 @@ fn build(
     // but the intermediate exists, so a create failing here kills one
     // process and sees its channel close.
     channel.tell(&ToChild::Go)?;
-    let layout = Layout::detect()?;
-    let new_user = plan.creates(oci_spec::runtime::LinuxNamespaceType::User);
-    let born_in_cgroup =
-        matches!(layout, Layout::V2 { .. }) && !new_user && !crate::rootless::active();
     let (resources, device_rules) = split_device_rules(linux.resources().as_ref());
     let joined = join_cgroup(
-        &layout,
         &mut undo.cgroup,
         &mut record,
         dir,
         &mut channel,
         intermediate,
         resources.as_ref(),
-        born_in_cgroup,
+        plan.creates(oci_spec::runtime::LinuxNamespaceType::User),
     );
     if let Err(e) = joined {
         // The intermediate's own failure, if it failed first, says more.
@@ -339,21 +334,25 @@ fn build(
 }
 
 /// Creates the container's cgroup and tells the intermediate to fork the
-/// init: into the cgroup (`born_in_cgroup`, CLONE_INTO_CGROUP), or where
-/// it is once we have moved it there.
-#[allow(clippy::too_many_arguments)]
+/// init: into the cgroup (CLONE_INTO_CGROUP), or where it is once we have
+/// moved it there.
 fn join_cgroup(
-    layout: &Layout,
     cgroup: &mut Option<Cgroup>,
     record: &mut Record,
     dir: &ContainerDir,
     channel: &mut ParentEnd,
     intermediate: Pid,
     resources: Option<&oci_spec::runtime::LinuxResources>,
-    born_in_cgroup: bool,
+    new_user_namespace: bool,
 ) -> Result<()> {
     let cgroup_span = trace::span("cgroup.create");
-    match Cgroup::create(layout, &record.cgroup_path, resources) {
+    let layout = Layout::detect()?;
+    // On v2 the init can be born in the cgroup: nothing to migrate. Not
+    // with a new user namespace: the intermediate is then no longer the
+    // host's root and may not write into it.
+    let born_in_cgroup =
+        matches!(layout, Layout::V2 { .. }) && !new_user_namespace && !crate::rootless::active();
+    match Cgroup::create(&layout, &record.cgroup_path, resources) {
         Ok(created) => *cgroup = Some(created),
         // Rootless without a delegated cgroup: the container runs in ours,
         // as runc's; limits it cannot honour are refused by name.

@@ -53,8 +53,7 @@ pub fn prepare(setup: &Setup, at_cgroups: &mut dyn FnMut() -> Result<()>) -> Res
         // we wait for the state first, so that a create failing before it
         // (the cgroup, netDevices) never races a mount it cannot see.
         at_cgroups()?;
-    }
-    if setup.own_mount_namespace {
+    } else {
         // Nothing we mount may leak back into the host's mount namespace.
         mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | propagation, None::<&str>)
             .context("setting propagation of / in the container's mount namespace")?;
